@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Each sets up what it needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: run test lint format postgres bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# Mock mode unless a Discord public key is given (in the environment or CONFIG's file).
+run: $(STAMP)
+	$(BIN)/coach-plans serve $(if $(CONFIG),--config $(CONFIG)) \
+		$(if $(or $(DISCORD_PUBLIC_KEY),$(CONFIG)),,--mock)
+
+test: $(STAMP) postgres lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The test suite starts its own throwaway PostgreSQL server; this installs one if missing.
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

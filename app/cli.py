@@ -1,0 +1,100 @@
+"""The `coach-plans` command: `serve` runs the service; bad settings exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from app import __version__
+from app.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("coach_plans")
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coach-plans", description="Coach Plans service.")
+    parser.add_argument("--version", action="version", version=f"coach-plans {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+    serve.add_argument("--mock", action="store_true", help="run without Discord (MOCK_MODE)")
+    serve.add_argument("--host", help="listen address (API_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (API_PORT)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    return parser
+
+
+def settings_or_exit(args: argparse.Namespace, **overrides: object) -> Settings:
+    """Load settings; on any problem print one line per setting and exit with status 2."""
+    try:
+        return load_settings(getattr(args, "config", None), **overrides)
+    except SettingsError as exc:
+        for line in exc.problems:
+            print(f"coach-plans: setting error: {line}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from None
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = settings_or_exit(
+        args,
+        mock_mode=True if args.mock else None,
+        api_host=args.host,
+        api_port=args.port,
+    )
+    if args.workers < 1:
+        print("coach-plans: setting error: --workers must be 1 or more", file=sys.stderr)
+        return EXIT_CONFIG
+
+    import uvicorn
+
+    from app.logs import configure_logging
+
+    configure_logging(settings)
+    # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; a no-op handler here turns
+    # that into a clean exit 0 once in-flight requests have finished.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    common = {
+        "host": settings.api_host,
+        "port": settings.api_port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+        "forwarded_allow_ips": "*",
+        "timeout_graceful_shutdown": 20,
+    }
+    if args.workers == 1:
+        from app.web import create_app
+
+        uvicorn.run(create_app(settings), **common)
+    else:
+        # Worker processes rebuild the settings from the environment: hand the flags down.
+        _export_for_workers(args, settings)
+        uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **common)
+    log.info("stopped")
+    return 0
+
+
+def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:
+    if args.config:
+        os.environ["COACH_PLANS_CONFIG"] = str(args.config)
+    if settings.mock_mode:
+        os.environ["MOCK_MODE"] = "true"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

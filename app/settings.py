@@ -1,0 +1,279 @@
+"""Service settings: environment beats a YAML file (--config) beats defaults."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_SNOWFLAKE = re.compile(r"[0-9]{1,20}")
+
+# Comma-separated in the environment, a list or a string in YAML.
+CommaList = Annotated[list[str], NoDecode]
+
+
+class SettingsError(Exception):
+    """Start-up must stop; each line names a setting and what is wrong with it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False,
+        extra="forbid",
+        validate_default=True,
+        hide_input_in_errors=True,
+    )
+
+    discord_public_key: str | None = None
+    discord_application_id: str | None = None
+    discord_bot_token: SecretStr | None = None
+    discord_api_base_url: str = "https://discord.com/api/v10"
+
+    database_url: str = "sqlite:///./data/coach_plans.db"
+    database_path: Path | None = None
+
+    api_host: str = "0.0.0.0"
+    api_port: int = Field(5000, ge=1, le=65535)
+    public_base_url: str | None = None
+    api_key: SecretStr | None = None
+    cors_origins: CommaList = ["*"]
+
+    coaches: CommaList = ["d", "i", "s", "n"]
+    timezone: str = "America/New_York"
+    allowed_guild_ids: CommaList = []
+    max_chart_attachments: int = Field(10, ge=1, le=20)
+    max_chart_bytes: int = Field(10 * 1024 * 1024, ge=1)
+    chart_storage_dir: Path = Path("./data/charts")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    log_file: str = "./logs/coach_plans.log"
+    log_max_size_mb: float = Field(10, gt=0)
+    log_backup_count: int = Field(5, ge=0)
+
+    cache_ttl_seconds: float = Field(3600, ge=0)
+    max_cache_size: int = Field(100, ge=1)
+    reconnect_attempts: int = Field(5, ge=0, le=20)
+    reconnect_delay_seconds: float = Field(5, ge=0)
+    connection_timeout: float = Field(10, gt=0)
+
+    mock_mode: bool = False
+    mock_key_file: Path = Path("./data/mock_signing.key")
+
+    @field_validator("cors_origins", "coaches", "allowed_guild_ids", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, int):
+            return [str(value)]
+        if isinstance(value, list):
+            return [str(item).strip() for item in value]
+        return value
+
+    @field_validator(
+        "discord_bot_token", "api_key", "public_base_url", "database_path", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case_fold(cls, value: Any) -> Any:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("coaches")
+    @classmethod
+    def _check_coaches(cls, value: list[str]) -> list[str]:
+        names = [name.lower() for name in value]
+        if not names:
+            raise ValueError("must name at least one coach, e.g. d,i,s,n")
+        for name in names:
+            if not re.fullmatch(r"[a-z0-9_-]{1,32}", name):
+                raise ValueError(f"coach name {name!r} must be 1-32 chars of a-z, 0-9, '_' or '-'")
+        dupes = sorted({name for name in names if names.count(name) > 1})
+        if dupes:
+            raise ValueError(f"duplicate coach name(s): {', '.join(dupes)}")
+        if len(names) > 25:
+            raise ValueError("at most 25 coaches (Discord allows 25 choices)")
+        return names
+
+    @field_validator("allowed_guild_ids")
+    @classmethod
+    def _check_guilds(cls, value: list[str]) -> list[str]:
+        bad = [item for item in value if not _SNOWFLAKE.fullmatch(item)]
+        if bad:
+            raise ValueError(f"guild ids must be Discord snowflakes (digits): {', '.join(bad)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone, e.g. America/New_York") from None
+        return value
+
+    @field_validator("discord_public_key")
+    @classmethod
+    def _check_public_key(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if not _HEX64.fullmatch(value):
+            raise ValueError("must be the 64 hex characters shown in the Developer Portal")
+        return value.lower()
+
+    @field_validator("discord_application_id")
+    @classmethod
+    def _check_application_id(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not _SNOWFLAKE.fullmatch(value):
+            raise ValueError("must be the numeric application id from the Developer Portal")
+        return value
+
+    @field_validator("discord_api_base_url", "public_base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not re.match(r"https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("mock_mode")
+    @classmethod
+    def _require_key(cls, value: bool, info: ValidationInfo) -> bool:
+        # Checked here rather than on the model so it is reported beside other problems.
+        key_missing = "discord_public_key" in info.data and info.data["discord_public_key"] is None
+        if not value and key_missing:
+            raise ValueError(
+                "DISCORD_PUBLIC_KEY: required unless mock mode is on (--mock or MOCK_MODE=true)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        if self.database_path is not None:
+            if "database_url" in self.model_fields_set:
+                raise ValueError(
+                    "DATABASE_PATH and DATABASE_URL are both set: set only one of them"
+                )
+            self.database_url = f"sqlite:///{self.database_path}"
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Command-line flags (init), then environment, then the YAML file (passed in by
+        # load_settings as _yaml_values), then defaults.
+        return init_settings, env_settings, _YamlSource(settings_cls)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values read from the --config file; keys may be upper or lower case."""
+
+    values: Mapping[str, Any] = {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse a config file into lower-case keys, or raise SettingsError naming the file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError([f"--config: cannot read {path}: {exc.strerror}"]) from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        at = f" at line {where.line + 1}" if where else ""
+        raise SettingsError([f"--config: {path} is not valid YAML{at}"]) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SettingsError([f"--config: {path} must hold a mapping of SETTING: value"])
+    return {str(key).lower(): value for key, value in raw.items()}
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build the settings once at start-up; SettingsError lists every problem found."""
+    yaml_values = read_yaml(Path(config)) if config else {}
+    known = set(Settings.model_fields)
+    unknown = sorted(key for key in yaml_values if key not in known)
+    if unknown:
+        raise SettingsError([f"{key.upper()}: unknown setting in {config}" for key in unknown])
+    _YamlSource.values = yaml_values
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+    finally:
+        _YamlSource.values = {}
+
+
+_SECRET = {"discord_bot_token", "api_key"}
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = error.get("loc") or ()
+        message = error["msg"].removeprefix("Value error, ")
+        if not loc or re.match(r"[A-Z_]+: ", message):  # the check named its setting
+            lines.append(message)
+            continue
+        field = str(loc[0])
+        got = error.get("input")
+        shown = "" if field in _SECRET or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{field.upper()}: {message}{shown}")
+    return lines

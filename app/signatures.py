@@ -1,0 +1,50 @@
+"""Ed25519 request signatures: Discord's public key, or a development key pair in mock mode."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+log = logging.getLogger("coach_plans")
+
+
+def load_or_create_mock_key(path: Path) -> SigningKey:
+    """The development signing key; made once and kept so `coach-plans send` can sign too."""
+    try:
+        return SigningKey(bytes.fromhex(path.read_text().strip()))
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = SigningKey.generate()
+    # O_EXCL: if two workers race, one writes and both then read the same key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return SigningKey(bytes.fromhex(path.read_text().strip()))
+    with os.fdopen(fd, "w") as file:
+        file.write(key.encode().hex() + "\n")
+    log.info("made a development signing key in %s", path)
+    return key
+
+
+def sign(key: SigningKey, timestamp: str, body: bytes) -> str:
+    return key.sign(timestamp.encode() + body).signature.hex()
+
+
+def verify(key: VerifyKey, signature_hex: str, timestamp: str, body: bytes) -> bool:
+    """True only for a well-formed signature of timestamp + raw body by `key`."""
+    try:
+        signature = bytes.fromhex(signature_hex)
+    except ValueError:
+        return False
+    if len(signature) != 64:
+        return False
+    try:
+        key.verify(timestamp.encode() + body, signature)
+    except BadSignatureError:
+        return False
+    return True

@@ -1,0 +1,80 @@
+"""The service in one place: its routes, its middleware and the resources its lifespan owns."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import Route
+
+from app import status
+from app.http_errors import exception_handlers
+from app.metrics import Metrics
+from app.middleware import RequestContextMiddleware
+from app.services import build_services
+from app.settings import Settings
+
+log = logging.getLogger("coach_plans")
+
+
+def create_app(
+    settings: Settings, *, http_transport: httpx.AsyncBaseTransport | None = None
+) -> Starlette:
+    """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge."""
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
+        timeout = httpx.Timeout(settings.connection_timeout)
+        async with httpx.AsyncClient(transport=http_transport, timeout=timeout) as http:
+            services = build_services(settings, http, metrics)
+            if settings.mock_mode:
+                log.info(
+                    "mock mode is on: no Discord key needed; requests are checked against the "
+                    "development key in %s (`coach-plans send` signs with it)",
+                    settings.mock_key_file,
+                )
+            try:
+                yield {"services": services}
+            finally:
+                services.engine.dispose()
+
+    routes = [
+        Route("/", status.index, methods=["GET"]),
+        Route("/health", status.health, methods=["GET"]),
+        Route("/metrics", status.metrics, methods=["GET"]),
+        Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
+    ]
+    middleware = [
+        Middleware(RequestContextMiddleware, metrics=metrics),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["Authorization", "X-Request-ID", "If-None-Match"],
+            expose_headers=["X-Request-ID", "ETag"],
+        ),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=exception_handlers,
+        lifespan=lifespan,
+    )
+
+
+def app_from_environment() -> Starlette:
+    """Factory for `serve --workers N`: each worker process loads the same settings."""
+    import os
+
+    from app.logs import configure_logging
+    from app.settings import load_settings
+
+    settings = load_settings(os.environ.get("COACH_PLANS_CONFIG"))
+    configure_logging(settings)
+    return create_app(settings)

@@ -1,0 +1,1 @@
+"""Slash commands: each module holds a command's definition and its handler."""
