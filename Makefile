@@ -34,7 +34,9 @@ format: $(STAMP)
 postgres:
 	@bash scripts/ensure-postgres.sh
 
+# Load comes from wrk (Debian's package), installed here if missing.
 bench: $(STAMP)
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
 
 clean:

@@ -70,7 +70,9 @@ def build(kind: str, db_path: str, public_key_hex: str) -> Starlette:
         options = {o["name"]: o["value"] for o in payload["data"]["options"]}
         with Session(engine) as session:
             row = FloorPlan(
-                coach=options["coach"], day=date.fromisoformat(options["date"]), text=options["text"]
+                coach=options["coach"],
+                day=date.fromisoformat(options["date"]),
+                text=options["text"],
             )
             session.add(row)
             session.commit()
