@@ -28,6 +28,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (API_HOST)")
     serve.add_argument("--port", type=int, help="listen port (API_PORT)")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+    send = sub.add_parser(
+        "send",
+        help="mock mode: sign a slash command with the development key and show the answer",
+        description="Examples: coach-plans send '/plan coach:d text:\"Watch 950\" chart1:./spy.png'"
+        " | coach-plans send --click CUSTOM_ID | coach-plans send --submit CUSTOM_ID 'text:\"…\"'",
+    )
+    send.add_argument("command", nargs="?", default="", help="'/name option:value …'")
+    send.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+    send.add_argument("--user", default="trader", help="who sends it (default: trader)")
+    send.add_argument("--moderator", action="store_true", help="the user may manage messages")
+    send.add_argument("--url", help="the service (default: http://127.0.0.1:API_PORT)")
+    answer = send.add_mutually_exclusive_group()
+    answer.add_argument("--click", metavar="CUSTOM_ID", help="press a button")
+    answer.add_argument("--submit", metavar="CUSTOM_ID", help="submit a modal")
     return parser
 
 
@@ -93,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "send":
+        from app.send import send
+
+        settings = settings_or_exit(args, mock_mode=True)
+        return send(args, settings)
     return 1
 
 

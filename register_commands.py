@@ -1,0 +1,90 @@
+"""Put Coach Plans' slash commands on Discord (bulk overwrite), guild or global.
+
+    python register_commands.py [--config FILE] [--guild ID] [--dry-run]
+
+Needs DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN. First shows what will be added, changed,
+removed or left as is; `--dry-run` stops there and prints the JSON that would be sent.
+Guild commands appear at once; global ones can take a while to reach every client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import httpx
+
+from app.registration import CommandRegistrar, RegistrationError, compare
+from app.settings import SettingsError, load_settings
+from commands import registry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+    parser.add_argument("--guild", help="guild (server) id; omit for global commands")
+    parser.add_argument("--dry-run", action="store_true", help="show the changes and the JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        # The public key only matters to the running service, not to registration.
+        settings = load_settings(args.config, mock_mode=True)
+    except SettingsError as exc:
+        for line in exc.problems:
+            print(f"register_commands: setting error: {line}", file=sys.stderr)
+        return 2
+    if args.guild is not None and not args.guild.isdigit():
+        print(
+            f"register_commands: --guild must be a numeric id, not {args.guild!r}", file=sys.stderr
+        )
+        return 2
+    missing = [
+        name
+        for name, value in (
+            ("DISCORD_APPLICATION_ID", settings.discord_application_id),
+            ("DISCORD_BOT_TOKEN", settings.discord_bot_token),
+        )
+        if not value
+    ]
+    if missing:
+        for name in missing:
+            print(
+                f"register_commands: setting error: {name}: required to register commands",
+                file=sys.stderr,
+            )
+        return 2
+
+    wanted = registry(settings).to_discord()
+    assert settings.discord_bot_token is not None and settings.discord_application_id is not None
+    timeout = httpx.Timeout(settings.connection_timeout)
+    with httpx.Client(transport=transport, timeout=timeout) as http:
+        registrar = CommandRegistrar(
+            http,
+            settings.discord_api_base_url,
+            settings.discord_application_id,
+            settings.discord_bot_token.get_secret_value(),
+        )
+        where = registrar.where(args.guild)
+        try:
+            plan = compare(registrar.current(args.guild), wanted)
+            print(f"Commands for {where}:")
+            print("\n".join(plan.lines()))
+            if args.dry_run:
+                print(json.dumps(wanted, indent=2))
+                print("Dry run: nothing was sent.")
+                return 0
+            registered = registrar.overwrite(args.guild, wanted)
+        except RegistrationError as exc:
+            print(f"register_commands: {exc}", file=sys.stderr)
+            return 1
+    print(f"Registered {len(registered)} commands for {where}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""`coach-plans send` syntax: typed slash commands become Discord-shaped interaction data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.simulator import (
+    EPHEMERAL,
+    SendError,
+    command_data,
+    parse_command,
+    render,
+    serve_files,
+    snowflake,
+)
+
+PLAN = {
+    "name": "plan",
+    "description": "Post a plan",
+    "options": [
+        {"name": "coach", "type": 3, "required": True, "description": "c"},
+        {"name": "text", "type": 3, "required": True, "description": "t"},
+        {"name": "date", "type": 3, "description": "d"},
+        {"name": "chart1", "type": 11, "description": "a chart"},
+        {"name": "count", "type": 4, "description": "n"},
+        {"name": "ratio", "type": 10, "description": "r"},
+        {"name": "loud", "type": 5, "description": "b"},
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ('/plan coach:d text:"Watch 950"', ("plan", {"coach": "d", "text": "Watch 950"})),
+        ("/PLAN coach:d text:'a b:c'", ("plan", {"coach": "d", "text": "a b:c"})),
+        ("/plans", ("plans", {})),
+        ('/edit coach:d text:"say \\"hi\\""', ("edit", {"coach": "d", "text": 'say "hi"'})),
+        ("/plan text:", ("plan", {"text": ""})),
+    ],
+)
+def test_typed_commands_are_parsed(typed: str, expected: tuple[str, dict[str, str]]) -> None:
+    assert parse_command(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        ('/plan text:"unclosed', "close your quotes"),
+        ("plan coach:d", "start with a slash command"),
+        ("/plan coach", "is not option:value"),
+        ("", "start with a slash command"),
+    ],
+)
+def test_bad_syntax_says_how_to_write_it(typed: str, hint: str) -> None:
+    with pytest.raises(SendError, match=hint):
+        parse_command(typed)
+
+
+def test_options_are_typed_from_the_definition(tmp_path: Path) -> None:
+    chart = tmp_path / "spy.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
+    with serve_files() as files:
+        data = command_data(
+            PLAN,
+            {
+                "coach": "d",
+                "text": "Watch 950",
+                "chart1": str(chart),
+                "count": "3",
+                "ratio": "1.5",
+                "loud": "true",
+            },
+            files,
+        )
+        values = {o["name"]: o["value"] for o in data["options"]}
+        assert values["count"] == 3 and values["ratio"] == 1.5 and values["loud"] is True
+        attachment = data["resolved"]["attachments"][values["chart1"]]
+        assert attachment["filename"] == "spy.png"
+        assert attachment["size"] == 108
+        assert attachment["content_type"] == "image/png"
+        # The file is really served where the attachment says, as Discord's CDN would.
+        assert httpx.get(attachment["url"]).content == chart.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("values", "hint"),
+    [
+        ({"coach": "d"}, "needs text:"),
+        ({"coach": "d", "text": "x", "colour": "red"}, "has no option colour"),
+        ({"coach": "d", "text": "x", "count": "many"}, "not a whole number"),
+        ({"coach": "d", "text": "x", "chart1": "/no/such.png"}, "no such file"),
+        ({"coach": "d", "text": "x", "loud": "yes"}, "true or false"),
+    ],
+)
+def test_bad_options_are_refused_before_sending(values: dict[str, str], hint: str) -> None:
+    with serve_files() as files, pytest.raises(SendError, match=hint):
+        command_data(PLAN, values, files)
+
+
+def test_same_user_name_is_the_same_discord_id() -> None:
+    assert snowflake("user:alice") == snowflake("user:alice")
+    assert snowflake("user:alice") != snowflake("user:bob")
+    assert len(snowflake("user:alice")) == 18
+
+
+def test_render_shows_ephemeral_embeds_buttons_and_followups() -> None:
+    answer = {
+        "type": 4,
+        "data": {
+            "flags": EPHEMERAL,
+            "content": "Delete this plan?",
+            "embeds": [
+                {
+                    "title": "Coach d · 2026-03-02",
+                    "description": "Watch 950",
+                    "fields": [{"name": "Author", "value": "alice"}],
+                    "image": {"url": "http://x/charts/1"},
+                }
+            ],
+            "components": [
+                {
+                    "type": 1,
+                    "components": [
+                        {"type": 2, "style": 4, "label": "Confirm", "custom_id": "delete:yes:1:1"}
+                    ],
+                }
+            ],
+        },
+    }
+    followup = {"content": "Charts archived."}
+    text = render(answer, [followup])
+    assert "only you can see this" in text
+    assert "┃ Coach d · 2026-03-02" in text
+    assert "┃ Author: alice" in text
+    assert "[image] http://x/charts/1" in text
+    assert "[Confirm] (danger; --click delete:yes:1:1)" in text
+    assert "follow-up" in text and "Charts archived." in text
+
+
+def test_render_shows_a_modal_and_how_to_submit_it() -> None:
+    modal = {
+        "type": 9,
+        "data": {
+            "custom_id": "edit:7:2",
+            "title": "Edit plan",
+            "components": [
+                {
+                    "type": 1,
+                    "components": [
+                        {
+                            "type": 4,
+                            "custom_id": "text",
+                            "label": "Plan",
+                            "style": 2,
+                            "max_length": 4000,
+                            "value": "line one\nline two",
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+    text = render(modal, [])
+    assert "modal: Edit plan" in text
+    assert "    | line two" in text
+    assert 'coach-plans send --submit edit:7:2 text:"…"' in text
