@@ -16,6 +16,7 @@ from app import status
 from app.http_errors import exception_handlers
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
+from app.mock_discord import KeptMessages, MockDiscordTransport, kept_messages
 from app.services import build_services
 from app.settings import Settings
 
@@ -27,11 +28,17 @@ def create_app(
 ) -> Starlette:
     """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge."""
     metrics = Metrics()
+    kept = KeptMessages()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         timeout = httpx.Timeout(settings.connection_timeout)
-        async with httpx.AsyncClient(transport=http_transport, timeout=timeout) as http:
+        transport = http_transport
+        if settings.mock_mode:
+            # Calls to Discord are answered and kept in-process; the rest goes out as usual.
+            inner = http_transport or httpx.AsyncHTTPTransport()
+            transport = MockDiscordTransport(settings.discord_api_base_url, kept, inner)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
             services = build_services(settings, http, metrics)
             if settings.mock_mode:
                 log.info(
@@ -40,7 +47,7 @@ def create_app(
                     settings.mock_key_file,
                 )
             try:
-                yield {"services": services}
+                yield {"services": services, "kept_messages": kept}
             finally:
                 services.engine.dispose()
 
@@ -50,6 +57,8 @@ def create_app(
         Route("/metrics", status.metrics, methods=["GET"]),
         Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
     ]
+    if settings.mock_mode:
+        routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
     middleware = [
         Middleware(RequestContextMiddleware, metrics=metrics),
         Middleware(
