@@ -25,6 +25,7 @@ T = TypeVar("T")
 class Services:
     settings: Settings
     engine: Engine
+    probe_engine: Engine  # unpooled, so /health sees the database as it is now
     plans: PlanService
     metrics: Metrics
     http: httpx.AsyncClient
@@ -58,6 +59,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, metrics: Metrics
     return Services(
         settings=settings,
         engine=engine,
+        probe_engine=make_engine(settings.database_url, pooled=False),
         plans=plans,
         metrics=metrics,
         http=http,

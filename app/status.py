@@ -40,7 +40,7 @@ async def health(request: Request) -> Response:
     services: Services = request.state.services
     discord = "mock" if services.settings.mock_mode else "configured"
     try:
-        plan_count = await services.read(ping, services.engine)
+        plan_count = await services.read(ping, services.probe_engine)
         database = {"status": "up", "plan_count": plan_count}
         status, code = "healthy", 200
     except Exception as exc:  # any database failure means unhealthy, never a crash

@@ -1,0 +1,65 @@
+"""Refusals of the plan rules: each carries the sentence a user reads, mapped once to a Discord
+answer (an ephemeral message) and once to an HTTP error (status and code)."""
+
+from __future__ import annotations
+
+
+class PlanError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownCoach(PlanError):
+    code = "unknown_coach"
+
+
+class BadDate(PlanError):
+    code = "bad_date"
+
+
+class BadText(PlanError):
+    code = "bad_text"
+
+
+class TooManyCharts(PlanError):
+    code = "too_many_charts"
+
+
+class BadChart(PlanError):
+    code = "bad_chart"
+
+
+class PlanExists(PlanError):
+    status = 409
+    code = "plan_exists"
+
+
+class StaleVersion(PlanError):
+    status = 409
+    code = "stale_version"
+
+
+class NotAuthor(PlanError):
+    status = 403
+    code = "not_author"
+
+
+class PlanNotFound(PlanError):
+    status = 404
+    code = "plan_not_found"
+
+
+class ChartNotFound(PlanError):
+    status = 404
+    code = "chart_not_found"
+
+
+class StorageUnavailable(PlanError):
+    """The database cannot be written or read right now (read-only file, disk full, server down)."""
+
+    status = 503
+    code = "storage_unavailable"

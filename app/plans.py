@@ -1,0 +1,645 @@
+"""The plan rules: who may post, edit and delete, what is valid, and every earlier version kept.
+
+Knows nothing of Discord or HTTP. Methods are synchronous (callers run them in worker threads)
+and return frozen dataclasses built straight from rows: no ORM objects on the hot paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, String, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.errors import (
+    BadDate,
+    BadText,
+    ChartNotFound,
+    NotAuthor,
+    PlanExists,
+    PlanNotFound,
+    StaleVersion,
+    StorageUnavailable,
+    TooManyCharts,
+    UnknownCoach,
+)
+from app.storage.database import writer
+from app.storage.models import CoachPlan, PlanChart, PlanHistory
+
+MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+plans_t = CoachPlan.__table__  # type: ignore[attr-defined]
+charts_t = PlanChart.__table__  # type: ignore[attr-defined]
+history_t = PlanHistory.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a Discord user id and the name shown beside their plans."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a plan was posted."""
+
+    guild_id: str | None = None
+    channel_id: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewChart:
+    url: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    id: int
+    plan_id: int
+    url: str  # where it came from (Discord's CDN); the API hands out /charts/{id} instead
+    filename: str
+    content_type: str
+    size: int
+    stored_path: str | None
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: int
+    coach: str
+    date: date
+    text: str
+    author: str
+    author_id: str
+    guild_id: str | None
+    channel: str | None
+    channel_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    version: int
+    is_deleted: bool
+    charts: tuple[Chart, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    plan_text: str
+    edited_by: str
+    edited_by_id: str
+    edited_at: datetime
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; we only ever store UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+_PLAN_COLUMNS = (
+    plans_t.c.id,
+    plans_t.c.coach_name,
+    plans_t.c.date,
+    plans_t.c.plan,
+    plans_t.c.author,
+    plans_t.c.author_id,
+    plans_t.c.guild_id,
+    plans_t.c.channel,
+    plans_t.c.channel_id,
+    plans_t.c.created_at,
+    plans_t.c.edited_at,
+    plans_t.c.version,
+    plans_t.c.is_deleted,
+)
+_CHART_COLUMNS = (
+    charts_t.c.id.label("chart_id"),
+    charts_t.c.chart_url,
+    charts_t.c.filename,
+    charts_t.c.content_type,
+    charts_t.c.size,
+    charts_t.c.stored_path,
+    charts_t.c.added_at,
+)
+# A plan and its charts in one round trip.
+_PLANS_WITH_CHARTS = select(*_PLAN_COLUMNS, *_CHART_COLUMNS).outerjoin(
+    charts_t, charts_t.c.plan_id == plans_t.c.id
+)
+_LIVE = plans_t.c.is_deleted.is_(False)
+
+
+def _plans_from_rows(rows: Iterable, charts_until: datetime | None = None) -> list[Plan]:  # type: ignore[type-arg]
+    """Fold plan+chart join rows (ordered by plan) into plans; keeps the rows' order."""
+    plans: dict[int, tuple[object, list[Chart]]] = {}
+    for row in rows:
+        if row.id not in plans:
+            plans[row.id] = (row, [])
+        if row.chart_id is None:
+            continue
+        chart = Chart(
+            id=row.chart_id,
+            plan_id=row.id,
+            url=row.chart_url,
+            filename=row.filename,
+            content_type=row.content_type,
+            size=row.size,
+            stored_path=row.stored_path,
+            added_at=_utc(row.added_at),  # type: ignore[arg-type]
+        )
+        if charts_until is None or chart.added_at <= charts_until:
+            plans[row.id][1].append(chart)
+    return [_plan(row, sorted(charts, key=lambda c: c.id)) for row, charts in plans.values()]
+
+
+def _plan(row, charts: Sequence[Chart] = ()) -> Plan:  # type: ignore[no-untyped-def]
+    return Plan(
+        id=row.id,
+        coach=row.coach_name,
+        date=row.date,
+        text=row.plan,
+        author=row.author,
+        author_id=row.author_id,
+        guild_id=row.guild_id,
+        channel=row.channel,
+        channel_id=row.channel_id,
+        created_at=_utc(row.created_at),  # type: ignore[arg-type]
+        edited_at=_utc(row.edited_at),
+        version=row.version,
+        is_deleted=bool(row.is_deleted),
+        charts=tuple(charts),
+    )
+
+
+class PlanService:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        coaches: Sequence[str],
+        timezone: ZoneInfo,
+        max_charts: int = 10,
+    ) -> None:
+        self.engine = engine
+        self._writer = writer(engine)
+        self.coaches = tuple(coaches)
+        self.timezone = timezone
+        self.max_charts = max_charts
+
+    # --- input rules (no database) -------------------------------------------------------
+
+    def today(self) -> date:
+        return datetime.now(self.timezone).date()
+
+    def coach(self, name: str | None) -> str:
+        """A coach name from COACHES, whatever case it was typed in."""
+        wanted = (name or "").strip().lower()
+        if wanted in self.coaches:
+            return wanted
+        names = ", ".join(self.coaches)
+        if not wanted:
+            raise UnknownCoach(f"No coach given. Coaches are: {names}.")
+        raise UnknownCoach(f"Unknown coach {name!r}. Coaches are: {names}.")
+
+    def day(self, value: str | date | None) -> date:
+        """A real calendar date in YYYY-MM-DD; none means today in TIMEZONE."""
+        if value is None:
+            return self.today()
+        if isinstance(value, date):
+            return value
+        text = value.strip().lower()
+        if text == "today":
+            return self.today()
+        if text == "yesterday":
+            return self.today() - timedelta(days=1)
+        example = self.today().isoformat()
+        if not _DATE.fullmatch(text):
+            raise BadDate(
+                f"{value!r} is not a date: write it as YYYY-MM-DD, e.g. {example} "
+                "(or today, yesterday)."
+            )
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise BadDate(
+                f"{value!r} is not a real calendar date: write it as YYYY-MM-DD, e.g. {example}."
+            ) from None
+
+    @staticmethod
+    def text(value: str | None) -> str:
+        text = (value or "").strip()
+        if not text:
+            raise BadText("The plan text is empty: write what you plan to trade.")
+        if len(text) > MAX_TEXT:
+            raise BadText(
+                f"The plan text is {len(text)} characters; the limit is {MAX_TEXT}. "
+                "Shorten it, or put details in chart images."
+            )
+        return text
+
+    def _check_chart_count(self, existing: int, adding: int) -> None:
+        if existing + adding > self.max_charts:
+            room = max(self.max_charts - existing, 0)
+            raise TooManyCharts(
+                f"A plan holds at most {self.max_charts} charts; this one has {existing} and "
+                f"you added {adding}. Add at most {room}."
+            )
+
+    # --- transactions ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool) -> Iterator[Connection]:
+        try:
+            with (self._writer if write else self.engine).begin() as connection:
+                yield connection
+        except OperationalError as exc:
+            # Read-only file, full disk, server down: say so plainly; nothing was half-saved.
+            raise StorageUnavailable(
+                "The plan store is unavailable right now, so nothing was saved or read. "
+                "Try again in a minute."
+            ) from exc
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def post(
+        self,
+        coach: str,
+        day: date | str | None,
+        text: str,
+        author: Actor,
+        *,
+        place: Place = Place(),
+        charts: Sequence[NewChart] = (),
+    ) -> Plan:
+        coach, day, text = self.coach(coach), self.day(day), self.text(text)
+        self._check_chart_count(0, len(charts))
+        now = datetime.now(UTC)
+        try:
+            with self._transaction(write=True) as connection:
+                if self._live_id(connection, coach, day) is not None:
+                    raise self._exists(coach, day)
+                plan_id = connection.execute(
+                    plans_t.insert().values(
+                        coach_name=coach,
+                        date=day,
+                        plan=text,
+                        author=author.name,
+                        author_id=author.id,
+                        guild_id=place.guild_id,
+                        channel=place.channel,
+                        channel_id=place.channel_id,
+                        created_at=now,
+                        is_deleted=False,
+                        version=1,
+                    )
+                ).inserted_primary_key[0]
+                self._add_charts(connection, plan_id, charts, now)
+                return self._load(connection, plan_id)
+        except IntegrityError:
+            # Another instance posted the same coach and date between our check and insert.
+            raise self._exists(coach, day) from None
+
+    def edit(
+        self,
+        coach: str,
+        day: date | str | None,
+        editor: Actor,
+        *,
+        text: str | None = None,
+        charts: Sequence[NewChart] = (),
+        expected_version: int | None = None,
+        plan_id: int | None = None,
+    ) -> Plan:
+        """Change the text and/or add charts; the text it replaces goes to history."""
+        coach, day = self.coach(coach), self.day(day)
+        new_text = None if text is None else self.text(text)
+        if new_text is None and not charts:
+            raise BadText("Nothing to change: give new text or a chart.")
+        with self._transaction(write=True) as connection:
+            current = self._locked(connection, coach, day, plan_id, expected_version)
+            # Stamped once the lock is held, so history's time order is the commit order.
+            now = datetime.now(UTC)
+            if current.author_id != editor.id:
+                raise NotAuthor(
+                    f"Only {current.author}, who posted coach {coach}'s plan for {day}, "
+                    "can edit it."
+                )
+            existing = connection.execute(
+                select(func.count()).where(charts_t.c.plan_id == current.id)
+            ).scalar_one()
+            self._check_chart_count(existing, len(charts))
+            changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
+            if new_text is not None:
+                connection.execute(
+                    history_t.insert().values(
+                        plan_id=current.id,
+                        plan_text=current.text,
+                        edited_by=editor.name,
+                        edited_by_id=editor.id,
+                        edited_at=now,
+                    )
+                )
+                changes["plan"] = new_text
+            self._bump(connection, current, changes)
+            self._add_charts(connection, current.id, charts, now)
+            return self._load(connection, current.id)
+
+    def delete(
+        self,
+        coach: str,
+        day: date | str | None,
+        actor: Actor,
+        *,
+        moderator: bool = False,
+        expected_version: int | None = None,
+        plan_id: int | None = None,
+    ) -> Plan:
+        """Soft delete: the plan leaves every list and frees its coach and date."""
+        coach, day = self.coach(coach), self.day(day)
+        with self._transaction(write=True) as connection:
+            current = self._locked(connection, coach, day, plan_id, expected_version)
+            if current.author_id != actor.id and not moderator:
+                raise NotAuthor(
+                    f"Only {current.author}, who posted coach {coach}'s plan for {day}, or a "
+                    "moderator (Manage Messages) can delete it."
+                )
+            changes = {
+                "is_deleted": True,
+                "deleted_at": datetime.now(UTC),
+                "deleted_by": actor.id,
+                "version": current.version + 1,
+            }
+            self._bump(connection, current, changes)
+            return self._load(connection, current.id)
+
+    def mark_archived(self, chart_id: int, stored_path: str) -> None:
+        with self._transaction(write=True) as connection:
+            connection.execute(
+                charts_t.update().where(charts_t.c.id == chart_id).values(stored_path=stored_path)
+            )
+
+    # --- reads -----------------------------------------------------------------------------
+
+    def get(self, coach: str, day: date | str | None) -> Plan:
+        coach, day = self.coach(coach), self.day(day)
+        with self._transaction(write=False) as connection:
+            found = _plans_from_rows(
+                connection.execute(
+                    _PLANS_WITH_CHARTS.where(
+                        plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE
+                    )
+                )
+            )
+        if not found:
+            raise self._missing(coach, day)
+        return found[0]
+
+    def get_by_id(self, plan_id: int) -> Plan:
+        """Any plan by id, deleted or not (buttons and modals carry ids)."""
+        with self._transaction(write=False) as connection:
+            found = _plans_from_rows(
+                connection.execute(_PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id))
+            )
+        if not found:
+            raise PlanNotFound(f"There is no plan #{plan_id}.")
+        return found[0]
+
+    def as_of(self, coach: str, day: date | str | None, instant: datetime) -> Plan:
+        """The plan as it stood at `instant`: its text then, and only the charts it had then."""
+        coach, day = self.coach(coach), self.day(day)
+        instant = instant.astimezone(UTC)
+        with self._transaction(write=False) as connection:
+            row = connection.execute(
+                select(*_PLAN_COLUMNS)
+                .where(
+                    plans_t.c.coach_name == coach,
+                    plans_t.c.date == day,
+                    plans_t.c.created_at <= instant,
+                    or_(plans_t.c.deleted_at.is_(None), plans_t.c.deleted_at > instant),
+                )
+                .order_by(plans_t.c.created_at.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                raise PlanNotFound(f"Coach {coach} had no plan for {day} at {instant.isoformat()}.")
+            # Each history row holds the text an edit replaced, stamped with that edit's time.
+            later = connection.execute(
+                select(history_t.c.plan_text)
+                .where(history_t.c.plan_id == row.id, history_t.c.edited_at > instant)
+                .order_by(history_t.c.edited_at, history_t.c.id)
+                .limit(1)
+            ).scalar()
+            last_edit = connection.execute(
+                select(func.max(history_t.c.edited_at)).where(
+                    history_t.c.plan_id == row.id, history_t.c.edited_at <= instant
+                )
+            ).scalar()
+            [plan] = _plans_from_rows(
+                connection.execute(_PLANS_WITH_CHARTS.where(plans_t.c.id == row.id)),
+                charts_until=instant,
+            )
+        text = plan.text if later is None else later
+        edited_at = plan.edited_at if later is None else _utc(last_edit)
+        return replace(plan, text=text, edited_at=edited_at, is_deleted=False)
+
+    def list_by_date(self, day: date | str | None) -> list[Plan]:
+        day = self.day(day)
+        with self._transaction(write=False) as connection:
+            rows = connection.execute(
+                _PLANS_WITH_CHARTS.where(plans_t.c.date == day, _LIVE).order_by(
+                    plans_t.c.coach_name, charts_t.c.id
+                )
+            )
+            return _plans_from_rows(rows)
+
+    def list_by_author(self, author_id: str, day: date | str | None = None) -> list[Plan]:
+        """An author's live plans for one date, or their 25 newest when no date is given."""
+        query = _PLANS_WITH_CHARTS.where(plans_t.c.author_id == author_id, _LIVE)
+        if day is not None:
+            query = query.where(plans_t.c.date == self.day(day))
+        else:
+            newest = (
+                select(plans_t.c.id)
+                .where(plans_t.c.author_id == author_id, _LIVE)
+                .order_by(plans_t.c.date.desc(), plans_t.c.coach_name)
+                .limit(25)
+            )
+            query = query.where(plans_t.c.id.in_(newest))
+        query = query.order_by(plans_t.c.date.desc(), plans_t.c.coach_name, charts_t.c.id)
+        with self._transaction(write=False) as connection:
+            return _plans_from_rows(connection.execute(query))
+
+    def history(self, coach: str, day: date | str | None) -> tuple[Plan, list[HistoryEntry]]:
+        """The live plan and its earlier texts, newest first."""
+        current = self.get(coach, day)
+        with self._transaction(write=False) as connection:
+            rows = connection.execute(
+                select(
+                    history_t.c.plan_text,
+                    history_t.c.edited_by,
+                    history_t.c.edited_by_id,
+                    history_t.c.edited_at,
+                )
+                .where(history_t.c.plan_id == current.id)
+                .order_by(history_t.c.edited_at.desc(), history_t.c.id.desc())
+            ).all()
+        entries = [
+            HistoryEntry(r.plan_text, r.edited_by, r.edited_by_id, _utc(r.edited_at))  # type: ignore[arg-type]
+            for r in rows
+        ]
+        return current, entries
+
+    def dates_with_plans(self, coach: str, typed: str = "", limit: int = 25) -> list[date]:
+        """Dates that have a live plan for the coach, newest first, starting with `typed`."""
+        coach = self.coach(coach)
+        prefix = typed.strip()
+        if not re.fullmatch(r"[0-9-]{0,10}", prefix):
+            return []
+        query = (
+            select(plans_t.c.date)
+            .where(plans_t.c.coach_name == coach, _LIVE)
+            .order_by(plans_t.c.date.desc())
+            .limit(limit)
+        )
+        if prefix:
+            query = query.where(cast(plans_t.c.date, String).like(f"{prefix}%"))
+        with self._transaction(write=False) as connection:
+            return list(connection.execute(query).scalars())
+
+    def chart(self, chart_id: int) -> Chart:
+        """A chart of a live plan."""
+        with self._transaction(write=False) as connection:
+            row = connection.execute(
+                select(charts_t.c.plan_id, *_CHART_COLUMNS)
+                .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
+                .where(charts_t.c.id == chart_id, _LIVE)
+            ).first()
+        if row is None:
+            raise ChartNotFound(f"There is no chart {chart_id}.")
+        return Chart(
+            row.chart_id,
+            row.plan_id,
+            row.chart_url,
+            row.filename,
+            row.content_type,
+            row.size,
+            row.stored_path,
+            _utc(row.added_at),  # type: ignore[arg-type]
+        )
+
+    def unarchived_charts(self, limit: int = 100) -> list[Chart]:
+        """Charts of live plans whose copy has not been downloaded yet (oldest first)."""
+        with self._transaction(write=False) as connection:
+            ids = connection.execute(
+                select(charts_t.c.id)
+                .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
+                .where(charts_t.c.stored_path.is_(None), _LIVE)
+                .order_by(charts_t.c.id)
+                .limit(limit)
+            ).scalars()
+            chart_ids = list(ids)
+        return [self.chart(chart_id) for chart_id in chart_ids]
+
+    def counts(self) -> dict[str, int]:
+        with self._transaction(write=False) as connection:
+            plans = connection.execute(select(func.count()).where(_LIVE)).scalar_one()
+            charts = connection.execute(select(func.count()).select_from(charts_t)).scalar_one()
+            edits = connection.execute(select(func.count()).select_from(history_t)).scalar_one()
+        return {"plans": plans, "charts": charts, "edits": edits}
+
+    # --- inside a transaction ----------------------------------------------------------------
+
+    def _live_id(self, connection: Connection, coach: str, day: date) -> int | None:
+        return connection.execute(
+            select(plans_t.c.id).where(plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE)
+        ).scalar()
+
+    def _locked(
+        self,
+        connection: Connection,
+        coach: str,
+        day: date,
+        plan_id: int | None,
+        expected_version: int | None,
+    ) -> Plan:
+        """The live plan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
+        BEGIN IMMEDIATE already holds the write lock)."""
+        query = select(*_PLAN_COLUMNS).where(
+            plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE
+        )
+        row = connection.execute(query.with_for_update()).first()
+        if row is None or (plan_id is not None and row.id != plan_id):
+            if plan_id is not None:
+                raise StaleVersion(
+                    f"Coach {coach}'s plan for {day} was deleted or replaced in the meantime; "
+                    "nothing was changed."
+                )
+            raise self._missing(coach, day)
+        if expected_version is not None and row.version != expected_version:
+            raise StaleVersion(
+                f"Coach {coach}'s plan for {day} was changed by someone else in the meantime; "
+                "nothing was changed. Look at the new version and try again."
+            )
+        return _plan(row)
+
+    @staticmethod
+    def _bump(connection: Connection, current: Plan, changes: dict[str, object]) -> None:
+        # The version guard makes a lost update impossible even if a lock were missing.
+        updated = connection.execute(
+            plans_t.update()
+            .where(plans_t.c.id == current.id, plans_t.c.version == current.version)
+            .values(**changes)
+        ).rowcount
+        if updated != 1:
+            raise StaleVersion("The plan changed while saving; nothing was changed. Try again.")
+
+    @staticmethod
+    def _add_charts(
+        connection: Connection, plan_id: int, charts: Sequence[NewChart], now: datetime
+    ) -> None:
+        if charts:
+            connection.execute(
+                charts_t.insert(),
+                [
+                    {
+                        "plan_id": plan_id,
+                        "chart_url": chart.url,
+                        "filename": chart.filename,
+                        "content_type": chart.content_type,
+                        "size": chart.size,
+                        "added_at": now,
+                    }
+                    for chart in charts
+                ],
+            )
+
+    @staticmethod
+    def _load(connection: Connection, plan_id: int) -> Plan:
+        rows = connection.execute(
+            _PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id).order_by(charts_t.c.id)
+        )
+        return _plans_from_rows(rows)[0]
+
+    @staticmethod
+    def _exists(coach: str, day: date) -> PlanExists:
+        return PlanExists(
+            f"Coach {coach} already has a plan for {day}. Use /edit coach:{coach} date:{day} "
+            "to change it, or /delete it first."
+        )
+
+    @staticmethod
+    def _missing(coach: str, day: date) -> PlanNotFound:
+        return PlanNotFound(
+            f"Coach {coach} has no plan for {day}. Post one with /plan coach:{coach} date:{day}."
+        )

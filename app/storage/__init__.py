@@ -1,0 +1,1 @@
+"""Storage: SQLModel tables, the engine with its connection settings, and Alembic migrations."""

@@ -1,0 +1,145 @@
+"""The engine and its connection settings, schema upgrades on start, and the health probe.
+
+SQLite settings, chosen for a service that acknowledges a plan only once it is safe:
+- WAL: readers never wait for the writer, and the writer never waits for readers.
+- synchronous=FULL: a commit is fsynced before it returns, so an acknowledged plan survives a
+  killed process and a power cut alike (NORMAL would survive only the former).
+- busy_timeout 30 s: another process's write makes us wait, never fail with "database is locked".
+- foreign_keys=ON: SQLite enforces the charts' and history's references only when asked.
+- Writes open with BEGIN IMMEDIATE, taking the write lock up front: a read-then-write transaction
+  can then never fail to upgrade its lock halfway, which is what surfaces "database is locked".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from app.storage.models import CoachPlan
+
+log = logging.getLogger("coach_plans")
+
+# The newest migration; `migrate` skips loading Alembic when the database is already there.
+# tests/test_migrations.py checks it names Alembic's head.
+HEAD_REVISION = "0001"
+BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "coach_plans_write"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the postgres:// and postgresql:// forms hosts hand out; we speak psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def make_engine(url: str, *, pooled: bool = True) -> Engine:
+    """The engine for `url`; `pooled=False` opens a new connection each time (the health probe:
+    a pooled SQLite connection would answer from its cache after the file was damaged)."""
+    url = normalise_url(url)
+    pool = {} if pooled else {"poolclass": NullPool}
+    if not url.startswith("sqlite"):
+        if pooled:
+            # pre_ping: a connection broken by a database restart is replaced, not handed out.
+            pool = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        return create_engine(url, **pool)
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        **pool,
+    )
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, whose transactions take SQLite's write lock when they begin."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own would be deferred).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    write = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the schema to head; safe when several workers start at once."""
+    with _migration_lock(engine) as connection:
+        if _current_revision(connection) == HEAD_REVISION:
+            return
+        # Alembic is loaded only when there is something to do: it is not on the cold-start path.
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        connection.commit()
+        log.info("database schema upgraded to %s", HEAD_REVISION)
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: Engine) -> Iterator[Connection]:
+    """One migrator at a time: an advisory lock on PostgreSQL, a lock file beside SQLite's file."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(4202611)"))
+            connection.commit()
+            try:
+                yield connection
+            finally:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(4202611)"))
+                connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        with engine.connect() as connection:
+            yield connection
+        return
+    with open(f"{database}.migrate-lock", "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            with engine.connect() as connection:
+                yield connection
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _current_revision(connection: Connection) -> str | None:
+    revision = None
+    if inspect(connection).has_table("alembic_version"):
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    connection.commit()
+    return revision
+
+
+def ping(engine: Engine) -> int:
+    """Really ask the database: the number of live plans."""
+    with engine.connect() as connection:
+        query = select(func.count()).select_from(CoachPlan).where(CoachPlan.is_deleted.is_(False))
+        return int(connection.execute(query).scalar_one())

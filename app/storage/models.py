@@ -1,0 +1,81 @@
+"""The three tables: live and deleted plans, their charts, and every earlier text of a plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlmodel import Field, SQLModel
+
+# Discord ids are 64-bit snowflakes: kept as text, as Discord itself sends them.
+_SNOWFLAKE = 20
+
+
+def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class CoachPlan(SQLModel, table=True):
+    __tablename__ = "coach_plans"
+    __table_args__ = (
+        # One live plan per coach and date; deleted rows keep their place in history.
+        Index(
+            "uq_coach_plans_live_coach_date",
+            "coach_name",
+            "date",
+            unique=True,
+            sqlite_where=text("is_deleted = 0"),
+            postgresql_where=text("NOT is_deleted"),
+        ),
+        Index("ix_coach_plans_date_coach", "date", "coach_name"),
+        Index("ix_coach_plans_author_date", "author_id", "date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    coach_name: str = Field(sa_type=String(32))
+    date: dt.date
+    plan: str = Field(sa_type=Text)
+    author: str = Field(sa_type=String(100))
+    author_id: str = Field(sa_type=String(_SNOWFLAKE))
+    guild_id: str | None = Field(default=None, sa_type=String(_SNOWFLAKE))
+    channel: str | None = Field(default=None, sa_type=String(100))
+    channel_id: str | None = Field(default=None, sa_type=String(_SNOWFLAKE))
+    created_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
+    edited_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+    is_deleted: bool = False
+    deleted_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+    deleted_by: str | None = Field(default=None, sa_type=String(100))
+    version: int = 1
+
+
+class PlanChart(SQLModel, table=True):
+    __tablename__ = "plan_charts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("coach_plans.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    chart_url: str = Field(sa_type=Text)
+    filename: str = Field(sa_type=String(255))
+    content_type: str = Field(sa_type=String(100))
+    size: int
+    # Where the archived copy lives, relative to CHART_STORAGE_DIR; None until it is downloaded.
+    stored_path: str | None = Field(default=None, sa_type=String(255))
+    added_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
+
+
+class PlanHistory(SQLModel, table=True):
+    __tablename__ = "plan_history"
+    __table_args__ = (Index("ix_plan_history_plan_edited", "plan_id", "edited_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("coach_plans.id", ondelete="CASCADE"), nullable=False)
+    )
+    plan_text: str = Field(sa_type=Text)
+    edited_by: str = Field(sa_type=String(100))
+    edited_by_id: str = Field(sa_type=String(_SNOWFLAKE))
+    # When this text was replaced: the text stood from the previous edit until this instant.
+    edited_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
