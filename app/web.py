@@ -12,7 +12,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from app import status
+from app import api, openapi, status
+from app.auth import ApiKeyMiddleware
 from app.http_errors import exception_handlers
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
@@ -50,12 +51,15 @@ def create_app(
                 yield {"services": services, "kept_messages": kept}
             finally:
                 services.engine.dispose()
+                services.probe_engine.dispose()
 
     routes = [
         Route("/", status.index, methods=["GET"]),
         Route("/health", status.health, methods=["GET"]),
         Route("/metrics", status.metrics, methods=["GET"]),
         Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
+        *api.routes,
+        Route("/openapi.json", openapi.openapi, methods=["GET"]),
     ]
     if settings.mock_mode:
         routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
@@ -68,6 +72,8 @@ def create_app(
             allow_headers=["Authorization", "X-Request-ID", "If-None-Match"],
             expose_headers=["X-Request-ID", "ETag"],
         ),
+        # Inside CORS, so a browser's preflight (which carries no key) is still answered.
+        Middleware(ApiKeyMiddleware, api_key=settings.api_key),
     ]
     return Starlette(
         routes=routes,

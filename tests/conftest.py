@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from nacl.signing import SigningKey
 from starlette.testclient import TestClient
@@ -48,3 +49,106 @@ def settings(tmp_path: Path, signer: SigningKey) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+# --- the read API's far side, for client tests -------------------------------------------------
+
+
+class FakeApi:
+    """A stand-in for the read API behind an httpx.MockTransport: canned plans, failures on cue.
+
+    `failures` are served first, one per request (a Response is returned, an exception raised);
+    `down = True` refuses every connection.
+    """
+
+    def __init__(self) -> None:
+        self.plans: dict[tuple[str, str], dict[str, object]] = {}
+        self.requests: list[httpx.Request] = []
+        self.failures: list[httpx.Response | Exception] = []
+        self.down = False
+
+    def add_plan(self, coach: str, day: str, text: str, charts: int = 0) -> dict[str, object]:
+        plan: dict[str, object] = {
+            "id": len(self.plans) + 1,
+            "coach": coach,
+            "date": day,
+            "plan": text,
+            "author": "coach",
+            "author_id": "111",
+            "channel": "plans",
+            "channel_id": "222",
+            "guild_id": "333",
+            "created_at": f"{day}T12:00:00+00:00",
+            "edited_at": None,
+            "charts": [
+                {
+                    "id": n,
+                    "url": f"http://api.test/charts/{n}",
+                    "filename": f"c{n}.png",
+                    "content_type": "image/png",
+                }
+                for n in range(1, charts + 1)
+            ],
+        }
+        self.plans[coach, day] = plan
+        return plan
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        if self.failures:
+            failure = self.failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            return failure
+        query = request.url.params
+        path = request.url.path.rstrip("/")
+        if path == "/api/coach-plans/all":
+            day = query["date"]
+            plans = [plan for (_, d), plan in sorted(self.plans.items()) if d == day]
+            return httpx.Response(200, json={"date": day, "count": len(plans), "plans": plans})
+        plan = self.plans.get((query.get("coach", ""), query.get("date", "")))
+        if path in ("/api/coach-plans", "/api/coach-plans/history") and plan is None:
+            return _fake_error(404, "plan_not_found", "No plan.")
+        if path == "/api/coach-plans":
+            return httpx.Response(200, json=plan)
+        if path == "/api/coach-plans/history":
+            body = {"coach": plan["coach"], "date": plan["date"], "plan_id": plan["id"]}
+            return httpx.Response(200, json={**body, "history": []})
+        if path == "/metrics":
+            return httpx.Response(200, json={"requests": {"total": len(self.requests)}})
+        if path == "/health":
+            return httpx.Response(200, json={"status": "healthy"})
+        return _fake_error(404, "not_found", "No such endpoint.")
+
+
+def _fake_error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": code, "message": message, "request_id": "r1"})
+
+
+@pytest.fixture
+def fake_api() -> FakeApi:
+    return FakeApi()
+
+
+def settings_in(folder: Path, **overrides: object) -> Settings:
+    """Settings on their own folder, for fixtures that outlive one test (a module's server)."""
+    with pytest.MonkeyPatch.context() as patch:
+        # Such fixtures start before the per-test environment cleaning, so clean here too.
+        for name in list(os.environ):
+            if name.upper() in _SETTING_NAMES:
+                patch.delenv(name)
+        return load_settings(
+            discord_public_key=SigningKey.generate().verify_key.encode().hex(),
+            discord_application_id="123456789012345678",
+            database_path=folder / "data" / "coach_plans.db",
+            chart_storage_dir=folder / "data" / "charts",
+            log_file=str(folder / "logs" / "coach_plans.log"),
+            mock_key_file=folder / "data" / "mock_signing.key",
+            discord_api_base_url="http://discord.test/api/v10",
+            **overrides,
+        )

@@ -1,0 +1,180 @@
+"""The JSON read API: one coach's plan, every plan of a day, and a plan's edit history."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.plans import HistoryEntry, Plan
+from app.services import Services
+
+# Reads carry everything in a short query string; anything bigger is a client bug or abuse.
+MAX_QUERY_BYTES = 2048
+
+
+async def plan(request: Request) -> Response:
+    """One plan by coach and date; with `as_of`, the text as it stood at that instant."""
+    params = _params(request, ("coach", "date", "as_of"), required="coach")
+    services: Services = request.state.services
+    plans = services.plans
+    # Validating coach and date needs no database, so it stays on the event loop.
+    coach = plans.coach(params["coach"])
+    day = plans.day(params.get("date"))
+    as_of = params.get("as_of")
+    if as_of is None:
+        found = await services.read(plans.get, coach, day)
+    else:
+        found = await services.read(plans.as_of, coach, day, parse_instant(as_of))
+    return JSONResponse(plan_json(found, _base_url(request, services)))
+
+
+async def plans_of_day(request: Request) -> Response:
+    """Every coach's plan for one date, ordered by coach."""
+    params = _params(request, ("date",))
+    services: Services = request.state.services
+    day = services.plans.day(params.get("date"))
+    found = await services.read(services.plans.list_by_date, day)
+    # "By coach" means in COACHES order, the order the commands offer them.
+    rank = {name: n for n, name in enumerate(services.settings.coaches)}
+    found = sorted(found, key=lambda p: (rank.get(p.coach, len(rank)), p.coach))
+    base = _base_url(request, services)
+    body = {
+        "date": day.isoformat(),
+        "count": len(found),
+        "plans": [plan_json(p, base) for p in found],
+    }
+    return JSONResponse(body)
+
+
+async def history(request: Request) -> Response:
+    """A plan's earlier texts, newest first."""
+    params = _params(request, ("coach", "date"), required="coach")
+    services: Services = request.state.services
+    coach = services.plans.coach(params["coach"])
+    day = services.plans.day(params.get("date"))
+    current, entries = await services.read(services.plans.history, coach, day)
+    body = {
+        "coach": current.coach,
+        "date": current.date.isoformat(),
+        "plan_id": current.id,
+        "history": [history_json(entry) for entry in entries],
+    }
+    return JSONResponse(body)
+
+
+def plan_json(plan: Plan, base_url: str) -> dict[str, object]:
+    """The contract's plan object, built straight from the service's frozen dataclass."""
+    return {
+        "id": plan.id,
+        "coach": plan.coach,
+        "date": plan.date.isoformat(),
+        "plan": plan.text,
+        "author": plan.author,
+        "author_id": _snowflake(plan.author_id),
+        "channel": plan.channel,
+        "channel_id": _snowflake(plan.channel_id),
+        "guild_id": _snowflake(plan.guild_id),
+        "created_at": utc_iso(plan.created_at),
+        "edited_at": None if plan.edited_at is None else utc_iso(plan.edited_at),
+        "charts": [
+            {
+                "id": chart.id,
+                "url": f"{base_url}/charts/{chart.id}",
+                "filename": chart.filename,
+                "content_type": chart.content_type,
+            }
+            for chart in plan.charts
+        ],
+    }
+
+
+def history_json(entry: HistoryEntry) -> dict[str, object]:
+    return {
+        "plan_text": entry.plan_text,
+        "edited_by": entry.edited_by,
+        "edited_at": utc_iso(entry.edited_at),
+    }
+
+
+def utc_iso(moment: datetime) -> str:
+    # SQLite hands back naive datetimes; the service stores UTC, so naive means UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC).isoformat()
+    return moment.astimezone(UTC).isoformat()
+
+
+def parse_instant(value: str) -> datetime:
+    """An ISO 8601 instant with an offset; a naive time is refused rather than guessed."""
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(
+            400, f"as_of {value!r} is not an ISO 8601 instant, e.g. 2025-03-14T13:30:00Z."
+        ) from None
+    if instant.tzinfo is None:
+        # A backtest that reads local time as UTC would silently see the wrong version.
+        raise HTTPException(
+            400,
+            f"as_of {value!r} has no UTC offset: add one, e.g. {value}Z or {value}-04:00.",
+        )
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first representable UTC
+        raise HTTPException(400, f"as_of {value!r} is out of range.") from None
+
+
+def _params(
+    request: Request, allowed: Collection[str], required: str | None = None
+) -> dict[str, str]:
+    """The query as a plain dict; refuses what a reader would get silently wrong."""
+    if len(request.scope["query_string"]) > MAX_QUERY_BYTES or _has_body(request):
+        raise HTTPException(
+            413,
+            f"Request too large: reads take a query of at most "
+            f"{MAX_QUERY_BYTES} bytes and no body.",
+        )
+    params: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        if name not in allowed:
+            # A typo such as `data=` would otherwise return today's plan without a word.
+            raise HTTPException(
+                422, f"Unknown query parameter {name!r}; this endpoint takes {_names(allowed)}."
+            )
+        if name in params:
+            raise HTTPException(422, f"Query parameter {name!r} is given more than once.")
+        params[name] = value
+    if required is not None and required not in params:
+        raise HTTPException(422, f"Query parameter {required!r} is required, e.g. ?{required}=d.")
+    return params
+
+
+def _has_body(request: Request) -> bool:
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("", "0")
+
+
+def _names(allowed: Collection[str]) -> str:
+    return ", ".join(repr(name) for name in allowed)
+
+
+def _snowflake(value: object) -> str | None:
+    # Discord ids exceed JavaScript's safe integers, so they always travel as strings.
+    return None if value is None else str(value)
+
+
+def _base_url(request: Request, services: Services) -> str:
+    return services.settings.public_base_url or str(request.base_url).rstrip("/")
+
+
+routes = [
+    # The bare path answers too: API clients rarely follow redirects on GET with auth headers.
+    Route("/api/coach-plans/", plan, methods=["GET"]),
+    Route("/api/coach-plans", plan, methods=["GET"]),
+    Route("/api/coach-plans/all", plans_of_day, methods=["GET"]),
+    Route("/api/coach-plans/history", history, methods=["GET"]),
+]

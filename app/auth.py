@@ -1,0 +1,55 @@
+"""The API key: when API_KEY is set, the read API, charts and metrics need a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+
+from pydantic import SecretStr
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.http_errors import error_response
+
+# Everything else (/, /health, /interactions, /openapi.json) stays open: Discord signs its own
+# calls, and health checks and API discovery must work without a secret.
+PROTECTED_PREFIXES = ("/api", "/charts", "/metrics")
+
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="coach-plans"'}
+
+
+def is_protected(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED_PREFIXES)
+
+
+class ApiKeyMiddleware:
+    """Pure-ASGI guard. It sits inside CORS so browsers' preflight requests still succeed."""
+
+    def __init__(self, app: ASGIApp, api_key: SecretStr | None) -> None:
+        self.app = app
+        self.expected = None if api_key is None else api_key.get_secret_value().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.expected is None or scope["type"] != "http" or not is_protected(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        given = _bearer_token(scope)
+        # compare_digest keeps the comparison time independent of where the keys differ.
+        if given is not None and hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        message = (
+            "Missing API key: send the header 'Authorization: Bearer <API_KEY>'."
+            if given is None
+            else "Wrong API key: check the key sent in 'Authorization: Bearer <API_KEY>'."
+        )
+        response = error_response(Request(scope), 401, message, headers=_CHALLENGE)
+        await response(scope, receive, send)
+
+
+def _bearer_token(scope: Scope) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            # The scheme name is case-insensitive (RFC 9110); the token is not.
+            return token.strip() if scheme.lower() == b"bearer" else None
+    return None

@@ -1,0 +1,133 @@
+"""/openapi.json describes every read endpoint, and the live service keeps to it (schemathesis)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from pydantic import SecretStr
+from starlette.testclient import TestClient
+
+from app.openapi import document
+from app.plans import Actor, NewChart, Place, PlanService
+from app.settings import Settings
+from app.storage.database import make_engine, migrate
+from app.web import create_app
+from tests.conftest import settings_in
+from tests.live_server import live_server
+
+KEY = "schema-test-key"
+READ_PATHS = {
+    "/",
+    "/health",
+    "/metrics",
+    "/metrics/prometheus",
+    "/api/coach-plans/",
+    "/api/coach-plans/all",
+    "/api/coach-plans/history",
+    "/charts/{chart_id}",
+}
+
+
+def test_the_document_describes_every_read_endpoint(client: TestClient) -> None:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == READ_PATHS
+    schemas = doc["components"]["schemas"]
+    assert {"Plan", "Chart", "PlanList", "History", "Error", "Health"} <= set(schemas)
+    assert set(schemas["Plan"]["required"]) == set(schemas["Plan"]["properties"])
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            assert operation["summary"] and operation["responses"], path
+            for parameter in operation.get("parameters", []):
+                assert parameter["description"], (path, parameter["name"])
+
+
+@pytest.mark.parametrize("path", ["/api/coach-plans/", "/api/coach-plans/history"])
+def test_each_read_documents_its_errors(path: str) -> None:
+    responses = document(("d",), api_key_required=True)["paths"][path]["get"]["responses"]  # type: ignore[index]
+    assert {"200", "400", "401", "404", "413", "422", "500"} <= set(responses)
+    assert responses["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
+def test_the_coach_parameter_lists_the_configured_coaches(settings: Settings) -> None:
+    custom = settings.model_copy(update={"coaches": ["alpha", "beta"]})
+    with TestClient(create_app(custom)) as client:
+        doc = client.get("/openapi.json").json()
+    [coach] = [
+        p for p in doc["paths"]["/api/coach-plans/"]["get"]["parameters"] if p["name"] == "coach"
+    ]
+    assert coach["schema"]["enum"] == ["alpha", "beta"]
+
+
+def test_bearer_security_is_declared_only_when_api_key_is_set(settings: Settings) -> None:
+    open_doc = document(("d",), api_key_required=False)
+    keyed_doc: dict[str, Any] = document(("d",), api_key_required=True)
+    assert "securitySchemes" not in open_doc["components"]  # type: ignore[operator]
+    assert keyed_doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    assert keyed_doc["paths"]["/api/coach-plans/all"]["get"]["security"] == [{"apiKey": []}]
+    assert keyed_doc["paths"]["/health"]["get"]["security"] == []
+
+
+def test_as_of_documents_how_a_time_without_offset_is_treated() -> None:
+    doc: dict[str, Any] = document(("d",), api_key_required=False)
+    [as_of] = [
+        p for p in doc["paths"]["/api/coach-plans/"]["get"]["parameters"] if p["name"] == "as_of"
+    ]
+    assert "refused with 400" in as_of["description"]
+
+
+# --- the live service against its own document -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The service on a real port, with an API key and a few plans (one with charts)."""
+    folder = tmp_path_factory.mktemp("schema")
+    app_settings = settings_in(folder, api_key=KEY)
+    assert isinstance(app_settings.api_key, SecretStr)
+    engine = make_engine(app_settings.database_url)
+    migrate(engine)
+    plans = PlanService(engine, coaches=app_settings.coaches, timezone=app_settings.zone)
+    author = Actor(id="123456789012345678", name="coach d")
+    place = Place(guild_id="998877665544332211", channel_id="112233445566778899", channel="plans")
+    chart = NewChart("https://cdn.discordapp.test/spy.png", "spy.png", "image/png", 2048)
+    for day in (plans.today(), date(2000, 1, 1)):
+        plans.post("d", day, "Watch 950", author, place=place, charts=[chart])
+        plans.edit("d", day, author, text="Long above 950")
+        plans.post("i", day, "Flat", author)
+    with live_server(create_app(app_settings)) as base_url:
+        yield base_url
+    engine.dispose()
+
+
+# The document the live service below serves (checked first); loading it here, at import,
+# lets pytest list one test per operation.
+schema = schemathesis.openapi.from_dict(document(("d", "i", "s", "n"), api_key_required=True))
+
+
+def test_the_live_service_serves_this_document(live_api: str) -> None:
+    served = httpx.get(f"{live_api}/openapi.json").json()
+    assert served == json.loads(json.dumps(schema.raw_schema))
+
+
+@schema.parametrize()
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_the_live_service_keeps_to_its_openapi_document(
+    case: schemathesis.Case, live_api: str
+) -> None:
+    case.call_and_validate(base_url=live_api, headers={"Authorization": f"Bearer {KEY}"})
