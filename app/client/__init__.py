@@ -1,0 +1,95 @@
+"""Python client of the Coach Plans read API, for TradingAgents and other programs.
+
+    from app.client import create_client
+    client = create_client(api_base_url="http://localhost:5000")
+    client.fetch_coach_plan("d")            # today's plan of coach d, or None
+    client.agent_state()                    # {"coach_d_plan": ..., "coach_d_charts": [...], ...}
+
+`create_async_client(...)` takes the same arguments and returns the async twin, whose methods
+are coroutines. Arguments left as None come from the environment (the service's setting
+names: API_KEY, COACHES, TIMEZONE, CACHE_TTL_SECONDS, MAX_CACHE_SIZE, RECONNECT_ATTEMPTS,
+RECONNECT_DELAY_SECONDS, CONNECTION_TIMEOUT), else from the service's defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import httpx
+
+from app.client.asynchronous import AsyncCoachPlansClient
+from app.client.blocking import CoachPlansClient
+from app.client.config import build_config
+from app.client.core import ClientCore
+from app.client.errors import ApiError, ClientError, InvalidRequest, ServiceUnavailable
+
+__all__ = [
+    "ApiError",
+    "AsyncCoachPlansClient",
+    "ClientError",
+    "CoachPlansClient",
+    "InvalidRequest",
+    "ServiceUnavailable",
+    "create_async_client",
+    "create_client",
+]
+
+
+def create_client(
+    api_base_url: str = "http://localhost:5000",
+    api_key: str | None = None,
+    coaches: Iterable[str] | str | None = None,
+    timezone: str | None = None,
+    cache_ttl_seconds: float | None = None,
+    max_cache_size: int | None = None,
+    reconnect_attempts: int | None = None,
+    reconnect_delay_seconds: float | None = None,
+    connection_timeout: float | None = None,
+    transport: httpx.BaseTransport | None = None,
+    timer: Callable[[], float] | None = None,
+) -> CoachPlansClient:
+    """A blocking client; share one per process (it pools connections and is thread-safe).
+
+    `transport` replaces the network (tests pass an httpx.MockTransport); `timer` replaces
+    the cache's clock (monotonic seconds).
+    """
+    config = build_config(
+        api_base_url=api_base_url,
+        api_key=api_key,
+        coaches=coaches,
+        timezone=timezone,
+        cache_ttl_seconds=cache_ttl_seconds,
+        max_cache_size=max_cache_size,
+        reconnect_attempts=reconnect_attempts,
+        reconnect_delay_seconds=reconnect_delay_seconds,
+        connection_timeout=connection_timeout,
+    )
+    return CoachPlansClient(ClientCore(config, timer), transport)
+
+
+def create_async_client(
+    api_base_url: str = "http://localhost:5000",
+    api_key: str | None = None,
+    coaches: Iterable[str] | str | None = None,
+    timezone: str | None = None,
+    cache_ttl_seconds: float | None = None,
+    max_cache_size: int | None = None,
+    reconnect_attempts: int | None = None,
+    reconnect_delay_seconds: float | None = None,
+    connection_timeout: float | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timer: Callable[[], float] | None = None,
+) -> AsyncCoachPlansClient:
+    """The async twin of `create_client`: the same arguments, methods to await."""
+    config = build_config(
+        api_base_url=api_base_url,
+        api_key=api_key,
+        coaches=coaches,
+        timezone=timezone,
+        cache_ttl_seconds=cache_ttl_seconds,
+        max_cache_size=max_cache_size,
+        reconnect_attempts=reconnect_attempts,
+        reconnect_delay_seconds=reconnect_delay_seconds,
+        connection_timeout=connection_timeout,
+    )
+    return AsyncCoachPlansClient(ClientCore(config, timer), transport)

@@ -1,0 +1,99 @@
+"""The async twin: the same methods as coroutines, over one pooled httpx.AsyncClient."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from app.client.cache import MISSING
+from app.client.core import Call, ClientCore, DateLike
+from app.client.errors import ServiceUnavailable
+
+
+class AsyncCoachPlansClient:
+    def __init__(self, core: ClientCore, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._core = core
+        self._http = httpx.AsyncClient(transport=transport, **core.http_options())
+
+    async def fetch_coach_plan(
+        self, coach: str, date: DateLike = None, as_of: datetime | str | None = None
+    ) -> dict[str, Any] | None:
+        """The coach's plan for the date (default today), or None when there is none.
+
+        With `as_of` (an aware datetime), the text as it stood at that instant.
+        """
+        return await self._fetch(self._core.plan_call(coach, date, as_of))  # type: ignore[return-value]
+
+    async def fetch_all_coach_plans(self, date: DateLike = None) -> list[dict[str, Any]]:
+        """Every coach's plan for the date, ordered by coach."""
+        return await self._fetch(self._core.all_call(date))  # type: ignore[return-value]
+
+    async def fetch_history(self, coach: str, date: DateLike = None) -> dict[str, Any] | None:
+        """The plan's earlier texts, newest first, or None when there is no plan."""
+        return await self._fetch(self._core.history_call(coach, date))  # type: ignore[return-value]
+
+    async def agent_state(self, date: DateLike = None) -> dict[str, Any]:
+        """`coach_<x>_plan` and `coach_<x>_charts` for every coach, for TradingAgents."""
+        day = self._core.day(date)
+        try:
+            plans, reason = await self.fetch_all_coach_plans(day), None
+        except ServiceUnavailable:
+            plans, reason = [], "the Coach Plans service could not be reached"
+        return self._core.agent_state(day, plans, reason)
+
+    async def check_health(self) -> dict[str, Any]:
+        """The service's /health answer; one try, so it says how things are right now."""
+        try:
+            response, error = await self._http.get("/health"), None
+        except httpx.TransportError as exc:
+            response, error = None, exc
+        return self._core.health(response, error)
+
+    async def get_metrics(self) -> dict[str, Any]:
+        """The service's /metrics plus this client's counters under "client"."""
+        try:
+            response = await self._send(Call("metrics", "/metrics", {}, "metrics"))
+        except ServiceUnavailable as failure:
+            return self._core.metrics(None, failure)
+        return self._core.metrics(response, None)
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCoachPlansClient:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _fetch(self, call: Call) -> object:
+        found = self._core.cached(call)
+        if found is not MISSING:
+            return found
+        try:
+            response = await self._send(call)
+        except ServiceUnavailable as failure:
+            return self._core.stale(call, failure)
+        return self._core.accept(call, response)
+
+    async def _send(self, call: Call) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response, error = await self._http.get(call.path, params=call.params), None
+            except httpx.TransportError as exc:
+                response, error = None, exc
+            outcome = self._core.judge(attempt, response, error)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            await asyncio.sleep(outcome)
+            attempt += 1

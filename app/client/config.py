@@ -1,0 +1,94 @@
+"""The client's settings: arguments beat environment variables beat the contract's defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+T = TypeVar("T")
+
+DEFAULT_COACHES = ("d", "i", "s", "n")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    api_base_url: str
+    api_key: str | None
+    # None: the client does not know the coach names and lets the service judge them.
+    coaches: tuple[str, ...] | None
+    zone: ZoneInfo
+    cache_ttl_seconds: float
+    max_cache_size: int
+    reconnect_attempts: int
+    reconnect_delay_seconds: float
+    connection_timeout: float
+
+    @property
+    def absent_ttl_seconds(self) -> float:
+        # "No plan yet" changes as soon as the coach posts, so it is trusted only briefly.
+        return min(60.0, self.cache_ttl_seconds)
+
+
+def build_config(
+    *,
+    api_base_url: str,
+    api_key: str | None,
+    coaches: Iterable[str] | str | None,
+    timezone: str | None,
+    cache_ttl_seconds: float | None,
+    max_cache_size: int | None,
+    reconnect_attempts: int | None,
+    reconnect_delay_seconds: float | None,
+    connection_timeout: float | None,
+) -> ClientConfig:
+    """Fill what the caller left out from the environment, then from the contract's defaults."""
+    names = coaches if coaches is not None else os.environ.get("COACHES") or None
+    return ClientConfig(
+        api_base_url=api_base_url.rstrip("/"),
+        api_key=api_key if api_key is not None else os.environ.get("API_KEY") or None,
+        coaches=None if names is None else _coach_names(names),
+        zone=_zone(timezone or os.environ.get("TIMEZONE") or "America/New_York"),
+        cache_ttl_seconds=_pick("CACHE_TTL_SECONDS", cache_ttl_seconds, float, 3600.0, 0),
+        max_cache_size=_pick("MAX_CACHE_SIZE", max_cache_size, int, 100, 1),
+        reconnect_attempts=_pick("RECONNECT_ATTEMPTS", reconnect_attempts, int, 5, 0),
+        reconnect_delay_seconds=_pick(
+            "RECONNECT_DELAY_SECONDS", reconnect_delay_seconds, float, 5.0, 0
+        ),
+        connection_timeout=_pick("CONNECTION_TIMEOUT", connection_timeout, float, 10.0, 0.001),
+    )
+
+
+def _pick(name: str, given: T | None, kind: Callable[[str], T], default: T, least: float) -> T:
+    value: T
+    if given is not None:
+        value = given
+    elif os.environ.get(name, "").strip():
+        try:
+            value = kind(os.environ[name].strip())
+        except ValueError:
+            raise ValueError(f"{name}={os.environ[name]!r} is not a number") from None
+    else:
+        value = default
+    if value < least:  # type: ignore[operator]
+        raise ValueError(f"{name.lower()} must be at least {least}, got {value!r}")
+    return value
+
+
+def _coach_names(names: Iterable[str] | str) -> tuple[str, ...]:
+    parts = names.split(",") if isinstance(names, str) else names
+    cleaned = tuple(part.strip().lower() for part in parts if part.strip())
+    if not cleaned:
+        raise ValueError("coaches must name at least one coach, e.g. d,i,s,n")
+    return cleaned
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"timezone {name!r} is not an IANA time zone, e.g. America/New_York"
+        ) from None

@@ -1,0 +1,287 @@
+"""What the blocking and the async client share: checking input, caching, judging answers.
+
+Neither does I/O here; each client only sends the `Call`s this module describes and sleeps
+the delays it asks for, so both behave the same by construction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from app.client.cache import MISSING, AnswerCache
+from app.client.config import DEFAULT_COACHES, ClientConfig
+from app.client.errors import ApiError, InvalidRequest, ServiceUnavailable
+from app.client.retry import Backoff, is_retriable
+
+DateLike = date | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One read: where to send it, and the cache key of its answer."""
+
+    key: Hashable
+    path: str
+    params: dict[str, str]
+    kind: str  # "plan", "all" or "history": how to read the answer
+
+
+@dataclass
+class Counters:
+    cache_hits: int = 0
+    cache_misses: int = 0
+    api_calls: int = 0  # HTTP requests sent, retries included
+    errors: int = 0  # requests that failed: no answer, 429, 5xx, or a 4xx other than 404
+    retries: int = 0
+    stale_served: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "cache_hits": self.cache_hits,
+                "cache_misses": self.cache_misses,
+                "api_calls": self.api_calls,
+                "errors": self.errors,
+                "retries": self.retries,
+                "stale_served": self.stale_served,
+            }
+
+
+class ClientCore:
+    def __init__(
+        self,
+        config: ClientConfig,
+        timer: Callable[[], float] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        # The wall clock decides what "today" is; tests move it across midnight.
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.cache = AnswerCache(
+            ttl=config.cache_ttl_seconds,
+            absent_ttl=config.absent_ttl_seconds,
+            maxsize=config.max_cache_size,
+            timer=timer or time.monotonic,
+        )
+        self.counters = Counters()
+        self.backoff = Backoff(config.reconnect_attempts, config.reconnect_delay_seconds)
+
+    def http_options(self) -> dict[str, Any]:
+        headers = {"User-Agent": "coach-plans-client", "Accept": "application/json"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        return {
+            "base_url": self.config.api_base_url,
+            "headers": headers,
+            "timeout": httpx.Timeout(self.config.connection_timeout),
+        }
+
+    # --- input ------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return self._clock().astimezone(self.config.zone).date()
+
+    def day(self, value: DateLike) -> date:
+        """The date asked for; None is today where the coaches trade (TIMEZONE)."""
+        if value is None:
+            return self.today()
+        if isinstance(value, datetime):
+            raise InvalidRequest(
+                "date takes a date, not a datetime; use as_of= to read a plan at an instant"
+            )
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(value)
+        except (TypeError, ValueError):
+            raise InvalidRequest(f"date {value!r} is not a date in the form YYYY-MM-DD") from None
+
+    def coach(self, name: str) -> str:
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidRequest("coach must be a coach's name, e.g. 'd'")
+        coach = name.strip().lower()
+        known = self.config.coaches
+        if known is not None and coach not in known:
+            raise InvalidRequest(f"unknown coach {name!r}; the coaches are {', '.join(known)}")
+        return coach
+
+    def plan_call(self, coach: str, day: DateLike, as_of: datetime | str | None) -> Call:
+        name, when = self.coach(coach), self.day(day).isoformat()
+        if as_of is None:
+            return Call(
+                ("plan", name, when), "/api/coach-plans/", {"coach": name, "date": when}, "plan"
+            )
+        instant = _instant(as_of)
+        params = {"coach": name, "date": when, "as_of": instant}
+        return Call(("plan", name, when, instant), "/api/coach-plans/", params, "plan")
+
+    def all_call(self, day: DateLike) -> Call:
+        when = self.day(day).isoformat()
+        return Call(("all", when), "/api/coach-plans/all", {"date": when}, "all")
+
+    def history_call(self, coach: str, day: DateLike) -> Call:
+        name, when = self.coach(coach), self.day(day).isoformat()
+        params = {"coach": name, "date": when}
+        return Call(("history", name, when), "/api/coach-plans/history", params, "history")
+
+    # --- cache and answers -------------------------------------------------------------------
+
+    def cached(self, call: Call) -> object:
+        found = self.cache.get(call.key)
+        self.counters.add("cache_misses" if found is MISSING else "cache_hits")
+        return _copy(found)
+
+    def judge(
+        self, attempt: int, response: httpx.Response | None, error: Exception | None
+    ) -> httpx.Response | float:
+        """After one try: the response to use, or the seconds to wait before trying again."""
+        self.counters.add("api_calls")
+        if response is not None and not is_retriable(response):
+            if response.status_code >= 400 and response.status_code != 404:
+                self.counters.add("errors")
+            return response
+        self.counters.add("errors")
+        if attempt >= self.backoff.retries:
+            why = f"{type(error).__name__}: {error}" if error else f"HTTP {response.status_code}"  # type: ignore[union-attr]
+            raise ServiceUnavailable(
+                f"Coach Plans at {self.config.api_base_url} did not answer after "
+                f"{attempt + 1} tries (last: {why})"
+            )
+        self.counters.add("retries")
+        return self.backoff.delay(attempt, response)
+
+    def accept(self, call: Call, response: httpx.Response) -> object:
+        """Turn the service's answer into the caller's value, caching it."""
+        if response.status_code == 404 and call.kind != "all":
+            value: object = None  # no such plan: a real, cacheable answer
+        elif response.status_code == 200:
+            body = _json(response)
+            value = body["plans"] if call.kind == "all" else body
+        else:
+            raise _api_error(response)
+        self.cache.put(call.key, value)
+        return _copy(value)
+
+    def stale(self, call: Call, failure: ServiceUnavailable) -> object:
+        """The last known answer, flagged stale, when the service cannot be reached."""
+        known = self.cache.last_known(call.key)
+        if known is MISSING:
+            raise failure
+        self.counters.add("stale_served")
+        if isinstance(known, list):
+            return [{**item, "stale": True} for item in known]
+        if isinstance(known, dict):
+            return {**known, "stale": True}
+        return None
+
+    # --- shapes for callers -------------------------------------------------------------------
+
+    def agent_state(
+        self, day: date, plans: list[dict[str, Any]], reason: str | None
+    ) -> dict[str, Any]:
+        """TradingAgents state keys for every coach: `coach_<x>_plan` and `coach_<x>_charts`."""
+        by_coach = {plan["coach"]: plan for plan in plans}
+        coaches = list(self.config.coaches or DEFAULT_COACHES)
+        coaches += [name for name in by_coach if name not in coaches]
+        state: dict[str, Any] = {}
+        for name in coaches:
+            plan = by_coach.get(name)
+            if plan is not None:
+                state[f"coach_{name}_plan"] = plan["plan"]
+                state[f"coach_{name}_charts"] = [chart["url"] for chart in plan["charts"]]
+            else:
+                why = f": {reason}" if reason else ""
+                state[f"coach_{name}_plan"] = f"No plan from coach {name} for {day}{why}."
+                state[f"coach_{name}_charts"] = []
+        return state
+
+    def metrics(self, response: httpx.Response | None, failure: Exception | None) -> dict[str, Any]:
+        """The service's counters (when it answered) with this client's under "client"."""
+        body: dict[str, Any] = {}
+        if response is not None and response.status_code == 200:
+            body.update(_json(response))
+        elif response is not None:
+            failure = _api_error(response)
+        if failure is not None:
+            body["error"] = str(failure)
+        body["client"] = self.counters.snapshot()
+        return body
+
+    def health(self, response: httpx.Response | None, error: Exception | None) -> dict[str, Any]:
+        self.counters.add("api_calls")
+        if response is None:
+            self.counters.add("errors")
+            return {"status": "unreachable", "error": f"{type(error).__name__}: {error}"}
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or "status" not in body:
+            self.counters.add("errors")
+            return {"status": "unhealthy", "error": f"HTTP {response.status_code} without JSON"}
+        return body
+
+
+def _instant(value: datetime | str) -> str:
+    """as_of as an ISO 8601 instant in UTC; a naive time is refused rather than guessed."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidRequest(f"as_of {value!r} is not an ISO 8601 instant") from None
+    if not isinstance(value, datetime):
+        raise InvalidRequest("as_of must be a timezone-aware datetime or an ISO 8601 string")
+    if value.tzinfo is None:
+        raise InvalidRequest(
+            "as_of has no timezone: pass an aware datetime, e.g. datetime.now(UTC)"
+        )
+    try:
+        return value.astimezone(UTC).isoformat()
+    except OverflowError:
+        raise InvalidRequest(f"as_of {value.isoformat()!r} is out of range") from None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ApiError(response.status_code, "invalid_response", "the answer is not JSON", None)
+    return body
+
+
+def _api_error(response: httpx.Response) -> ApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    return ApiError(
+        response.status_code,
+        str(body.get("error", "http_error")),
+        str(body.get("message", response.reason_phrase)),
+        body.get("request_id") or response.headers.get("x-request-id"),
+    )
+
+
+def _copy(value: object) -> object:
+    # Callers get their own outer object, so marking or editing it never changes the cache.
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return [dict(item) for item in value]
+    return value
