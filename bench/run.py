@@ -228,7 +228,7 @@ class Bench:
     # --- load ------------------------------------------------------------------------------
 
     def wrk(self, name: str, base: str, requests: Path) -> Result:
-        argv = ["wrk", "-t1", f"-c{self.connections}", f"-d{self.seconds}s", "--timeout", "5s"]
+        argv = ["wrk", "-t1", f"-c{self.connections}", f"-d{self.seconds:g}s", "--timeout", "5s"]
         argv += ["-s", str(HERE / "wrk_requests.lua"), base, "--", str(requests)]
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         summary = json.loads(out.strip().splitlines()[-1])
