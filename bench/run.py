@@ -45,6 +45,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    max_ms: float = 0.0
 
     @property
     def tail(self) -> float:
@@ -239,6 +240,7 @@ class Bench:
             summary["p50_us"] / 1000,
             summary["p99_us"] / 1000,
             summary["errors"],
+            summary["max_us"] / 1000,
         )
 
 
