@@ -148,19 +148,23 @@ def _plans_from_rows(rows: Iterable, charts_until: datetime | None = None) -> li
             plans[row.id] = (row, [])
         if row.chart_id is None:
             continue
-        chart = Chart(
-            id=row.chart_id,
-            plan_id=row.id,
-            url=row.chart_url,
-            filename=row.filename,
-            content_type=row.content_type,
-            size=row.size,
-            stored_path=row.stored_path,
-            added_at=_utc(row.added_at),  # type: ignore[arg-type]
-        )
+        chart = _chart(row, plan_id=row.id)
         if charts_until is None or chart.added_at <= charts_until:
             plans[row.id][1].append(chart)
     return [_plan(row, sorted(charts, key=lambda c: c.id)) for row, charts in plans.values()]
+
+
+def _chart(row, plan_id: int) -> Chart:  # type: ignore[no-untyped-def]
+    return Chart(
+        id=row.chart_id,
+        plan_id=plan_id,
+        url=row.chart_url,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        stored_path=row.stored_path,
+        added_at=_utc(row.added_at),  # type: ignore[arg-type]
+    )
 
 
 def _plan(row, charts: Sequence[Chart] = ()) -> Plan:  # type: ignore[no-untyped-def]
@@ -527,16 +531,7 @@ class PlanService:
             ).first()
         if row is None:
             raise ChartNotFound(f"There is no chart {chart_id}.")
-        return Chart(
-            row.chart_id,
-            row.plan_id,
-            row.chart_url,
-            row.filename,
-            row.content_type,
-            row.size,
-            row.stored_path,
-            _utc(row.added_at),  # type: ignore[arg-type]
-        )
+        return _chart(row, plan_id=row.plan_id)
 
     def unarchived_charts(self, limit: int = 100) -> list[Chart]:
         """Charts of live plans whose copy has not been downloaded yet (oldest first)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,13 +31,6 @@ NY = ZoneInfo("America/New_York")
 
 def chart(n: int = 1) -> NewChart:
     return NewChart(f"https://cdn.discordapp.test/{n}.png", f"chart{n}.png", "image/png", 1000 + n)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'plans.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture
