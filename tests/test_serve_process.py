@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20) -> httpx.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.communicate()}")
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("server did not answer in time")
+from tests.service_process import free_port, wait_healthy
 
 
 @pytest.mark.parametrize(
@@ -43,7 +24,7 @@ def _wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20) ->
 def test_serve_answers_health_and_exits_0_on_signal(
     tmp_path: Path, command: list[str], stop: signal.Signals
 ) -> None:
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).parent / command[0] if command[0] == "coach-plans" else None
     argv = [str(exe), *command[1:]] if exe else command
     env = {
@@ -62,7 +43,7 @@ def test_serve_answers_health_and_exits_0_on_signal(
         text=True,
     )
     try:
-        response = _wait_healthy(f"http://127.0.0.1:{port}/health", proc)
+        response = wait_healthy(f"http://127.0.0.1:{port}/health", proc)
         assert response.status_code == 200
         assert response.json()["components"]["discord"]["status"] == "mock"
         proc.send_signal(stop)

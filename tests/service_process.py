@@ -1,0 +1,74 @@
+"""`coach-plans serve` as a real process on 127.0.0.1, for tests that need one."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited early: {proc.communicate()}")
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("server did not answer in time")
+
+
+def service_env(folder: Path, **settings: str) -> dict[str, str]:
+    """Settings for a service whose files all live in `folder`."""
+    return {
+        "PATH": os.environ["PATH"],
+        "DATABASE_PATH": str(folder / "data" / "plans.db"),
+        "CHART_STORAGE_DIR": str(folder / "data" / "charts"),
+        "LOG_FILE": str(folder / "logs" / "serve.log"),
+        "MOCK_KEY_FILE": str(folder / "data" / "mock.key"),
+        **settings,
+    }
+
+
+@contextlib.contextmanager
+def running_service(
+    folder: Path, env: dict[str, str], *args: str
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start `coach-plans serve ARGS` and yield its base URL and process; stop it after."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(f"{base}/health", proc)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
