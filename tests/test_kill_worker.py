@@ -1,0 +1,99 @@
+"""A worker killed with SIGKILL in the middle of writes loses no plan it had acknowledged."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+from nacl.signing import SigningKey
+
+from app.signatures import sign
+from tests.service_process import running_service, service_env
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def plan_interaction(n: int) -> dict[str, object]:
+    day = (date(1990, 1, 1) + timedelta(days=n)).isoformat()
+    user = {"id": "400000000000000001", "username": "coach", "global_name": "Coach"}
+    options = [
+        {"name": "coach", "type": 3, "value": "d"},
+        {"name": "text", "type": 3, "value": f"Plan {n}"},
+        {"name": "date", "type": 3, "value": day},
+    ]
+    return {
+        "id": str(800000000000000000 + n),
+        "application_id": "100000000000000001",
+        "type": 2,
+        "token": f"kill-token-{n}",
+        "version": 1,
+        "guild_id": "200000000000000001",
+        "channel_id": "300000000000000001",
+        "member": {"user": user, "permissions": "0", "roles": []},
+        "data": {"id": "500000000000000001", "name": "plan", "type": 1, "options": options},
+    }
+
+
+def test_sigkill_of_a_worker_during_writes_loses_no_acknowledged_plan(tmp_path: Path) -> None:
+    env = service_env(tmp_path, MOCK_MODE="true")
+    with running_service(tmp_path, env, "--workers", "2") as (base, proc):
+        key = SigningKey(bytes.fromhex(Path(env["MOCK_KEY_FILE"]).read_text().strip()))
+        acknowledged: list[str] = []
+        stop = threading.Event()
+
+        def write() -> None:
+            with httpx.Client(timeout=10) as http:
+                n = 0
+                while not stop.is_set():
+                    body = json.dumps(plan_interaction(n)).encode()
+                    stamp = str(int(time.time()))
+                    headers = {"X-Signature-Ed25519": sign(key, stamp, body),
+                               "X-Signature-Timestamp": stamp}  # fmt: skip
+                    try:
+                        answer = http.post(f"{base}/interactions", content=body, headers=headers)
+                    except httpx.TransportError:
+                        answer = None  # the killed worker's connection: not acknowledged
+                    if answer is not None and answer.status_code == 200:
+                        data = answer.json().get("data", {})
+                        if answer.json().get("type") == 4 and not data.get("flags", 0) & 64:
+                            acknowledged.append(f"Plan {n}")
+                    n += 1
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        deadline = time.monotonic() + 20
+        while len(acknowledged) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = children(proc.pid)
+        assert workers, "serve --workers 2 runs worker processes"
+        os.kill(workers[0], signal.SIGKILL)
+        time.sleep(1.0)  # writes go on against the other worker meanwhile
+        stop.set()
+        writer.join()
+        assert len(acknowledged) >= 30
+        everything = httpx.get(f"{base}/api/coach-plans/all?date=1990-01-01").json()
+        assert everything["count"] == 1
+    # A fresh start reads the same file: every acknowledged plan is there.
+    with running_service(tmp_path, env) as (base, _), httpx.Client() as http:
+        for n in range(len(acknowledged) + 50):
+            day = (date(1990, 1, 1) + timedelta(days=n)).isoformat()
+            response = http.get(f"{base}/api/coach-plans/?coach=d&date={day}")
+            if f"Plan {n}" in acknowledged:
+                assert response.status_code == 200 and response.json()["plan"] == f"Plan {n}"
