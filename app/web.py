@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -12,9 +13,10 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from app import api, openapi, status
+from app import api, charts, openapi, status
 from app.auth import ApiKeyMiddleware
 from app.http_errors import exception_handlers
+from app.interactions import InteractionsEndpoint
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
 from app.mock_discord import KeptMessages, MockDiscordTransport, kept_messages
@@ -47,9 +49,12 @@ def create_app(
                     "development key in %s (`coach-plans send` signs with it)",
                     settings.mock_key_file,
                 )
+            # Charts whose download failed earlier are retried now and then, off the request path.
+            retries = asyncio.create_task(charts.keep_archiving(services))
             try:
                 yield {"services": services, "kept_messages": kept}
             finally:
+                retries.cancel()
                 services.engine.dispose()
                 services.probe_engine.dispose()
 
@@ -58,6 +63,8 @@ def create_app(
         Route("/health", status.health, methods=["GET"]),
         Route("/metrics", status.metrics, methods=["GET"]),
         Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
+        Route("/interactions", InteractionsEndpoint(settings).handle, methods=["POST"]),
+        Route("/charts/{chart_id}", charts.serve_chart, methods=["GET"]),
         *api.routes,
         Route("/openapi.json", openapi.openapi, methods=["GET"]),
     ]

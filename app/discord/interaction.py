@@ -1,0 +1,174 @@
+"""One interaction as Discord sends it, read defensively: payloads are signed by Discord, but a
+field we expect may still be missing, so every accessor has a safe default."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import PlanError
+from app.plans import Actor, Place
+
+# Interaction types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type).
+PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
+
+# Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
+ADMINISTRATOR = 1 << 3
+MANAGE_MESSAGES = 1 << 13
+
+
+class BadInteraction(PlanError):
+    """The interaction lacks something a command needs; Discord itself never sends these."""
+
+    code = "bad_interaction"
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    raw: dict[str, Any]
+    type: int
+    id: str
+    token: str
+    application_id: str
+    guild_id: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def parse(cls, payload: dict[str, Any]) -> Interaction:
+        kind = payload.get("type")
+        return cls(
+            raw=payload,
+            type=kind if isinstance(kind, int) and not isinstance(kind, bool) else 0,
+            id=str(payload.get("id") or ""),
+            token=_text(payload.get("token")) or "",
+            application_id=str(payload.get("application_id") or ""),
+            guild_id=_text(payload.get("guild_id")),
+            data=_dict(payload.get("data")),
+        )
+
+    # --- who and where -------------------------------------------------------------------------
+
+    @property
+    def user(self) -> Actor:
+        """In a guild the user is `member.user`; in a DM it is `user`."""
+        member = _dict(self.raw.get("member"))
+        user = _dict(member.get("user")) or _dict(self.raw.get("user"))
+        user_id = _text(user.get("id"))
+        if user_id is None:
+            raise BadInteraction("This interaction carries no user, so nothing was done.")
+        name = (
+            _text(member.get("nick"))
+            or _text(user.get("global_name"))
+            or _text(user.get("username"))
+            or user_id
+        )
+        return Actor(id=user_id, name=name)
+
+    @property
+    def moderator(self) -> bool:
+        """Manage Messages (or Administrator) in this channel, as Discord computed it."""
+        permissions = _dict(self.raw.get("member")).get("permissions")
+        try:
+            bits = int(permissions) if isinstance(permissions, str | int) else 0
+        except ValueError:
+            return False
+        return bool(bits & (MANAGE_MESSAGES | ADMINISTRATOR))
+
+    @property
+    def place(self) -> Place:
+        channel = _dict(self.raw.get("channel"))
+        channel_id = _text(self.raw.get("channel_id")) or _text(channel.get("id"))
+        return Place(
+            guild_id=self.guild_id, channel_id=channel_id, channel=_text(channel.get("name"))
+        )
+
+    # --- what was asked ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return _text(self.data.get("name")) or ""
+
+    @property
+    def custom_id(self) -> str:
+        return _text(self.data.get("custom_id")) or ""
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Top-level option values by name (our commands have no subcommands)."""
+        values: dict[str, Any] = {}
+        for option in _list(self.data.get("options")):
+            option = _dict(option)
+            name = _text(option.get("name"))
+            if name is not None and "value" in option:
+                values[name] = option["value"]
+        return values
+
+    def string(self, name: str) -> str | None:
+        value = self.options.get(name)
+        return value if isinstance(value, str) else None
+
+    @property
+    def focused(self) -> tuple[str, str] | None:
+        """The option being typed in an autocomplete, and what has been typed so far."""
+        for option in _list(self.data.get("options")):
+            option = _dict(option)
+            if option.get("focused") is True:
+                value = option.get("value")
+                return str(option.get("name") or ""), value if isinstance(value, str) else ""
+        return None
+
+    def attachments(self, names: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """The attachments given for these options, in option order, from `data.resolved`."""
+        resolved = _dict(_dict(self.data.get("resolved")).get("attachments"))
+        options = self.options
+        found = []
+        for name in names:
+            attachment_id = options.get(name)
+            if attachment_id is None:
+                continue
+            attachment = _dict(resolved.get(str(attachment_id)))
+            if not attachment:
+                raise BadInteraction(
+                    f"The file for {name} did not arrive with the command; attach it again."
+                )
+            found.append((name, attachment))
+        return found
+
+    def modal_value(self, custom_id: str) -> str | None:
+        """A text input's value from a modal submit (action rows, or the newer labels)."""
+        for top in _list(self.data.get("components")):
+            top = _dict(top)
+            inner = [*_list(top.get("components")), top.get("component")]
+            for component in map(_dict, inner):
+                if component.get("custom_id") == custom_id:
+                    value = component.get("value")
+                    return value if isinstance(value, str) else None
+        return None
+
+    @property
+    def message_owner_id(self) -> str | None:
+        """Who ran the command whose message carries the pressed button, when Discord says so."""
+        message = _dict(self.raw.get("message"))
+        metadata = _dict(message.get("interaction_metadata")) or _dict(message.get("interaction"))
+        return _text(_dict(metadata.get("user")).get("id"))
+
+
+@dataclass(slots=True)
+class Reply:
+    """The answer to return to Discord now, and work to do once it has gone out."""
+
+    body: dict[str, Any]
+    later: Callable[[], Awaitable[None]] | None = field(default=None)

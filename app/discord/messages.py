@@ -1,0 +1,310 @@
+"""Answers to Discord: messages, embeds, buttons, modals and autocomplete choices, each cut to
+Discord's documented limits with a visible marker and a pointer to the JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from app.plans import HistoryEntry, Plan
+
+# Interaction callback types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-interaction-callback-type).
+PONG = 1
+CHANNEL_MESSAGE = 4
+DEFERRED_CHANNEL_MESSAGE = 5
+UPDATE_MESSAGE = 7
+AUTOCOMPLETE_RESULT = 8
+MODAL = 9
+
+EPHEMERAL = 1 << 6
+# Plan text is written by users: it must never ping anyone, whatever it contains.
+NO_PINGS: dict[str, list[str]] = {"parse": []}
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+CONTENT_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELDS_MAX = 25
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+EMBEDS_MAX = 10
+MESSAGE_TEXT_MAX = 6000  # all embeds' titles, descriptions, fields and footers together
+CHOICES_MAX = 25
+CHOICE_MAX = 100
+CUSTOM_ID_MAX = 100
+MODAL_TITLE_MAX = 45
+TEXT_INPUT_MAX = 4000
+GALLERY_SIZE = 4  # embeds sharing a url are shown as one gallery of up to 4 images
+
+# Button styles (https://discord.com/developers/docs/components/reference#button-button-styles).
+SECONDARY, DANGER = 2, 4
+COLOR = 0x2B6CB0
+
+
+def clip(text: str, limit: int, pointer: str = "") -> str:
+    """`text` cut to `limit` characters, ending with a visible marker when cut."""
+    if len(text) <= limit:
+        return text
+    marker = f"… [cut; full text: {pointer}]" if pointer else "… [cut]"
+    if len(marker) >= limit:
+        marker = "…"
+    return text[: limit - len(marker)].rstrip() + marker
+
+
+def api_pointer(base: str, coach: str, day: date) -> str:
+    return f"GET {base}/api/coach-plans/?coach={coach}&date={day.isoformat()}"
+
+
+# --- interaction responses ---------------------------------------------------------------------
+
+
+def pong() -> dict[str, Any]:
+    return {"type": PONG}
+
+
+def message_data(
+    content: str | None = None,
+    embeds: Sequence[dict[str, Any]] = (),
+    components: list[dict[str, Any]] | None = None,
+    *,
+    ephemeral: bool = False,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"allowed_mentions": NO_PINGS}
+    if content:
+        data["content"] = clip(content, CONTENT_MAX)
+    if embeds:
+        data["embeds"] = list(embeds[:EMBEDS_MAX])
+    if components is not None:
+        data["components"] = components
+    if ephemeral:
+        data["flags"] = EPHEMERAL
+    return data
+
+
+def public(embeds: Sequence[dict[str, Any]], content: str | None = None) -> dict[str, Any]:
+    return {"type": CHANNEL_MESSAGE, "data": message_data(content, embeds)}
+
+
+def ephemeral(
+    content: str | None,
+    embeds: Sequence[dict[str, Any]] = (),
+    components: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": CHANNEL_MESSAGE,
+        "data": message_data(content, embeds, components, ephemeral=True),
+    }
+
+
+def update(content: str) -> dict[str, Any]:
+    """Replace the message a button sits on; the buttons go, so it cannot be pressed again."""
+    return {"type": UPDATE_MESSAGE, "data": message_data(content, (), [])}
+
+
+def deferred() -> dict[str, Any]:
+    return {"type": DEFERRED_CHANNEL_MESSAGE}
+
+
+def choices(values: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """Autocomplete suggestions as (shown name, value) pairs."""
+    return {
+        "type": AUTOCOMPLETE_RESULT,
+        "data": {
+            "choices": [
+                {"name": clip(name, CHOICE_MAX), "value": value[:CHOICE_MAX]}
+                for name, value in values[:CHOICES_MAX]
+            ]
+        },
+    }
+
+
+def modal(custom_id: str, title: str, input_id: str, label: str, value: str) -> dict[str, Any]:
+    """A modal with one paragraph text input (style 2), prefilled with `value`."""
+    text_input = {
+        "type": 4,
+        "custom_id": input_id,
+        "style": 2,
+        "label": clip(label, 45),
+        "value": value[:TEXT_INPUT_MAX],
+        "min_length": 1,
+        "max_length": TEXT_INPUT_MAX,
+        "required": True,
+    }
+    return {
+        "type": MODAL,
+        "data": {
+            "custom_id": custom_id,
+            "title": clip(title, MODAL_TITLE_MAX),
+            "components": [{"type": 1, "components": [text_input]}],
+        },
+    }
+
+
+def buttons(*specs: tuple[str, int, str]) -> list[dict[str, Any]]:
+    """One action row of (label, style, custom_id) buttons."""
+    row = [
+        {"type": 2, "label": label, "style": style, "custom_id": cid} for label, style, cid in specs
+    ]
+    return [{"type": 1, "components": row}]
+
+
+# --- plans as embeds ---------------------------------------------------------------------------
+
+
+def embed_text_size(embed: dict[str, Any]) -> int:
+    """Characters Discord counts toward a message's 6000."""
+    size = len(embed.get("title") or "") + len(embed.get("description") or "")
+    size += len((embed.get("footer") or {}).get("text") or "")
+    size += len((embed.get("author") or {}).get("name") or "")
+    for item in embed.get("fields") or []:
+        size += len(item["name"]) + len(item["value"])
+    return size
+
+
+def _link_text(name: str) -> str:
+    # Brackets and parentheses would break the markdown link.
+    return "".join("_" if ch in "[]()" else ch for ch in name) or "chart"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> list[dict[str, Any]]:
+    """The plan as embeds: text, coach, date, author; the first charts as images (galleries of
+    four share a url), and every chart linked in a field so none is lost past 10 embeds."""
+    pointer = api_pointer(api_base, plan.coach, plan.date)
+    fields: list[dict[str, Any]] = [
+        {"name": "Coach", "value": plan.coach, "inline": True},
+        {"name": "Date", "value": plan.date.strftime("%a %Y-%m-%d"), "inline": True},
+        {"name": "Posted by", "value": clip(plan.author, FIELD_VALUE_MAX), "inline": True},
+    ]
+    if chart_urls:
+        links = [
+            f"[{_link_text(c.filename)}]({url})"
+            for c, url in zip(plan.charts, chart_urls, strict=False)
+        ]
+        fields.append(
+            {"name": f"Charts ({len(links)})", "value": _joined(links, FIELD_VALUE_MAX, pointer)}
+        )
+    footer = f"Plan #{plan.id} · version {plan.version}"
+    if plan.edited_at is not None:
+        footer += f" · edited {_when(plan.edited_at)}"
+    main: dict[str, Any] = {
+        "title": clip(f"Coach {plan.coach} — plan for {plan.date.isoformat()}", TITLE_MAX),
+        "description": clip(plan.text, DESCRIPTION_MAX, pointer),
+        "color": COLOR,
+        "fields": fields,
+        "footer": {"text": footer},
+        "timestamp": (plan.edited_at or plan.created_at).isoformat(),
+    }
+    embeds = [main]
+    for start in range(0, len(chart_urls), GALLERY_SIZE):
+        group = chart_urls[start : start + GALLERY_SIZE]
+        if start == 0:
+            main["url"] = group[0]
+            main["image"] = {"url": group[0]}
+            rest = group[1:]
+        else:
+            if len(embeds) >= EMBEDS_MAX:
+                break
+            last = start + len(group)
+            embeds.append(
+                {
+                    "title": f"Charts {start + 1} to {last}",
+                    "url": group[0],
+                    "image": {"url": group[0]},
+                }
+            )
+            rest = group[1:]
+        for url in rest:
+            if len(embeds) >= EMBEDS_MAX:
+                break
+            embeds.append({"url": group[0], "image": {"url": url}})
+    excess = sum(map(embed_text_size, embeds)) - MESSAGE_TEXT_MAX
+    if excess > 0:
+        main["description"] = clip(plan.text, len(main["description"]) - excess, pointer)
+    return embeds
+
+
+def _joined(lines: Sequence[str], limit: int, pointer: str) -> str:
+    out: list[str] = []
+    size = 0
+    for n, line in enumerate(lines):
+        tail = f"\n… and {len(lines) - n} more ({pointer})"
+        if size + len(line) + 1 + len(tail) > limit and n < len(lines) - 1:
+            return clip("\n".join(out) + tail, limit)
+        out.append(line)
+        size += len(line) + 1
+    return clip("\n".join(out), limit)
+
+
+def _fitted_fields(
+    entries: Sequence[tuple[str, str]], budget: int, pointer: str
+) -> tuple[list[dict[str, Any]], int]:
+    """Fields for (name, value) pairs within 25 fields and `budget` characters; also returns
+    how many entries did not fit."""
+    shown = entries[:FIELDS_MAX]
+    fields = []
+    if not shown:
+        return fields, 0
+    names = [clip(name, FIELD_NAME_MAX) for name, _ in shown]
+    room = budget - sum(map(len, names))
+    per_value = max(40, min(FIELD_VALUE_MAX, room // len(shown)))
+    for name, (_, value) in zip(names, shown, strict=True):
+        fields.append({"name": name, "value": clip(value or "-", per_value, pointer)})
+    return fields, len(entries) - len(shown)
+
+
+def plan_list(title: str, plans: Sequence[Plan], pointer: str) -> dict[str, Any]:
+    """An ephemeral list: one field per plan, each cut to share the message's 6000 characters."""
+    entries = []
+    for plan in plans:
+        charts = f" · {len(plan.charts)} chart(s)" if plan.charts else ""
+        name = f"Coach {plan.coach} · {plan.date.isoformat()} · by {plan.author}{charts}"
+        entries.append((name, plan.text))
+    budget = MESSAGE_TEXT_MAX - len(title) - 300
+    fields, left_out = _fitted_fields(entries, budget, pointer)
+    description = f"{len(plans)} plan(s). Full texts: {pointer}"
+    if left_out:
+        description += f"\n… and {left_out} more not shown here."
+    embed = {
+        "title": clip(title, TITLE_MAX),
+        "description": description,
+        "color": COLOR,
+        "fields": fields,
+    }
+    return ephemeral(None, [embed])
+
+
+def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> dict[str, Any]:
+    """A plan's current text and its earlier versions, newest first."""
+    day = plan.date.isoformat()
+    pointer = f"GET {api_base}/api/coach-plans/history?coach={plan.coach}&date={day}"
+    title = f"History of coach {plan.coach}'s plan for {day}"
+    if not entries:
+        description = f"Version {plan.version}, never edited: there are no earlier versions."
+        embed = {"title": title, "description": description, "color": COLOR}
+        return ephemeral(None, [embed])
+    items = [
+        (f"Replaced by {entry.edited_by} at {_when(entry.edited_at)}", entry.plan_text)
+        for entry in entries
+    ]
+    current = clip(plan.text, 1000, api_pointer(api_base, plan.coach, plan.date))
+    description = (
+        f"{len(entries)} earlier version(s), newest first. Now (version {plan.version}, "
+        f"by {plan.author}):\n{current}"
+    )
+    budget = MESSAGE_TEXT_MAX - len(title) - len(description) - 100
+    fields, left_out = _fitted_fields(items, budget, pointer)
+    if left_out:
+        description += f"\n… {left_out} older version(s) not shown: {pointer}"
+    embed = {
+        "title": clip(title, TITLE_MAX),
+        "description": clip(description, DESCRIPTION_MAX),
+        "color": COLOR,
+        "fields": fields,
+    }
+    return ephemeral(None, [embed])

@@ -1,0 +1,209 @@
+"""POST /interactions: Discord's interactions endpoint.
+
+Cheap refusals come first and nothing is parsed before the signature is checked: body size
+(413), Ed25519 signature of timestamp + raw body (401), timestamp freshness (401, replay), then
+JSON once (400). PING is answered at once; a repeated interaction id is answered harmlessly
+without running again; guilds outside ALLOWED_GUILD_IDS (and DMs) get a refusal; everything else
+goes to the command registry. A refusal of the rules is an ephemeral message; an unexpected
+error is logged and answered with an ephemeral apology, never a stack trace or a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cachetools import TTLCache
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.discord import messages
+from app.discord.interaction import (
+    APPLICATION_COMMAND,
+    AUTOCOMPLETE,
+    MESSAGE_COMPONENT,
+    MODAL_SUBMIT,
+    PING,
+    Interaction,
+    Reply,
+)
+from app.errors import PlanError
+from app.http_errors import error_response
+from app.services import Services
+from app.settings import Settings
+from app.signatures import verify
+from commands import Registry, registry
+
+log = logging.getLogger("coach_plans")
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_CLOCK_SKEW_SECONDS = 300
+# Interaction tokens live 15 minutes, so Discord never redelivers one later than that.
+SEEN_TTL_SECONDS = 15 * 60
+SEEN_MAX = 100_000
+
+_PONG = Response(b'{"type":1}', media_type="application/json")
+_KINDS = {
+    APPLICATION_COMMAND: "command",
+    MESSAGE_COMPONENT: "button",
+    AUTOCOMPLETE: "autocomplete",
+    MODAL_SUBMIT: "modal",
+}
+
+
+class InteractionsEndpoint:
+    """One per app: it owns the registry and the recently seen interaction ids."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.registry: Registry = registry(settings)
+        self.allowed_guilds = frozenset(settings.allowed_guild_ids)
+        self.seen: TTLCache[str, bool] = TTLCache(maxsize=SEEN_MAX, ttl=SEEN_TTL_SECONDS)
+
+    async def handle(self, request: Request) -> Response:
+        services: Services = request.state.services
+        body = await _read_body(request)
+        if body is None:
+            return error_response(
+                request,
+                413,
+                f"The body is larger than {MAX_BODY_BYTES} bytes.",
+                "payload_too_large",
+            )
+        refusal = _check_signature(request, services, body)
+        if refusal is not None:
+            return error_response(request, 401, refusal, "invalid_signature")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return error_response(request, 400, "The body is not JSON.", "bad_json")
+        if not isinstance(payload, dict):
+            return error_response(request, 400, "The body is not a JSON object.", "bad_json")
+        interaction = Interaction.parse(payload)
+        if interaction.type == PING:
+            services.metrics.count_interaction("ping")
+            return _PONG
+        kind = _KINDS.get(interaction.type)
+        if kind is None:
+            return error_response(
+                request,
+                400,
+                f"Unknown interaction type {payload.get('type')!r}.",
+                "bad_interaction",
+            )
+        label, handler = self._route(interaction, kind)
+        services.metrics.count_interaction(label)
+        if interaction.id:
+            if interaction.id in self.seen:
+                return _json(_already_handled(interaction))
+            self.seen[interaction.id] = True
+        if self.allowed_guilds and interaction.guild_id not in self.allowed_guilds:
+            return _json(_refusal(interaction, _OTHER_GUILD))
+        reply = await _run(handler, interaction, services)
+        later = reply.later
+        return _json(reply.body, BackgroundTask(later) if later is not None else None)
+
+    def _route(self, interaction: Interaction, kind: str) -> tuple[str, _Handler | None]:
+        """The handler for this interaction, and the metrics label it is counted under."""
+        if kind == "command":
+            command = self.registry.command(interaction.name)
+            return (command.name, command.run) if command else ("unknown", None)
+        if kind == "autocomplete":
+            command = self.registry.command(interaction.name)
+            if command is None or command.autocomplete is None:
+                return "unknown", None
+            return f"{command.name}:autocomplete", command.autocomplete
+        found = (
+            self.registry.component(interaction.custom_id)
+            if kind == "button"
+            else self.registry.modal(interaction.custom_id)
+        )
+        if found is None:
+            return "unknown", None
+        return f"{found[0]}:{kind}", found[1]
+
+
+_Handler = Callable[[Interaction, Services], Awaitable[Reply]]
+
+_OTHER_GUILD = (
+    "Coach Plans is not enabled here: it only serves the servers it was set up for, and not "
+    "direct messages. Use it in your trading server's channels."
+)
+_UNKNOWN = (
+    "Coach Plans does not know this command or button (it may be out of date). Type / to see "
+    "the current commands."
+)
+_BROKEN = (
+    "Something went wrong on our side, so nothing may have been saved. The error was logged; "
+    "try again in a moment."
+)
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The raw body, or None as soon as it is known to be over the limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_signature(request: Request, services: Services, body: bytes) -> str | None:
+    """Why the request is not Discord's, or None when it is."""
+    signature = request.headers.get("x-signature-ed25519")
+    timestamp = request.headers.get("x-signature-timestamp")
+    if not signature or not timestamp:
+        return "Missing X-Signature-Ed25519 or X-Signature-Timestamp header."
+    if not verify(services.verify_key, signature, timestamp, body):
+        return "The request signature is not valid."
+    # Only checked once the signature proves the timestamp is the one that was signed.
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return "X-Signature-Timestamp is not a Unix time."
+    if abs(time.time() - sent) > MAX_CLOCK_SKEW_SECONDS:
+        return "The request timestamp is more than 5 minutes away from now (a replay?)."
+    return None
+
+
+async def _run(handler: _Handler | None, interaction: Interaction, services: Services) -> Reply:
+    if handler is None:
+        return Reply(_refusal(interaction, _UNKNOWN))
+    try:
+        return await handler(interaction, services)
+    except PlanError as exc:
+        return Reply(_refusal(interaction, exc.message))
+    except Exception:
+        log.exception(
+            "interaction %s (type %s, %s) failed",
+            interaction.id,
+            interaction.type,
+            interaction.name or interaction.custom_id[:100],
+        )
+        return Reply(_refusal(interaction, _BROKEN))
+
+
+def _refusal(interaction: Interaction, message: str) -> dict[str, Any]:
+    # Autocomplete can only be answered with choices: a refusal there is "no suggestions".
+    if interaction.type == AUTOCOMPLETE:
+        return messages.choices([])
+    return messages.ephemeral(message)
+
+
+def _already_handled(interaction: Interaction) -> dict[str, Any]:
+    return _refusal(
+        interaction, "This interaction was already handled (Discord delivered it twice)."
+    )
+
+
+def _json(body: dict[str, Any], background: BackgroundTask | None = None) -> Response:
+    return JSONResponse(body, background=background)

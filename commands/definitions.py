@@ -1,0 +1,143 @@
+"""What every command shares: the Command record the registry lists, the option definitions
+(Discord's application command JSON), and the date autocomplete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.charts import public_url
+from app.discord import messages
+from app.discord.interaction import Interaction, Reply
+from app.errors import PlanError
+from app.plans import Plan
+from app.services import Services
+from app.settings import Settings
+
+Handler = Callable[[Interaction, Services], Awaitable[Reply]]
+
+# Option types (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
+STRING, ATTACHMENT = 3, 11
+GUILD_CONTEXT = 0  # interaction context: a guild channel only
+GUILD_INSTALL = 0  # integration type: installed to a guild
+
+# Ids inside our custom_ids are Discord-style numbers: plan ids and versions stay short.
+PLAN_ID = r"([1-9][0-9]{0,17})"
+VERSION = r"([1-9][0-9]{0,8})"
+
+
+class BadCustomId(PlanError):
+    """A button or form whose custom_id we did not make (forged, garbled or from an old app)."""
+
+    code = "bad_custom_id"
+
+
+def parse_custom_id(pattern: re.Pattern[str], custom_id: str, rerun: str) -> re.Match[str]:
+    match = pattern.fullmatch(custom_id) if len(custom_id) <= messages.CUSTOM_ID_MAX else None
+    if match is None:
+        raise BadCustomId(
+            "This button or form was not made by Coach Plans (or is out of date), so nothing "
+            f"was done. Run {rerun} again."
+        )
+    return match
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    definition: dict[str, Any]
+    run: Handler
+    autocomplete: Handler | None = None
+    components: Mapping[str, Handler] = field(default_factory=dict)  # custom_id prefix → handler
+    modals: Mapping[str, Handler] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.definition["name"])
+
+
+def slash_command(name: str, description: str, options: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "type": 1,
+        "name": name,
+        "description": description,
+        "options": options,
+        "contexts": [GUILD_CONTEXT],
+        "integration_types": [GUILD_INSTALL],
+    }
+
+
+def coach_option(settings: Settings, description: str) -> dict[str, Any]:
+    return {
+        "type": STRING,
+        "name": "coach",
+        "description": description,
+        "required": True,
+        "choices": [{"name": coach, "value": coach} for coach in settings.coaches],
+    }
+
+
+def date_option(description: str, *, autocomplete: bool) -> dict[str, Any]:
+    option: dict[str, Any] = {
+        "type": STRING,
+        "name": "date",
+        "description": description,
+        "required": False,
+        "max_length": 10,
+    }
+    if autocomplete:
+        option["autocomplete"] = True
+    return option
+
+
+def text_option(description: str, *, required: bool) -> dict[str, Any]:
+    return {
+        "type": STRING,
+        "name": "text",
+        "description": description,
+        "required": required,
+        "min_length": 1,
+        "max_length": messages.TEXT_INPUT_MAX,
+    }
+
+
+def chart_names(settings: Settings) -> list[str]:
+    return [f"chart{n}" for n in range(1, settings.max_chart_attachments + 1)]
+
+
+def chart_options(settings: Settings) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": ATTACHMENT,
+            "name": name,
+            "description": f"Chart image {name[5:]}: PNG, JPEG, GIF or WebP",
+            "required": False,
+        }
+        for name in chart_names(settings)
+    ]
+
+
+def api_base(services: Services) -> str:
+    """The absolute API address for pointers in messages, when one is configured."""
+    return (services.settings.public_base_url or "").rstrip("/")
+
+
+def plan_message(services: Services, plan: Plan) -> dict[str, Any]:
+    """A plan as the `data` of a public message."""
+    urls = [public_url(services, chart) for chart in plan.charts]
+    return messages.message_data(None, messages.plan_embeds(plan, urls, api_base(services)))
+
+
+async def date_choices(interaction: Interaction, services: Services) -> Reply:
+    """Autocomplete of `date`: dates with a live plan for the chosen coach, newest first,
+    starting with what was typed. No coach yet, or an unknown one: no suggestions."""
+    focused = interaction.focused
+    if focused is None or focused[0] != "date":
+        return Reply(messages.choices([]))
+    try:
+        coach = services.plans.coach(interaction.string("coach"))
+    except PlanError:
+        return Reply(messages.choices([]))
+    days = await services.read(services.plans.dates_with_plans, coach, focused[1])
+    return Reply(messages.choices([(f"{d.isoformat()} ({d:%a})", d.isoformat()) for d in days]))

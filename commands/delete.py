@@ -1,0 +1,106 @@
+"""/delete: an ephemeral question with Confirm and Cancel buttons; Confirm soft-deletes.
+
+Button custom_ids are `delete:yes|no:<plan_id>:<version>`. They are checked, never trusted: the
+plan must exist, still be at that version, and the presser must be its author or a moderator.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from app.discord import messages
+from app.discord.interaction import Interaction, Reply
+from app.errors import NotAuthor, StaleVersion
+from app.services import Services
+from app.settings import Settings
+from commands.definitions import (
+    PLAN_ID,
+    VERSION,
+    Command,
+    coach_option,
+    date_choices,
+    date_option,
+    parse_custom_id,
+    slash_command,
+)
+
+PREFIX = "delete"
+_BUTTON_ID = re.compile(rf"{PREFIX}:(yes|no):{PLAN_ID}:{VERSION}")
+
+
+def command(settings: Settings) -> Command:
+    definition = slash_command(
+        "delete",
+        "Delete a coach's plan (asks to confirm first)",
+        [
+            coach_option(settings, "The coach whose plan to delete"),
+            date_option("The plan's date (default: today)", autocomplete=True),
+        ],
+    )
+    return Command(definition, run, autocomplete=date_choices, components={PREFIX: press})
+
+
+def _not_allowed(author: str, coach: str, day: object) -> NotAuthor:
+    return NotAuthor(
+        f"Only {author}, who posted coach {coach}'s plan for {day}, or a moderator "
+        "(Manage Messages) can delete it."
+    )
+
+
+async def run(interaction: Interaction, services: Services) -> Reply:
+    plans = services.plans
+    coach = plans.coach(interaction.string("coach"))
+    day = plans.day(interaction.string("date"))
+    plan = await services.read(plans.get, coach, day)
+    if plan.author_id != interaction.user.id and not interaction.moderator:
+        raise _not_allowed(plan.author, coach, day)
+    question = (
+        f"Delete coach {coach}'s plan for {day.isoformat()}, posted by {plan.author} "
+        f"(version {plan.version})? It leaves every list; its history is kept."
+    )
+    return Reply(
+        messages.ephemeral(
+            question,
+            components=messages.buttons(
+                ("Confirm", messages.DANGER, f"{PREFIX}:yes:{plan.id}:{plan.version}"),
+                ("Cancel", messages.SECONDARY, f"{PREFIX}:no:{plan.id}:{plan.version}"),
+            ),
+        )
+    )
+
+
+async def press(interaction: Interaction, services: Services) -> Reply:
+    match = parse_custom_id(_BUTTON_ID, interaction.custom_id, "/delete")
+    confirm, plan_id, version = match[1] == "yes", int(match[2]), int(match[3])
+    user = interaction.user
+    owner = interaction.message_owner_id
+    if owner is not None and owner != user.id:
+        return Reply(
+            messages.ephemeral(
+                "These buttons belong to someone else's /delete, so nothing was deleted. "
+                "Run /delete yourself if you mean to."
+            )
+        )
+    plans = services.plans
+    plan = await services.read(plans.get_by_id, plan_id)
+    what = f"coach {plan.coach}'s plan for {plan.date.isoformat()}"
+    if not confirm:
+        return Reply(messages.update(f"Nothing was deleted: {what} stays as it is."))
+    if plan.is_deleted:
+        return Reply(messages.update(f"Nothing more to do: {what} was already deleted."))
+    if plan.author_id != user.id and not interaction.moderator:
+        raise _not_allowed(plan.author, plan.coach, plan.date)
+    delete = functools.partial(
+        plans.delete, moderator=interaction.moderator, expected_version=version, plan_id=plan_id
+    )
+    try:
+        await services.write(delete, plan.coach, plan.date, user)
+    except StaleVersion as exc:
+        return Reply(messages.update(f"Nothing was deleted. {exc.message}"))
+    return Reply(
+        messages.update(
+            f"Deleted {what} (version {version}, posted by {plan.author}). Its history is kept; "
+            f"post a new one with /plan coach:{plan.coach} date:{plan.date.isoformat()}."
+        )
+    )

@@ -1,0 +1,36 @@
+"""/history: a plan's earlier versions, newest first, as an ephemeral list."""
+
+from __future__ import annotations
+
+from app.discord import messages
+from app.discord.interaction import Interaction, Reply
+from app.services import Services
+from app.settings import Settings
+from commands.definitions import (
+    Command,
+    api_base,
+    coach_option,
+    date_choices,
+    date_option,
+    slash_command,
+)
+
+
+def command(settings: Settings) -> Command:
+    definition = slash_command(
+        "history",
+        "Show a plan's earlier versions, newest first (only you see them)",
+        [
+            coach_option(settings, "The coach whose plan to look at"),
+            date_option("The plan's date (default: today)", autocomplete=True),
+        ],
+    )
+    return Command(definition, run, autocomplete=date_choices)
+
+
+async def run(interaction: Interaction, services: Services) -> Reply:
+    plans = services.plans
+    coach = plans.coach(interaction.string("coach"))
+    day = plans.day(interaction.string("date"))
+    current, entries = await services.read(plans.history, coach, day)
+    return Reply(messages.history_list(current, entries, api_base(services)))

@@ -1,0 +1,86 @@
+"""/plan: post today's (or a date's) plan for a coach, with up to MAX_CHART_ATTACHMENTS charts.
+
+Text-only plans are answered at once. With charts, the plan is saved first (so a refusal is still
+an immediate ephemeral answer), Discord gets a deferral, and once that has gone out the charts
+are downloaded and the deferred answer is edited to show the plan.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from app import charts
+from app.discord import messages
+from app.discord.followup import edit_original
+from app.discord.interaction import Interaction, Reply
+from app.plans import Plan
+from app.services import Services
+from app.settings import Settings
+from commands.definitions import (
+    Command,
+    chart_names,
+    chart_options,
+    coach_option,
+    date_option,
+    plan_message,
+    slash_command,
+    text_option,
+)
+
+log = logging.getLogger("coach_plans")
+
+
+def command(settings: Settings) -> Command:
+    definition = slash_command(
+        "plan",
+        "Post a coach's daily plan, with chart images",
+        [
+            coach_option(settings, "The coach whose plan this is"),
+            text_option("The plan: levels, setups, risk (up to 4000 characters)", required=True),
+            date_option("YYYY-MM-DD, today or yesterday (default: today)", autocomplete=False),
+            *chart_options(settings),
+        ],
+    )
+    return Command(definition, run)
+
+
+async def run(interaction: Interaction, services: Services) -> Reply:
+    plans = services.plans
+    coach = plans.coach(interaction.string("coach"))
+    day = plans.day(interaction.string("date"))
+    text = plans.text(interaction.string("text"))
+    new_charts = charts.accept(
+        interaction.attachments(chart_names(services.settings)), services.settings.max_chart_bytes
+    )
+    post = functools.partial(plans.post, place=interaction.place, charts=new_charts)
+    plan = await services.write(post, coach, day, text, interaction.user)
+    return answer(interaction, services, plan)
+
+
+def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
+    """The plan shown publicly: at once, or deferred while charts still need downloading."""
+    if all(chart.stored_path for chart in plan.charts):
+        return Reply({"type": messages.CHANNEL_MESSAGE, "data": plan_message(services, plan)})
+    return Reply(
+        messages.deferred(),
+        later=functools.partial(_archive_then_show, interaction, services, plan),
+    )
+
+
+async def _archive_then_show(interaction: Interaction, services: Services, plan: Plan) -> None:
+    # Runs after the deferral went out (a response background task): Discord answers 404 to an
+    # edit of an answer it has not seen yet.
+    try:
+        try:
+            await charts.archive(services, [c for c in plan.charts if not c.stored_path])
+            plan = await services.read(services.plans.get_by_id, plan.id)
+        except Exception:
+            # The plan is saved either way; show it with Discord's own chart URLs.
+            log.exception("archiving the charts of plan %s failed", plan.id)
+        application_id = interaction.application_id or services.settings.discord_application_id
+        await edit_original(
+            services, application_id or "", interaction.token, plan_message(services, plan)
+        )
+    except Exception:
+        log.exception("showing plan %s after its deferral failed", plan.id)

@@ -1,0 +1,31 @@
+"""/plans: every coach's plan for a date, as an ephemeral list."""
+
+from __future__ import annotations
+
+from app.discord import messages
+from app.discord.interaction import Interaction, Reply
+from app.services import Services
+from app.settings import Settings
+from commands.definitions import Command, api_base, date_option, slash_command
+
+
+def command(settings: Settings) -> Command:
+    definition = slash_command(
+        "plans",
+        "List every coach's plan for a date (only you see the list)",
+        [date_option("YYYY-MM-DD, today or yesterday (default: today)", autocomplete=False)],
+    )
+    return Command(definition, run)
+
+
+async def run(interaction: Interaction, services: Services) -> Reply:
+    day = services.plans.day(interaction.string("date"))
+    found = await services.read(services.plans.list_by_date, day)
+    if not found:
+        return Reply(
+            messages.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
+        )
+    rank = {name: n for n, name in enumerate(services.settings.coaches)}
+    found.sort(key=lambda p: (rank.get(p.coach, len(rank)), p.coach))
+    pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
+    return Reply(messages.plan_list(f"Plans for {day.isoformat()}", found, pointer))
