@@ -20,7 +20,7 @@ EXIT_CONFIG = 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coach-plans", description="Coach Plans service.")
     parser.add_argument("--version", action="version", version=f"coach-plans {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="action", required=True)
 
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
@@ -106,9 +106,9 @@ def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "serve":
+    if args.action == "serve":
         return serve(args)
-    if args.command == "send":
+    if args.action == "send":
         from app.send import send
 
         settings = settings_or_exit(args, mock_mode=True)
