@@ -1,0 +1,236 @@
+"""The six slash commands end to end: definitions as Discord requires them, public plan
+embeds, ephemeral lists and refusals, and answers cut to Discord's limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from nacl.signing import SigningKey
+
+from app.settings import Settings
+from commands import registry
+from tests.discord_edge import (
+    AUTHOR,
+    OTHER,
+    Discord,
+    discord_app,
+    ephemeral_text,
+    fast_settings,
+)
+from tests.discord_schema import check_commands
+
+
+@pytest.fixture
+def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
+    with discord_app(fast_settings(settings), signer) as app:
+        yield app
+
+
+def today() -> date:
+    return datetime.now(ZoneInfo("America/New_York")).date()
+
+
+# --- definitions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("charts", [1, 10, 20])
+def test_definitions_obey_discords_rules(settings: Settings, charts: int) -> None:
+    wanted = registry(settings.model_copy(update={"max_chart_attachments": charts})).to_discord()
+    check_commands(wanted)
+    assert sorted(c["name"] for c in wanted) == [
+        "delete",
+        "edit",
+        "history",
+        "myplans",
+        "plan",
+        "plans",
+    ]
+    for command in wanted:
+        assert re.fullmatch(r"[a-z0-9_-]{1,32}", command["name"])
+        assert 1 <= len(command["description"]) <= 100
+        assert command["contexts"] == [0] and command["integration_types"] == [0]
+        assert len(command["options"]) <= 25
+        required = [o.get("required", False) for o in command["options"]]
+        assert required == sorted(required, reverse=True), "required options must come first"
+        for option in command["options"]:
+            assert re.fullmatch(r"[a-z0-9_-]{1,32}", option["name"])
+            assert 1 <= len(option["description"]) <= 100
+            assert len(option.get("choices", [])) <= 25
+    by_name = {c["name"]: {o["name"]: o for o in c["options"]} for c in wanted}
+    for name in ("plan", "edit"):
+        assert [n for n in by_name[name] if n.startswith("chart")] == [
+            f"chart{n}" for n in range(1, charts + 1)
+        ]
+        assert all(by_name[name][f"chart{n}"]["type"] == 11 for n in range(1, charts + 1))
+    for name in ("plan", "edit", "delete", "history"):
+        coach = by_name[name]["coach"]
+        assert coach["required"] and [c["value"] for c in coach["choices"]] == ["d", "i", "s", "n"]
+    for name in ("edit", "delete", "history"):
+        assert by_name[name]["date"]["autocomplete"] is True
+    assert by_name["plan"]["text"]["required"] and by_name["plan"]["text"]["max_length"] == 4000
+
+
+def test_coach_choices_follow_the_coaches_setting(settings: Settings) -> None:
+    wanted = registry(settings.model_copy(update={"coaches": ["alpha", "beta"]})).to_discord()
+    plan = next(c for c in wanted if c["name"] == "plan")
+    assert [c["value"] for c in plan["options"][0]["choices"]] == ["alpha", "beta"]
+
+
+# --- /plan ---------------------------------------------------------------------------------------
+
+
+def test_plan_answers_publicly_with_an_embed(discord: Discord) -> None:
+    answer = discord.command("plan", coach="D", text="Long above 950, stop 940")
+    assert answer["type"] == 4 and "flags" not in answer["data"]
+    [embed] = answer["data"]["embeds"]
+    assert embed["description"] == "Long above 950, stop 940"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Coach"] == "d" and fields["Posted by"] == "Mason"
+    assert today().isoformat() in fields["Date"] and today().isoformat() in embed["title"]
+
+
+def test_plan_for_a_given_date(discord: Discord) -> None:
+    answer = discord.command("plan", coach="i", text="Gap fill", date="2026-01-05")
+    assert "2026-01-05" in answer["data"]["embeds"][0]["title"]
+    found = discord.client.get("/api/coach-plans/?coach=i&date=2026-01-05").json()
+    assert found["plan"] == "Gap fill"
+
+
+def test_plan_text_never_pings(discord: Discord) -> None:
+    answer = discord.command("plan", coach="d", text="@everyone <@53908232506183681> <@&1> go")
+    assert answer["data"]["allowed_mentions"] == {"parse": []}
+    assert "@everyone" in answer["data"]["embeds"][0]["description"]
+
+
+def test_second_plan_same_day_is_refused_pointing_to_edit(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="first")
+    refusal = ephemeral_text(discord.command("plan", coach="d", text="second"))
+    assert "already has a plan" in refusal and "/edit coach:d" in refusal
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"coach": "zz", "text": "x"}, "Unknown coach 'zz'. Coaches are: d, i, s, n."),
+        ({"coach": "d", "text": "x", "date": "05/01/2026"}, "write it as YYYY-MM-DD"),
+        ({"coach": "d", "text": "x", "date": "2026-02-30"}, "not a real calendar date"),
+        ({"coach": "d", "text": "   "}, "The plan text is empty"),
+        ({"coach": "d", "text": "x" * 4001}, "the limit is 4000"),
+        ({"text": "x"}, "No coach given"),
+    ],
+)
+def test_plan_refusals_are_ephemeral_and_say_how(
+    discord: Discord, options: dict[str, str], says: str
+) -> None:
+    assert says in ephemeral_text(discord.command("plan", **options))
+    assert discord.client.get("/api/coach-plans/all").json()["count"] == 0
+
+
+def test_longest_plan_fits_one_message(discord: Discord) -> None:
+    answer = discord.command("plan", coach="d", text="word " * 799 + "end.")
+    assert answer["data"]["embeds"][0]["description"].endswith("end.")
+
+
+# --- /edit with text -----------------------------------------------------------------------------
+
+
+def test_edit_with_text_answers_publicly_with_the_new_plan(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="Long above 950")
+    answer = discord.command("edit", coach="d", text="Long above 955")
+    assert answer["type"] == 4 and "flags" not in answer["data"]
+    [embed] = answer["data"]["embeds"]
+    assert embed["description"] == "Long above 955" and "version 2" in embed["footer"]["text"]
+
+
+def test_edit_by_someone_else_is_refused(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="mine")
+    refusal = ephemeral_text(discord.command("edit", coach="d", text="theirs", user=OTHER))
+    assert "Only Mason" in refusal
+    refusal = ephemeral_text(discord.command("edit", coach="d", user=OTHER))
+    assert "Only Mason" in refusal
+
+
+def test_edit_of_a_missing_plan_points_to_plan(discord: Discord) -> None:
+    refusal = ephemeral_text(discord.command("edit", coach="s", text="x", date="2026-01-02"))
+    assert "has no plan for 2026-01-02" in refusal and "/plan coach:s date:2026-01-02" in refusal
+
+
+# --- /plans, /myplans, /history ------------------------------------------------------------------
+
+
+def test_plans_lists_every_coach_ephemerally_in_coach_order(discord: Discord) -> None:
+    discord.command("plan", coach="s", text="S plan")
+    discord.command("plan", coach="d", text="D plan", user=OTHER)
+    text = ephemeral_text(discord.command("plans"))
+    assert text.index("D plan") < text.index("S plan")
+    assert "Rival" in text and "Mason" in text
+
+
+def test_plans_for_an_empty_day_says_so(discord: Discord) -> None:
+    text = ephemeral_text(discord.command("plans", date="2020-01-01"))
+    assert "No plans for 2020-01-01" in text and "/plan" in text
+
+
+def test_plans_of_four_long_plans_are_cut_with_a_marker_and_pointer(discord: Discord) -> None:
+    for coach in "disn":
+        discord.command("plan", coach=coach, text=f"{coach} " + "x" * 3990)
+    answer = discord.command("plans")
+    text = ephemeral_text(answer)
+    assert "[cut; full text: GET /api/coach-plans/all?date=" in text
+    assert len(answer["data"]["embeds"][0]["fields"]) == 4
+
+
+def test_myplans_lists_only_the_callers_plans(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="Mason's plan")
+    discord.command("plan", coach="i", text="Rival's plan", user=OTHER)
+    mine = ephemeral_text(discord.command("myplans"))
+    assert "Mason's plan" in mine and "Rival's plan" not in mine
+    dated = ephemeral_text(discord.command("myplans", date="today"))
+    assert "Mason's plan" in dated
+    assert "no plans for 2020-01-01" in ephemeral_text(
+        discord.command("myplans", date="2020-01-01")
+    )
+
+
+def test_history_lists_earlier_versions_newest_first(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="version one")
+    discord.command("edit", coach="d", text="version two")
+    discord.command("edit", coach="d", text="version three")
+    answer = discord.command("history", coach="d")
+    text = ephemeral_text(answer)
+    assert text.index("version three") < text.index("version two") < text.index("version one")
+    assert "2 earlier version(s)" in text
+
+
+def test_history_of_an_unedited_plan_and_of_yesterday(discord: Discord) -> None:
+    yesterday = (today() - timedelta(days=1)).isoformat()
+    discord.command("plan", coach="n", text="old", date=yesterday)
+    text = ephemeral_text(discord.command("history", coach="n", date="yesterday"))
+    assert "no earlier versions" in text
+    assert "has no plan" in ephemeral_text(discord.command("history", coach="n"))
+
+
+def test_history_with_many_long_versions_fits_discords_limits(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="v0 " + "y" * 3000)
+    for n in range(1, 28):
+        discord.command("edit", coach="d", text=f"v{n} " + "y" * 3000)
+    answer = discord.command("history", coach="d")  # the schema check enforces every limit
+    embed = answer["data"]["embeds"][0]
+    assert len(embed["fields"]) == 25
+    assert (
+        "2 older version(s) not shown: GET /api/coach-plans/history?coach=d"
+        in (embed["description"])
+    )
+
+
+def test_moderator_is_recognised_from_member_permissions(discord: Discord) -> None:
+    discord.command("plan", coach="d", text="mine")
+    asked = discord.command("delete", coach="d", user=OTHER, permissions=1 << 13)
+    assert "Delete coach d's plan" in ephemeral_text(asked)
+    refused = discord.command("delete", coach="d", user=OTHER, permissions=0)
+    assert "Only Mason" in ephemeral_text(refused)
+    assert AUTHOR["id"] != OTHER["id"]
