@@ -210,7 +210,7 @@ def test_history_of_an_unedited_plan_and_of_yesterday(discord: Discord) -> None:
     yesterday = (today() - timedelta(days=1)).isoformat()
     discord.command("plan", coach="n", text="old", date=yesterday)
     text = ephemeral_text(discord.command("history", coach="n", date="yesterday"))
-    assert "no earlier versions" in text
+    assert "no earlier versions" in text and "old" in text
     assert "has no plan" in ephemeral_text(discord.command("history", coach="n"))
 
 

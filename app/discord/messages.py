@@ -284,15 +284,18 @@ def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> 
     day = plan.date.isoformat()
     pointer = f"GET {api_base}/api/coach-plans/history?coach={plan.coach}&date={day}"
     title = f"History of coach {plan.coach}'s plan for {day}"
+    current = clip(plan.text, 1000, api_pointer(api_base, plan.coach, plan.date))
     if not entries:
-        description = f"Version {plan.version}, never edited: there are no earlier versions."
-        embed = {"title": title, "description": description, "color": COLOR}
+        description = (
+            f"Never edited, so there are no earlier versions. Now (version {plan.version}, "
+            f"by {plan.author}):\n{current}"
+        )
+        embed = {"title": clip(title, TITLE_MAX), "description": description, "color": COLOR}
         return ephemeral(None, [embed])
     items = [
         (f"Replaced by {entry.edited_by} at {_when(entry.edited_at)}", entry.plan_text)
         for entry in entries
     ]
-    current = clip(plan.text, 1000, api_pointer(api_base, plan.coach, plan.date))
     description = (
         f"{len(entries)} earlier version(s), newest first. Now (version {plan.version}, "
         f"by {plan.author}):\n{current}"
