@@ -173,22 +173,15 @@ def _when(moment: datetime) -> str:
 
 
 def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> list[dict[str, Any]]:
-    """The plan as embeds: text, coach, date, author; the first charts as images (galleries of
-    four share a url), and every chart linked in a field so none is lost past 10 embeds."""
+    """The plan as embeds: text, coach, date, author; the charts as images (galleries of four
+    share a url) up to Discord's 10 embeds, and the charts linked in a field: all of them, or
+    those that found no embed."""
     pointer = api_pointer(api_base, plan.coach, plan.date)
     fields: list[dict[str, Any]] = [
         {"name": "Coach", "value": plan.coach, "inline": True},
         {"name": "Date", "value": plan.date.strftime("%a %Y-%m-%d"), "inline": True},
         {"name": "Posted by", "value": clip(plan.author, FIELD_VALUE_MAX), "inline": True},
     ]
-    if chart_urls:
-        links = [
-            f"[{_link_text(c.filename)}]({url})"
-            for c, url in zip(plan.charts, chart_urls, strict=False)
-        ]
-        fields.append(
-            {"name": f"Charts ({len(links)})", "value": _joined(links, FIELD_VALUE_MAX, pointer)}
-        )
     footer = f"Plan #{plan.id} · version {plan.version}"
     if plan.edited_at is not None:
         footer += f" · edited {_when(plan.edited_at)}"
@@ -223,6 +216,16 @@ def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> li
             if len(embeds) >= EMBEDS_MAX:
                 break
             embeds.append({"url": group[0], "image": {"url": url}})
+    shown = sum(1 for embed in embeds if "image" in embed)
+    links = [
+        f"[{_link_text(chart.filename)}]({url})"
+        for chart, url in zip(plan.charts, chart_urls, strict=False)
+    ]
+    if links:
+        more = shown < len(links)
+        name = f"More charts ({len(links) - shown})" if more else f"Charts ({len(links)})"
+        listed = links[shown:] if more else links
+        fields.append({"name": name, "value": _joined(listed, FIELD_VALUE_MAX, pointer)})
     excess = sum(map(embed_text_size, embeds)) - MESSAGE_TEXT_MAX
     if excess > 0:
         main["description"] = clip(plan.text, len(main["description"]) - excess, pointer)

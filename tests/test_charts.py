@@ -1,0 +1,248 @@
+"""Chart attachments: accepted types and sizes, the deferred answer and its edit of @original,
+archiving under CHART_STORAGE_DIR, GET /charts/{id}, and downloads that fail or are slow."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nacl.signing import SigningKey
+
+from app.settings import Settings
+from tests.discord_edge import (
+    APP_ID,
+    Discord,
+    FakeDiscord,
+    attachment,
+    button_interaction,
+    discord_app,
+    ephemeral_text,
+    fast_settings,
+    png,
+)
+
+
+@pytest.fixture
+def fake() -> FakeDiscord:
+    return FakeDiscord()
+
+
+@pytest.fixture
+def discord(settings: Settings, signer: SigningKey, fake: FakeDiscord) -> Iterator[Discord]:
+    with discord_app(fast_settings(settings), signer, fake) as app:
+        yield app
+
+
+def charts_for(fake: FakeDiscord, count: int, size: int = 2048, **how: Any) -> dict[str, Any]:
+    found = {}
+    for n in range(1, count + 1):
+        body = png(size)
+        url = fake.add_file(f"chart{n}.png", body, **how)
+        found[f"chart{n}"] = attachment(url, f"chart{n}.png", len(body))
+    return found
+
+
+def plan_json(discord: Discord, coach: str = "d") -> dict[str, Any]:
+    response = discord.client.get(f"/api/coach-plans/?coach={coach}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def chart_path(url: str) -> str:
+    return url[url.index("/charts/") :]
+
+
+def test_plan_with_a_chart_defers_then_edits_the_original(discord: Discord, fake: FakeDiscord):
+    attachments = charts_for(fake, 1)
+    answer = discord.command("plan", coach="d", text="With a chart", attachments=attachments)
+    assert answer == {"type": 5}
+    [(_, path, body)] = fake.edits
+    token = path.split("/")[-3]
+    assert path == f"/api/v10/webhooks/{APP_ID}/{token}/messages/@original"
+    embed = body["embeds"][0]
+    assert embed["description"] == "With a chart" and embed["image"]["url"].startswith("http")
+    assert "chart1.png" in embed["fields"][-1]["value"]
+    [chart] = plan_json(discord)["charts"]
+    served = discord.client.get(chart_path(chart["url"]))
+    assert served.status_code == 200 and served.content == png(2048)
+    assert served.headers["content-type"] == "image/png"
+    assert "max-age=31536000" in served.headers["cache-control"]
+    again = discord.client.get(
+        chart_path(chart["url"]), headers={"If-None-Match": served.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_archived_chart_is_kept_under_chart_storage_dir(
+    discord: Discord, fake: FakeDiscord, settings: Settings
+) -> None:
+    discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 1, size=5000))
+    stored = [p for p in settings.chart_storage_dir.iterdir() if not p.name.startswith(".")]
+    assert len(stored) == 1 and stored[0].read_bytes() == png(5000)
+
+
+def test_ten_chart_plan_shows_and_archives_every_chart(discord: Discord, fake: FakeDiscord):
+    answer = discord.command(
+        "plan", coach="d", text="Ten charts", attachments=charts_for(fake, 10, size=4096)
+    )
+    assert answer == {"type": 5}
+    [(_, _, body)] = fake.edits
+    embeds = body["embeds"]
+    assert len(embeds) == 10
+    images = [e["image"]["url"] for e in embeds]
+    assert len(set(images)) == 10
+    assert body["embeds"][0]["fields"][-1]["name"] == "Charts (10)"
+    charts = plan_json(discord)["charts"]
+    assert [c["filename"] for c in charts] == [f"chart{n}.png" for n in range(1, 11)]
+    for chart in charts:
+        assert discord.client.get(chart_path(chart["url"])).status_code == 200
+
+
+def test_twenty_chart_plan_lists_the_charts_past_ten_embeds(
+    settings: Settings, signer: SigningKey, fake: FakeDiscord
+) -> None:
+    with discord_app(fast_settings(settings, max_chart_attachments=20), signer, fake) as discord:
+        discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 20, size=100))
+        [(_, _, body)] = fake.edits
+        assert len(body["embeds"]) == 10
+        more = body["embeds"][0]["fields"][-1]
+        assert more["name"] == "More charts (10)"
+        assert "chart11.png" in more["value"] and "chart20.png" in more["value"]
+        assert "chart10.png" not in more["value"]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "size", "says"),
+    [
+        ("notes.txt", "text/plain", 100, "notes.txt (chart1) is text/plain, not a chart image"),
+        ("movie.mp4", "video/mp4", 100, "movie.mp4 (chart1) is video/mp4"),
+        ("vector.svg", "image/svg+xml", 100, "vector.svg (chart1) is image/svg+xml"),
+        ("huge.png", "image/png", 10 * 1024 * 1024 + 1, "huge.png (chart1) is 10.0 MB; a chart"),
+        ("mystery", None, 100, "mystery (chart1) is of unknown type"),
+    ],
+)
+def test_bad_attachments_are_refused_naming_the_file(
+    discord: Discord,
+    fake: FakeDiscord,
+    filename: str,
+    content_type: str | None,
+    size: int,
+    says: str,
+) -> None:
+    url = fake.add_file(filename, b"x")
+    file = attachment(url, filename, size, content_type)
+    refusal = ephemeral_text(
+        discord.command("plan", coach="d", text="x", attachments={"chart1": file})
+    )
+    assert says in refusal
+    assert discord.client.get("/api/coach-plans/?coach=d").status_code == 404
+    assert fake.downloads == []
+
+
+def test_image_without_content_type_is_known_by_its_extension(discord: Discord, fake: FakeDiscord):
+    url = fake.add_file("chart.webp", b"RIFF\0\0\0\0WEBPVP8 ")
+    file = attachment(url, "chart.webp", 16, None)
+    assert discord.command("plan", coach="d", text="x", attachments={"chart1": file}) == {"type": 5}
+    [chart] = plan_json(discord)["charts"]
+    assert discord.client.get(chart_path(chart["url"])).headers["content-type"] == "image/webp"
+
+
+def test_too_many_charts_for_one_plan_are_refused(discord: Discord, fake: FakeDiscord) -> None:
+    discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 10, size=100))
+    more = {"chart1": attachment(fake.add_file("one.png", png()), "one.png", 64)}
+    refusal = ephemeral_text(discord.command("edit", coach="d", attachments=more))
+    assert "at most 10 charts" in refusal
+
+
+def test_edit_adds_charts_with_a_deferred_answer(discord: Discord, fake: FakeDiscord) -> None:
+    discord.command("plan", coach="d", text="text only")
+    more = {"chart1": attachment(fake.add_file("late.png", png(300)), "late.png", 300)}
+    assert discord.command("edit", coach="d", attachments=more) == {"type": 5}
+    [(_, _, body)] = fake.edits
+    assert body["embeds"][0]["description"] == "text only"
+    assert body["embeds"][0]["image"]["url"]
+    [chart] = plan_json(discord)["charts"]
+    assert discord.client.get(chart_path(chart["url"])).content == png(300)
+
+
+def test_slow_download_is_answered_at_once_and_edited_after(discord: Discord, fake: FakeDiscord):
+    attachments = charts_for(fake, 10, size=1000, delay=0.6)
+    started = time.monotonic()
+    answer = discord.command("plan", coach="d", text="Slow link", attachments=attachments)
+    assert answer == {"type": 5}
+    answered_at = discord.clock.sent_at[-1]
+    assert answered_at - started < 0.5, "the deferral must go out before any download ends"
+    [(edited_at, _, body)] = fake.edits
+    assert edited_at >= answered_at + 0.5, "the edit of @original comes after the deferral"
+    assert body["embeds"][0]["description"] == "Slow link"
+
+
+def test_failed_download_keeps_the_plan_and_the_discord_url(discord: Discord, fake: FakeDiscord):
+    fake.cdn_down = True
+    attachments = charts_for(fake, 2)
+    assert discord.command("plan", coach="d", text="CDN down", attachments=attachments) == {
+        "type": 5
+    }
+    [(_, _, body)] = fake.edits
+    assert body["embeds"][0]["description"] == "CDN down"
+    assert body["embeds"][0]["image"]["url"] == attachments["chart1"]["url"]
+    assert len(fake.downloads) == 2 * 3  # two charts, three attempts each
+    charts = plan_json(discord)["charts"]
+    assert len(charts) == 2
+    served = discord.client.get(chart_path(charts[0]["url"]), follow_redirects=False)
+    assert served.status_code == 307
+    assert served.headers["location"] == attachments["chart1"]["url"]
+
+
+def test_failed_download_is_retried_on_the_next_start(
+    settings: Settings, signer: SigningKey, fake: FakeDiscord
+) -> None:
+    settings = fast_settings(settings)
+    fake.cdn_down = True
+    with discord_app(settings, signer, fake) as discord:
+        discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 1, size=777))
+        [chart] = plan_json(discord)["charts"]
+    fake.cdn_down = False
+    with discord_app(settings, signer, fake) as discord:
+        deadline = time.monotonic() + 10
+        while True:
+            served = discord.client.get(chart_path(chart["url"]), follow_redirects=False)
+            if served.status_code == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert served.status_code == 200 and served.content == png(777)
+
+
+def test_a_transient_cdn_error_is_retried(discord: Discord, fake: FakeDiscord) -> None:
+    discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 1, failures=2))
+    [chart] = plan_json(discord)["charts"]
+    assert discord.client.get(chart_path(chart["url"])).status_code == 200
+    assert len(fake.downloads) == 3
+
+
+def test_download_that_is_not_the_declared_image_is_not_archived(
+    discord: Discord, fake: FakeDiscord
+) -> None:
+    url = fake.add_file("fake.png", b"<html>not an image</html>")
+    file = attachment(url, "fake.png", 25)
+    discord.command("plan", coach="d", text="x", attachments={"chart1": file})
+    [chart] = plan_json(discord)["charts"]
+    served = discord.client.get(chart_path(chart["url"]), follow_redirects=False)
+    assert served.status_code == 307
+
+
+@pytest.mark.parametrize("chart_id", ["999", "abc", "1" * 30])
+def test_unknown_chart_is_a_json_404(discord: Discord, chart_id: str) -> None:
+    response = discord.client.get(f"/charts/{chart_id}")
+    assert response.status_code == 404
+    assert set(response.json()) == {"error", "message", "request_id"}
+
+
+def test_chart_of_a_deleted_plan_is_gone(discord: Discord, fake: FakeDiscord) -> None:
+    discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 1))
+    [chart] = plan_json(discord)["charts"]
+    [row] = discord.command("delete", coach="d")["data"]["components"]
+    discord.send(button_interaction(row["components"][0]["custom_id"]))
+    assert discord.client.get(chart_path(chart["url"])).status_code == 404
