@@ -1,8 +1,9 @@
 """Chart images: which attachments are accepted, archiving Discord's copy under CHART_STORAGE_DIR
 (its attachment URLs expire), and GET /charts/{chart_id} serving the archived bytes.
 
-A chart whose download fails keeps its Discord URL and is retried later: at every start and then
-every RETRY_INTERVAL_SECONDS. Until it is archived, /charts/{id} redirects (307) to the Discord URL.
+A chart whose download fails keeps its Discord URL (plans still show it) and is retried later: at
+every start and then every RETRY_INTERVAL_SECONDS. Until it is archived, /charts/{id} answers 404
+saying so: Discord's URL may already have expired, and the read API promises only archived bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import anyio
 import anyio.to_thread
 import httpx
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from app.errors import BadChart
 from app.http_errors import error_response
@@ -210,7 +211,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 async def serve_chart(request: Request) -> Response:
-    """GET /charts/{chart_id}: the archived image; 307 to Discord's URL while not yet archived."""
+    """GET /charts/{chart_id}: the archived image; 404 while it is not archived yet."""
     services: Services = request.state.services
     raw = request.path_params["chart_id"]
     if not raw.isdigit() or len(raw) > 18:
@@ -225,8 +226,14 @@ async def serve_chart(request: Request) -> Response:
         try:
             data = await anyio.to_thread.run_sync(path.read_bytes)
         except OSError as exc:
-            log.warning("archived chart %s cannot be read (%s); redirecting", chart.id, exc)
+            log.warning("archived chart %s cannot be read (%s)", chart.id, exc)
         else:
             headers["X-Content-Type-Options"] = "nosniff"
             return Response(data, media_type=chart.content_type, headers=headers)
-    return RedirectResponse(chart.url, status_code=307, headers={"Cache-Control": "no-store"})
+    return error_response(
+        request,
+        404,
+        f"Chart {chart.id} ({chart.filename}) is not archived yet: its download from Discord has "
+        "not succeeded so far and is retried later. Try again in a while.",
+        "chart_not_archived",
+    )

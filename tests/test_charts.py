@@ -191,9 +191,8 @@ def test_failed_download_keeps_the_plan_and_the_discord_url(discord: Discord, fa
     assert len(fake.downloads) == 2 * 3  # two charts, three attempts each
     charts = plan_json(discord)["charts"]
     assert len(charts) == 2
-    served = discord.client.get(chart_path(charts[0]["url"]), follow_redirects=False)
-    assert served.status_code == 307
-    assert served.headers["location"] == attachments["chart1"]["url"]
+    served = discord.client.get(chart_path(charts[0]["url"]))
+    assert served.status_code == 404 and "not archived yet" in served.json()["message"]
 
 
 def test_failed_download_is_retried_on_the_next_start(
@@ -208,7 +207,7 @@ def test_failed_download_is_retried_on_the_next_start(
     with discord_app(settings, signer, fake) as discord:
         deadline = time.monotonic() + 10
         while True:
-            served = discord.client.get(chart_path(chart["url"]), follow_redirects=False)
+            served = discord.client.get(chart_path(chart["url"]))
             if served.status_code == 200 or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
@@ -229,8 +228,7 @@ def test_download_that_is_not_the_declared_image_is_not_archived(
     file = attachment(url, "fake.png", 25)
     discord.command("plan", coach="d", text="x", attachments={"chart1": file})
     [chart] = plan_json(discord)["charts"]
-    served = discord.client.get(chart_path(chart["url"]), follow_redirects=False)
-    assert served.status_code == 307
+    assert discord.client.get(chart_path(chart["url"])).status_code == 404
 
 
 @pytest.mark.parametrize("chart_id", ["999", "abc", "1" * 30])
