@@ -36,6 +36,16 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _options(data: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for option in _list(data.get("options")):
+        option = _dict(option)
+        name = _text(option.get("name"))
+        if name is not None and "value" in option:
+            values[name] = option["value"]
+    return values
+
+
 @dataclass(frozen=True, slots=True)
 class Interaction:
     raw: dict[str, Any]
@@ -45,10 +55,12 @@ class Interaction:
     application_id: str
     guild_id: str | None
     data: dict[str, Any]
+    options: dict[str, Any]  # top-level option values by name (our commands have no subcommands)
 
     @classmethod
     def parse(cls, payload: dict[str, Any]) -> Interaction:
         kind = payload.get("type")
+        data = _dict(payload.get("data"))
         return cls(
             raw=payload,
             type=kind if isinstance(kind, int) and not isinstance(kind, bool) else 0,
@@ -56,7 +68,8 @@ class Interaction:
             token=_text(payload.get("token")) or "",
             application_id=str(payload.get("application_id") or ""),
             guild_id=_text(payload.get("guild_id")),
-            data=_dict(payload.get("data")),
+            data=data,
+            options=_options(data),
         )
 
     # --- who and where -------------------------------------------------------------------------
@@ -104,17 +117,6 @@ class Interaction:
     @property
     def custom_id(self) -> str:
         return _text(self.data.get("custom_id")) or ""
-
-    @property
-    def options(self) -> dict[str, Any]:
-        """Top-level option values by name (our commands have no subcommands)."""
-        values: dict[str, Any] = {}
-        for option in _list(self.data.get("options")):
-            option = _dict(option)
-            name = _text(option.get("name"))
-            if name is not None and "value" in option:
-                values[name] = option["value"]
-        return values
 
     def string(self, name: str) -> str | None:
         value = self.options.get(name)
