@@ -26,7 +26,7 @@ def wait_healthy(url: str, proc: subprocess.Popen[str], timeout: float = 20) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"server exited early: {proc.communicate()}")
+            raise AssertionError(f"server exited early with status {proc.returncode}")
         try:
             return httpx.get(url, timeout=1)
         except httpx.TransportError:
@@ -52,12 +52,14 @@ def running_service(
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Start `coach-plans serve ARGS` and yield its base URL and process; stop it after."""
     port = free_port()
+    # Console output goes to a file: an unread pipe fills up and stalls a busy server.
+    console = open(folder / "console.log", "a")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=env,
         cwd=folder,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=console,
+        stderr=subprocess.STDOUT,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
@@ -72,3 +74,4 @@ def running_service(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        console.close()

@@ -17,16 +17,19 @@ from app.signatures import sign
 from tests.service_process import running_service, service_env
 
 
-def children(pid: int) -> list[int]:
+def workers_of(pid: int) -> list[int]:
+    """uvicorn's worker processes under the supervisor `pid` (not multiprocessing's helpers)."""
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == pid and b"spawn_main" in command and b"tracker_fd" in command:
+            found.append(int(entry.name))
     return found
 
 
@@ -81,8 +84,8 @@ def test_sigkill_of_a_worker_during_writes_loses_no_acknowledged_plan(tmp_path: 
         deadline = time.monotonic() + 20
         while len(acknowledged) < 30 and time.monotonic() < deadline:
             time.sleep(0.05)
-        workers = children(proc.pid)
-        assert workers, "serve --workers 2 runs worker processes"
+        workers = workers_of(proc.pid)
+        assert len(workers) == 2, "serve --workers 2 runs two worker processes"
         os.kill(workers[0], signal.SIGKILL)
         time.sleep(1.0)  # writes go on against the other worker meanwhile
         stop.set()
