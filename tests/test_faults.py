@@ -10,11 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
 from app.plans import Actor
 from app.settings import Settings
 from app.web import create_app
+from tests.discord_edge import discord_app, ephemeral_text
 from tests.postgres_server import PostgresServer
 
 DAY = date(2025, 3, 14)
@@ -41,10 +43,11 @@ def on_disk(settings: Settings, folder: Path) -> Settings:
 
 
 @needs_root
-def test_a_full_disk_is_a_clear_error_and_recovers(settings: Settings, small_disk: Path) -> None:
-    with TestClient(create_app(on_disk(settings, small_disk))) as client:
-        plans = client.app_state["services"].plans
-        plans.post("d", DAY, "Watch 950", AUTHOR)
+def test_a_full_disk_is_a_clear_error_and_recovers(
+    settings: Settings, signer: SigningKey, small_disk: Path
+) -> None:
+    with discord_app(on_disk(settings, small_disk), signer) as discord:
+        discord.post_plan("d", "Watch 950", date="2025-03-14")
         filler = small_disk / "filler"
         with open(filler, "wb") as file:  # take every byte left
             try:
@@ -53,39 +56,49 @@ def test_a_full_disk_is_a_clear_error_and_recovers(settings: Settings, small_dis
                     file.flush()
             except OSError:
                 pass
-        with pytest.raises(Exception) as refused:
-            for n in range(200):  # enough text to need new pages
-                plans.edit("d", DAY, AUTHOR, text=f"edit {n} " + "x" * 3900)
-        assert getattr(refused.value, "code", None) == "storage_unavailable"
-        assert "nothing was saved" in refused.value.message  # type: ignore[attr-defined]
+        refusals = []
+        for n in range(50):  # long texts need new pages soon
+            answer = discord.command(
+                "edit", coach="d", date="2025-03-14", text=f"{n} " + "x" * 3900
+            )
+            if answer["data"].get("flags") == 64:
+                refusals.append(ephemeral_text(answer))
+                break
+        assert refusals and "nothing was saved" in refusals[0]
+        assert "Traceback" not in refusals[0]
         filler.unlink()
-        edited = plans.edit("d", DAY, AUTHOR, text="after the disk was freed")
-        assert client.get("/api/coach-plans/?coach=d&date=2025-03-14").json()["plan"] == edited.text
-        assert client.get("/health").status_code == 200
+        saved = discord.command(
+            "edit", coach="d", date="2025-03-14", text="after the disk was freed"
+        )
+        assert saved["data"].get("flags") != 64
+        read = discord.client.get("/api/coach-plans/?coach=d&date=2025-03-14")
+        assert read.json()["plan"] == "after the disk was freed"
+        assert discord.client.get("/health").status_code == 200
 
 
 @needs_root
 def test_a_read_only_disk_makes_health_503_until_it_is_writable(
-    settings: Settings, small_disk: Path
+    settings: Settings, signer: SigningKey, small_disk: Path
 ) -> None:
-    with TestClient(create_app(on_disk(settings, small_disk))) as client:
-        plans = client.app_state["services"].plans
-        plans.post("d", DAY, "Watch 950", AUTHOR)
+    with discord_app(on_disk(settings, small_disk), signer) as discord:
+        discord.post_plan("d", "Watch 950", date="2025-03-14")
         # A filesystem with files open for writing cannot turn read-only: close ours first.
-        client.app_state["services"].engine.dispose()
+        discord.client.app_state["services"].engine.dispose()
         subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
         try:
-            with pytest.raises(Exception) as refused:
-                plans.edit("d", DAY, AUTHOR, text="cannot be saved")
-            assert getattr(refused.value, "code", None) == "storage_unavailable"
-            health = client.get("/health")
+            answer = discord.command("edit", coach="d", date="2025-03-14", text="cannot be saved")
+            assert "unavailable" in ephemeral_text(answer)
+            health = discord.client.get("/health")
             assert health.status_code == 503
             assert health.json()["components"]["database"]["status"] == "down"
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-        assert client.get("/health").status_code == 200
-        plans.edit("d", DAY, AUTHOR, text="saved again")
-        assert plans.get("d", DAY).text == "saved again"
+        assert discord.client.get("/health").status_code == 200
+        saved = discord.command("edit", coach="d", date="2025-03-14", text="saved again")
+        assert saved["data"].get("flags") != 64
+        assert discord.client.get("/api/coach-plans/?coach=d&date=2025-03-14").json()["plan"] == (
+            "saved again"
+        )
 
 
 def test_postgresql_restarting_under_the_service_is_survived(settings: Settings) -> None:
