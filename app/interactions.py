@@ -82,10 +82,11 @@ class InteractionsEndpoint:
             return error_response(request, 400, "The body is not JSON.", "bad_json")
         if not isinstance(payload, dict):
             return error_response(request, 400, "The body is not a JSON object.", "bad_json")
-        interaction = Interaction.parse(payload)
-        if interaction.type == PING:
+        raw_type = payload.get("type")
+        if raw_type == PING and raw_type is not True:  # JSON true equals 1 in Python
             services.metrics.count_interaction("ping")
             return _PONG
+        interaction = Interaction.parse(payload)
         kind = _KINDS.get(interaction.type)
         if kind is None:
             return error_response(
