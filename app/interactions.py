@@ -46,7 +46,7 @@ MAX_CLOCK_SKEW_SECONDS = 300
 SEEN_TTL_SECONDS = 15 * 60
 SEEN_MAX = 100_000
 
-_PONG = Response(b'{"type":1}', media_type="application/json")
+_PONG = b'{"type":1}'
 _KINDS = {
     APPLICATION_COMMAND: "command",
     MESSAGE_COMPONENT: "button",
@@ -85,7 +85,8 @@ class InteractionsEndpoint:
         raw_type = payload.get("type")
         if raw_type == PING and raw_type is not True:  # JSON true equals 1 in Python
             services.metrics.count_interaction("ping")
-            return _PONG
+            # A new Response each time: middleware may add headers to a response's own list.
+            return Response(_PONG, media_type="application/json")
         interaction = Interaction.parse(payload)
         kind = _KINDS.get(interaction.type)
         if kind is None:
