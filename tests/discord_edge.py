@@ -54,6 +54,7 @@ class FakeDiscord:
     edits: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
     cdn_down: bool = False
+    edit_refusals: list[int] = field(default_factory=list)  # statuses to answer edits with first
 
     def add_file(self, name: str, body: bytes, **how: Any) -> str:
         url = f"{CDN}/attachments/{CHANNEL}/{len(self.files) + 1}/{name}"
@@ -78,6 +79,9 @@ class FakeDiscord:
         if request.method == "PATCH" and "/webhooks/" in url:
             body = json.loads(request.content)
             check_edit(body)
+            if self.edit_refusals:
+                status = self.edit_refusals.pop(0)
+                return httpx.Response(status, json={"message": "Unknown Webhook", "code": 10015})
             self.edits.append((time.monotonic(), request.url.path, body))
             return httpx.Response(200, json={"id": "1", **body})
         return httpx.Response(404, json={"message": "Unknown route", "code": 0})

@@ -244,3 +244,13 @@ def test_chart_of_a_deleted_plan_is_gone(discord: Discord, fake: FakeDiscord) ->
     [row] = discord.command("delete", coach="d")["data"]["components"]
     discord.send(button_interaction(row["components"][0]["custom_id"]))
     assert discord.client.get(chart_path(chart["url"])).status_code == 404
+
+
+def test_edit_of_original_is_retried_while_discord_answers_404_or_5xx(
+    discord: Discord, fake: FakeDiscord
+) -> None:
+    fake.edit_refusals = [404, 502]
+    discord.command("plan", coach="d", text="retried edit", attachments=charts_for(fake, 1))
+    [(_, _, body)] = fake.edits
+    assert body["embeds"][0]["description"] == "retried edit"
+    assert fake.edit_refusals == []

@@ -89,6 +89,16 @@ def test_stale_modal_is_refused_and_the_other_edit_kept(discord: Discord) -> Non
     assert current_text(discord) == "saved first"
 
 
+def test_stale_modal_hands_back_long_text_cut_to_discords_limit(discord: Discord) -> None:
+    discord.post_plan(text="old")
+    first = open_editor(discord)
+    second = open_editor(discord)
+    submit(discord, first["custom_id"], "saved first")  # type: ignore[arg-type]
+    answer = submit(discord, second["custom_id"], "long " * 799 + "tail")  # type: ignore[arg-type]
+    content = answer["data"]["content"]  # type: ignore[index]
+    assert len(content) <= 2000 and "[cut]" in content and content.endswith("```")
+
+
 def test_modal_saved_after_the_plan_was_deleted_is_refused(discord: Discord) -> None:
     plan_id = discord.post_plan(text="old")
     modal = open_editor(discord)
