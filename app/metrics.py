@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -33,12 +34,24 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Labelled children looked up once: labels() costs microseconds on every request.
+        self._outcomes = {name: self.requests.labels(name) for name in ("success", "error")}
+        self._latencies: dict[tuple[str, str], Any] = {}
+        self._commands: dict[str, Any] = {}
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels("error" if status >= 400 else "success").inc()
-        self.latency.labels(method, route).observe(seconds)
+        self._outcomes["error" if status >= 400 else "success"].inc()
+        key = (method, route)
+        child = self._latencies.get(key)
+        if child is None:
+            child = self._latencies[key] = self.latency.labels(method, route)
+        child.observe(seconds)
 
     def count_interaction(self, command: str) -> None:
-        self.interactions.labels(command).inc()
+        child = self._commands.get(command)
+        if child is None:
+            child = self._commands[command] = self.interactions.labels(command)
+        child.inc()
 
     def snapshot(self) -> dict[str, object]:
         requests = {"success": 0, "error": 0}

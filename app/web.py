@@ -58,14 +58,15 @@ def create_app(
                 services.engine.dispose()
                 services.probe_engine.dispose()
 
+    # Routes are tried in order: the hot paths (Discord's deadline, then API reads) go first.
     routes = [
+        Route("/interactions", InteractionsEndpoint(settings).handle, methods=["POST"]),
+        *api.routes,
+        Route("/charts/{chart_id}", charts.serve_chart, methods=["GET"]),
         Route("/", status.index, methods=["GET"]),
         Route("/health", status.health, methods=["GET"]),
         Route("/metrics", status.metrics, methods=["GET"]),
         Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
-        Route("/interactions", InteractionsEndpoint(settings).handle, methods=["POST"]),
-        Route("/charts/{chart_id}", charts.serve_chart, methods=["GET"]),
-        *api.routes,
         Route("/openapi.json", openapi.openapi, methods=["GET"]),
     ]
     if settings.mock_mode:
