@@ -18,8 +18,10 @@ from typing import Any
 
 from cachetools import TTLCache
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.discord import messages
 from app.discord.interaction import (
@@ -40,6 +42,7 @@ from commands import Registry, registry
 
 log = logging.getLogger("coach_plans")
 
+PATH = "/interactions"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
 # Interaction tokens live 15 minutes, so Discord never redelivers one later than that.
@@ -56,15 +59,34 @@ _KINDS = {
 
 
 class InteractionsEndpoint:
-    """One per app: it owns the registry and the recently seen interaction ids."""
+    """One per app: it owns the registry and the recently seen interaction ids.
 
-    def __init__(self, settings: Settings) -> None:
+    Also a pure-ASGI middleware that serves PATH before the router: Discord's calls are the one
+    path with a deadline, and the browser-facing layers (CORS, API key) and the route search
+    have nothing to do for them."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.route = Route(PATH, self.handle, methods=["POST"])
         self.registry: Registry = registry(settings)
         self.allowed_guilds = frozenset(settings.allowed_guild_ids)
         self.seen: TTLCache[str, bool] = TTLCache(maxsize=SEEN_MAX, ttl=SEEN_TTL_SECONDS)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.route  # what the access log and metrics name it by
+        request = Request(scope, receive)
+        if scope["method"] == "POST":
+            response = await self.handle(request)
+        else:
+            message = f"{scope['method']} is not allowed on {PATH}: Discord POSTs interactions."
+            response = error_response(request, 405, message, headers={"Allow": "POST"})
+        await response(scope, receive, send)
+
     async def handle(self, request: Request) -> Response:
-        services: Services = request.state.services
+        services: Services = request.scope["state"]["services"]
         body = await _read_body(request)
         if body is None:
             return error_response(
@@ -149,14 +171,20 @@ async def _read_body(request: Request) -> bytes | None:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return None
+    # Straight from the ASGI messages: the body arrives in one message almost always.
     chunks = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             return None
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _check_signature(request: Request, services: Services, body: bytes) -> str | None:

@@ -6,9 +6,12 @@ import contextvars
 import json
 import logging
 import logging.handlers
+import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from app.settings import Settings
 
@@ -16,52 +19,15 @@ from app.settings import Settings
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is shown.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id", "_line"}
-
-
-_base_factory = logging.getLogRecordFactory()
-
-
-def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecord:
-    # Stamped once when the record is made, rather than by a filter on every handler.
-    record = _base_factory(*args, **kwargs)
-    record.request_id = request_id_var.get()
-    return record
-
-
-class _FormatOnce(logging.Formatter):
-    """Formats a record once; the console, the file and its size check reuse the line.
-
-    Logging is on the hot path (an access line per request), and the standard handlers would
-    format each record three times."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = record.__dict__.get("_line")
-        if line is None:
-            line = record._line = self.format_once(record)  # type: ignore[attr-defined]
-        return line
-
-    def format_once(self, record: logging.LogRecord) -> str:
-        return super().format(record)
-
-
-class _RotatingFile(logging.handlers.RotatingFileHandler):
-    """Size-based rotation by the bytes written, without two stat calls per line."""
-
-    def shouldRollover(self, record: logging.LogRecord) -> bool:
-        if self.stream is None:
-            self.stream = self._open()
-        if self.maxBytes <= 0:
-            return False
-        return self.stream.tell() + len(self.format(record)) + 1 >= self.maxBytes
+_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
 
 
-class JsonFormatter(_FormatOnce):
-    def format_once(self, record: logging.LogRecord) -> str:
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -75,43 +41,95 @@ class JsonFormatter(_FormatOnce):
         return json.dumps(entry, default=str)
 
 
-class TextFormatter(_FormatOnce):
+class TextFormatter(logging.Formatter):
     """Human-readable lines; fields passed with `extra=` appear only in JSON lines."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
+        self._second = -1
+        self._stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        # The same as the default format; the date and time part is made once per second.
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
+            self._second = second
+        return f"{self._stamp},{int(record.msecs):03d}"
+
+
+class RotatingFile(logging.handlers.RotatingFileHandler):
+    """The log file, rotated by size. It counts the bytes it writes: the stock size check asks
+    the file system twice and the text stream's slow tell() once per line."""
+
+    _size = -1
+
+    def write_line(self, line: str) -> None:
+        if self.stream is None:
+            self.stream = self._open()
+        if self._size < 0:
+            self._size = os.path.getsize(self.baseFilename)
+        self._size += len(line.encode("utf-8", "replace"))
+        if 0 < self.maxBytes <= self._size:
+            self.doRollover()
+            self._size = len(line)
+        self.stream.write(line)
+        self.stream.flush()
+
+
+class LineHandler(logging.Handler):
+    """Writes each record as one line to the console and to the log file.
+
+    One handler for both outputs, because logging is on the hot path (an access line per
+    request): a record is stamped with its request id, formatted and dispatched once, not once
+    per output."""
+
+    def __init__(self, console: TextIO, file: RotatingFile | None) -> None:
+        super().__init__()
+        self.console = console
+        self.file = file
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            record.request_id = request_id_var.get()
+            line = self.format(record) + "\n"
+            self.console.write(line)
+            self.console.flush()
+            if self.file is not None:
+                self.file.write_line(line)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+        super().close()
 
 
 def configure_logging(settings: Settings) -> None:
     """Replace the root handlers; called once per process before serving."""
-    formatter: logging.Formatter = (
-        JsonFormatter() if settings.log_format == "json" else TextFormatter()
-    )
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    file = None
     if settings.log_file:
         path = Path(settings.log_file)
         path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            _RotatingFile(
-                path,
-                maxBytes=int(settings.log_max_size_mb * 1024 * 1024),
-                backupCount=settings.log_backup_count,
-                encoding="utf-8",
-            )
+        file = RotatingFile(
+            path,
+            maxBytes=int(settings.log_max_size_mb * 1024 * 1024),
+            backupCount=settings.log_backup_count,
+            encoding="utf-8",
         )
+    handler = LineHandler(sys.stderr, file)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
         old.close()
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        root.addHandler(handler)
-    logging.setLogRecordFactory(_record_with_request_id)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
     # No line shows the caller's file, thread or process: skip gathering them per record
     # (the logging docs' "Optimization" section).
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    root.setLevel(settings.log_level)
     # Our middleware writes the access line (with the request id); uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     for name in ("uvicorn", "uvicorn.error"):

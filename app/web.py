@@ -58,9 +58,9 @@ def create_app(
                 services.engine.dispose()
                 services.probe_engine.dispose()
 
-    # Routes are tried in order: the hot paths (Discord's deadline, then API reads) go first.
+    # Routes are tried in order: the hot path (API reads) goes first. POST /interactions is
+    # served by its middleware before the router.
     routes = [
-        Route("/interactions", InteractionsEndpoint(settings).handle, methods=["POST"]),
         *api.routes,
         Route("/charts/{chart_id}", charts.serve_chart, methods=["GET"]),
         Route("/", status.index, methods=["GET"]),
@@ -73,6 +73,7 @@ def create_app(
         routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
     middleware = [
         Middleware(RequestContextMiddleware, metrics=metrics),
+        Middleware(InteractionsEndpoint, settings=settings),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
