@@ -12,6 +12,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from pydantic import SecretStr
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.meta import GenerationMode, ParameterLocation
 from starlette.testclient import TestClient
 
 from app.openapi import document
@@ -114,6 +116,10 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 # The document the live service below serves (checked first); loading it here, at import,
 # lets pytest list one test per operation.
 schema = schemathesis.openapi.from_dict(document(("d", "i", "s", "n"), api_key_required=True))
+# A query over the documented size is refused with 413, as the document says.
+schema.config.checks.negative_data_rejection.expected_statuses.append("413")
+# The key is added to every call below; missing and wrong keys have tests of their own.
+schema.config.generation.update(with_security_parameters=False)
 
 
 def test_the_live_service_serves_this_document(live_api: str) -> None:
@@ -130,4 +136,11 @@ def test_the_live_service_serves_this_document(live_api: str) -> None:
 def test_the_live_service_keeps_to_its_openapi_document(
     case: schemathesis.Case, live_api: str
 ) -> None:
-    case.call_and_validate(base_url=live_api, headers={"Authorization": f"Bearer {KEY}"})
+    auth = {"Authorization": f"Bearer {KEY}"}
+    header = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    if header is not None and header.mode == GenerationMode.NEGATIVE:
+        # Malformed header lines are refused by the HTTP server (400, plain text) before the
+        # app sees them: all there is to check is that nothing crashes.
+        case.call_and_validate(base_url=live_api, headers=auth, checks=[not_a_server_error])
+    else:
+        case.call_and_validate(base_url=live_api, headers=auth)
