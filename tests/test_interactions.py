@@ -122,6 +122,13 @@ def test_streamed_body_over_one_mebibyte_is_413(discord: Discord) -> None:
     assert_json_error(response, 413)
 
 
+def test_other_methods_on_the_endpoint_are_405_naming_post(discord: Discord) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        response = discord.client.request(method, "/interactions")
+        assert_json_error(response, 405)
+        assert response.headers["allow"] == "POST"
+
+
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"text"', b"", b'{"type": 99}'])
 def test_signed_but_malformed_json_is_400(discord: Discord, body: bytes) -> None:
     assert_json_error(discord.raw(body), 400)
