@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, String, cast, func, or_, select
+from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.errors import (
@@ -28,7 +28,7 @@ from app.errors import (
     TooManyCharts,
     UnknownCoach,
 )
-from app.storage.database import writer
+from app.storage.database import PreparedRead, writer
 from app.storage.models import CoachPlan, PlanChart, PlanHistory
 
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
@@ -186,6 +186,18 @@ def _plan(row, charts: Sequence[Chart] = ()) -> Plan:  # type: ignore[no-untyped
     )
 
 
+@contextlib.contextmanager
+def _storage_errors() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        # Read-only file, full disk, server down: say so plainly; nothing was half-saved.
+        raise StorageUnavailable(
+            "The plan store is unavailable right now, so nothing was saved or read. "
+            "Try again in a minute."
+        ) from exc
+
+
 class PlanService:
     def __init__(
         self,
@@ -200,6 +212,32 @@ class PlanService:
         self.coaches = tuple(coaches)
         self.timezone = timezone
         self.max_charts = max_charts
+        # The reads on hot paths (REST by key, /all, autocomplete), compiled once.
+        self._by_key = PreparedRead(
+            engine,
+            _PLANS_WITH_CHARTS.where(
+                plans_t.c.coach_name == bindparam("coach"),
+                plans_t.c.date == bindparam("day"),
+                _LIVE,
+            ),
+        )
+        self._by_date = PreparedRead(
+            engine,
+            _PLANS_WITH_CHARTS.where(plans_t.c.date == bindparam("day"), _LIVE).order_by(
+                plans_t.c.coach_name, charts_t.c.id
+            ),
+        )
+        self._dates = PreparedRead(
+            engine,
+            select(plans_t.c.date)
+            .where(
+                plans_t.c.coach_name == bindparam("coach"),
+                _LIVE,
+                cast(plans_t.c.date, String).like(bindparam("prefix")),
+            )
+            .order_by(plans_t.c.date.desc())
+            .limit(bindparam("limit")),
+        )
 
     # --- input rules (no database) -------------------------------------------------------
 
@@ -264,15 +302,8 @@ class PlanService:
 
     @contextlib.contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
-        try:
-            with (self._writer if write else self.engine).begin() as connection:
-                yield connection
-        except OperationalError as exc:
-            # Read-only file, full disk, server down: say so plainly; nothing was half-saved.
-            raise StorageUnavailable(
-                "The plan store is unavailable right now, so nothing was saved or read. "
-                "Try again in a minute."
-            ) from exc
+        with _storage_errors(), (self._writer if write else self.engine).begin() as connection:
+            yield connection
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -397,14 +428,8 @@ class PlanService:
 
     def get(self, coach: str, day: date | str | None) -> Plan:
         coach, day = self.coach(coach), self.day(day)
-        with self._transaction(write=False) as connection:
-            found = _plans_from_rows(
-                connection.execute(
-                    _PLANS_WITH_CHARTS.where(
-                        plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE
-                    )
-                )
-            )
+        with _storage_errors():
+            found = _plans_from_rows(self._by_key.rows(coach=coach, day=day))
         if not found:
             raise self._missing(coach, day)
         return found[0]
@@ -459,13 +484,8 @@ class PlanService:
 
     def list_by_date(self, day: date | str | None) -> list[Plan]:
         day = self.day(day)
-        with self._transaction(write=False) as connection:
-            rows = connection.execute(
-                _PLANS_WITH_CHARTS.where(plans_t.c.date == day, _LIVE).order_by(
-                    plans_t.c.coach_name, charts_t.c.id
-                )
-            )
-            return _plans_from_rows(rows)
+        with _storage_errors():
+            return _plans_from_rows(self._by_date.rows(day=day))
 
     def list_by_author(self, author_id: str, day: date | str | None = None) -> list[Plan]:
         """An author's live plans for one date, or their 25 newest when no date is given."""
@@ -509,17 +529,10 @@ class PlanService:
         coach = self.coach(coach)
         prefix = typed.strip()
         if not re.fullmatch(r"[0-9-]{0,10}", prefix):
-            return []
-        query = (
-            select(plans_t.c.date)
-            .where(plans_t.c.coach_name == coach, _LIVE)
-            .order_by(plans_t.c.date.desc())
-            .limit(limit)
-        )
-        if prefix:
-            query = query.where(cast(plans_t.c.date, String).like(f"{prefix}%"))
-        with self._transaction(write=False) as connection:
-            return list(connection.execute(query).scalars())
+            return []  # only digits and dashes: nothing else can start a date
+        with _storage_errors():
+            rows = self._dates.rows(coach=coach, prefix=f"{prefix}%", limit=limit)
+        return [row.date for row in rows]
 
     def chart(self, chart_id: int) -> Chart:
         """A chart of a live plan."""

@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from app.storage.models import CoachPlan
@@ -143,3 +146,53 @@ def ping(engine: Engine) -> int:
     with engine.connect() as connection:
         query = select(func.count()).select_from(CoachPlan).where(CoachPlan.is_deleted.is_(False))
         return int(connection.execute(query).scalar_one())
+
+
+class PreparedRead:
+    """A SELECT compiled once for the engine's dialect and run on the driver's own cursor.
+
+    For the hot reads (a plan by key, a day's plans, autocomplete dates): building and compiling a
+    statement through SQLAlchemy on every call costs several times the query itself. Values still
+    pass through the column types' own converters, so rows look the same as through SQLAlchemy
+    (dates are dates on SQLite too), and driver errors arrive as SQLAlchemy's."""
+
+    def __init__(self, engine: Engine, statement: Select[Any]) -> None:
+        self.engine = engine
+        dialect = engine.dialect
+        self.compiled = compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positions = compiled.positiontup if compiled.positional else None
+        self.binders = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        columns = list(statement.selected_columns)
+        self.row = namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+        self.converters = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        ]
+        self.errors = dialect.loaded_dbapi.Error
+
+    def rows(self, **params: Any) -> list[Any]:
+        values = self.compiled.construct_params(params)
+        for name, processor in self.binders.items():
+            values[name] = processor(values[name])
+        args = tuple(values[name] for name in self.positions) if self.positions else values
+        try:
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, args)
+                fetched = cursor.fetchall()
+                cursor.close()
+            finally:
+                connection.close()  # back to the pool, rolled back
+        except self.errors as exc:
+            raise DBAPIError.instance(self.sql, args, exc, self.errors) from exc
+        make, converters = self.row._make, self.converters
+        return [
+            make([raw_value if convert is None else convert(raw_value) for convert, raw_value
+                  in zip(converters, raw, strict=True)])
+            for raw in fetched
+        ]  # fmt: skip
