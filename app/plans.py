@@ -487,20 +487,13 @@ class PlanService:
         with _storage_errors():
             return _plans_from_rows(self._by_date.rows(day=day))
 
-    def list_by_author(self, author_id: str, day: date | str | None = None) -> list[Plan]:
-        """An author's live plans for one date, or their 25 newest when no date is given."""
-        query = _PLANS_WITH_CHARTS.where(plans_t.c.author_id == author_id, _LIVE)
-        if day is not None:
-            query = query.where(plans_t.c.date == self.day(day))
-        else:
-            newest = (
-                select(plans_t.c.id)
-                .where(plans_t.c.author_id == author_id, _LIVE)
-                .order_by(plans_t.c.date.desc(), plans_t.c.coach_name)
-                .limit(25)
+    def list_by_author(self, author_id: str, day: date | str | None) -> list[Plan]:
+        """An author's live plans for one date, by coach."""
+        query = (
+            _PLANS_WITH_CHARTS.where(
+                plans_t.c.author_id == author_id, plans_t.c.date == self.day(day), _LIVE
             )
-            query = query.where(plans_t.c.id.in_(newest))
-        query = query.order_by(plans_t.c.date.desc(), plans_t.c.coach_name, charts_t.c.id)
+        ).order_by(plans_t.c.coach_name, charts_t.c.id)
         with self._transaction(write=False) as connection:
             return _plans_from_rows(connection.execute(query))
 

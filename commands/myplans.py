@@ -1,4 +1,4 @@
-"""/myplans: the caller's own plans for a date, or their 25 newest when no date is given."""
+"""/myplans: the caller's own plans for a date (today by default)."""
 
 from __future__ import annotations
 
@@ -13,23 +13,22 @@ def command(settings: Settings) -> Command:
     definition = slash_command(
         "myplans",
         "List the plans you posted (only you see the list)",
-        [
-            date_option(
-                "YYYY-MM-DD, today or yesterday (default: your latest plans)", autocomplete=False
-            )
-        ],
+        [date_option("YYYY-MM-DD, today or yesterday (default: today)", autocomplete=False)],
     )
     return Command(definition, run)
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
     user = interaction.user
-    typed = interaction.string("date")
-    day = None if typed is None else services.plans.day(typed)
+    day = services.plans.day(interaction.string("date"))
     found = await services.read(services.plans.list_by_author, user.id, day)
     if not found:
-        when = f"for {day.isoformat()}" if day else "yet"
-        return Reply(messages.ephemeral(f"You have no plans {when}. Post one with /plan."))
-    title = f"Your plans for {day.isoformat()}" if day else "Your latest plans"
-    pointer = f"GET {api_base(services)}/api/coach-plans/?coach=<coach>&date=<date>"
+        return Reply(
+            messages.ephemeral(
+                f"You have no plans for {day.isoformat()}. Post one with /plan, or pick "
+                "another date with /myplans date:YYYY-MM-DD."
+            )
+        )
+    title = f"Your plans for {day.isoformat()}"
+    pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
     return Reply(messages.plan_list(title, found, pointer))

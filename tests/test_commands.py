@@ -187,10 +187,12 @@ def test_plans_of_four_long_plans_are_cut_with_a_marker_and_pointer(discord: Dis
 def test_myplans_lists_only_the_callers_plans(discord: Discord) -> None:
     discord.command("plan", coach="d", text="Mason's plan")
     discord.command("plan", coach="i", text="Rival's plan", user=OTHER)
-    mine = ephemeral_text(discord.command("myplans"))
+    discord.command("plan", coach="s", text="Mason's older plan", date="2020-01-02")
+    mine = ephemeral_text(discord.command("myplans"))  # today by default
     assert "Mason's plan" in mine and "Rival's plan" not in mine
-    dated = ephemeral_text(discord.command("myplans", date="today"))
-    assert "Mason's plan" in dated
+    assert "older plan" not in mine
+    dated = ephemeral_text(discord.command("myplans", date="2020-01-02"))
+    assert "Mason's older plan" in dated and "Mason's plan" not in dated
     assert "no plans for 2020-01-01" in ephemeral_text(
         discord.command("myplans", date="2020-01-01")
     )

@@ -194,7 +194,7 @@ def test_lists_by_date_author_and_dates_for_autocomplete(plans: PlanService) -> 
     plans.delete("d", DAY - timedelta(days=1), COACH_D)
     assert [p.coach for p in plans.list_by_date(DAY)] == ["d", "i"]
     assert [p.coach for p in plans.list_by_author(OTHER.id, DAY)] == ["i"]
-    assert len(plans.list_by_author(COACH_D.id)) == 25
+    assert [p.text for p in plans.list_by_author(COACH_D.id, DAY - timedelta(days=2))] == ["plan 2"]
     dates = plans.dates_with_plans("d")
     assert len(dates) == 25 and dates == sorted(dates, reverse=True)
     assert dates[0] == DAY and DAY - timedelta(days=1) not in dates
