@@ -209,7 +209,10 @@ _STYLE = {1: "primary", 2: "secondary", 3: "success", 4: "danger", 5: "link"}
 
 def render_message(message: dict[str, Any], *, title: str) -> list[str]:
     flags = int(message.get("flags") or 0)
-    who = "only you can see this" if flags & EPHEMERAL else "visible to everyone"
+    if title == "message updated":
+        who = "seen by whoever saw it before"  # an update keeps the message's audience
+    else:
+        who = "only you can see this" if flags & EPHEMERAL else "visible to everyone"
     lines = [f"── {title} ({who}) " + "─" * 20]
     if message.get("content"):
         lines.append(message["content"])
