@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from nacl.signing import SigningKey
 
+from app.signatures import sign
 from tests.service_process import free_port, wait_healthy
 
 
@@ -55,3 +60,47 @@ def test_serve_answers_health_and_exits_0_on_signal(
     log = (tmp_path / "serve.log").read_text()
     assert "mock mode is on" in log
     assert '"path": "/health"' in log
+
+
+def test_a_request_in_flight_at_sigterm_is_answered_before_exit(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        "PATH": os.environ["PATH"],
+        "DATABASE_PATH": str(tmp_path / "plans.db"),
+        "LOG_FILE": str(tmp_path / "serve.log"),
+        "MOCK_KEY_FILE": str(tmp_path / "mock.key"),
+    }
+    exe = Path(sys.executable).parent / "coach-plans"
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--mock", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc)
+        key = SigningKey(bytes.fromhex((tmp_path / "mock.key").read_text().strip()))
+        body = json.dumps({"id": "1", "type": 1, "application_id": "1", "token": "t"}).encode()
+        stamp = str(int(time.time()))
+        head = (
+            f"POST /interactions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Signature-Ed25519: {sign(key, stamp, body)}\r\n"
+            f"X-Signature-Timestamp: {stamp}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(head + body[:10])  # the request is in flight: half its body sent
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            conn.sendall(body[10:])
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert answer.endswith(b'{"type":1}')
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
