@@ -11,6 +11,7 @@ import pytest
 
 import register_commands
 from app.registration import USER_AGENT
+from tests.discord_schema import check_commands
 
 APP_ID = "123456789012345678"
 GUILD = "222222222222222222"
@@ -48,6 +49,7 @@ class FakeDiscordCommands:
             return httpx.Response(200, json=self.stored.get(scope, []))
         if request.method == "PUT":
             sent = json.loads(request.content)
+            check_commands(sent)  # what Discord's own API description accepts
             self.stored[scope] = [
                 {**command, "id": str(1000 + n), "application_id": APP_ID, "version": "1"}
                 for n, command in enumerate(sent)
