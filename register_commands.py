@@ -51,6 +51,13 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
         )
         if not value
     ]
+    wanted = registry(settings).to_discord()
+    if missing and args.dry_run:
+        # Nothing to compare against without credentials, but the definitions can be shown.
+        print(f"Without {' and '.join(missing)}, what Discord has now cannot be read.")
+        print(json.dumps(wanted, indent=2))
+        print("Dry run: nothing was sent.")
+        return 0
     if missing:
         for name in missing:
             print(
@@ -59,7 +66,6 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
             )
         return 2
 
-    wanted = registry(settings).to_discord()
     assert settings.discord_bot_token is not None and settings.discord_application_id is not None
     timeout = httpx.Timeout(settings.connection_timeout)
     with httpx.Client(transport=transport, timeout=timeout) as http:

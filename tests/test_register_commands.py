@@ -217,3 +217,21 @@ def test_missing_credentials_exit_2(
     err = capsys.readouterr().err
     assert "DISCORD_APPLICATION_ID" in err and "DISCORD_BOT_TOKEN" in err
     assert fake.requests == []
+
+
+def test_a_dry_run_without_credentials_still_prints_the_definitions(
+    fake: FakeDiscordCommands,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(fake, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "cannot be read" in out and "nothing was sent" in out
+    definitions = json.loads(out[out.index("[") : out.rindex("]") + 1])
+    check_commands(definitions)
+    assert sorted(c["name"] for c in definitions) == [
+        "delete", "edit", "history", "myplans", "plan", "plans",
+    ]  # fmt: skip
+    assert fake.requests == []
