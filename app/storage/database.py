@@ -64,6 +64,9 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
     )
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "commit", _release_write_lock)
+    event.listen(engine, "rollback", _release_write_lock)
+    event.listen(engine, "close", _close_write_lock)
     return engine
 
 
@@ -83,9 +86,34 @@ def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-    write = connection.get_execution_options().get(WRITE_OPTION, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+def _sqlite_begin(connection: Connection) -> None:
+    if not connection.get_execution_options().get(WRITE_OPTION, False):
+        connection.exec_driver_sql("BEGIN")
+        return
+    # Writers queue on a lock file first: a waiting writer then wakes the moment the previous
+    # one commits, where SQLite's own busy handler polls with sleeps of up to 100 ms.
+    lock = connection.info.get("write_lock")
+    if lock is None:
+        database = connection.engine.url.database or ""
+        lock = connection.info["write_lock"] = open(f"{database}.write-lock", "a+b")  # noqa: SIM115
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    connection.info["write_locked"] = True
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _release_write_lock(connection)
+        raise
+
+
+def _release_write_lock(connection: Connection) -> None:
+    if connection.info.pop("write_locked", False):
+        fcntl.flock(connection.info["write_lock"], fcntl.LOCK_UN)
+
+
+def _close_write_lock(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    lock = record.info.pop("write_lock", None) if record is not None else None
+    if lock is not None:
+        lock.close()  # also releases the lock, should it still be held
 
 
 def migrate(engine: Engine) -> None:
