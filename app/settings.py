@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import (
     Field,
     SecretStr,
@@ -229,6 +228,8 @@ class _YamlSource(PydanticBaseSettingsSource):
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse a config file into lower-case keys, or raise SettingsError naming the file."""
+    import yaml  # only with --config: off the start path otherwise
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
