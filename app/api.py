@@ -171,10 +171,14 @@ def _base_url(request: Request, services: Services) -> str:
     return services.settings.public_base_url or str(request.base_url).rstrip("/")
 
 
+# Each path answers with and without its trailing slash, rather than redirecting: API clients
+# rarely follow redirects on GET with auth headers.
 routes = [
-    # The bare path answers too: API clients rarely follow redirects on GET with auth headers.
-    Route("/api/coach-plans/", plan, methods=["GET"]),
-    Route("/api/coach-plans", plan, methods=["GET"]),
-    Route("/api/coach-plans/all", plans_of_day, methods=["GET"]),
-    Route("/api/coach-plans/history", history, methods=["GET"]),
+    Route(path, endpoint, methods=["GET"])
+    for base, endpoint in (
+        ("/api/coach-plans", plan),
+        ("/api/coach-plans/all", plans_of_day),
+        ("/api/coach-plans/history", history),
+    )
+    for path in (base + "/", base)
 ]

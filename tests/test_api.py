@@ -65,14 +65,21 @@ def test_a_plan_has_exactly_the_contracts_fields(client: TestClient, plans: Plan
     assert (chart["filename"], chart["content_type"]) == ("spy.png", "image/png")
 
 
-@pytest.mark.parametrize("path", ["/api/coach-plans/", "/api/coach-plans"])
-def test_the_plan_path_answers_with_or_without_the_slash(
-    client: TestClient, plans: PlanService, path: str
+@pytest.mark.parametrize("slash", ["/", ""])
+def test_every_read_path_answers_with_or_without_the_slash(
+    client: TestClient, plans: PlanService, slash: str
 ) -> None:
     post(plans)
-    response = client.get(path, params={"coach": "d", "date": "2025-03-14"}, follow_redirects=False)
-    assert response.status_code == 200
-    assert response.json()["plan"] == "Watch 950"
+    day = {"date": "2025-03-14"}
+
+    def get(path: str, **params: str) -> dict[str, object]:
+        response = client.get(path + slash, params={**day, **params}, follow_redirects=False)
+        assert response.status_code == 200, (path + slash, response.text)
+        return response.json()
+
+    assert get("/api/coach-plans", coach="d")["plan"] == "Watch 950"
+    assert get("/api/coach-plans/all")["count"] == 1
+    assert get("/api/coach-plans/history", coach="d")["coach"] == "d"
 
 
 def test_date_defaults_to_today_in_the_timezone(client: TestClient, plans: PlanService) -> None:
