@@ -66,6 +66,9 @@ def test_a_full_disk_is_a_clear_error_and_recovers(
                 break
         assert refusals and "nothing was saved" in refusals[0]
         assert "Traceback" not in refusals[0]
+        health = discord.client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["components"]["database"] == {"status": "down", "error": "DiskFull"}
         filler.unlink()
         saved = discord.command(
             "edit", coach="d", date="2025-03-14", text="after the disk was freed"

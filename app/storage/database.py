@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 from collections import namedtuple
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,7 @@ log = logging.getLogger("coach_plans")
 # tests/test_migrations.py checks it names Alembic's head.
 HEAD_REVISION = "0001"
 BUSY_TIMEOUT_MS = 30_000
+MIN_FREE_BYTES = 1024 * 1024  # below this, /health says the database is down: writes would fail
 WRITE_OPTION = "coach_plans_write"
 
 
@@ -169,11 +171,22 @@ def _current_revision(connection: Connection) -> str | None:
     return revision
 
 
+class DiskFull(Exception):
+    """The SQLite file's disk has no room left for new plans (reads still work)."""
+
+
 def ping(engine: Engine) -> int:
-    """Really ask the database: the number of live plans."""
+    """Really ask the database: the number of live plans. On SQLite, also refuse when the
+    disk is full, since every write would then fail while reads go on looking fine."""
     with engine.connect() as connection:
         query = select(func.count()).select_from(CoachPlan).where(CoachPlan.is_deleted.is_(False))
-        return int(connection.execute(query).scalar_one())
+        count = int(connection.execute(query).scalar_one())
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        disk = os.statvfs(Path(database).parent)
+        if disk.f_bavail * disk.f_frsize < MIN_FREE_BYTES:
+            raise DiskFull(f"less than {MIN_FREE_BYTES} bytes free beside {database}")
+    return count
 
 
 class PreparedRead:
