@@ -43,6 +43,13 @@ class StaleVersion(PlanError):
     code = "stale_version"
 
 
+class AlreadyHandled(PlanError):
+    """The same request (by its idempotency key) was carried out before."""
+
+    status = 409
+    code = "already_handled"
+
+
 class NotAuthor(PlanError):
     status = 403
     code = "not_author"

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, s
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.errors import (
+    AlreadyHandled,
     BadDate,
     BadText,
     ChartNotFound,
@@ -29,7 +30,7 @@ from app.errors import (
     UnknownCoach,
 )
 from app.storage.database import PreparedRead, writer
-from app.storage.models import CoachPlan, PlanChart, PlanHistory
+from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
 
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -37,6 +38,9 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 plans_t = CoachPlan.__table__  # type: ignore[attr-defined]
 charts_t = PlanChart.__table__  # type: ignore[attr-defined]
 history_t = PlanHistory.__table__  # type: ignore[attr-defined]
+handled_t = HandledRequest.__table__  # type: ignore[attr-defined]
+# Discord never delivers an interaction later than its token's 15 minutes; a day is ample.
+KEY_LIFETIME = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,17 @@ def _plan(row, charts: Sequence[Chart] = ()) -> Plan:  # type: ignore[no-untyped
     )
 
 
+def _claim(connection: Connection, key: str) -> None:
+    now = datetime.now(UTC)
+    connection.execute(handled_t.delete().where(handled_t.c.handled_at < now - KEY_LIFETIME))
+    try:
+        connection.execute(handled_t.insert().values(key=key[:64], handled_at=now))
+    except IntegrityError:
+        raise AlreadyHandled(
+            "This request was already carried out; nothing was done again."
+        ) from None
+
+
 @contextlib.contextmanager
 def _storage_errors() -> Iterator[None]:
     try:
@@ -301,8 +316,12 @@ class PlanService:
     # --- transactions ----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _transaction(self, write: bool) -> Iterator[Connection]:
+    def _transaction(self, write: bool, once: str | None = None) -> Iterator[Connection]:
+        """A transaction; with `once`, an idempotency key it claims first, so the same request
+        delivered twice (to two workers, or two instances) is carried out once."""
         with _storage_errors(), (self._writer if write else self.engine).begin() as connection:
+            if once is not None:
+                _claim(connection, once)
             yield connection
 
     # --- writes ----------------------------------------------------------------------------
@@ -316,12 +335,14 @@ class PlanService:
         *,
         place: Place = Place(),
         charts: Sequence[NewChart] = (),
+        once: str | None = None,
     ) -> Plan:
+        """A new plan; `once` is an idempotency key (see _transaction)."""
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
         self._check_chart_count(0, len(charts))
         now = datetime.now(UTC)
         try:
-            with self._transaction(write=True) as connection:
+            with self._transaction(write=True, once=once) as connection:
                 if self._live_id(connection, coach, day) is not None:
                     raise self._exists(coach, day)
                 plan_id = connection.execute(
@@ -355,13 +376,14 @@ class PlanService:
         charts: Sequence[NewChart] = (),
         expected_version: int | None = None,
         plan_id: int | None = None,
+        once: str | None = None,
     ) -> Plan:
         """Change the text and/or add charts; the text it replaces goes to history."""
         coach, day = self.coach(coach), self.day(day)
         new_text = None if text is None else self.text(text)
         if new_text is None and not charts:
             raise BadText("Nothing to change: give new text or a chart.")
-        with self._transaction(write=True) as connection:
+        with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
             now = datetime.now(UTC)
@@ -399,10 +421,11 @@ class PlanService:
         moderator: bool = False,
         expected_version: int | None = None,
         plan_id: int | None = None,
+        once: str | None = None,
     ) -> Plan:
         """Soft delete: the plan leaves every list and frees its coach and date."""
         coach, day = self.coach(coach), self.day(day)
-        with self._transaction(write=True) as connection:
+        with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, coach, day, plan_id, expected_version)
             if current.author_id != actor.id and not moderator:
                 raise NotAuthor(

@@ -92,7 +92,11 @@ async def press(interaction: Interaction, services: Services) -> Reply:
     if plan.author_id != user.id and not interaction.moderator:
         raise _not_allowed(plan.author, plan.coach, plan.date)
     delete = functools.partial(
-        plans.delete, moderator=interaction.moderator, expected_version=version, plan_id=plan_id
+        plans.delete,
+        moderator=interaction.moderator,
+        expected_version=version,
+        plan_id=plan_id,
+        once=interaction.once,
     )
     try:
         await services.write(delete, plan.coach, plan.date, user)

@@ -72,7 +72,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
                 current.text,
             )
         )
-    edit = functools.partial(plans.edit, text=text, charts=new_charts)
+    edit = functools.partial(plans.edit, text=text, charts=new_charts, once=interaction.once)
     edited = await services.write(edit, coach, day, user)
     return plan_command.answer(interaction, services, edited)
 
@@ -90,7 +90,13 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
                 f"Coach {plan.coach}'s plan for {plan.date} was deleted after the editor opened; "
                 "nothing was saved."
             )
-        edit = functools.partial(plans.edit, text=text, expected_version=version, plan_id=plan_id)
+        edit = functools.partial(
+            plans.edit,
+            text=text,
+            expected_version=version,
+            plan_id=plan_id,
+            once=interaction.once,
+        )
         edited = await services.write(edit, plan.coach, plan.date, interaction.user)
     except StaleVersion as exc:
         # The other change is kept; hand the user's text back so it is not lost.

@@ -53,7 +53,9 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings.max_chart_bytes
     )
-    post = functools.partial(plans.post, place=interaction.place, charts=new_charts)
+    post = functools.partial(
+        plans.post, place=interaction.place, charts=new_charts, once=interaction.once
+    )
     plan = await services.write(post, coach, day, text, interaction.user)
     return answer(interaction, services, plan)
 

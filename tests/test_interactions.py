@@ -143,6 +143,23 @@ def test_the_same_interaction_delivered_twice_is_executed_once(discord: Discord)
     assert len(plans_of_day(discord)) == 1
 
 
+def test_an_edit_delivered_to_two_workers_is_executed_once(
+    settings: Settings, signer: SigningKey
+) -> None:
+    # Two app instances on one database stand for two workers (or two machines): each has its
+    # own memory of recent ids, so only the database can tell that the second is a repeat.
+    with (
+        discord_app(fast_settings(settings), signer) as one,
+        discord_app(fast_settings(settings), signer) as two,
+    ):
+        one.post_plan("d", "v1")
+        payload = guild_interaction(2, command_data("edit", coach="d", text="v2"))
+        assert "flags" not in one.send(payload)["data"]
+        assert "already carried out" in ephemeral_text(two.send(payload))
+        history = one.client.get("/api/coach-plans/history?coach=d").json()["history"]
+    assert [entry["plan_text"] for entry in history] == ["v1"]
+
+
 def test_guild_member_payload_takes_the_user_from_member(discord: Discord) -> None:
     discord.command("plan", coach="d", text="Long above 950")
     [plan] = plans_of_day(discord)

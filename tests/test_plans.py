@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import (
+    AlreadyHandled,
     BadDate,
     BadText,
     NotAuthor,
@@ -238,3 +239,39 @@ def test_foreign_keys_are_enforced(engine: Engine) -> None:
                 " VALUES (424242, 't', 'a', '1', CURRENT_TIMESTAMP)"
             )
         )
+
+
+# --- idempotency: a request delivered twice changes things once ---------------------------------
+
+
+def test_a_write_repeated_with_the_same_key_is_done_once(plans: PlanService) -> None:
+    plans.post("d", DAY, "v1", COACH_D, once="post-1")
+    plans.edit("d", DAY, COACH_D, text="v2", once="edit-1")
+    with pytest.raises(AlreadyHandled, match="already carried out"):
+        plans.edit("d", DAY, COACH_D, text="v2", once="edit-1")
+    with pytest.raises(AlreadyHandled):
+        plans.post("i", DAY, "a different plan, same request", COACH_D, once="post-1")
+    current, entries = plans.history("d", DAY)
+    assert (current.text, current.version) == ("v2", 2)
+    assert [e.plan_text for e in entries] == ["v1"]
+    assert plans.list_by_date(DAY) == [current]
+
+
+def test_a_refused_write_does_not_use_up_its_key(plans: PlanService) -> None:
+    plans.post("d", DAY, "v1", COACH_D)
+    with pytest.raises(PlanExists):
+        plans.post("d", DAY, "again", COACH_D, once="retry-me")
+    plans.delete("d", DAY, COACH_D)
+    assert plans.post("d", DAY, "again", COACH_D, once="retry-me").text == "again"
+
+
+def test_keys_older_than_a_day_are_forgotten(plans: PlanService, engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO handled_requests (key, handled_at) VALUES ('old', :at)"),
+            {"at": datetime.now(UTC) - timedelta(days=2)},
+        )
+    plans.post("d", DAY, "v1", COACH_D, once="new")
+    with engine.connect() as connection:
+        keys = connection.execute(text("SELECT key FROM handled_requests")).scalars().all()
+    assert keys == ["new"]

@@ -75,6 +75,12 @@ class Interaction:
     # --- who and where -------------------------------------------------------------------------
 
     @property
+    def once(self) -> str | None:
+        """The idempotency key of the writes this interaction makes: its id, unique per
+        interaction, so a second delivery anywhere changes nothing."""
+        return f"interaction:{self.id}" if self.id else None
+
+    @property
     def user(self) -> Actor:
         """In a guild the user is `member.user`; in a DM it is `user`."""
         member = _dict(self.raw.get("member"))

@@ -79,3 +79,15 @@ class PlanHistory(SQLModel, table=True):
     edited_by_id: str = Field(sa_type=String(_SNOWFLAKE))
     # When this text was replaced: the text stood from the previous edit until this instant.
     edited_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
+
+
+class HandledRequest(SQLModel, table=True):
+    """Idempotency keys of writes already done, so a request delivered twice (to two workers or
+    two instances) changes things once. Kept a day, then forgotten."""
+
+    __tablename__ = "handled_requests"
+
+    key: str = Field(primary_key=True, sa_type=String(64))
+    handled_at: dt.datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
