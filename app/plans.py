@@ -7,6 +7,7 @@ and return frozen dataclasses built straight from rows: no ORM objects on the ho
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -41,6 +42,7 @@ history_t = PlanHistory.__table__  # type: ignore[attr-defined]
 handled_t = HandledRequest.__table__  # type: ignore[attr-defined]
 # Discord never delivers an interaction later than its token's 15 minutes; a day is ample.
 KEY_LIFETIME = timedelta(days=1)
+SWEEP_EVERY = 256  # claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +192,10 @@ def _plan(row, charts: Sequence[Chart] = ()) -> Plan:  # type: ignore[no-untyped
     )
 
 
-def _claim(connection: Connection, key: str) -> None:
+def _claim(connection: Connection, key: str, forget_old: bool) -> None:
     now = datetime.now(UTC)
-    connection.execute(handled_t.delete().where(handled_t.c.handled_at < now - KEY_LIFETIME))
+    if forget_old:
+        connection.execute(handled_t.delete().where(handled_t.c.handled_at < now - KEY_LIFETIME))
     try:
         connection.execute(handled_t.insert().values(key=key[:64], handled_at=now))
     except IntegrityError:
@@ -227,6 +230,7 @@ class PlanService:
         self.coaches = tuple(coaches)
         self.timezone = timezone
         self.max_charts = max_charts
+        self._claims = itertools.count()
         # The reads on hot paths (REST by key, /all, autocomplete), compiled once.
         self._by_key = PreparedRead(
             engine,
@@ -321,7 +325,8 @@ class PlanService:
         delivered twice (to two workers, or two instances) is carried out once."""
         with _storage_errors(), (self._writer if write else self.engine).begin() as connection:
             if once is not None:
-                _claim(connection, once)
+                # Old keys are swept now and then, not on every write: it is on the write path.
+                _claim(connection, once, forget_old=next(self._claims) % SWEEP_EVERY == 0)
             yield connection
 
     # --- writes ----------------------------------------------------------------------------
