@@ -36,7 +36,10 @@ def sign(key: SigningKey, timestamp: str, body: bytes) -> str:
 
 
 def verify(key: VerifyKey, signature_hex: str, timestamp: str, body: bytes) -> bool:
-    """True only for a well-formed signature of timestamp + raw body by `key`."""
+    """True only for a well-formed signature of timestamp + raw body by `key`.
+
+    discord_interactions.verify_key does the same check, but builds the key from hex on every
+    call and prints failures to stdout; this one takes the key built once at start-up."""
     try:
         signature = bytes.fromhex(signature_hex)
     except ValueError:

@@ -7,11 +7,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from discord_interactions import InteractionType
+
 from app.errors import PlanError
 from app.plans import Actor, Place
 
 # Interaction types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type).
-PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
+# Discord's own library names the protocol's numbers.
+PING = InteractionType.PING
+APPLICATION_COMMAND = InteractionType.APPLICATION_COMMAND
+MESSAGE_COMPONENT = InteractionType.MESSAGE_COMPONENT
+AUTOCOMPLETE = InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
+MODAL_SUBMIT = InteractionType.MODAL_SUBMIT
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
 ADMINISTRATOR = 1 << 3

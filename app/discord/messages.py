@@ -7,17 +7,19 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from discord_interactions import InteractionResponseFlags, InteractionResponseType
+
 from app.plans import HistoryEntry, Plan
 
 # Interaction callback types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-interaction-callback-type).
-PONG = 1
-CHANNEL_MESSAGE = 4
-DEFERRED_CHANNEL_MESSAGE = 5
-UPDATE_MESSAGE = 7
-AUTOCOMPLETE_RESULT = 8
-MODAL = 9
+PONG = InteractionResponseType.PONG
+CHANNEL_MESSAGE = InteractionResponseType.CHANNEL_MESSAGE_WITH_SOURCE
+DEFERRED_CHANNEL_MESSAGE = InteractionResponseType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
+UPDATE_MESSAGE = InteractionResponseType.UPDATE_MESSAGE
+AUTOCOMPLETE_RESULT = InteractionResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
+MODAL = InteractionResponseType.MODAL
 
-EPHEMERAL = 1 << 6
+EPHEMERAL = InteractionResponseFlags.EPHEMERAL
 # Plan text is written by users: it must never ping anyone, whatever it contains.
 NO_PINGS: dict[str, list[str]] = {"parse": []}
 
