@@ -17,6 +17,7 @@ access_log = logging.getLogger("coach_plans.access")
 log = logging.getLogger("coach_plans")
 
 # Accept a caller's id only if it is short and safe to echo into logs and headers.
+_ID_HEADER = b"x-request-id"
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -33,6 +34,7 @@ class RequestContextMiddleware:
         request_id = (
             incoming if incoming and _VALID_ID.fullmatch(incoming) else os.urandom(16).hex()
         )
+        request_id_bytes = request_id.encode()
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
@@ -44,9 +46,8 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message = {**message, "headers": headers}
+                # A new list: a response object may be sent more than once with its own.
+                message["headers"] = [*message.get("headers", ()), (_ID_HEADER, request_id_bytes)]
             await send(message)
 
         try:
