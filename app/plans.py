@@ -192,6 +192,24 @@ def _plan(row, charts: Sequence[Chart] = ()) -> Plan:  # type: ignore[no-untyped
     )
 
 
+def check_may_edit(plan: Plan, editor: Actor) -> None:
+    """Only the author (by Discord id) edits a plan."""
+    if plan.author_id != editor.id:
+        raise NotAuthor(
+            f"Only {plan.author}, who posted coach {plan.coach}'s plan for {plan.date}, "
+            "can edit it."
+        )
+
+
+def check_may_delete(plan: Plan, actor: Actor, moderator: bool) -> None:
+    """The author deletes a plan, and so does a moderator."""
+    if plan.author_id != actor.id and not moderator:
+        raise NotAuthor(
+            f"Only {plan.author}, who posted coach {plan.coach}'s plan for {plan.date}, or a "
+            "moderator (Manage Messages) can delete it."
+        )
+
+
 def _claim(connection: Connection, key: str, forget_old: bool) -> None:
     now = datetime.now(UTC)
     if forget_old:
@@ -392,11 +410,7 @@ class PlanService:
             current = self._locked(connection, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
             now = datetime.now(UTC)
-            if current.author_id != editor.id:
-                raise NotAuthor(
-                    f"Only {current.author}, who posted coach {coach}'s plan for {day}, "
-                    "can edit it."
-                )
+            check_may_edit(current, editor)
             existing = connection.execute(
                 select(func.count()).where(charts_t.c.plan_id == current.id)
             ).scalar_one()
@@ -432,11 +446,7 @@ class PlanService:
         coach, day = self.coach(coach), self.day(day)
         with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, coach, day, plan_id, expected_version)
-            if current.author_id != actor.id and not moderator:
-                raise NotAuthor(
-                    f"Only {current.author}, who posted coach {coach}'s plan for {day}, or a "
-                    "moderator (Manage Messages) can delete it."
-                )
+            check_may_delete(current, actor, moderator)
             changes = {
                 "is_deleted": True,
                 "deleted_at": datetime.now(UTC),

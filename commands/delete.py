@@ -11,7 +11,8 @@ import re
 
 from app.discord import messages
 from app.discord.interaction import Interaction, Reply
-from app.errors import NotAuthor, StaleVersion
+from app.errors import StaleVersion
+from app.plans import check_may_delete
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -41,20 +42,12 @@ def command(settings: Settings) -> Command:
     return Command(definition, run, autocomplete=date_choices, components={PREFIX: press})
 
 
-def _not_allowed(author: str, coach: str, day: object) -> NotAuthor:
-    return NotAuthor(
-        f"Only {author}, who posted coach {coach}'s plan for {day}, or a moderator "
-        "(Manage Messages) can delete it."
-    )
-
-
 async def run(interaction: Interaction, services: Services) -> Reply:
     plans = services.plans
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     plan = await services.read(plans.get, coach, day)
-    if plan.author_id != interaction.user.id and not interaction.moderator:
-        raise _not_allowed(plan.author, coach, day)
+    check_may_delete(plan, interaction.user, interaction.moderator)
     question = (
         f"Delete coach {coach}'s plan for {day.isoformat()}, posted by {plan.author} "
         f"(version {plan.version})? It leaves every list; its history is kept."
@@ -89,8 +82,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
         return Reply(messages.update(f"Nothing was deleted: {what} stays as it is."))
     if plan.is_deleted:
         return Reply(messages.update(f"Nothing more to do: {what} was already deleted."))
-    if plan.author_id != user.id and not interaction.moderator:
-        raise _not_allowed(plan.author, plan.coach, plan.date)
+    check_may_delete(plan, user, interaction.moderator)
     delete = functools.partial(
         plans.delete,
         moderator=interaction.moderator,

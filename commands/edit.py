@@ -10,7 +10,8 @@ import re
 from app import charts
 from app.discord import messages
 from app.discord.interaction import Interaction, Reply
-from app.errors import NotAuthor, StaleVersion
+from app.errors import StaleVersion
+from app.plans import check_may_edit
 from app.services import Services
 from app.settings import Settings
 from commands import plan as plan_command
@@ -59,10 +60,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     user = interaction.user
     if text is None and not new_charts:
         current = await services.read(plans.get, coach, day)
-        if current.author_id != user.id:
-            raise NotAuthor(
-                f"Only {current.author}, who posted coach {coach}'s plan for {day}, can edit it."
-            )
+        check_may_edit(current, user)
         return Reply(
             messages.modal(
                 f"{MODAL_PREFIX}:{current.id}:{current.version}",
