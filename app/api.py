@@ -39,9 +39,6 @@ async def plans_of_day(request: Request) -> Response:
     services: Services = request.state.services
     day = services.plans.day(params.get("date"))
     found = await services.read(services.plans.list_by_date, day)
-    # "By coach" means in COACHES order, the order the commands offer them.
-    rank = {name: n for n, name in enumerate(services.settings.coaches)}
-    found = sorted(found, key=lambda p: (rank.get(p.coach, len(rank)), p.coach))
     base = _base_url(request, services)
     body = {
         "date": day.isoformat(),

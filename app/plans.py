@@ -246,6 +246,7 @@ class PlanService:
         self.engine = engine
         self._writer = writer(engine)
         self.coaches = tuple(coaches)
+        self._rank = {name: n for n, name in enumerate(self.coaches)}
         self.timezone = timezone
         self.max_charts = max_charts
         self._claims = itertools.count()
@@ -523,7 +524,8 @@ class PlanService:
     def list_by_date(self, day: date | str | None) -> list[Plan]:
         day = self.day(day)
         with _storage_errors():
-            return _plans_from_rows(self._by_date.rows(day=day))
+            found = _plans_from_rows(self._by_date.rows(day=day))
+        return self._in_coach_order(found)
 
     def list_by_author(self, author_id: str, day: date | str | None) -> list[Plan]:
         """An author's live plans for one date, by coach."""
@@ -533,7 +535,12 @@ class PlanService:
             )
         ).order_by(plans_t.c.coach_name, charts_t.c.id)
         with self._transaction(write=False) as connection:
-            return _plans_from_rows(connection.execute(query))
+            return self._in_coach_order(_plans_from_rows(connection.execute(query)))
+
+    def _in_coach_order(self, plans: list[Plan]) -> list[Plan]:
+        """In COACHES order, the order the commands offer them (names outside it go last)."""
+        last = len(self._rank)
+        return sorted(plans, key=lambda plan: (self._rank.get(plan.coach, last), plan.coach))
 
     def history(self, coach: str, day: date | str | None) -> tuple[Plan, list[HistoryEntry]]:
         """The live plan and its earlier texts, newest first."""

@@ -25,7 +25,5 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         return Reply(
             messages.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
         )
-    rank = {name: n for n, name in enumerate(services.settings.coaches)}
-    found.sort(key=lambda p: (rank.get(p.coach, len(rank)), p.coach))
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
     return Reply(messages.plan_list(f"Plans for {day.isoformat()}", found, pointer))
