@@ -144,6 +144,11 @@ _PLANS_WITH_CHARTS = select(*_PLAN_COLUMNS, *_CHART_COLUMNS).outerjoin(
     charts_t, charts_t.c.plan_id == plans_t.c.id
 )
 _LIVE = plans_t.c.is_deleted.is_(False)
+_LIVE_CHARTS = (
+    select(charts_t.c.plan_id, *_CHART_COLUMNS)
+    .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
+    .where(_LIVE)
+)
 
 
 def _plans_from_rows(rows: Iterable, charts_until: datetime | None = None) -> list[Plan]:  # type: ignore[type-arg]
@@ -575,27 +580,20 @@ class PlanService:
     def chart(self, chart_id: int) -> Chart:
         """A chart of a live plan."""
         with self._transaction(write=False) as connection:
-            row = connection.execute(
-                select(charts_t.c.plan_id, *_CHART_COLUMNS)
-                .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
-                .where(charts_t.c.id == chart_id, _LIVE)
-            ).first()
+            row = connection.execute(_LIVE_CHARTS.where(charts_t.c.id == chart_id)).first()
         if row is None:
             raise ChartNotFound(f"There is no chart {chart_id}.")
         return _chart(row, plan_id=row.plan_id)
 
     def unarchived_charts(self, limit: int = 100) -> list[Chart]:
         """Charts of live plans whose copy has not been downloaded yet (oldest first)."""
+        query = (
+            _LIVE_CHARTS.where(charts_t.c.stored_path.is_(None))
+            .order_by(charts_t.c.id)
+            .limit(limit)
+        )
         with self._transaction(write=False) as connection:
-            ids = connection.execute(
-                select(charts_t.c.id)
-                .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
-                .where(charts_t.c.stored_path.is_(None), _LIVE)
-                .order_by(charts_t.c.id)
-                .limit(limit)
-            ).scalars()
-            chart_ids = list(ids)
-        return [self.chart(chart_id) for chart_id in chart_ids]
+            return [_chart(row, plan_id=row.plan_id) for row in connection.execute(query)]
 
     def counts(self) -> dict[str, int]:
         with self._transaction(write=False) as connection:
