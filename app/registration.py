@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from app import __version__
+from app.discord.rate_limits import retry_after
 
 USER_AGENT = f"DiscordBot (https://github.com/coach-plans/coach-plans, {__version__})"
 
@@ -162,7 +163,7 @@ class CommandRegistrar:
                     f"Cannot reach Discord at {self.base_url}: {exc.__class__.__name__}"
                 ) from None
             if response.status_code == 429:
-                self.sleep(_retry_after(response))
+                self.sleep(retry_after(response, default=1.0))
                 continue
             if response.status_code >= 400:
                 raise explain(response, self.where(guild_id))
@@ -174,10 +175,3 @@ class CommandRegistrar:
 
     def overwrite(self, guild_id: str | None, commands: list[dict[str, Any]]) -> list[Any]:
         return self._send("PUT", guild_id, commands)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return float(response.json()["retry_after"])
-    except (ValueError, KeyError, TypeError):
-        return float(response.headers.get("Retry-After", "1"))

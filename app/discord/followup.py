@@ -10,6 +10,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
+from app.discord.rate_limits import retry_after
 from app.services import Services
 
 log = logging.getLogger("coach_plans")
@@ -40,7 +41,7 @@ async def edit_original(
                 return True
             why = f"HTTP {response.status_code}"
             if response.status_code == 429:
-                wait = _retry_after(response, wait)
+                wait = retry_after(response, wait)
             elif response.status_code not in (404,) and response.status_code < 500:
                 log.warning(
                     "Discord refused the edit of a deferred answer: %s", response.text[:300]
@@ -51,10 +52,3 @@ async def edit_original(
             await anyio.sleep(wait)
     log.warning("gave up editing a deferred answer after %d attempts", attempts)
     return False
-
-
-def _retry_after(response: httpx.Response, default: float) -> float:
-    try:
-        return float(response.json()["retry_after"])
-    except (ValueError, KeyError, TypeError):
-        return default
