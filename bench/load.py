@@ -18,23 +18,7 @@ from pathlib import Path
 
 from run import PYTHON, SEED_DAY, Bench, free_port, server
 
-USER_ID = "400000000000000001"  # the member every bench interaction comes from
 DEADLINE_MS = 3000
-
-
-def seed(bench: Bench, env: dict[str, str]) -> None:
-    """Plans by the bench user on the seed day, so /edit and /history find something."""
-    from app.plans import Actor, PlanService
-    from app.settings import load_settings
-    from app.storage.database import make_engine, migrate
-
-    settings = load_settings(database_path=env["DATABASE_PATH"], mock_mode=True)
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    plans = PlanService(engine, coaches=settings.coaches, timezone=settings.zone)
-    for coach in settings.coaches:
-        plans.post(coach, SEED_DAY, f"Coach {coach}: long above 950.", Actor(USER_ID, "coach"))
-    engine.dispose()
 
 
 def command(name: str, **options: str) -> dict[str, object]:
@@ -73,9 +57,7 @@ def mix(bench: Bench, count: int) -> Path:
                 path = f"/api/coach-plans/all?date={day}"
             lines.append(f"GET\t{path}\t\t")
             continue
-        headers, body = bench.signed(payload)
-        header_text = "|".join(f"{k}:{v}" for k, v in headers.items())
-        lines.append(f"POST\t/interactions\t{header_text}\t{body}")
+        lines.append(bench.request_line(payload))
     out = bench.work / "load.requests"
     out.write_text("\n".join(lines) + "\n")
     return out
@@ -93,7 +75,7 @@ def main() -> int:
     bench = Bench(args.seconds, args.connections, work)
     try:
         env = bench.ours_env("load")
-        seed(bench, env)
+        bench.seed_ours("load")
         requests = mix(bench, bench.budget(3000))
         port = free_port()
         argv = [str(Path(PYTHON).parent / "coach-plans"), "serve", "--workers", "2"]

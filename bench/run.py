@@ -36,6 +36,7 @@ ROOT = HERE.parent
 PYTHON = sys.executable
 APP_ID = "100000000000000001"
 SEED_DAY = date(2026, 1, 5)  # the day the read benchmarks look up
+USER_ID = "400000000000000001"  # the member every bench interaction comes from
 
 
 @dataclass
@@ -126,7 +127,8 @@ class Bench:
         )
 
     def seed_ours(self, name: str, charts_per_plan: int = 0) -> None:
-        """One plan per coach on SEED_DAY, written through the service's own rules."""
+        """One plan per coach on SEED_DAY by the bench's member (so its /edit and /history find
+        something), written through the service's own rules."""
         from app.plans import Actor, NewChart, PlanService
         from app.settings import load_settings
         from app.storage.database import make_engine, migrate
@@ -142,7 +144,7 @@ class Bench:
                 for n in range(charts_per_plan)
             ]
             text = f"Coach {coach}: long above 950, stop 940. " * 10
-            service.post(coach, SEED_DAY, text, Actor(id="1", name="bench"), charts=charts)
+            service.post(coach, SEED_DAY, text, Actor(id=USER_ID, name="coach"), charts=charts)
         engine.dispose()
 
     # --- requests --------------------------------------------------------------------------
@@ -168,7 +170,7 @@ class Bench:
             "version": 1,
         }
         if data is not None:
-            user = {"id": "400000000000000001", "username": "coach", "global_name": "Coach"}
+            user = {"id": USER_ID, "username": "coach", "global_name": "Coach"}
             payload.update(
                 data=data,
                 guild_id="200000000000000001",
@@ -178,12 +180,14 @@ class Bench:
             )
         return payload
 
+    def request_line(self, payload: dict[str, object]) -> str:
+        """One signed interaction in wrk_requests.lua's format."""
+        headers, body = self.signed(payload)
+        header_text = "|".join(f"{k}:{v}" for k, v in headers.items())
+        return f"POST\t/interactions\t{header_text}\t{body}"
+
     def requests_file(self, name: str, payloads: list[dict[str, object]]) -> Path:
-        lines = []
-        for payload in payloads:
-            headers, body = self.signed(payload)
-            header_text = "|".join(f"{k}:{v}" for k, v in headers.items())
-            lines.append(f"POST\t/interactions\t{header_text}\t{body}")
+        lines = [self.request_line(payload) for payload in payloads]
         path = self.work / f"{name}-{self.counter}.requests"
         path.write_text("\n".join(lines) + "\n")
         return path
