@@ -217,18 +217,20 @@ def test_counts_report_live_plans_charts_and_edits(plans: PlanService) -> None:
 # --- the schema guards the rules too ------------------------------------------------------------
 
 
-def test_the_database_allows_one_live_plan_per_coach_and_date(engine: Engine) -> None:
+def test_the_database_allows_one_live_plan_per_guild_coach_and_date(engine: Engine) -> None:
     insert = text(
-        "INSERT INTO coach_plans (coach_name, date, plan, author, author_id, created_at, "
-        "is_deleted, version) VALUES ('d', '2025-03-14', 't', 'a', '1', CURRENT_TIMESTAMP, "
-        ":deleted, 1)"
+        "INSERT INTO coach_plans (coach_name, date, plan, author, author_id, guild_id, "
+        "created_at, is_deleted, version) VALUES ('d', '2025-03-14', 't', 'a', '1', :guild, "
+        "CURRENT_TIMESTAMP, :deleted, 1)"
     )
     with engine.begin() as connection:
-        connection.execute(insert, {"deleted": True})
-        connection.execute(insert, {"deleted": True})
-        connection.execute(insert, {"deleted": False})
+        connection.execute(insert, {"deleted": True, "guild": "1"})
+        connection.execute(insert, {"deleted": True, "guild": "1"})
+        connection.execute(insert, {"deleted": False, "guild": "1"})
+        # Another community's plan for the same coach and date is its own.
+        connection.execute(insert, {"deleted": False, "guild": "2"})
     with pytest.raises(IntegrityError), engine.begin() as connection:
-        connection.execute(insert, {"deleted": False})
+        connection.execute(insert, {"deleted": False, "guild": "1"})
 
 
 def test_foreign_keys_are_enforced(engine: Engine) -> None:

@@ -18,16 +18,17 @@ def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]
 class CoachPlan(SQLModel, table=True):
     __tablename__ = "coach_plans"
     __table_args__ = (
-        # One live plan per coach and date; deleted rows keep their place in history.
+        # One live plan per guild, coach and date; deleted rows keep their place in history.
         Index(
-            "uq_coach_plans_live_coach_date",
+            "uq_coach_plans_live_guild_coach_date",
+            "guild_id",
             "coach_name",
             "date",
             unique=True,
             sqlite_where=text("is_deleted = 0"),
             postgresql_where=text("NOT is_deleted"),
         ),
-        Index("ix_coach_plans_date_coach", "date", "coach_name"),
+        Index("ix_coach_plans_guild_date_coach", "guild_id", "date", "coach_name"),
         Index("ix_coach_plans_author_date", "author_id", "date"),
     )
 
@@ -64,6 +65,8 @@ class PlanChart(SQLModel, table=True):
     # Where the archived copy lives, relative to CHART_STORAGE_DIR; None until it is downloaded.
     stored_path: str | None = Field(default=None, sa_type=String(255))
     added_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
+    # Why the download was refused for good (never fetched again); None while it may succeed.
+    failed_reason: str | None = Field(default=None, sa_type=String(200))
 
 
 class PlanHistory(SQLModel, table=True):
