@@ -1,7 +1,12 @@
-"""The JSON read API: one coach's plan, every plan of a day, and a plan's edit history."""
+"""The JSON read API: one coach's plan, every plan of a day, and a plan's edit history.
+
+Every read is about one guild (Discord server): `guild=<id>`, else DEFAULT_GUILD_ID, else the
+only guild that has plans; with several and none named, 400 `guild_required`.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import UTC, datetime
 
@@ -10,35 +15,42 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from app.errors import GuildRequired, PlanNotFound
 from app.plans import HistoryEntry, Plan
 from app.services import Services
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.
 MAX_QUERY_BYTES = 2048
+_SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 
 
 async def plan(request: Request) -> Response:
     """One plan by coach and date; with `as_of`, the text as it stood at that instant."""
-    params = _params(request, ("coach", "date", "as_of"), required="coach")
+    params = _params(request, ("coach", "date", "as_of", "guild"), required="coach")
     services: Services = request.state.services
     plans = services.plans
     # Validating coach and date needs no database, so it stays on the event loop.
     coach = plans.coach(params["coach"])
     day = plans.day(params.get("date"))
     as_of = params.get("as_of")
-    if as_of is None:
-        found = await services.read(plans.get, coach, day)
+    instant = None if as_of is None else parse_instant(as_of)
+    guild = await _guild(params, services)
+    if guild is None:
+        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
+    if instant is None:
+        found = await services.read(plans.get, guild, coach, day)
     else:
-        found = await services.read(plans.as_of, coach, day, parse_instant(as_of))
+        found = await services.read(plans.as_of, guild, coach, day, instant)
     return JSONResponse(plan_json(found, _base_url(request, services)))
 
 
 async def plans_of_day(request: Request) -> Response:
     """Every coach's plan for one date, ordered by coach."""
-    params = _params(request, ("date",))
+    params = _params(request, ("date", "guild"))
     services: Services = request.state.services
     day = services.plans.day(params.get("date"))
-    found = await services.read(services.plans.list_by_date, day)
+    guild = await _guild(params, services)
+    found = [] if guild is None else await services.read(services.plans.list_by_date, guild, day)
     base = _base_url(request, services)
     body = {
         "date": day.isoformat(),
@@ -50,11 +62,14 @@ async def plans_of_day(request: Request) -> Response:
 
 async def history(request: Request) -> Response:
     """A plan's earlier texts, newest first."""
-    params = _params(request, ("coach", "date"), required="coach")
+    params = _params(request, ("coach", "date", "guild"), required="coach")
     services: Services = request.state.services
     coach = services.plans.coach(params["coach"])
     day = services.plans.day(params.get("date"))
-    current, entries = await services.read(services.plans.history, coach, day)
+    guild = await _guild(params, services)
+    if guild is None:
+        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
+    current, entries = await services.read(services.plans.history, guild, coach, day)
     body = {
         "coach": current.coach,
         "date": current.date.isoformat(),
@@ -123,6 +138,27 @@ def parse_instant(value: str) -> datetime:
         return instant.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first representable UTC
         raise HTTPException(400, f"as_of {value!r} is out of range.") from None
+
+
+async def _guild(params: dict[str, str], services: Services) -> str | None:
+    """The guild a read is about; None when no guild has plans yet (nothing to find)."""
+    named = params.get("guild")
+    if named is not None:
+        if not _SNOWFLAKE.fullmatch(named):
+            raise HTTPException(
+                400,
+                f"guild {named[:40]!r} is not a Discord server id (digits only).",
+            )
+        return named
+    if services.settings.default_guild_id is not None:
+        return services.settings.default_guild_id
+    guilds = await services.read(services.plans.guilds_with_plans)
+    if len(guilds) > 1:
+        raise GuildRequired(
+            "Plans of several servers are kept here: name one with guild=<server id>, or set "
+            "DEFAULT_GUILD_ID."
+        )
+    return guilds[0] if guilds else None
 
 
 def _params(

@@ -25,6 +25,12 @@ class BadText(PlanError):
     code = "bad_text"
 
 
+class GuildRequired(PlanError):
+    """The request does not say which guild (Discord server) it is about, and it is not clear."""
+
+    code = "guild_required"
+
+
 class TooManyCharts(PlanError):
     code = "too_many_charts"
 

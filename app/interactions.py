@@ -125,6 +125,9 @@ class InteractionsEndpoint:
             if interaction.id in self.seen:
                 return _json(_already_handled(interaction))
             self.seen[interaction.id] = True
+        # Plans belong to a guild: a DM or group DM has none, so there is nothing to serve there.
+        if interaction.guild_id is None:
+            return _json(_refusal(interaction, _NO_GUILD))
         if self.allowed_guilds and interaction.guild_id not in self.allowed_guilds:
             return _json(_refusal(interaction, _OTHER_GUILD))
         reply = await _run(handler, interaction, services)
@@ -153,9 +156,13 @@ class InteractionsEndpoint:
 
 _Handler = Callable[[Interaction, Services], Awaitable[Reply]]
 
+_NO_GUILD = (
+    "Coach Plans works only inside a server: each server keeps its own plans. Use its commands "
+    "in your trading server's channels, not in direct messages."
+)
 _OTHER_GUILD = (
-    "Coach Plans is not enabled here: it only serves the servers it was set up for, and not "
-    "direct messages. Use it in your trading server's channels."
+    "Coach Plans is not enabled in this server: it only serves the servers it was set up for. "
+    "Use it in your trading server's channels."
 )
 _UNKNOWN = (
     "Coach Plans does not know this command or button (it may be out of date). Type / to see "

@@ -40,7 +40,10 @@ def _ok(description: str, schema: str) -> dict[str, object]:
 
 
 _READ_ERRORS = {
-    "400": _error("The coach or the date is not valid; the message says what is accepted."),
+    "400": _error(
+        "The coach, the date or the guild is not valid, or plans of several guilds are kept and "
+        "none was named (error `guild_required`); the message says what is accepted."
+    ),
     "413": _error("The query string is over 2048 bytes, or the request has a body."),
     "422": _error("A required parameter is missing, given twice, or an unknown one is given."),
     "500": _error("Something failed on the server; the message holds no internals."),
@@ -60,6 +63,17 @@ _DATE_PARAM = {
     "required": False,
     "description": "The plan's date (YYYY-MM-DD). Default: today in the service's TIMEZONE.",
     "schema": _DATE,
+}
+_GUILD = {
+    "name": "guild",
+    "in": "query",
+    "required": False,
+    "description": (
+        "The Discord server (guild) id whose plans to read: each server's plans are its own. "
+        "May be left out when DEFAULT_GUILD_ID is set or plans of only one guild exist; "
+        "otherwise the answer is 400 `guild_required`."
+    ),
+    "schema": {"type": "string", "pattern": "^[0-9]{1,20}$", "example": "290926798626357999"},
 }
 _AS_OF = {
     "name": "as_of",
@@ -117,7 +131,7 @@ _PATHS: dict[str, dict[str, object]] = {
         "get": {
             "operationId": "getPlan",
             "summary": "One coach's plan for a date (also answered without the trailing slash).",
-            "parameters": [_COACH, _DATE_PARAM, _AS_OF],
+            "parameters": [_COACH, _DATE_PARAM, _AS_OF, _GUILD],
             "responses": {"200": _ok("The plan.", "Plan"), "404": _NO_PLAN, **_READ_ERRORS},
         }
     },
@@ -125,7 +139,7 @@ _PATHS: dict[str, dict[str, object]] = {
         "get": {
             "operationId": "listPlans",
             "summary": "Every coach's plan for a date, ordered by coach.",
-            "parameters": [_DATE_PARAM],
+            "parameters": [_DATE_PARAM, _GUILD],
             "responses": {"200": _ok("The plans (possibly none).", "PlanList"), **_READ_ERRORS},
         }
     },
@@ -133,7 +147,7 @@ _PATHS: dict[str, dict[str, object]] = {
         "get": {
             "operationId": "getHistory",
             "summary": "The earlier versions of one coach's plan for a date, newest first.",
-            "parameters": [_COACH, _DATE_PARAM],
+            "parameters": [_COACH, _DATE_PARAM, _GUILD],
             "responses": {"200": _ok("The history.", "History"), "404": _NO_PLAN, **_READ_ERRORS},
         }
     },

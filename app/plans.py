@@ -22,6 +22,7 @@ from app.errors import (
     BadDate,
     BadText,
     ChartNotFound,
+    GuildRequired,
     NotAuthor,
     PlanExists,
     PlanNotFound,
@@ -106,6 +107,13 @@ class HistoryEntry:
     edited_by: str
     edited_by_id: str
     edited_at: datetime
+
+
+def _guild(guild_id: str | None) -> str:
+    """Every plan belongs to a guild (a Discord server): its community's plans are its own."""
+    if not guild_id:
+        raise GuildRequired("A plan belongs to a server: post it in a server's channel.")
+    return guild_id
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -259,6 +267,7 @@ class PlanService:
         self._by_key = PreparedRead(
             engine,
             _PLANS_WITH_CHARTS.where(
+                plans_t.c.guild_id == bindparam("guild"),
                 plans_t.c.coach_name == bindparam("coach"),
                 plans_t.c.date == bindparam("day"),
                 _LIVE,
@@ -266,19 +275,28 @@ class PlanService:
         )
         self._by_date = PreparedRead(
             engine,
-            _PLANS_WITH_CHARTS.where(plans_t.c.date == bindparam("day"), _LIVE).order_by(
-                plans_t.c.coach_name, charts_t.c.id
-            ),
+            _PLANS_WITH_CHARTS.where(
+                plans_t.c.guild_id == bindparam("guild"), plans_t.c.date == bindparam("day"), _LIVE
+            ).order_by(plans_t.c.coach_name, charts_t.c.id),
         )
         self._dates = PreparedRead(
             engine,
             select(plans_t.c.date)
             .where(
+                plans_t.c.guild_id == bindparam("guild"),
                 plans_t.c.coach_name == bindparam("coach"),
                 _LIVE,
                 cast(plans_t.c.date, String).like(bindparam("prefix")),
             )
             .order_by(plans_t.c.date.desc())
+            .limit(bindparam("limit")),
+        )
+        # Which guilds have plans (deleted ones too, so the answer only ever grows).
+        self._guilds = PreparedRead(
+            engine,
+            select(plans_t.c.guild_id)
+            .where(plans_t.c.guild_id.is_not(None))
+            .distinct()
             .limit(bindparam("limit")),
         )
 
@@ -366,13 +384,14 @@ class PlanService:
         charts: Sequence[NewChart] = (),
         once: str | None = None,
     ) -> Plan:
-        """A new plan; `once` is an idempotency key (see _transaction)."""
+        """A new plan in `place`'s guild; `once` is an idempotency key (see _transaction)."""
+        guild = _guild(place.guild_id)
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
         self._check_chart_count(0, len(charts))
         now = datetime.now(UTC)
         try:
             with self._transaction(write=True, once=once) as connection:
-                if self._live_id(connection, coach, day) is not None:
+                if self._live_id(connection, guild, coach, day) is not None:
                     raise self._exists(coach, day)
                 plan_id = connection.execute(
                     plans_t.insert().values(
@@ -397,6 +416,7 @@ class PlanService:
 
     def edit(
         self,
+        guild: str,
         coach: str,
         day: date | str | None,
         editor: Actor,
@@ -413,7 +433,7 @@ class PlanService:
         if new_text is None and not charts:
             raise BadText("Nothing to change: give new text or a chart.")
         with self._transaction(write=True, once=once) as connection:
-            current = self._locked(connection, coach, day, plan_id, expected_version)
+            current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
             now = datetime.now(UTC)
             check_may_edit(current, editor)
@@ -439,6 +459,7 @@ class PlanService:
 
     def delete(
         self,
+        guild: str,
         coach: str,
         day: date | str | None,
         actor: Actor,
@@ -451,7 +472,7 @@ class PlanService:
         """Soft delete: the plan leaves every list and frees its coach and date."""
         coach, day = self.coach(coach), self.day(day)
         with self._transaction(write=True, once=once) as connection:
-            current = self._locked(connection, coach, day, plan_id, expected_version)
+            current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             check_may_delete(current, actor, moderator)
             changes = {
                 "is_deleted": True,
@@ -470,25 +491,28 @@ class PlanService:
 
     # --- reads -----------------------------------------------------------------------------
 
-    def get(self, coach: str, day: date | str | None) -> Plan:
+    def get(self, guild: str, coach: str, day: date | str | None) -> Plan:
+        """The guild's live plan for a coach and date."""
         coach, day = self.coach(coach), self.day(day)
         with _storage_errors():
-            found = _plans_from_rows(self._by_key.rows(coach=coach, day=day))
+            found = _plans_from_rows(self._by_key.rows(guild=guild, coach=coach, day=day))
         if not found:
             raise self._missing(coach, day)
         return found[0]
 
-    def get_by_id(self, plan_id: int) -> Plan:
-        """Any plan by id, deleted or not (buttons and modals carry ids)."""
+    def get_by_id(self, guild: str, plan_id: int) -> Plan:
+        """A plan of this guild by id, deleted or not (buttons and modals carry ids)."""
         with self._transaction(write=False) as connection:
             found = _plans_from_rows(
-                connection.execute(_PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id))
+                connection.execute(
+                    _PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id, plans_t.c.guild_id == guild)
+                )
             )
         if not found:
             raise PlanNotFound(f"There is no plan #{plan_id}.")
         return found[0]
 
-    def as_of(self, coach: str, day: date | str | None, instant: datetime) -> Plan:
+    def as_of(self, guild: str, coach: str, day: date | str | None, instant: datetime) -> Plan:
         """The plan as it stood at `instant`: its text then, and only the charts it had then."""
         coach, day = self.coach(coach), self.day(day)
         instant = instant.astimezone(UTC)
@@ -496,6 +520,7 @@ class PlanService:
             row = connection.execute(
                 select(*_PLAN_COLUMNS)
                 .where(
+                    plans_t.c.guild_id == guild,
                     plans_t.c.coach_name == coach,
                     plans_t.c.date == day,
                     plans_t.c.created_at <= instant,
@@ -526,17 +551,21 @@ class PlanService:
         edited_at = plan.edited_at if later is None else _utc(last_edit)
         return replace(plan, text=text, edited_at=edited_at, is_deleted=False)
 
-    def list_by_date(self, day: date | str | None) -> list[Plan]:
+    def list_by_date(self, guild: str, day: date | str | None) -> list[Plan]:
+        """The guild's live plans for one date, by coach."""
         day = self.day(day)
         with _storage_errors():
-            found = _plans_from_rows(self._by_date.rows(day=day))
+            found = _plans_from_rows(self._by_date.rows(guild=guild, day=day))
         return self._in_coach_order(found)
 
-    def list_by_author(self, author_id: str, day: date | str | None) -> list[Plan]:
-        """An author's live plans for one date, by coach."""
+    def list_by_author(self, guild: str, author_id: str, day: date | str | None) -> list[Plan]:
+        """An author's live plans in one guild for one date, by coach."""
         query = (
             _PLANS_WITH_CHARTS.where(
-                plans_t.c.author_id == author_id, plans_t.c.date == self.day(day), _LIVE
+                plans_t.c.guild_id == guild,
+                plans_t.c.author_id == author_id,
+                plans_t.c.date == self.day(day),
+                _LIVE,
             )
         ).order_by(plans_t.c.coach_name, charts_t.c.id)
         with self._transaction(write=False) as connection:
@@ -547,9 +576,11 @@ class PlanService:
         last = len(self._rank)
         return sorted(plans, key=lambda plan: (self._rank.get(plan.coach, last), plan.coach))
 
-    def history(self, coach: str, day: date | str | None) -> tuple[Plan, list[HistoryEntry]]:
+    def history(
+        self, guild: str, coach: str, day: date | str | None
+    ) -> tuple[Plan, list[HistoryEntry]]:
         """The live plan and its earlier texts, newest first."""
-        current = self.get(coach, day)
+        current = self.get(guild, coach, day)
         with self._transaction(write=False) as connection:
             rows = connection.execute(
                 select(
@@ -567,15 +598,22 @@ class PlanService:
         ]
         return current, entries
 
-    def dates_with_plans(self, coach: str, typed: str = "", limit: int = 25) -> list[date]:
+    def dates_with_plans(
+        self, guild: str, coach: str, typed: str = "", limit: int = 25
+    ) -> list[date]:
         """Dates that have a live plan for the coach, newest first, starting with `typed`."""
         coach = self.coach(coach)
         prefix = typed.strip()
         if not re.fullmatch(r"[0-9-]{0,10}", prefix):
             return []  # only digits and dashes: nothing else can start a date
         with _storage_errors():
-            rows = self._dates.rows(coach=coach, prefix=f"{prefix}%", limit=limit)
+            rows = self._dates.rows(guild=guild, coach=coach, prefix=f"{prefix}%", limit=limit)
         return [row.date for row in rows]
+
+    def guilds_with_plans(self, limit: int = 2) -> list[str]:
+        """Up to `limit` guilds with plans: a read that names no guild may mean the only one."""
+        with _storage_errors():
+            return [row.guild_id for row in self._guilds.rows(limit=limit)]
 
     def chart(self, chart_id: int) -> Chart:
         """A chart of a live plan."""
@@ -604,14 +642,20 @@ class PlanService:
 
     # --- inside a transaction ----------------------------------------------------------------
 
-    def _live_id(self, connection: Connection, coach: str, day: date) -> int | None:
+    def _live_id(self, connection: Connection, guild: str, coach: str, day: date) -> int | None:
         return connection.execute(
-            select(plans_t.c.id).where(plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE)
+            select(plans_t.c.id).where(
+                plans_t.c.guild_id == guild,
+                plans_t.c.coach_name == coach,
+                plans_t.c.date == day,
+                _LIVE,
+            )
         ).scalar()
 
     def _locked(
         self,
         connection: Connection,
+        guild: str,
         coach: str,
         day: date,
         plan_id: int | None,
@@ -620,7 +664,7 @@ class PlanService:
         """The live plan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
         BEGIN IMMEDIATE already holds the write lock)."""
         query = select(*_PLAN_COLUMNS).where(
-            plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE
+            plans_t.c.guild_id == guild, plans_t.c.coach_name == coach, plans_t.c.date == day, _LIVE
         )
         row = connection.execute(query.with_for_update()).first()
         if row is None or (plan_id is not None and row.id != plan_id):

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     coaches: CommaList = ["d", "i", "s", "n"]
     timezone: str = "America/New_York"
     allowed_guild_ids: CommaList = []
+    default_guild_id: str | None = None
     max_chart_attachments: int = Field(10, ge=1, le=20)
     max_chart_bytes: int = Field(10 * 1024 * 1024, ge=1)
     chart_storage_dir: Path = Path("./data/charts")
@@ -134,6 +135,17 @@ class Settings(BaseSettings):
             raise ValueError(f"guild ids must be Discord snowflakes (digits): {', '.join(bad)}")
         return value
 
+    @field_validator("default_guild_id", mode="before")
+    @classmethod
+    def _check_default_guild(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            return None
+        if not isinstance(value, str) or not _SNOWFLAKE.fullmatch(value.strip()):
+            raise ValueError("must be a Discord server id (digits)")
+        return value.strip()
+
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
@@ -190,6 +202,9 @@ class Settings(BaseSettings):
                     "DATABASE_PATH and DATABASE_URL are both set: set only one of them"
                 )
             self.database_url = f"sqlite:///{self.database_path}"
+        if self.default_guild_id is None and len(self.allowed_guild_ids) == 1:
+            # Serving one community only: REST reads that name no guild mean that one.
+            self.default_guild_id = self.allowed_guild_ids[0]
         return self
 
     @property

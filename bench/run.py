@@ -37,6 +37,8 @@ PYTHON = sys.executable
 APP_ID = "100000000000000001"
 SEED_DAY = date(2026, 1, 5)  # the day the read benchmarks look up
 USER_ID = "400000000000000001"  # the member every bench interaction comes from
+GUILD_ID = "200000000000000001"  # the one community the bench serves
+CDN = "https://cdn.discordapp.com/attachments/300000000000000001"
 
 
 @dataclass
@@ -129,7 +131,7 @@ class Bench:
     def seed_ours(self, name: str, charts_per_plan: int = 0) -> None:
         """One plan per coach on SEED_DAY by the bench's member (so its /edit and /history find
         something), written through the service's own rules."""
-        from app.plans import Actor, NewChart, PlanService
+        from app.plans import Actor, NewChart, Place, PlanService
         from app.settings import load_settings
         from app.storage.database import make_engine, migrate
 
@@ -140,11 +142,17 @@ class Bench:
         service = PlanService(engine, coaches=settings.coaches, timezone=settings.zone)
         for coach in settings.coaches:
             charts = [
-                NewChart(f"https://cdn.example/{coach}/{n}.png", f"chart{n}.png", "image/png", 1000)
+                NewChart(
+                    f"https://cdn.discordapp.com/{coach}/{n}.png",
+                    f"chart{n}.png",
+                    "image/png",
+                    1000,
+                )
                 for n in range(charts_per_plan)
             ]
             text = f"Coach {coach}: long above 950, stop 940. " * 10
-            service.post(coach, SEED_DAY, text, Actor(id=USER_ID, name="coach"), charts=charts)
+            author = Actor(id=USER_ID, name="coach")
+            service.post(coach, SEED_DAY, text, author, place=Place(GUILD_ID), charts=charts)
         engine.dispose()
 
     # --- requests --------------------------------------------------------------------------
@@ -173,7 +181,7 @@ class Bench:
             user = {"id": USER_ID, "username": "coach", "global_name": "Coach"}
             payload.update(
                 data=data,
-                guild_id="200000000000000001",
+                guild_id=GUILD_ID,
                 channel_id="300000000000000001",
                 channel={"id": "300000000000000001", "name": "plans", "type": 0},
                 member={"user": user, "permissions": "0", "roles": []},

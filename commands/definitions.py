@@ -139,5 +139,7 @@ async def date_choices(interaction: Interaction, services: Services) -> Reply:
         coach = services.plans.coach(interaction.string("coach"))
     except PlanError:
         return Reply(messages.choices([]))
-    days = await services.read(services.plans.dates_with_plans, coach, focused[1])
+    days = await services.read(
+        services.plans.dates_with_plans, interaction.guild, coach, focused[1]
+    )
     return Reply(messages.choices([(f"{d.isoformat()} ({d:%a})", d.isoformat()) for d in days]))

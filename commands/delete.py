@@ -46,7 +46,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     plans = services.plans
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
-    plan = await services.read(plans.get, coach, day)
+    plan = await services.read(plans.get, interaction.guild, coach, day)
     check_may_delete(plan, interaction.user, interaction.moderator)
     question = (
         f"Delete coach {coach}'s plan for {day.isoformat()}, posted by {plan.author} "
@@ -76,7 +76,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
             )
         )
     plans = services.plans
-    plan = await services.read(plans.get_by_id, plan_id)
+    plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     what = f"coach {plan.coach}'s plan for {plan.date.isoformat()}"
     if not confirm:
         return Reply(messages.update(f"Nothing was deleted: {what} stays as it is."))
@@ -91,7 +91,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
         once=interaction.once,
     )
     try:
-        await services.write(delete, plan.coach, plan.date, user)
+        await services.write(delete, interaction.guild, plan.coach, plan.date, user)
     except StaleVersion as exc:
         return Reply(messages.update(f"Nothing was deleted. {exc.message}"))
     return Reply(

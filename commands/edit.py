@@ -59,7 +59,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     )
     user = interaction.user
     if text is None and not new_charts:
-        current = await services.read(plans.get, coach, day)
+        current = await services.read(plans.get, interaction.guild, coach, day)
         check_may_edit(current, user)
         return Reply(
             messages.modal(
@@ -71,7 +71,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
             )
         )
     edit = functools.partial(plans.edit, text=text, charts=new_charts, once=interaction.once)
-    edited = await services.write(edit, coach, day, user)
+    edited = await services.write(edit, interaction.guild, coach, day, user)
     return plan_command.answer(interaction, services, edited)
 
 
@@ -81,7 +81,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
     plan_id, version = int(match[1]), int(match[2])
     text = interaction.modal_value(TEXT_INPUT)
     plans = services.plans
-    plan = await services.read(plans.get_by_id, plan_id)
+    plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     try:
         if plan.is_deleted:
             raise StaleVersion(
@@ -95,7 +95,9 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
             plan_id=plan_id,
             once=interaction.once,
         )
-        edited = await services.write(edit, plan.coach, plan.date, interaction.user)
+        edited = await services.write(
+            edit, interaction.guild, plan.coach, plan.date, interaction.user
+        )
     except StaleVersion as exc:
         # The other change is kept; hand the user's text back so it is not lost.
         kept = f"{exc.message}\nYour unsaved text, to copy:\n"

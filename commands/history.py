@@ -32,5 +32,5 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     plans = services.plans
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
-    current, entries = await services.read(plans.history, coach, day)
+    current, entries = await services.read(plans.history, interaction.guild, coach, day)
     return Reply(messages.history_list(current, entries, api_base(services)))

@@ -21,7 +21,7 @@ def command(settings: Settings) -> Command:
 async def run(interaction: Interaction, services: Services) -> Reply:
     user = interaction.user
     day = services.plans.day(interaction.string("date"))
-    found = await services.read(services.plans.list_by_author, user.id, day)
+    found = await services.read(services.plans.list_by_author, interaction.guild, user.id, day)
     if not found:
         return Reply(
             messages.ephemeral(

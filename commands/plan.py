@@ -76,7 +76,7 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
     try:
         try:
             await charts.archive(services, [c for c in plan.charts if not c.stored_path])
-            plan = await services.read(services.plans.get_by_id, plan.id)
+            plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
         except Exception:
             # The plan is saved either way; show it with Discord's own chart URLs.
             log.exception("archiving the charts of plan %s failed", plan.id)

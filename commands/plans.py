@@ -20,7 +20,7 @@ def command(settings: Settings) -> Command:
 
 async def run(interaction: Interaction, services: Services) -> Reply:
     day = services.plans.day(interaction.string("date"))
-    found = await services.read(services.plans.list_by_date, day)
+    found = await services.read(services.plans.list_by_date, interaction.guild, day)
     if not found:
         return Reply(
             messages.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")

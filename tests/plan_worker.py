@@ -10,8 +10,11 @@ import sys
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from app.plans import Actor, PlanService
+from app.plans import Actor, Place, PlanService
 from app.storage.database import make_engine, migrate
+
+GUILD = "290926798626357999"
+HERE = Place(guild_id=GUILD)
 
 AUTHOR = Actor(id="123456789012345678", name="coach d")
 DAY = date(2025, 3, 14)
@@ -26,11 +29,11 @@ def main(job: str, url: str, *args: str) -> None:
     if job == "edit":
         prefix, count = args[0], int(args[1])
         for n in range(count):
-            plans.edit("d", DAY, AUTHOR, text=f"{prefix} {n}")
+            plans.edit(GUILD, "d", DAY, AUTHOR, text=f"{prefix} {n}")
     elif job == "post":
         for n in range(int(args[0])):
             day = date(2000, 1, 1) + timedelta(days=n)
-            plans.post("d", day, f"plan {n}", AUTHOR)
+            plans.post("d", day, f"plan {n}", AUTHOR, place=HERE)
             print(day.isoformat(), flush=True)  # acknowledged: the commit has returned
 
 

@@ -26,12 +26,15 @@ from app.client import (
     create_client,
 )
 from app.client.retry import Backoff, retry_after
-from app.plans import Actor, NewChart, PlanService
+from app.plans import Actor, NewChart, Place, PlanService
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.web import create_app
 from tests.conftest import FakeApi, settings_in
 from tests.live_server import live_server
+
+GUILD = "290926798626357999"
+HERE = Place(guild_id=GUILD)
 
 FAST = {"reconnect_delay_seconds": 0.001}
 
@@ -66,12 +69,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     today = plans.today()
     author = Actor(id="111", name="coach d")
     chart = NewChart("https://cdn.test/spy.png", "spy.png", "image/png", 1000)
-    posted = plans.post("d", today, "Watch 950", author, charts=[chart])
+    posted = plans.post("d", today, "Watch 950", author, charts=[chart], place=HERE)
     time.sleep(0.01)  # so each version has its own instant
-    edited = plans.edit("d", today, author, text="Long above 950")
+    edited = plans.edit(GUILD, "d", today, author, text="Long above 950")
     time.sleep(0.01)
-    plans.edit("d", today, author, text="Long above 955, stop 948")
-    plans.post("i", today, "Flat today", Actor(id="222", name="coach i"))
+    plans.edit(GUILD, "d", today, author, text="Long above 955, stop 948")
+    plans.post("i", today, "Flat today", Actor(id="222", name="coach i"), place=HERE)
     with live_server(create_app(settings)) as base_url:
         state = Seeded(base_url, settings, plans)
         state.created, state.first_edit = posted.created_at, edited.edited_at  # type: ignore[assignment]

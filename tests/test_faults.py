@@ -13,11 +13,14 @@ import pytest
 from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
-from app.plans import Actor
+from app.plans import Actor, Place
 from app.settings import Settings
 from app.web import create_app
 from tests.discord_edge import discord_app, ephemeral_text
 from tests.postgres_server import PostgresServer
+
+GUILD = "290926798626357999"
+HERE = Place(guild_id=GUILD)
 
 DAY = date(2025, 3, 14)
 AUTHOR = Actor(id="123456789012345678", name="coach d")
@@ -111,7 +114,7 @@ def test_postgresql_restarting_under_the_service_is_survived(settings: Settings)
     try:
         pg = settings.model_copy(update={"database_url": server.new_database()})
         with TestClient(create_app(pg)) as client:
-            client.app_state["services"].plans.post("d", DAY, "Watch 950", AUTHOR)
+            client.app_state["services"].plans.post("d", DAY, "Watch 950", AUTHOR, place=HERE)
             read = "/api/coach-plans/?coach=d&date=2025-03-14"
             assert client.get(read).json()["plan"] == "Watch 950"
             server.stop()

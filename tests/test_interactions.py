@@ -167,10 +167,14 @@ def test_guild_member_payload_takes_the_user_from_member(discord: Discord) -> No
     assert (plan["guild_id"], plan["channel"]) == (GUILD, "trading-plans")
 
 
-def test_dm_payload_takes_the_user_from_user(discord: Discord) -> None:
+@pytest.mark.parametrize("name", ["plan", "myplans", "plans", "history", "edit", "delete"])
+def test_a_command_from_a_dm_is_refused_and_changes_nothing(discord: Discord, name: str) -> None:
     discord.command("plan", coach="d", text="Long above 950")
-    answer = discord.send(dm_interaction(2, command_data("myplans")))
-    assert "Long above 950" in ephemeral_text(answer)
+    options = {"coach": "d", "text": "From a DM"} if name in ("plan", "edit") else {"coach": "d"}
+    answer = discord.send(dm_interaction(2, command_data(name, **options)))
+    assert "only inside a server" in ephemeral_text(answer)
+    [plan] = plans_of_day(discord)
+    assert plan["plan"] == "Long above 950"
 
 
 def test_unknown_command_gets_an_ephemeral_hint(discord: Discord) -> None:
@@ -200,13 +204,13 @@ def test_other_guild_is_refused_and_nothing_changes(guarded: Discord) -> None:
         2, command_data("plan", coach="d", text="x"), guild_id="999999999999999999"
     )
     answer = guarded.send(payload)
-    assert "not enabled here" in ephemeral_text(answer)
+    assert "not enabled in this server" in ephemeral_text(answer)
     assert plans_of_day(guarded) == []
 
 
 def test_dm_is_refused_when_guilds_are_limited(guarded: Discord) -> None:
     answer = guarded.send(dm_interaction(2, command_data("plan", coach="d", text="x")))
-    assert "not enabled here" in ephemeral_text(answer)
+    assert "only inside a server" in ephemeral_text(answer)
     assert plans_of_day(guarded) == []
 
 

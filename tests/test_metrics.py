@@ -5,7 +5,10 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from app.plans import Actor, PlanService
+from app.plans import Actor, Place, PlanService
+
+GUILD = "290926798626357999"
+HERE = Place(guild_id=GUILD)
 
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -45,8 +48,8 @@ def test_request_counters_move_by_outcome(client: TestClient) -> None:
 def test_database_counters_follow_plans_charts_and_edits(client: TestClient) -> None:
     plans: PlanService = client.app_state["services"].plans
     author = Actor(id="111", name="coach d")
-    plans.post("d", plans.today(), "Watch 950", author)
-    plans.edit("d", plans.today(), author, text="Long above 950")
+    plans.post("d", plans.today(), "Watch 950", author, place=HERE)
+    plans.edit(GUILD, "d", plans.today(), author, text="Long above 950")
     assert client.get("/metrics").json()["database"] == {
         "total_plans": 1,
         "total_charts": 0,

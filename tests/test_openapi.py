@@ -24,6 +24,9 @@ from app.web import create_app
 from tests.conftest import settings_in
 from tests.live_server import live_server
 
+GUILD = "998877665544332211"
+HERE = Place(guild_id=GUILD)
+
 KEY = "schema-test-key"
 READ_PATHS = {
     "/",
@@ -106,8 +109,8 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chart = NewChart("https://cdn.discordapp.test/spy.png", "spy.png", "image/png", 2048)
     for day in (plans.today(), date(2000, 1, 1)):
         plans.post("d", day, "Watch 950", author, place=place, charts=[chart])
-        plans.edit("d", day, author, text="Long above 950")
-        plans.post("i", day, "Flat", author)
+        plans.edit(GUILD, "d", day, author, text="Long above 950")
+        plans.post("i", day, "Flat", author, place=HERE)
     with live_server(create_app(app_settings)) as base_url:
         yield base_url
     engine.dispose()

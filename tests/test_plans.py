@@ -24,6 +24,9 @@ from app.errors import (
 from app.plans import Actor, NewChart, Place, PlanService
 from app.storage.database import make_engine, migrate
 
+GUILD = "1"
+HERE = Place(guild_id=GUILD)
+
 DAY = date(2025, 3, 14)
 COACH_D = Actor(id="123456789012345678", name="coach d")
 OTHER = Actor(id="876543210987654321", name="someone else")
@@ -53,7 +56,7 @@ def plans(engine: Engine) -> PlanService:
 def test_a_posted_plan_reads_back_with_its_charts(plans: PlanService) -> None:
     place = Place(guild_id="1", channel_id="2", channel="plans")
     posted = plans.post("D", "2025-03-14", "  Watch 950  ", COACH_D, place=place, charts=[chart()])
-    got = plans.get("d", DAY)
+    got = plans.get(GUILD, "d", DAY)
     assert got == posted
     assert (got.coach, got.date, got.text, got.version) == ("d", DAY, "Watch 950", 1)
     assert (got.author, got.author_id, got.channel) == ("coach d", COACH_D.id, "plans")
@@ -62,11 +65,11 @@ def test_a_posted_plan_reads_back_with_its_charts(plans: PlanService) -> None:
 
 
 def test_second_plan_same_day_is_refused_pointing_to_edit(plans: PlanService) -> None:
-    plans.post("d", DAY, "Watch 950", COACH_D)
+    plans.post("d", DAY, "Watch 950", COACH_D, place=HERE)
     with pytest.raises(PlanExists, match="/edit"):
-        plans.post("d", DAY, "Another", OTHER)
-    plans.post("i", DAY, "Another coach is fine", OTHER)
-    plans.post("d", DAY + timedelta(days=1), "Another day is fine", COACH_D)
+        plans.post("d", DAY, "Another", OTHER, place=HERE)
+    plans.post("i", DAY, "Another coach is fine", OTHER, place=HERE)
+    plans.post("d", DAY + timedelta(days=1), "Another day is fine", COACH_D, place=HERE)
 
 
 @pytest.mark.parametrize(
@@ -85,104 +88,104 @@ def test_bad_input_is_refused_with_a_message_that_says_why(
     plans: PlanService, coach: str, day: str, body: str, error: type, says: str
 ) -> None:
     with pytest.raises(error, match=says):
-        plans.post(coach, day, body, COACH_D)
-    assert plans.list_by_date(DAY) == []
+        plans.post(coach, day, body, COACH_D, place=HERE)
+    assert plans.list_by_date(GUILD, DAY) == []
 
 
 def test_text_of_exactly_4000_chars_is_accepted(plans: PlanService) -> None:
-    assert len(plans.post("d", DAY, "x" * 4000, COACH_D).text) == 4000
+    assert len(plans.post("d", DAY, "x" * 4000, COACH_D, place=HERE).text) == 4000
 
 
 def test_date_defaults_to_today_in_the_timezone(plans: PlanService) -> None:
     from datetime import datetime
 
-    posted = plans.post("d", None, "today", COACH_D)
+    posted = plans.post("d", None, "today", COACH_D, place=HERE)
     assert posted.date == datetime.now(NY).date()
     assert plans.day("yesterday") == posted.date - timedelta(days=1)
-    assert plans.get("d", "today") == posted
+    assert plans.get(GUILD, "d", "today") == posted
 
 
 def test_charts_are_capped_per_plan_in_all(plans: PlanService) -> None:
     with pytest.raises(TooManyCharts, match="at most 3"):
-        plans.post("d", DAY, "t", COACH_D, charts=[chart(n) for n in range(4)])
-    plans.post("d", DAY, "t", COACH_D, charts=[chart(1), chart(2)])
+        plans.post("d", DAY, "t", COACH_D, charts=[chart(n) for n in range(4)], place=HERE)
+    plans.post("d", DAY, "t", COACH_D, charts=[chart(1), chart(2)], place=HERE)
     with pytest.raises(TooManyCharts, match="Add at most 1"):
-        plans.edit("d", DAY, COACH_D, charts=[chart(3), chart(4)])
-    assert len(plans.edit("d", DAY, COACH_D, charts=[chart(3)]).charts) == 3
+        plans.edit(GUILD, "d", DAY, COACH_D, charts=[chart(3), chart(4)])
+    assert len(plans.edit(GUILD, "d", DAY, COACH_D, charts=[chart(3)]).charts) == 3
 
 
 # --- editing -----------------------------------------------------------------------------------
 
 
 def test_every_edit_keeps_the_previous_text_in_history(plans: PlanService) -> None:
-    posted = plans.post("d", DAY, "v1", COACH_D)
-    plans.edit("d", DAY, COACH_D, text="v2")
-    edited = plans.edit("d", DAY, COACH_D, text="v3")
+    posted = plans.post("d", DAY, "v1", COACH_D, place=HERE)
+    plans.edit(GUILD, "d", DAY, COACH_D, text="v2")
+    edited = plans.edit(GUILD, "d", DAY, COACH_D, text="v3")
     assert (edited.text, edited.version) == ("v3", 3)
     assert edited.edited_at is not None and edited.edited_at >= posted.created_at
-    current, entries = plans.history("d", DAY)
+    current, entries = plans.history(GUILD, "d", DAY)
     assert current.text == "v3"
     assert [e.plan_text for e in entries] == ["v2", "v1"]
     assert {e.edited_by_id for e in entries} == {COACH_D.id}
 
 
 def test_only_the_author_edits(plans: PlanService) -> None:
-    plans.post("d", DAY, "v1", COACH_D)
+    plans.post("d", DAY, "v1", COACH_D, place=HERE)
     with pytest.raises(NotAuthor, match="Only coach d"):
-        plans.edit("d", DAY, OTHER, text="hijack")
-    assert plans.get("d", DAY).text == "v1"
-    assert plans.history("d", DAY)[1] == []
+        plans.edit(GUILD, "d", DAY, OTHER, text="hijack")
+    assert plans.get(GUILD, "d", DAY).text == "v1"
+    assert plans.history(GUILD, "d", DAY)[1] == []
 
 
 def test_an_edit_based_on_a_stale_version_is_refused(plans: PlanService) -> None:
-    posted = plans.post("d", DAY, "v1", COACH_D)
-    plans.edit("d", DAY, COACH_D, text="v2", expected_version=posted.version)
+    posted = plans.post("d", DAY, "v1", COACH_D, place=HERE)
+    plans.edit(GUILD, "d", DAY, COACH_D, text="v2", expected_version=posted.version)
     with pytest.raises(StaleVersion, match="changed by someone else"):
-        plans.edit("d", DAY, COACH_D, text="v2 again", expected_version=posted.version)
-    assert plans.get("d", DAY).text == "v2"
+        plans.edit(GUILD, "d", DAY, COACH_D, text="v2 again", expected_version=posted.version)
+    assert plans.get(GUILD, "d", DAY).text == "v2"
 
 
 def test_editing_a_missing_plan_says_how_to_post_one(plans: PlanService) -> None:
     with pytest.raises(PlanNotFound, match="/plan coach:d"):
-        plans.edit("d", DAY, COACH_D, text="v2")
+        plans.edit(GUILD, "d", DAY, COACH_D, text="v2")
 
 
 def test_an_edit_with_nothing_to_change_is_refused(plans: PlanService) -> None:
-    plans.post("d", DAY, "v1", COACH_D)
+    plans.post("d", DAY, "v1", COACH_D, place=HERE)
     with pytest.raises(BadText, match="Nothing to change"):
-        plans.edit("d", DAY, COACH_D)
+        plans.edit(GUILD, "d", DAY, COACH_D)
 
 
 # --- deleting ----------------------------------------------------------------------------------
 
 
 def test_delete_is_soft_and_frees_the_coach_and_date(plans: PlanService) -> None:
-    posted = plans.post("d", DAY, "v1", COACH_D)
-    deleted = plans.delete("d", DAY, COACH_D)
+    posted = plans.post("d", DAY, "v1", COACH_D, place=HERE)
+    deleted = plans.delete(GUILD, "d", DAY, COACH_D)
     assert deleted.is_deleted
     with pytest.raises(PlanNotFound):
-        plans.get("d", DAY)
-    assert plans.list_by_date(DAY) == []
-    assert plans.get_by_id(posted.id).text == "v1"  # still stored
-    again = plans.post("d", DAY, "a new plan", COACH_D)
+        plans.get(GUILD, "d", DAY)
+    assert plans.list_by_date(GUILD, DAY) == []
+    assert plans.get_by_id(GUILD, posted.id).text == "v1"  # still stored
+    again = plans.post("d", DAY, "a new plan", COACH_D, place=HERE)
     assert again.id != posted.id
 
 
 def test_only_the_author_or_a_moderator_deletes(plans: PlanService) -> None:
-    plans.post("d", DAY, "v1", COACH_D)
+    plans.post("d", DAY, "v1", COACH_D, place=HERE)
     with pytest.raises(NotAuthor, match="moderator"):
-        plans.delete("d", DAY, OTHER)
-    assert plans.get("d", DAY).text == "v1"
-    assert plans.delete("d", DAY, OTHER, moderator=True).is_deleted
+        plans.delete(GUILD, "d", DAY, OTHER)
+    assert plans.get(GUILD, "d", DAY).text == "v1"
+    assert plans.delete(GUILD, "d", DAY, OTHER, moderator=True).is_deleted
 
 
 def test_a_delete_pinned_to_a_replaced_plan_changes_nothing(plans: PlanService) -> None:
-    first = plans.post("d", DAY, "v1", COACH_D)
-    plans.delete("d", DAY, COACH_D)
-    plans.post("d", DAY, "v2", COACH_D)
+    first = plans.post("d", DAY, "v1", COACH_D, place=HERE)
+    plans.delete(GUILD, "d", DAY, COACH_D)
+    plans.post("d", DAY, "v2", COACH_D, place=HERE)
     with pytest.raises(StaleVersion):
-        plans.delete("d", DAY, COACH_D, plan_id=first.id, expected_version=first.version)
-    assert plans.get("d", DAY).text == "v2"
+        plans.delete(GUILD, "d", DAY, COACH_D, plan_id=first.id, expected_version=first.version)
+    assert plans.get(GUILD, "d", DAY).text == "v2"
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -190,27 +193,29 @@ def test_a_delete_pinned_to_a_replaced_plan_changes_nothing(plans: PlanService) 
 
 def test_lists_by_date_author_and_dates_for_autocomplete(plans: PlanService) -> None:
     for offset in range(30):
-        plans.post("d", DAY - timedelta(days=offset), f"plan {offset}", COACH_D)
-    plans.post("i", DAY, "i's plan", OTHER)
-    plans.delete("d", DAY - timedelta(days=1), COACH_D)
-    assert [p.coach for p in plans.list_by_date(DAY)] == ["d", "i"]
-    assert [p.coach for p in plans.list_by_author(OTHER.id, DAY)] == ["i"]
-    assert [p.text for p in plans.list_by_author(COACH_D.id, DAY - timedelta(days=2))] == ["plan 2"]
-    dates = plans.dates_with_plans("d")
+        plans.post("d", DAY - timedelta(days=offset), f"plan {offset}", COACH_D, place=HERE)
+    plans.post("i", DAY, "i's plan", OTHER, place=HERE)
+    plans.delete(GUILD, "d", DAY - timedelta(days=1), COACH_D)
+    assert [p.coach for p in plans.list_by_date(GUILD, DAY)] == ["d", "i"]
+    assert [p.coach for p in plans.list_by_author(GUILD, OTHER.id, DAY)] == ["i"]
+    assert [p.text for p in plans.list_by_author(GUILD, COACH_D.id, DAY - timedelta(days=2))] == [
+        "plan 2"
+    ]
+    dates = plans.dates_with_plans(GUILD, "d")
     assert len(dates) == 25 and dates == sorted(dates, reverse=True)
     assert dates[0] == DAY and DAY - timedelta(days=1) not in dates
-    assert plans.dates_with_plans("d", "2025-02-2") == [
+    assert plans.dates_with_plans(GUILD, "d", "2025-02-2") == [
         date(2025, 2, n) for n in (28, 27, 26, 25, 24, 23, 22, 21, 20)
     ]
-    assert plans.dates_with_plans("d", "'; drop table") == []
-    assert plans.dates_with_plans("s") == []
+    assert plans.dates_with_plans(GUILD, "d", "'; drop table") == []
+    assert plans.dates_with_plans(GUILD, "s") == []
 
 
 def test_counts_report_live_plans_charts_and_edits(plans: PlanService) -> None:
-    plans.post("d", DAY, "v1", COACH_D, charts=[chart(1), chart(2)])
-    plans.edit("d", DAY, COACH_D, text="v2")
-    plans.post("i", DAY, "x", OTHER)
-    plans.delete("i", DAY, OTHER)
+    plans.post("d", DAY, "v1", COACH_D, charts=[chart(1), chart(2)], place=HERE)
+    plans.edit(GUILD, "d", DAY, COACH_D, text="v2")
+    plans.post("i", DAY, "x", OTHER, place=HERE)
+    plans.delete(GUILD, "i", DAY, OTHER)
     assert plans.counts() == {"plans": 1, "charts": 2, "edits": 1}
 
 
@@ -247,24 +252,24 @@ def test_foreign_keys_are_enforced(engine: Engine) -> None:
 
 
 def test_a_write_repeated_with_the_same_key_is_done_once(plans: PlanService) -> None:
-    plans.post("d", DAY, "v1", COACH_D, once="post-1")
-    plans.edit("d", DAY, COACH_D, text="v2", once="edit-1")
+    plans.post("d", DAY, "v1", COACH_D, once="post-1", place=HERE)
+    plans.edit(GUILD, "d", DAY, COACH_D, text="v2", once="edit-1")
     with pytest.raises(AlreadyHandled, match="already carried out"):
-        plans.edit("d", DAY, COACH_D, text="v2", once="edit-1")
+        plans.edit(GUILD, "d", DAY, COACH_D, text="v2", once="edit-1")
     with pytest.raises(AlreadyHandled):
-        plans.post("i", DAY, "a different plan, same request", COACH_D, once="post-1")
-    current, entries = plans.history("d", DAY)
+        plans.post("i", DAY, "a different plan, same request", COACH_D, once="post-1", place=HERE)
+    current, entries = plans.history(GUILD, "d", DAY)
     assert (current.text, current.version) == ("v2", 2)
     assert [e.plan_text for e in entries] == ["v1"]
-    assert plans.list_by_date(DAY) == [current]
+    assert plans.list_by_date(GUILD, DAY) == [current]
 
 
 def test_a_refused_write_does_not_use_up_its_key(plans: PlanService) -> None:
-    plans.post("d", DAY, "v1", COACH_D)
+    plans.post("d", DAY, "v1", COACH_D, place=HERE)
     with pytest.raises(PlanExists):
-        plans.post("d", DAY, "again", COACH_D, once="retry-me")
-    plans.delete("d", DAY, COACH_D)
-    assert plans.post("d", DAY, "again", COACH_D, once="retry-me").text == "again"
+        plans.post("d", DAY, "again", COACH_D, once="retry-me", place=HERE)
+    plans.delete(GUILD, "d", DAY, COACH_D)
+    assert plans.post("d", DAY, "again", COACH_D, once="retry-me", place=HERE).text == "again"
 
 
 def test_keys_older_than_a_day_are_forgotten(plans: PlanService, engine: Engine) -> None:
@@ -273,7 +278,7 @@ def test_keys_older_than_a_day_are_forgotten(plans: PlanService, engine: Engine)
             text("INSERT INTO handled_requests (key, handled_at) VALUES ('old', :at)"),
             {"at": datetime.now(UTC) - timedelta(days=2)},
         )
-    plans.post("d", DAY, "v1", COACH_D, once="new")
+    plans.post("d", DAY, "v1", COACH_D, once="new", place=HERE)
     with engine.connect() as connection:
         keys = connection.execute(text("SELECT key FROM handled_requests")).scalars().all()
     assert keys == ["new"]

@@ -21,9 +21,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 import app.storage.database as database
-from app.plans import Actor, PlanService
+from app.plans import Actor, Place, PlanService
 from app.storage.database import make_engine, migrate
 from app.storage.models import SQLModel
+
+GUILD = "290926798626357999"
+HERE = Place(guild_id=GUILD)
 
 DAY = date(2025, 3, 14)
 AUTHOR = Actor(id="123456789012345678", name="coach d")
@@ -80,7 +83,7 @@ def test_two_workers_starting_at_once_both_migrate_safely(database_url: str) -> 
 
 def assert_edits_chain(plans: PlanService, expected_texts: set[str]) -> None:
     """Every edit replaced exactly the text the previous committed edit wrote."""
-    current, entries = plans.history("d", DAY)
+    current, entries = plans.history(GUILD, "d", DAY)
     oldest_first = [entry.plan_text for entry in reversed(entries)]
     assert len(oldest_first) == len(expected_texts)
     assert oldest_first[0] == "v0"
@@ -93,14 +96,14 @@ def assert_edits_chain(plans: PlanService, expected_texts: set[str]) -> None:
 def test_twenty_concurrent_edits_from_threads_lose_nothing(engine: Engine) -> None:
     migrate(engine)
     plans = PlanService(engine, coaches=["d"], timezone=ZoneInfo("UTC"))
-    plans.post("d", DAY, "v0", AUTHOR)
+    plans.post("d", DAY, "v0", AUTHOR, place=HERE)
     start = threading.Barrier(20)
     errors: list[BaseException] = []
 
     def edit(n: int) -> None:
         start.wait()
         try:
-            plans.edit("d", DAY, AUTHOR, text=f"thread {n}")
+            plans.edit(GUILD, "d", DAY, AUTHOR, text=f"thread {n}")
         except BaseException as exc:  # reported below, not swallowed
             errors.append(exc)
 
@@ -117,7 +120,7 @@ def test_two_processes_editing_at_once_lose_nothing(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine)
     plans = PlanService(engine, coaches=["d"], timezone=ZoneInfo("UTC"))
-    plans.post("d", DAY, "v0", AUTHOR)
+    plans.post("d", DAY, "v0", AUTHOR, place=HERE)
     workers = [worker("edit", database_url, name, "10") for name in ("a", "b")]
     for process in workers:
         _, err = process.communicate(timeout=120)

@@ -45,11 +45,14 @@ def create_client(
     reconnect_attempts: int | None = None,
     reconnect_delay_seconds: float | None = None,
     connection_timeout: float | None = None,
+    guild_id: str | int | None = None,
     transport: httpx.BaseTransport | None = None,
     timer: Callable[[], float] | None = None,
 ) -> CoachPlansClient:
     """A blocking client; share one per process (it pools connections and is thread-safe).
 
+    `guild_id` names the Discord server whose plans to read (each server's plans are its own);
+    None lets the service choose (DEFAULT_GUILD_ID, or the only server with plans).
     `transport` replaces the network (tests pass an httpx.MockTransport); `timer` replaces
     the cache's clock (monotonic seconds).
     """
@@ -63,6 +66,7 @@ def create_client(
         reconnect_attempts=reconnect_attempts,
         reconnect_delay_seconds=reconnect_delay_seconds,
         connection_timeout=connection_timeout,
+        guild_id=guild_id,
     )
     return CoachPlansClient(ClientCore(config, timer), transport)
 
@@ -77,6 +81,7 @@ def create_async_client(
     reconnect_attempts: int | None = None,
     reconnect_delay_seconds: float | None = None,
     connection_timeout: float | None = None,
+    guild_id: str | int | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timer: Callable[[], float] | None = None,
 ) -> AsyncCoachPlansClient:
@@ -91,5 +96,6 @@ def create_async_client(
         reconnect_attempts=reconnect_attempts,
         reconnect_delay_seconds=reconnect_delay_seconds,
         connection_timeout=connection_timeout,
+        guild_id=guild_id,
     )
     return AsyncCoachPlansClient(ClientCore(config, timer), transport)

@@ -25,6 +25,7 @@ class ClientConfig:
     reconnect_attempts: int
     reconnect_delay_seconds: float
     connection_timeout: float
+    guild_id: str | None = None  # the Discord server whose plans are read; None: the service's
 
     @property
     def absent_ttl_seconds(self) -> float:
@@ -43,6 +44,7 @@ def build_config(
     reconnect_attempts: int | None,
     reconnect_delay_seconds: float | None,
     connection_timeout: float | None,
+    guild_id: str | int | None = None,
 ) -> ClientConfig:
     """Fill what the caller left out from the environment, then from the contract's defaults."""
     names = coaches if coaches is not None else os.environ.get("COACHES") or None
@@ -58,7 +60,17 @@ def build_config(
             "RECONNECT_DELAY_SECONDS", reconnect_delay_seconds, float, 5.0, 0
         ),
         connection_timeout=_pick("CONNECTION_TIMEOUT", connection_timeout, float, 10.0, 0.001),
+        guild_id=_guild(guild_id),
     )
+
+
+def _guild(value: str | int | None) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        raise ValueError(f"guild_id {value!r} is not a Discord server id (digits)")
+    return text
 
 
 def _pick(name: str, given: T | None, kind: Callable[[str], T], default: T, least: float) -> T:

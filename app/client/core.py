@@ -120,21 +120,26 @@ class ClientCore:
     def plan_call(self, coach: str, day: DateLike, as_of: datetime | str | None) -> Call:
         name, when = self.coach(coach), self.day(day).isoformat()
         if as_of is None:
-            return Call(
-                ("plan", name, when), "/api/coach-plans/", {"coach": name, "date": when}, "plan"
-            )
+            params = self._query(coach=name, date=when)
+            return Call(("plan", name, when), "/api/coach-plans/", params, "plan")
         instant = _instant(as_of)
-        params = {"coach": name, "date": when, "as_of": instant}
+        params = self._query(coach=name, date=when, as_of=instant)
         return Call(("plan", name, when, instant), "/api/coach-plans/", params, "plan")
 
     def all_call(self, day: DateLike) -> Call:
         when = self.day(day).isoformat()
-        return Call(("all", when), "/api/coach-plans/all", {"date": when}, "all")
+        return Call(("all", when), "/api/coach-plans/all", self._query(date=when), "all")
 
     def history_call(self, coach: str, day: DateLike) -> Call:
         name, when = self.coach(coach), self.day(day).isoformat()
-        params = {"coach": name, "date": when}
+        params = self._query(coach=name, date=when)
         return Call(("history", name, when), "/api/coach-plans/history", params, "history")
+
+    def _query(self, **params: str) -> dict[str, str]:
+        # One client reads one guild, so the cache keys need not name it.
+        if self.config.guild_id is not None:
+            params["guild"] = self.config.guild_id
+        return params
 
     # --- cache and answers -------------------------------------------------------------------
 

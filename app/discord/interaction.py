@@ -104,6 +104,13 @@ class Interaction:
         return Actor(id=user_id, name=name)
 
     @property
+    def guild(self) -> str:
+        """The guild (Discord server) asked about: each guild's plans are its own."""
+        if self.guild_id is None:
+            raise BadInteraction("Coach Plans works inside a server's channels, not in DMs.")
+        return self.guild_id
+
+    @property
     def moderator(self) -> bool:
         """Manage Messages (or Administrator) in this channel, as Discord computed it."""
         permissions = _dict(self.raw.get("member")).get("permissions")
