@@ -3,8 +3,10 @@
     python register_commands.py [--config FILE] [--guild ID] [--dry-run]
 
 Needs DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN. First shows what will be added, changed,
-removed or left as is; `--dry-run` stops there and prints the JSON that would be sent.
-Guild commands appear at once; global ones can take a while to reach every client.
+removed or left as is, and sends nothing when Discord already has these commands. `--dry-run`
+stops there and prints the JSON that would be sent on stdout, every notice going to stderr, so
+its output can be piped straight into a JSON tool. Guild commands appear at once; global ones
+can take a while to reach every client.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
     parser.add_argument("--guild", help="guild (server) id; omit for global commands")
-    parser.add_argument("--dry-run", action="store_true", help="show the changes and the JSON")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing; print the JSON on stdout and the changes on stderr",
+    )
     return parser
 
 
@@ -52,11 +58,15 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
         if not value
     ]
     wanted = registry(settings).to_discord()
+    # A dry run keeps stdout for the JSON alone, so `--dry-run | python -m json.tool` works.
+    notices = sys.stderr if args.dry_run else sys.stdout
     if missing and args.dry_run:
         # Nothing to compare against without credentials, but the definitions can be shown.
-        print(f"Without {' and '.join(missing)}, what Discord has now cannot be read.")
+        print(
+            f"Without {' and '.join(missing)}, what Discord has now cannot be read.", file=notices
+        )
         print(json.dumps(wanted, indent=2))
-        print("Dry run: nothing was sent.")
+        print("Dry run: nothing was sent.", file=notices)
         return 0
     if missing:
         for name in missing:
@@ -78,11 +88,16 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
         where = registrar.where(args.guild)
         try:
             plan = compare(registrar.current(args.guild), wanted)
-            print(f"Commands for {where}:")
-            print("\n".join(plan.lines()))
+            print(f"Commands for {where}:", file=notices)
+            print("\n".join(plan.lines()), file=notices)
+            if plan.nothing_to_change:
+                print("Nothing to change: Discord already has these commands.", file=notices)
             if args.dry_run:
                 print(json.dumps(wanted, indent=2))
-                print("Dry run: nothing was sent.")
+                print("Dry run: nothing was sent.", file=notices)
+                return 0
+            if plan.nothing_to_change:
+                # An identical overwrite would change nothing and only spend a rate-limited call.
                 return 0
             registered = registrar.overwrite(args.guild, wanted)
         except RegistrationError as exc:

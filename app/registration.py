@@ -36,6 +36,11 @@ class Plan:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
 
+    @property
+    def nothing_to_change(self) -> bool:
+        """True when an overwrite would leave Discord's commands exactly as they are."""
+        return not (self.added or self.changed or self.removed)
+
     def lines(self) -> list[str]:
         out = []
         for label, names in (

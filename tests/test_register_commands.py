@@ -11,6 +11,8 @@ import pytest
 
 import register_commands
 from app.registration import USER_AGENT
+from app.settings import load_settings
+from commands import registry
 from tests.discord_schema import check_commands
 
 APP_ID = "123456789012345678"
@@ -50,12 +52,33 @@ class FakeDiscordCommands:
         if request.method == "PUT":
             sent = json.loads(request.content)
             check_commands(sent)  # what Discord's own API description accepts
-            self.stored[scope] = [
-                {**command, "id": str(1000 + n), "application_id": APP_ID, "version": "1"}
-                for n, command in enumerate(sent)
-            ]
+            self.stored[scope] = [as_discord_returns(command, n) for n, command in enumerate(sent)]
             return httpx.Response(200, json=self.stored[scope])
         return httpx.Response(405)
+
+    def methods(self) -> list[str]:
+        return [request.method for request in self.requests]
+
+
+def _without_false_required(option: dict[str, Any]) -> dict[str, Any]:
+    result = {key: value for key, value in option.items() if (key, value) != ("required", False)}
+    if "options" in result:
+        result["options"] = [_without_false_required(o) for o in result["options"]]
+    return result
+
+
+def as_discord_returns(command: dict[str, Any], n: int) -> dict[str, Any]:
+    """A stored command as Discord's GET shows it: ids, a version and fields it fills in, with
+    `required: false` left out of options; so an unchanged command never reads back verbatim."""
+    return {
+        "id": str(1000 + n),
+        "application_id": APP_ID,
+        "version": "1",
+        "default_member_permissions": None,
+        "nsfw": False,
+        **command,
+        "options": [_without_false_required(o) for o in command.get("options", [])],
+    }
 
 
 @pytest.fixture
@@ -79,6 +102,11 @@ def guild_path() -> str:
     return f"/api/v10/applications/{APP_ID}/guilds/{GUILD}/commands"
 
 
+def definitions() -> list[dict[str, Any]]:
+    """The command definitions the registry holds, i.e. what a registration would send."""
+    return registry(load_settings(mock_mode=True)).to_discord()
+
+
 @pytest.mark.usefixtures("env")
 def test_first_registration_adds_every_command(
     fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
@@ -90,6 +118,7 @@ def test_first_registration_adds_every_command(
     for name in names:
         assert f"add        /{name}" in out
     assert "Registered 6 commands for guild" in out
+    assert "Nothing to change" not in out
     put = fake.requests[-1]
     assert put.method == "PUT"
     assert put.headers["user-agent"] == USER_AGENT
@@ -103,9 +132,40 @@ def test_second_registration_keeps_everything_as_is(
     assert run(fake, "--guild", GUILD) == 0
     capsys.readouterr()
     assert run(fake, "--guild", GUILD, "--dry-run") == 0
+    err = capsys.readouterr().err
+    assert err.count("keep as is") == 6
+    assert "add " not in err and "change " not in err
+    assert "Nothing to change" in err
+
+
+@pytest.mark.usefixtures("env")
+def test_nothing_is_sent_when_discord_already_has_the_commands(
+    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, "--guild", GUILD) == 0
+    fake.requests.clear()
+    capsys.readouterr()
+    assert run(fake, "--guild", GUILD) == 0
     out = capsys.readouterr().out
+    assert fake.methods() == ["GET"]
     assert out.count("keep as is") == 6
-    assert "add " not in out and "change " not in out
+    assert "Nothing to change" in out
+    assert "Registered" not in out
+
+
+@pytest.mark.usefixtures("env")
+def test_one_changed_command_is_still_sent(
+    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(fake, "--guild", GUILD) == 0
+    next(c for c in fake.stored[guild_path()] if c["name"] == "plan")["description"] = "old words"
+    fake.requests.clear()
+    capsys.readouterr()
+    assert run(fake, "--guild", GUILD) == 0
+    out = capsys.readouterr().out
+    assert fake.methods() == ["GET", "PUT"]
+    assert "change     /plan" in out and "Nothing to change" not in out
+    assert "Registered 6 commands for guild" in out
 
 
 @pytest.mark.usefixtures("env")
@@ -118,15 +178,17 @@ def test_diff_names_added_changed_and_removed(
     next(c for c in stored if c["name"] == "plan")["description"] = "old words"
     stored.append({"name": "oldcmd", "description": "gone soon", "type": 1, "id": "9"})
     capsys.readouterr()
+    fake.requests.clear()
     assert run(fake, "--guild", GUILD, "--dry-run") == 0
-    out = capsys.readouterr().out
-    assert "add        /history" in out
-    assert "change     /plan" in out
-    assert "remove     /oldcmd" in out
-    assert "keep as is /edit" in out
+    captured = capsys.readouterr()
+    assert "add        /history" in captured.err
+    assert "change     /plan" in captured.err
+    assert "remove     /oldcmd" in captured.err
+    assert "keep as is /edit" in captured.err
+    assert "Nothing to change" not in captured.err
     # A dry run prints the JSON and sends nothing.
-    assert json.loads(out[out.index("[") : out.rindex("]") + 1])[0]["name"]
-    assert [r.method for r in fake.requests[-1:]] == ["GET"]
+    assert json.loads(captured.out) == definitions()
+    assert fake.methods() == ["GET"]
     assert "oldcmd" in {c["name"] for c in fake.stored[guild_path()]}
 
 
@@ -227,11 +289,32 @@ def test_a_dry_run_without_credentials_still_prints_the_definitions(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert run(fake, "--dry-run") == 0
-    out = capsys.readouterr().out
-    assert "cannot be read" in out and "nothing was sent" in out
-    definitions = json.loads(out[out.index("[") : out.rindex("]") + 1])
-    check_commands(definitions)
-    assert sorted(c["name"] for c in definitions) == [
+    captured = capsys.readouterr()
+    assert "cannot be read" in captured.err and "nothing was sent" in captured.err
+    printed = json.loads(captured.out)
+    check_commands(printed)
+    assert sorted(c["name"] for c in printed) == [
         "delete", "edit", "history", "myplans", "plan", "plans",
     ]  # fmt: skip
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("credentials", [True, False], ids=["with", "without-credentials"])
+def test_a_dry_run_prints_only_the_json_on_stdout(
+    credentials: bool,
+    fake: FakeDiscordCommands,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if credentials:
+        request.getfixturevalue("env")
+    assert run(fake, "--guild", GUILD, "--dry-run") == 0
+    captured = capsys.readouterr()
+    # What `register_commands.py --dry-run | python -m json.tool` reads: the JSON and nothing else.
+    assert json.loads(captured.out) == definitions()
+    assert "Dry run: nothing was sent." in captured.err
+    assert ("Commands for guild" in captured.err) is credentials
+    assert fake.methods() == (["GET"] if credentials else [])
