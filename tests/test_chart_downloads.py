@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,10 @@ def fake() -> FakeDiscord:
     return FakeDiscord()
 
 
-def one_chart(fake: FakeDiscord, name: str, body: bytes, size: int = 0, **how: Any) -> dict:
+def one_chart(
+    fake: FakeDiscord, name: str, body: bytes, size: int = 0, **how: Any
+) -> dict[str, dict[str, Any]]:
+    """A chart1 attachment served by the fake CDN as `how` says; `size` is what Discord declares."""
     url = fake.add_file(name, body, **how)
     return {"chart1": attachment(url, name, size or len(body))}
 
@@ -44,13 +48,14 @@ def edited_fields(fake: FakeDiscord) -> dict[str, str]:
 
 
 def chart_status(discord: Discord, coach: str = "d") -> tuple[int, str]:
+    """GET /charts/{id} of the coach's one chart: its status, and its text unless it is 200."""
     plan = discord.client.get(f"/api/coach-plans/?coach={coach}").json()
     [chart] = plan["charts"]
     served = discord.client.get(chart["url"][chart["url"].index("/charts/") :])
     return served.status_code, served.text if served.status_code != 200 else ""
 
 
-def wait_until(check: Any, seconds: float = 10) -> bool:
+def wait_until(check: Callable[[], bool], seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
