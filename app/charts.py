@@ -1,15 +1,15 @@
 """Chart images: which attachments are accepted, archiving Discord's copy under CHART_STORAGE_DIR
 (its attachment URLs expire), and GET /charts/{chart_id} serving the archived bytes.
 
-A chart whose download fails keeps its Discord URL (plans still show it) and is retried later: at
-every start and then every RETRY_INTERVAL_SECONDS. Until it is archived, /charts/{id} answers 404
-saying so: Discord's URL may already have expired, and the read API promises only archived bytes.
+Only attachments on Discord's CDN are accepted (see app/chart_downloads.py). A chart whose
+download fails for a reason that may pass keeps its Discord URL (plans still show it) and is
+retried later: at every start and then every RETRY_INTERVAL_SECONDS. One refused for good is never
+fetched again. Until a chart is archived, /charts/{id} answers 404 saying so: Discord's URL may
+already have expired, and the read API promises only archived bytes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,23 +17,19 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import httpx
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app import chart_downloads
+from app.chart_downloads import IMAGE_TYPES, megabytes
 from app.errors import BadChart
 from app.http_errors import error_response
 from app.plans import Chart, NewChart
 from app.services import Services
+from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
 
-IMAGE_TYPES = {
-    "image/png": ".png",
-    "image/jpeg": ".jpg",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-}
 _BY_EXTENSION = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -42,6 +38,8 @@ _BY_EXTENSION = {
     ".webp": "image/webp",
 }
 RETRY_INTERVAL_SECONDS = 600.0
+# Background retries download this many charts at a time (each holds up to MAX_CHART_BYTES).
+RETRY_CONCURRENCY = 4
 # An archived file never changes (its name holds its hash), so caches may keep it for a year.
 _CACHE_FOREVER = "public, max-age=31536000, immutable"
 
@@ -49,9 +47,11 @@ _CACHE_FOREVER = "public, max-age=31536000, immutable"
 # --- accepting attachments ----------------------------------------------------------------------
 
 
-def accept(attachments: Sequence[tuple[str, dict[str, Any]]], max_bytes: int) -> list[NewChart]:
+def accept(attachments: Sequence[tuple[str, dict[str, Any]]], settings: Settings) -> list[NewChart]:
     """Attachments (option name, Discord attachment object) as charts; refuses, naming the file,
-    anything that is not a PNG, JPEG, GIF or WebP image of at most `max_bytes`."""
+    anything that is not a PNG, JPEG, GIF or WebP image of at most MAX_CHART_BYTES on Discord's
+    CDN."""
+    max_bytes = settings.max_chart_bytes
     charts = []
     for option, attachment in attachments:
         filename = str(attachment.get("filename") or option)[:255]
@@ -69,114 +69,67 @@ def accept(attachments: Sequence[tuple[str, dict[str, Any]]], max_bytes: int) ->
             raise BadChart(f"{filename} ({option}) came without its size; attach it again.")
         if size > max_bytes:
             raise BadChart(
-                f"{filename} ({option}) is {_megabytes(size)}; a chart may be at most "
-                f"{_megabytes(max_bytes)}. Export a smaller image and attach that."
+                f"{filename} ({option}) is {megabytes(size)}; a chart may be at most "
+                f"{megabytes(max_bytes)}. Export a smaller image and attach that."
             )
         url = attachment.get("url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise BadChart(f"{filename} ({option}) came without a download link; attach it again.")
+        if not chart_downloads.host_allowed(url, settings):
+            raise BadChart(
+                f"{filename} ({option}) does not come from Discord's CDN, so it was not "
+                "accepted: attach the image file itself in Discord."
+            )
         charts.append(NewChart(url=url, filename=filename, content_type=content_type, size=size))
     return charts
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / 1048576:.1f} MB"
 
 
 # --- archiving ----------------------------------------------------------------------------------
 
 
-def _looks_like(content_type: str, data: bytes) -> bool:
-    """The bytes start the way the declared image type does, so we never serve other content."""
-    if content_type == "image/png":
-        return data.startswith(b"\x89PNG\r\n\x1a\n")
-    if content_type == "image/jpeg":
-        return data.startswith(b"\xff\xd8\xff")
-    if content_type == "image/gif":
-        return data.startswith((b"GIF87a", b"GIF89a"))
-    if content_type == "image/webp":
-        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    return False
+async def archive_now(services: Services, charts: Sequence[Chart]) -> None:
+    """The command path: these charts side by side, all within one deadline, so the deferred
+    answer is edited in time; what is still failing then is left to the background retries."""
+    seconds = chart_downloads.deadline(services.settings)
+    attempts = services.settings.reconnect_attempts + 1
 
+    async def one(chart: Chart) -> None:
+        with anyio.move_on_after(seconds) as scope:
+            await chart_downloads.keep(services, chart, attempts)
+        if scope.cancelled_caught:
+            log.warning(
+                "chart %s (%s) was not archived within %gs; it is retried later",
+                chart.id,
+                chart.filename,
+                seconds,
+            )
 
-async def _download(services: Services, chart: Chart) -> bytes | None:
-    """The chart's bytes, retrying with exponential backoff; None (and a log line saying why)
-    when it cannot be had."""
-    settings = services.settings
-    limit = settings.max_chart_bytes
-    attempts = settings.reconnect_attempts + 1
-    why = "not tried"
-    for attempt in range(1, attempts + 1):
-        try:
-            async with services.http.stream("GET", chart.url) as response:
-                if response.status_code != 200:
-                    why = f"HTTP {response.status_code}"
-                else:
-                    data = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        data += chunk
-                        if len(data) > limit:
-                            log.warning(
-                                "chart %s (%s) is larger than MAX_CHART_BYTES; not archived",
-                                chart.id,
-                                chart.filename,
-                            )
-                            return None
-                    if not _looks_like(chart.content_type, bytes(data)):
-                        log.warning(
-                            "chart %s (%s) is not a %s image; not archived",
-                            chart.id,
-                            chart.filename,
-                            chart.content_type,
-                        )
-                        return None
-                    return bytes(data)
-        except httpx.HTTPError as exc:
-            why = exc.__class__.__name__
-        if attempt < attempts:
-            await anyio.sleep(settings.reconnect_delay_seconds * 2 ** (attempt - 1))
-    log.warning(
-        "could not download chart %s (%s) after %d attempts (%s); it keeps its Discord URL and "
-        "will be retried later",
-        chart.id,
-        chart.filename,
-        attempts,
-        why,
-    )
-    return None
-
-
-def _write(folder: Path, name: str, data: bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{name}.part"
-    partial.write_bytes(data)
-    partial.replace(folder / name)  # atomic: a reader never sees half a file
-
-
-async def archive_one(services: Services, chart: Chart) -> bool:
-    data = await _download(services, chart)
-    if data is None:
-        return False
-    digest = hashlib.sha256(data).hexdigest()[:32]
-    name = f"{chart.id}-{digest}{IMAGE_TYPES[chart.content_type]}"
-    await anyio.to_thread.run_sync(_write, services.settings.chart_storage_dir, name, data)
-    await services.write(services.plans.mark_archived, chart.id, name)
-    return True
-
-
-async def archive(services: Services, charts: Sequence[Chart]) -> int:
-    """Download and keep these charts side by side; returns how many were archived."""
-    done = await asyncio.gather(*(archive_one(services, chart) for chart in charts))
-    return sum(done)
+    async with anyio.create_task_group() as group:
+        for chart in charts:
+            group.start_soon(one, chart)
 
 
 async def archive_pending(services: Services) -> int:
-    """Retry every chart of a live plan that has no archived copy yet."""
+    """Retry every chart of a live plan that is neither archived nor refused for good; returns
+    how many were archived. Each chart is on its own: every attempt has its deadline, and a slow
+    one holds one of RETRY_CONCURRENCY slots, never the others."""
     pending = await services.read(services.plans.unarchived_charts)
     if not pending:
         return 0
     log.info("archiving %d chart(s) that could not be downloaded before", len(pending))
-    return await archive(services, pending)
+    attempts = services.settings.reconnect_attempts + 1
+    slots = anyio.CapacityLimiter(RETRY_CONCURRENCY)
+    archived = 0
+
+    async def one(chart: Chart) -> None:
+        nonlocal archived
+        async with slots:
+            archived += await chart_downloads.keep(services, chart, attempts)
+
+    async with anyio.create_task_group() as group:
+        for chart in pending:
+            group.start_soon(one, chart)
+    return archived
 
 
 async def keep_archiving(services: Services, interval: float = RETRY_INTERVAL_SECONDS) -> None:
@@ -211,7 +164,8 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 async def serve_chart(request: Request) -> Response:
-    """GET /charts/{chart_id}: the archived image; 404 while it is not archived yet."""
+    """GET /charts/{chart_id}: the archived image; 404 while it is not archived, or when it was
+    refused for good."""
     services: Services = request.state.services
     raw = request.path_params["chart_id"]
     if not raw.isdigit() or len(raw) > 18:
@@ -230,6 +184,14 @@ async def serve_chart(request: Request) -> Response:
         else:
             headers["X-Content-Type-Options"] = "nosniff"
             return Response(data, media_type=chart.content_type, headers=headers)
+    if chart.failed_reason:
+        return error_response(
+            request,
+            404,
+            f"Chart {chart.id} ({chart.filename}) was not kept ({chart.failed_reason}) and will "
+            "not be downloaded again.",
+            "chart_not_archived",
+        )
     return error_response(
         request,
         404,

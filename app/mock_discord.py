@@ -1,5 +1,10 @@
 """Mock mode's Discord: messages the service would send to Discord's webhook API are kept here
-instead, and `coach-plans send` reads them back from GET /mock/messages/{token}."""
+instead, and `coach-plans send` reads them back from GET /mock/messages/{token}.
+
+Mock mode's CDN: `coach-plans send` serves the files it attaches on 127.0.0.1 and hands out their
+URLs on the Discord API host, under MOCK_CDN (`<api base>/mock-cdn/<port>/<path>`), so charts pass
+the same host check as Discord's own; this transport fetches them from 127.0.0.1:<port>.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,13 @@ from starlette.responses import JSONResponse, Response
 _WEBHOOK = re.compile(
     r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)(?P<rest>/messages/(?P<msg>[^/]+))?$"
 )
+MOCK_CDN = "mock-cdn"
+_MOCK_CDN_PATH = re.compile(rf"{MOCK_CDN}/(?P<port>[1-9][0-9]{{0,4}})/(?P<path>.+)")
+
+
+def mock_cdn_base(api_base_url: str, port: int) -> str:
+    """Where `coach-plans send` says the files it serves on 127.0.0.1:<port> are."""
+    return f"{api_base_url.rstrip('/')}/{MOCK_CDN}/{port}"
 
 
 class KeptMessages:
@@ -39,8 +51,9 @@ class KeptMessages:
 
 
 class MockDiscordTransport(httpx.AsyncBaseTransport):
-    """Answers calls to Discord's API like Discord would, keeping the messages; anything else
-    (chart downloads from a local file server) goes out through the real transport."""
+    """Answers calls to Discord's API like Discord would, keeping the messages, and serves mock
+    CDN URLs from the local file server of `coach-plans send`; anything else goes out through
+    the real transport."""
 
     def __init__(
         self, api_base_url: str, kept: KeptMessages, inner: httpx.AsyncBaseTransport
@@ -57,6 +70,9 @@ class MockDiscordTransport(httpx.AsyncBaseTransport):
             self.api_base.port,
         ) or not url.path.startswith(self.api_base.path):
             return await self.inner.handle_async_request(request)
+        local = _MOCK_CDN_PATH.fullmatch(url.path[len(self.api_base.path) :])
+        if local is not None and request.method == "GET":
+            return await self._local_file(request, int(local["port"]), local["path"])
         match = _WEBHOOK.search(url.path)
         if match is None:
             return httpx.Response(404, json={"message": "Unknown route (mock Discord)", "code": 0})
@@ -76,6 +92,14 @@ class MockDiscordTransport(httpx.AsyncBaseTransport):
                 else httpx.Response(404, json={"message": "Unknown Message", "code": 10008})
             )
         return httpx.Response(405, json={"message": "405: Method Not Allowed", "code": 0})
+
+    async def _local_file(self, request: httpx.Request, port: int, path: str) -> httpx.Response:
+        if port > 65535:
+            return httpx.Response(404, text="Not Found")
+        local = httpx.Request(
+            "GET", f"http://127.0.0.1:{port}/{path}", extensions=request.extensions
+        )
+        return await self.inner.handle_async_request(local)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

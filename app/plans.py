@@ -81,6 +81,7 @@ class Chart:
     size: int
     stored_path: str | None
     added_at: datetime
+    failed_reason: str | None = None  # refused for good: never downloaded again
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ _CHART_COLUMNS = (
     charts_t.c.size,
     charts_t.c.stored_path,
     charts_t.c.added_at,
+    charts_t.c.failed_reason,
 )
 # A plan and its charts in one round trip.
 _PLANS_WITH_CHARTS = select(*_PLAN_COLUMNS, *_CHART_COLUMNS).outerjoin(
@@ -183,6 +185,7 @@ def _chart(row, plan_id: int) -> Chart:  # type: ignore[no-untyped-def]
         size=row.size,
         stored_path=row.stored_path,
         added_at=_utc(row.added_at),  # type: ignore[arg-type]
+        failed_reason=row.failed_reason,
     )
 
 
@@ -489,6 +492,15 @@ class PlanService:
                 charts_t.update().where(charts_t.c.id == chart_id).values(stored_path=stored_path)
             )
 
+    def mark_failed(self, chart_id: int, reason: str) -> None:
+        """The chart can never be archived: say why, and leave it out of every retry."""
+        with self._transaction(write=True) as connection:
+            connection.execute(
+                charts_t.update()
+                .where(charts_t.c.id == chart_id, charts_t.c.stored_path.is_(None))
+                .values(failed_reason=reason[:200])
+            )
+
     # --- reads -----------------------------------------------------------------------------
 
     def get(self, guild: str, coach: str, day: date | str | None) -> Plan:
@@ -624,9 +636,10 @@ class PlanService:
         return _chart(row, plan_id=row.plan_id)
 
     def unarchived_charts(self, limit: int = 100) -> list[Chart]:
-        """Charts of live plans whose copy has not been downloaded yet (oldest first)."""
+        """Charts of live plans whose copy has not been downloaded yet and that were not refused
+        for good (oldest first)."""
         query = (
-            _LIVE_CHARTS.where(charts_t.c.stored_path.is_(None))
+            _LIVE_CHARTS.where(charts_t.c.stored_path.is_(None), charts_t.c.failed_reason.is_(None))
             .order_by(charts_t.c.id)
             .limit(limit)
         )

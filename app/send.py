@@ -81,7 +81,10 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     base = (args.url or f"http://127.0.0.1:{settings.api_port}").rstrip("/")
     try:
         key = _signing_key(settings)
-        with serve_files() as files, httpx.Client(timeout=settings.connection_timeout) as http:
+        with (
+            serve_files(settings.discord_api_base_url) as files,
+            httpx.Client(timeout=settings.connection_timeout) as http,
+        ):
             payload = _payload(args, settings, files)
             body = json.dumps(payload).encode()
             timestamp = str(int(time.time()))

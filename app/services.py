@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio.to_thread
@@ -34,6 +34,9 @@ class Services:
     # blocks. One write at a time per process keeps p99 flat (writers serialise anyway).
     write_limiter: CapacityLimiter
     read_limiter: CapacityLimiter
+    # Ids of charts being downloaded now, so a command and the background retry never fetch
+    # the same chart at once.
+    charts_in_flight: set[int] = field(default_factory=set)
 
     async def write(self, call: Callable[..., T], *args: object) -> T:
         return await anyio.to_thread.run_sync(call, *args, limiter=self.write_limiter)

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+
+from app.mock_discord import mock_cdn_base
 
 # Discord's application command option types
 # (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
@@ -53,19 +56,22 @@ def parse_command(text: str) -> tuple[str, dict[str, str]]:
 
 @dataclass
 class LocalFiles:
-    """Serves the local chart files to the service, as Discord's CDN would."""
+    """Serves the local chart files to the service, as Discord's CDN would. Their URLs are on
+    the Discord API host, which the service in mock mode answers itself (app/mock_discord.py):
+    the service fetches chart URLs from Discord's hosts only."""
 
     base_url: str = ""
     files: dict[str, Path] = field(default_factory=dict)
 
     def add(self, path: Path) -> str:
-        key = f"{len(self.files) + 1}/{path.name}"
+        key = f"{len(self.files) + 1}/{quote(path.name)}"
         self.files[key] = path
         return f"{self.base_url}/{key}"
 
 
 @contextmanager
-def serve_files() -> Iterator[LocalFiles]:
+def serve_files(api_base_url: str) -> Iterator[LocalFiles]:
+    """Serve attached files on 127.0.0.1 for as long as the command takes."""
     local = LocalFiles()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -85,7 +91,7 @@ def serve_files() -> Iterator[LocalFiles]:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    local.base_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    local.base_url = mock_cdn_base(api_base_url, httpd.server_address[1])
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -116,12 +122,13 @@ def _convert(option: dict[str, Any], raw: str, files: LocalFiles, resolved: dict
         if not path.is_file():
             raise SendError(f"{name}: no such file {raw!r}")
         attachment_id = snowflake(f"{path.resolve()}:{time.time_ns()}")
+        url = files.add(path)
         resolved[attachment_id] = {
             "id": attachment_id,
             "filename": path.name,
             "size": path.stat().st_size,
-            "url": files.add(path),
-            "proxy_url": files.base_url,
+            "url": url,
+            "proxy_url": url,
             "content_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
         }
         return attachment_id

@@ -55,7 +55,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     day = plans.day(interaction.string("date"))
     text = interaction.string("text")
     new_charts = charts.accept(
-        interaction.attachments(chart_names(services.settings)), services.settings.max_chart_bytes
+        interaction.attachments(chart_names(services.settings)), services.settings
     )
     user = interaction.user
     if text is None and not new_charts:

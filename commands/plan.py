@@ -14,7 +14,7 @@ from app import charts
 from app.discord import messages
 from app.discord.followup import edit_original
 from app.discord.interaction import Interaction, Reply
-from app.plans import Plan
+from app.plans import Chart, Plan
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -51,7 +51,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     day = plans.day(interaction.string("date"))
     text = plans.text(interaction.string("text"))
     new_charts = charts.accept(
-        interaction.attachments(chart_names(services.settings)), services.settings.max_chart_bytes
+        interaction.attachments(chart_names(services.settings)), services.settings
     )
     post = functools.partial(
         plans.post, place=interaction.place, charts=new_charts, once=interaction.once
@@ -60,9 +60,14 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     return answer(interaction, services, plan)
 
 
+def _pending(plan: Plan) -> list[Chart]:
+    """Charts worth a download now: neither archived nor refused for good."""
+    return [c for c in plan.charts if not c.stored_path and not c.failed_reason]
+
+
 def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
     """The plan shown publicly: at once, or deferred while charts still need downloading."""
-    if all(chart.stored_path for chart in plan.charts):
+    if not _pending(plan):
         return Reply({"type": messages.CHANNEL_MESSAGE, "data": plan_message(services, plan)})
     return Reply(
         messages.deferred(),
@@ -72,10 +77,11 @@ def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
 
 async def _archive_then_show(interaction: Interaction, services: Services, plan: Plan) -> None:
     # Runs after the deferral went out (a response background task): Discord answers 404 to an
-    # edit of an answer it has not seen yet.
+    # edit of an answer it has not seen yet. archive_now ends within one download deadline, so
+    # the "thinking…" answer is always replaced, whatever the charts' sources do.
     try:
         try:
-            await charts.archive(services, [c for c in plan.charts if not c.stored_path])
+            await charts.archive_now(services, _pending(plan))
             plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
         except Exception:
             # The plan is saved either way; show it with Discord's own chart URLs.

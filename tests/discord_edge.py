@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,10 @@ from tests.discord_schema import check_edit, check_response
 APP_ID = "123456789012345678"
 GUILD = "290926798626357999"
 CHANNEL = "645027906669510667"
-CDN = "https://cdn.discordapp.test"
+# Discord's real CDN hosts (the only ones charts are fetched from); the MockTransport answers
+# for them, so nothing goes out.
+CDN = "https://cdn.discordapp.com"
+MEDIA = "https://media.discordapp.net"
 AUTHOR = {"id": "53908232506183680", "username": "mason", "global_name": "Mason"}
 OTHER = {"id": "53908232506183681", "username": "rival", "global_name": "Rival"}
 MANAGE_MESSAGES = 1 << 13
@@ -44,6 +47,13 @@ class CdnFile:
     status: int = 200
     delay: float = 0.0
     failures: int = 0  # answer 503 this many times first
+    drip: float = 0.0  # send the body one byte every `drip` seconds
+    headers: dict[str, str] = field(default_factory=dict)
+
+    async def dripped(self) -> AsyncIterator[bytes]:
+        for n in range(len(self.body)):
+            await anyio.sleep(self.drip)
+            yield self.body[n : n + 1]
 
 
 @dataclass
@@ -53,6 +63,7 @@ class FakeDiscord:
     files: dict[str, CdnFile] = field(default_factory=dict)
     edits: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
     downloads: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # every URL asked for, CDN or not
     cdn_down: bool = False
     edit_refusals: list[int] = field(default_factory=list)  # statuses to answer edits with first
 
@@ -63,7 +74,8 @@ class FakeDiscord:
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         url = str(request.url)
-        if url.startswith(CDN):
+        self.requests.append(url)
+        if url.startswith((CDN, MEDIA)):
             self.downloads.append(url)
             if self.cdn_down:
                 raise httpx.ConnectError("connection refused", request=request)
@@ -75,7 +87,9 @@ class FakeDiscord:
             if found.failures:
                 found.failures -= 1
                 return httpx.Response(503, text="Service Unavailable")
-            return httpx.Response(found.status, content=found.body)
+            if found.drip:
+                return httpx.Response(found.status, headers=found.headers, content=found.dripped())
+            return httpx.Response(found.status, headers=found.headers, content=found.body)
         if request.method == "PATCH" and "/webhooks/" in url:
             body = json.loads(request.content)
             check_edit(body)

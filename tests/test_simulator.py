@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
+from app.mock_discord import KeptMessages, MockDiscordTransport
 from app.simulator import (
     EPHEMERAL,
     SendError,
@@ -17,6 +19,7 @@ from app.simulator import (
     snowflake,
 )
 
+API_BASE = "https://discord.com/api/v10"
 PLAN = {
     "name": "plan",
     "description": "Post a plan",
@@ -63,7 +66,7 @@ def test_bad_syntax_says_how_to_write_it(typed: str, hint: str) -> None:
 def test_options_are_typed_from_the_definition(tmp_path: Path) -> None:
     chart = tmp_path / "spy.png"
     chart.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 100)
-    with serve_files() as files:
+    with serve_files(API_BASE) as files:
         data = command_data(
             PLAN,
             {
@@ -82,8 +85,18 @@ def test_options_are_typed_from_the_definition(tmp_path: Path) -> None:
         assert attachment["filename"] == "spy.png"
         assert attachment["size"] == 108
         assert attachment["content_type"] == "image/png"
-        # The file is really served where the attachment says, as Discord's CDN would.
-        assert httpx.get(attachment["url"]).content == chart.read_bytes()
+        # On the Discord API host, which the service in mock mode answers itself: there the
+        # file is really served, as Discord's CDN would.
+        assert attachment["url"].startswith(f"{API_BASE}/mock-cdn/")
+        assert anyio.run(_through_mock_discord, attachment["url"]) == chart.read_bytes()
+
+
+async def _through_mock_discord(url: str) -> bytes:
+    transport = MockDiscordTransport(API_BASE, KeptMessages(), httpx.AsyncHTTPTransport())
+    async with httpx.AsyncClient(transport=transport) as http:
+        response = await http.get(url)
+        assert response.status_code == 200
+        return response.content
 
 
 @pytest.mark.parametrize(
@@ -97,7 +110,7 @@ def test_options_are_typed_from_the_definition(tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_are_refused_before_sending(values: dict[str, str], hint: str) -> None:
-    with serve_files() as files, pytest.raises(SendError, match=hint):
+    with serve_files(API_BASE) as files, pytest.raises(SendError, match=hint):
         command_data(PLAN, values, files)
 
 

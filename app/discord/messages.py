@@ -177,8 +177,15 @@ def _when(moment: datetime) -> str:
 def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> list[dict[str, Any]]:
     """The plan as embeds: text, coach, date, author; the charts as images (galleries of four
     share a url) up to Discord's 10 embeds, and the charts linked in a field: all of them, or
-    those that found no embed."""
+    those that found no embed. `chart_urls` go with `plan.charts`; charts refused for good are
+    not shown, only named with why, and those still downloading are named too."""
     pointer = api_pointer(api_base, plan.coach, plan.date)
+    shown_charts = [
+        (chart, url)
+        for chart, url in zip(plan.charts, chart_urls, strict=False)
+        if not chart.failed_reason
+    ]
+    chart_urls = [url for _, url in shown_charts]  # from here on, the charts shown
     fields: list[dict[str, Any]] = [
         {"name": "Coach", "value": plan.coach, "inline": True},
         {"name": "Date", "value": plan.date.strftime("%a %Y-%m-%d"), "inline": True},
@@ -219,19 +226,38 @@ def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> li
                 break
             embeds.append({"url": group[0], "image": {"url": url}})
     shown = sum(1 for embed in embeds if "image" in embed)
-    links = [
-        f"[{_link_text(chart.filename)}]({url})"
-        for chart, url in zip(plan.charts, chart_urls, strict=False)
-    ]
+    links = [f"[{_link_text(chart.filename)}]({url})" for chart, url in shown_charts]
     if links:
         more = shown < len(links)
         name = f"More charts ({len(links) - shown})" if more else f"Charts ({len(links)})"
         listed = links[shown:] if more else links
         fields.append({"name": name, "value": _joined(listed, FIELD_VALUE_MAX, pointer)})
+    fields.extend(_chart_notes(plan, pointer))
     excess = sum(map(embed_text_size, embeds)) - MESSAGE_TEXT_MAX
     if excess > 0:
         main["description"] = clip(plan.text, len(main["description"]) - excess, pointer)
     return embeds
+
+
+def _chart_notes(plan: Plan, pointer: str) -> list[dict[str, Any]]:
+    """Fields naming the charts that were not kept (and why), and those not downloaded yet."""
+    refused = [
+        f"{_link_text(c.filename)} ({c.failed_reason})" for c in plan.charts if c.failed_reason
+    ]
+    waiting = [
+        f"{_link_text(c.filename)} (still downloading, retried later)"
+        for c in plan.charts
+        if not c.failed_reason and not c.stored_path
+    ]
+    notes = []
+    for one, many, lines in (
+        ("Chart not kept", "Charts not kept", refused),
+        ("Chart not archived yet", "Charts not archived yet", waiting),
+    ):
+        if lines:
+            name = one if len(lines) == 1 else f"{many} ({len(lines)})"
+            notes.append({"name": name, "value": _joined(lines, FIELD_VALUE_MAX, pointer)})
+    return notes
 
 
 def _joined(lines: Sequence[str], limit: int, pointer: str) -> str:

@@ -1,0 +1,221 @@
+"""Downloading one chart from Discord's CDN into CHART_STORAGE_DIR.
+
+Every attempt has an overall deadline, and every failure is sorted: one that can pass (connection
+error, timeout, 429, 5xx, storage trouble) leaves the chart pending for a later retry; one that
+never will (not the declared image, too large, another 4xx, a redirect, a host other than
+Discord's CDN) is recorded in `failed_reason`, and the chart is never fetched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+import httpx
+
+from app.plans import Chart
+from app.services import Services
+from app.settings import Settings
+
+log = logging.getLogger("coach_plans")
+
+IMAGE_TYPES = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
+_KIND = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP"}
+
+# Where Discord serves attachments from. Nothing else is ever fetched: a chart URL arrives in a
+# signed interaction, but nothing else vouches for it, and the service must not become a way to
+# reach hosts it can see (its own /metrics, a cloud metadata address, the private network).
+DISCORD_CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
+_DISCORD_API_HOST = "discord.com"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# CONNECTION_TIMEOUT bounds each connect and each read, so a source that sends a byte now and
+# then would hold a download open for ever. A whole attempt therefore gets this many timeouts:
+# Discord's CDN delivers the largest chart in a few seconds, so it is ample for a real chart, and
+# it still ends a drip within half a minute with the default settings.
+DEADLINE_TIMEOUTS = 3
+
+
+def deadline(settings: Settings) -> float:
+    """Seconds one download attempt may take, from connecting to the file being written."""
+    return DEADLINE_TIMEOUTS * settings.connection_timeout
+
+
+class Refused(Exception):
+    """The chart can never be archived; `reason` is what the plan message says."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Passing(Exception):
+    """This attempt failed for a reason that may pass; a later one may succeed."""
+
+
+# --- which hosts ----------------------------------------------------------------------------------
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme, 0)
+
+
+def allowed_origins(settings: Settings) -> frozenset[tuple[str, str, int]]:
+    """Discord's CDN over https; and, when DISCORD_API_BASE_URL is not Discord's own (mock mode,
+    a test's fake), that host, which then stands in for Discord's CDN too."""
+    origins = {("https", host, 443) for host in DISCORD_CDN_HOSTS}
+    api = httpx.URL(settings.discord_api_base_url)
+    if settings.mock_mode or api.host != _DISCORD_API_HOST:
+        origins.add(_origin(api))
+    return frozenset(origins)
+
+
+def host_allowed(url: str, settings: Settings) -> bool:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return False
+    # Parsed as httpx will fetch it, so "https://cdn.discordapp.com@127.0.0.1/" is 127.0.0.1.
+    return _origin(parsed) in allowed_origins(settings)
+
+
+# --- one attempt ----------------------------------------------------------------------------------
+
+
+def _looks_like(content_type: str, data: bytes) -> bool:
+    """The bytes start the way the declared image type does, so we never serve other content."""
+    if content_type == "image/png":
+        return data.startswith(b"\x89PNG\r\n\x1a\n")
+    if content_type == "image/jpeg":
+        return data.startswith(b"\xff\xd8\xff")
+    if content_type == "image/gif":
+        return data.startswith((b"GIF87a", b"GIF89a"))
+    if content_type == "image/webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return False
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1048576:.1f} MB"
+
+
+async def _fetch(services: Services, chart: Chart) -> bytes:
+    """The chart's bytes, checked; raises Refused or Passing."""
+    settings = services.settings
+    if not host_allowed(chart.url, settings):
+        raise Refused("not on Discord's CDN")
+    limit = settings.max_chart_bytes
+    too_large = Refused(f"larger than {megabytes(limit)}")
+    try:
+        # Never follow a redirect: it could lead anywhere, and Discord's CDN does not send them.
+        async with services.http.stream("GET", chart.url, follow_redirects=False) as response:
+            status = response.status_code
+            if status == 429 or status >= 500:
+                raise Passing(f"HTTP {status}")
+            if 300 <= status < 400:
+                raise Refused(f"redirected (HTTP {status})")
+            if status != 200:
+                raise Refused(f"HTTP {status}")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise too_large
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    raise too_large
+    except httpx.HTTPError as exc:
+        raise Passing(exc.__class__.__name__) from exc
+    if not _looks_like(chart.content_type, bytes(data)):
+        raise Refused(f"not a {_KIND.get(chart.content_type, chart.content_type)} image")
+    return bytes(data)
+
+
+def _write(folder: Path, name: str, data: bytes) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    # Per process, so two workers archiving the same chart never write into one file.
+    partial = folder / f".{name}.{os.getpid()}.part"
+    try:
+        partial.write_bytes(data)
+        partial.replace(folder / name)  # atomic: a reader never sees half a file
+    except BaseException:
+        partial.unlink(missing_ok=True)  # a full disk must not keep what did fit
+        raise
+
+
+async def _attempt(services: Services, chart: Chart) -> str:
+    """Download and store the chart; its file name. Raises Refused or Passing."""
+    seconds = deadline(services.settings)
+    try:
+        with anyio.fail_after(seconds):
+            data = await _fetch(services, chart)
+            digest = hashlib.sha256(data).hexdigest()[:32]
+            name = f"{chart.id}-{digest}{IMAGE_TYPES[chart.content_type]}"
+            folder = services.settings.chart_storage_dir
+            await anyio.to_thread.run_sync(_write, folder, name, data)
+            return name
+    except TimeoutError:
+        raise Passing(f"not done within {seconds:g}s") from None
+    except OSError as exc:
+        raise Passing(f"storage: {exc.strerror or exc}") from exc
+
+
+# --- one chart ------------------------------------------------------------------------------------
+
+
+async def keep(services: Services, chart: Chart, attempts: int) -> bool:
+    """Archive one chart: up to `attempts` attempts with exponential backoff between them.
+    A refusal for good is recorded; a passing failure leaves the chart pending. True when the
+    chart was archived. Never raises, but for cancellation."""
+    if chart.id in services.charts_in_flight:
+        return False  # another task is on it
+    services.charts_in_flight.add(chart.id)
+    try:
+        return await _keep(services, chart, attempts)
+    except Exception:
+        log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
+        return False
+    finally:
+        services.charts_in_flight.discard(chart.id)
+
+
+async def _keep(services: Services, chart: Chart, attempts: int) -> bool:
+    settings = services.settings
+    why = "not tried"
+    for attempt in range(1, attempts + 1):
+        try:
+            name = await _attempt(services, chart)
+        except Refused as refused:
+            log.warning(
+                "chart %s (%s) is refused for good: %s; it will not be downloaded again",
+                chart.id,
+                chart.filename,
+                refused.reason,
+            )
+            await services.write(services.plans.mark_failed, chart.id, refused.reason)
+            return False
+        except Passing as passing:
+            why = str(passing)
+        else:
+            await services.write(services.plans.mark_archived, chart.id, name)
+            return True
+        if attempt < attempts:
+            await anyio.sleep(settings.reconnect_delay_seconds * 2 ** (attempt - 1))
+    log.warning(
+        "could not download chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL and "
+        "is retried later",
+        chart.id,
+        chart.filename,
+        attempts,
+        why,
+    )
+    return False
