@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from contextvars import ContextVar
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    YamlConfigSettingsSource,
 )
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -220,66 +222,62 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Command-line flags (init), then environment, then the YAML file (passed in by
-        # load_settings as _yaml_values), then defaults.
-        return init_settings, env_settings, _YamlSource(settings_cls)
+        # Command-line flags (init), then environment, then the --config file, then defaults.
+        config = _CONFIG_FILE.get()
+        if config is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, _ConfigFile(settings_cls, yaml_file=config)
 
 
-class _YamlSource(PydanticBaseSettingsSource):
-    """Values read from the --config file; keys may be upper or lower case."""
-
-    values: Mapping[str, Any] = {}
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return self.values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.values)
+# The --config file of the load_settings call in progress (sources are built per class, so the
+# path travels beside the call rather than through the class).
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("config_file", default=None)
 
 
-def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse a config file into lower-case keys, or raise SettingsError naming the file."""
-    import yaml  # only with --config: off the start path otherwise
+class _ConfigFile(YamlConfigSettingsSource):
+    """pydantic-settings' own YAML source, with keys in any case and errors that name the file."""
 
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SettingsError([f"--config: cannot read {path}: {exc.strerror}"]) from None
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where else ""
-        raise SettingsError([f"--config: {path} is not valid YAML{at}"]) from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise SettingsError([f"--config: {path} must hold a mapping of SETTING: value"])
-    return {str(key).lower(): value for key, value in raw.items()}
+    def _read_file(self, file_path: Path | Traversable) -> dict[str, Any]:
+        import yaml  # only with --config: off the start path otherwise
+
+        try:
+            raw: object = super()._read_file(file_path)
+        except OSError as exc:
+            raise SettingsError([f"--config: cannot read {file_path}: {exc.strerror}"]) from None
+        except yaml.YAMLError as exc:
+            where = getattr(exc, "problem_mark", None)
+            at = f" at line {where.line + 1}" if where else ""
+            raise SettingsError([f"--config: {file_path} is not valid YAML{at}"]) from None
+        if not isinstance(raw, dict):
+            raise SettingsError([f"--config: {file_path} must hold a mapping of SETTING: value"])
+        return {str(key).lower(): value for key, value in raw.items()}
 
 
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
     """Build the settings once at start-up; SettingsError lists every problem found."""
-    yaml_values = read_yaml(Path(config)) if config else {}
-    known = set(Settings.model_fields)
-    unknown = sorted(key for key in yaml_values if key not in known)
-    if unknown:
-        raise SettingsError([f"{key.upper()}: unknown setting in {config}" for key in unknown])
-    _YamlSource.values = yaml_values
     overrides = {key: value for key, value in overrides.items() if value is not None}
+    if config and not Path(config).is_file():
+        # pydantic-settings skips a missing file; a --config that names one is a mistake.
+        raise SettingsError([f"--config: cannot read {config}: no such file"])
+    token = _CONFIG_FILE.set(Path(config) if config else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc)) from None
+        raise SettingsError(_describe(exc, config)) from None
     finally:
-        _YamlSource.values = {}
+        _CONFIG_FILE.reset(token)
 
 
 _SECRET = {"discord_bot_token", "api_key"}
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, config: Path | str | None) -> list[str]:
     lines = []
     for error in exc.errors(include_url=False):
         loc = error.get("loc") or ()
+        if error["type"] == "extra_forbidden" and loc:
+            lines.append(f"{str(loc[0]).upper()}: unknown setting in {config}")
+            continue
         message = error["msg"].removeprefix("Value error, ")
         if not loc or re.match(r"[A-Z_]+: ", message):  # the check named its setting
             lines.append(message)
