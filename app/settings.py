@@ -25,6 +25,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from app import defaults
+
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 
@@ -62,8 +64,8 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = None
     cors_origins: CommaList = ["*"]
 
-    coaches: CommaList = ["d", "i", "s", "n"]
-    timezone: str = "America/New_York"
+    coaches: CommaList = list(defaults.COACHES)
+    timezone: str = defaults.TIMEZONE
     allowed_guild_ids: CommaList = []
     default_guild_id: str | None = None
     max_chart_attachments: int = Field(10, ge=1, le=20)
@@ -76,11 +78,11 @@ class Settings(BaseSettings):
     log_max_size_mb: float = Field(10, gt=0)
     log_backup_count: int = Field(5, ge=0)
 
-    cache_ttl_seconds: float = Field(3600, ge=0)
-    max_cache_size: int = Field(100, ge=1)
-    reconnect_attempts: int = Field(5, ge=0, le=20)
-    reconnect_delay_seconds: float = Field(5, ge=0)
-    connection_timeout: float = Field(10, gt=0)
+    cache_ttl_seconds: float = Field(defaults.CACHE_TTL_SECONDS, ge=0)
+    max_cache_size: int = Field(defaults.MAX_CACHE_SIZE, ge=1)
+    reconnect_attempts: int = Field(defaults.RECONNECT_ATTEMPTS, ge=0, le=20)
+    reconnect_delay_seconds: float = Field(defaults.RECONNECT_DELAY_SECONDS, ge=0)
+    connection_timeout: float = Field(defaults.CONNECTION_TIMEOUT, gt=0)
 
     mock_mode: bool = False
     mock_key_file: Path = Path("./data/mock_signing.key")

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 import httpx
 
+from app import defaults
 from app.client.asynchronous import AsyncCoachPlansClient
 from app.client.blocking import CoachPlansClient
 from app.client.config import build_config
@@ -36,7 +37,7 @@ __all__ = [
 
 
 def create_client(
-    api_base_url: str = "http://localhost:5000",
+    api_base_url: str = defaults.API_BASE_URL,
     api_key: str | None = None,
     coaches: Iterable[str] | str | None = None,
     timezone: str | None = None,
@@ -72,7 +73,7 @@ def create_client(
 
 
 def create_async_client(
-    api_base_url: str = "http://localhost:5000",
+    api_base_url: str = defaults.API_BASE_URL,
     api_key: str | None = None,
     coaches: Iterable[str] | str | None = None,
     timezone: str | None = None,

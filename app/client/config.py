@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-T = TypeVar("T")
+from app import defaults
 
-DEFAULT_COACHES = ("d", "i", "s", "n")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +52,24 @@ def build_config(
         api_base_url=api_base_url.rstrip("/"),
         api_key=api_key if api_key is not None else os.environ.get("API_KEY") or None,
         coaches=None if names is None else _coach_names(names),
-        zone=_zone(timezone or os.environ.get("TIMEZONE") or "America/New_York"),
-        cache_ttl_seconds=_pick("CACHE_TTL_SECONDS", cache_ttl_seconds, float, 3600.0, 0),
-        max_cache_size=_pick("MAX_CACHE_SIZE", max_cache_size, int, 100, 1),
-        reconnect_attempts=_pick("RECONNECT_ATTEMPTS", reconnect_attempts, int, 5, 0),
-        reconnect_delay_seconds=_pick(
-            "RECONNECT_DELAY_SECONDS", reconnect_delay_seconds, float, 5.0, 0
+        zone=_zone(timezone or os.environ.get("TIMEZONE") or defaults.TIMEZONE),
+        cache_ttl_seconds=_pick(
+            "CACHE_TTL_SECONDS", cache_ttl_seconds, float, defaults.CACHE_TTL_SECONDS, 0
         ),
-        connection_timeout=_pick("CONNECTION_TIMEOUT", connection_timeout, float, 10.0, 0.001),
+        max_cache_size=_pick("MAX_CACHE_SIZE", max_cache_size, int, defaults.MAX_CACHE_SIZE, 1),
+        reconnect_attempts=_pick(
+            "RECONNECT_ATTEMPTS", reconnect_attempts, int, defaults.RECONNECT_ATTEMPTS, 0
+        ),
+        reconnect_delay_seconds=_pick(
+            "RECONNECT_DELAY_SECONDS",
+            reconnect_delay_seconds,
+            float,
+            defaults.RECONNECT_DELAY_SECONDS,
+            0,
+        ),
+        connection_timeout=_pick(
+            "CONNECTION_TIMEOUT", connection_timeout, float, defaults.CONNECTION_TIMEOUT, 0.001
+        ),
         guild_id=_guild(guild_id),
     )
 

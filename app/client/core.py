@@ -15,8 +15,9 @@ from typing import Any
 
 import httpx
 
+from app import defaults
 from app.client.cache import MISSING, AnswerCache
-from app.client.config import DEFAULT_COACHES, ClientConfig
+from app.client.config import ClientConfig
 from app.client.errors import ApiError, InvalidRequest, ServiceUnavailable
 from app.client.retry import Backoff, is_retriable
 
@@ -198,7 +199,7 @@ class ClientCore:
     ) -> dict[str, Any]:
         """TradingAgents state keys for every coach: `coach_<x>_plan` and `coach_<x>_charts`."""
         by_coach = {plan["coach"]: plan for plan in plans}
-        coaches = list(self.config.coaches or DEFAULT_COACHES)
+        coaches = list(self.config.coaches or defaults.COACHES)
         coaches += [name for name in by_coach if name not in coaches]
         state: dict[str, Any] = {}
         for name in coaches:
