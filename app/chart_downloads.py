@@ -18,6 +18,7 @@ import anyio.to_thread
 import httpx
 
 from app.plans import Chart
+from app.retry import Backoff
 from app.services import Services
 from app.settings import Settings
 
@@ -189,7 +190,7 @@ async def keep(services: Services, chart: Chart, attempts: int) -> bool:
 
 
 async def _keep(services: Services, chart: Chart, attempts: int) -> bool:
-    settings = services.settings
+    backoff = Backoff(attempts - 1, services.settings.reconnect_delay_seconds)
     why = "not tried"
     for attempt in range(1, attempts + 1):
         try:
@@ -209,7 +210,7 @@ async def _keep(services: Services, chart: Chart, attempts: int) -> bool:
             await services.write(services.plans.mark_archived, chart.id, name)
             return True
         if attempt < attempts:
-            await anyio.sleep(settings.reconnect_delay_seconds * 2 ** (attempt - 1))
+            await anyio.sleep(backoff.delay(attempt - 1))
     log.warning(
         "could not download chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL and "
         "is retried later",

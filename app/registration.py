@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from app import __version__
-from app.discord.rate_limits import retry_after
+from app.retry import retry_after
 
 USER_AGENT = f"DiscordBot (https://github.com/coach-plans/coach-plans, {__version__})"
 
@@ -168,7 +168,7 @@ class CommandRegistrar:
                     f"Cannot reach Discord at {self.base_url}: {exc.__class__.__name__}"
                 ) from None
             if response.status_code == 429:
-                self.sleep(retry_after(response, default=1.0))
+                self.sleep(retry_after(response) or 1.0)
                 continue
             if response.status_code >= 400:
                 raise explain(response, self.where(guild_id))

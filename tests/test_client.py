@@ -25,8 +25,8 @@ from app.client import (
     create_async_client,
     create_client,
 )
-from app.client.retry import Backoff, retry_after
 from app.plans import Actor, NewChart, Place, PlanService
+from app.retry import Backoff, retry_after
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.web import create_app
@@ -244,10 +244,12 @@ def test_a_slow_server_times_out_and_the_retry_gets_the_answer() -> None:
         return JSONResponse({"date": "2025-03-14", "count": 0, "plans": []})
 
     app = Starlette(routes=[Route("/api/coach-plans/all", slow_once)])
-    with live_server(app) as base_url:
-        client = create_client(
+    with (
+        live_server(app) as base_url,
+        create_client(
             api_base_url=base_url, connection_timeout=0.2, reconnect_attempts=2, **FAST
-        )
+        ) as client,
+    ):
         assert client.fetch_all_coach_plans("2025-03-14") == []
         assert client.get_metrics()["client"]["retries"] == 1
 
@@ -256,11 +258,12 @@ def test_nothing_listening_is_service_unavailable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again when the block ends: nothing listens
-    client = create_client(api_base_url=f"http://127.0.0.1:{port}", reconnect_attempts=1, **FAST)
-    with pytest.raises(ServiceUnavailable, match="ConnectError"):
-        client.fetch_coach_plan("d", "2025-03-14")
-    assert client.check_health()["status"] == "unreachable"
-    metrics = client.get_metrics()
+    base_url = f"http://127.0.0.1:{port}"
+    with create_client(api_base_url=base_url, reconnect_attempts=1, **FAST) as client:
+        with pytest.raises(ServiceUnavailable, match="ConnectError"):
+            client.fetch_coach_plan("d", "2025-03-14")
+        assert client.check_health()["status"] == "unreachable"
+        metrics = client.get_metrics()
     assert "error" in metrics and metrics["client"]["errors"] >= 2
 
 
@@ -355,3 +358,9 @@ def test_the_async_client_retries_and_serves_stale_like_the_blocking_one(
     fresh, stale, counters = asyncio.run(scenario())
     assert stale == {**fresh, "stale": True}  # type: ignore[dict-item]
     assert counters["retries"] == 2 and counters["stale_served"] == 1
+
+
+def test_discords_retry_after_in_the_body_wins_over_the_header() -> None:
+    limited = httpx.Response(429, json={"retry_after": 0.25}, headers={"Retry-After": "9"})
+    assert retry_after(limited) == 0.25
+    assert Backoff(retries=3, base_delay=5.0).delay(0, limited) == 0.25

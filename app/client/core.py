@@ -19,7 +19,7 @@ from app import defaults
 from app.client.cache import MISSING, AnswerCache
 from app.client.config import ClientConfig
 from app.client.errors import ApiError, InvalidRequest, ServiceUnavailable
-from app.client.retry import Backoff, is_retriable
+from app.retry import Backoff, is_transient
 
 DateLike = date | str | None
 
@@ -154,7 +154,7 @@ class ClientCore:
     ) -> httpx.Response | float:
         """After one try: the response to use, or the seconds to wait before trying again."""
         self.counters.add("api_calls")
-        if response is not None and not is_retriable(response):
+        if response is not None and not is_transient(response.status_code):
             if response.status_code >= 400 and response.status_code != 404:
                 self.counters.add("errors")
             return response

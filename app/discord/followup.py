@@ -10,7 +10,7 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from app.discord.rate_limits import retry_after
+from app.retry import Backoff, is_transient
 from app.services import Services
 
 log = logging.getLogger("coach_plans")
@@ -28,10 +28,10 @@ async def edit_original(
         "/messages/@original"
     )
     body = {key: value for key, value in data.items() if key != "flags"}
-    delay = settings.reconnect_delay_seconds
+    backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
     attempts = settings.reconnect_attempts + 1
     for attempt in range(1, attempts + 1):
-        wait = delay * 2 ** (attempt - 1)
+        wait = backoff.delay(attempt - 1)
         try:
             response = await services.http.patch(url, json=body)
         except httpx.HTTPError as exc:
@@ -41,8 +41,8 @@ async def edit_original(
                 return True
             why = f"HTTP {response.status_code}"
             if response.status_code == 429:
-                wait = retry_after(response, wait)
-            elif response.status_code not in (404,) and response.status_code < 500:
+                wait = backoff.delay(attempt - 1, response)
+            elif response.status_code != 404 and not is_transient(response.status_code):
                 log.warning(
                     "Discord refused the edit of a deferred answer: %s", response.text[:300]
                 )

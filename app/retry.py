@@ -1,4 +1,8 @@
-"""When to retry an outbound request and how long to wait: exponential backoff with jitter."""
+"""One retry policy for every outbound call (chart downloads, Discord's REST API, the client):
+which answers are worth another try, and how long to wait, exponential backoff with jitter.
+
+Imports nothing but httpx and the standard library: the Python client uses it too.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,13 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-# No single wait is longer than this, whatever the backoff or a Retry-After header asks.
+# No single wait is longer than this, whatever the backoff or a server asks.
 MAX_DELAY_SECONDS = 60.0
 
 
-def is_retriable(response: httpx.Response) -> bool:
+def is_transient(status: int) -> bool:
     """429 and 5xx may pass; any other 4xx is the caller's mistake and will not."""
-    return response.status_code == 429 or response.status_code >= 500
+    return status == 429 or status >= 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,19 +29,29 @@ class Backoff:
     base_delay: float
     jitter: Callable[[], float] = random.random
 
-    def delay(self, retry: int, response: httpx.Response | None) -> float:
-        """Seconds to wait before retry number `retry` (0 for the first retry)."""
+    def delay(self, retry: int, response: httpx.Response | None = None) -> float:
+        """Seconds to wait before retry number `retry` (0 for the first retry); a server's own
+        Retry-After (or Discord's `retry_after`) wins over the backoff."""
         asked = retry_after(response) if response is not None else None
         if asked is not None:
             return min(asked, MAX_DELAY_SECONDS)
         ceiling = min(MAX_DELAY_SECONDS, self.base_delay * 2**retry)
-        # Half fixed, half random: clients that failed together do not retry in lockstep,
+        # Half fixed, half random: callers that failed together do not retry in lockstep,
         # and each still waits at least half its backoff.
         return ceiling / 2 + self.jitter() * ceiling / 2
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """The Retry-After header in seconds (it may be a number or an HTTP date)."""
+    """How long the server asks us to wait, in seconds, or None when it does not say.
+
+    Discord puts `retry_after` in a 429's JSON body
+    (https://discord.com/developers/docs/topics/rate-limits#exceeding-a-rate-limit); HTTP in
+    general uses the Retry-After header, a number or an HTTP date."""
+    if response.status_code == 429:
+        try:
+            return max(0.0, float(response.json()["retry_after"]))
+        except (ValueError, KeyError, TypeError):
+            pass
     value = response.headers.get("retry-after")
     if value is None:
         return None
