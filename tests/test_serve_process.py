@@ -56,7 +56,7 @@ def test_serve_answers_health_and_exits_0_on_signal(
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipes
     log = (tmp_path / "serve.log").read_text()
     assert "mock mode is on" in log
     assert '"path": "/health"' in log
@@ -103,4 +103,4 @@ def test_a_request_in_flight_at_sigterm_is_answered_before_exit(tmp_path: Path) 
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipes

@@ -100,12 +100,20 @@ def _file_log_lines(settings: Settings) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def _close_log_handlers() -> None:
+    """Undo configure_logging: the handlers go, and their log files are closed."""
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+        handler.close()
+
+
 @pytest.fixture
 def json_logging(settings: Settings) -> Settings:
     settings = settings.model_copy(update={"log_format": "json"})
     configure_logging(settings)
     yield settings
-    logging.getLogger().handlers.clear()
+    _close_log_handlers()
 
 
 def test_access_line_per_request_with_request_id(json_logging: Settings) -> None:
@@ -137,7 +145,7 @@ def test_text_log_lines_show_the_request_id(settings: Settings) -> None:
             handler.flush()
         text = Path(settings.log_file).read_text()
     finally:
-        logging.getLogger().handlers.clear()
+        _close_log_handlers()
     assert "[text-req-9] coach_plans.access: GET / 200" in text
 
 
@@ -148,7 +156,7 @@ def test_log_file_rotates_and_keeps_backup_count(settings: Settings) -> None:
         for n in range(200):
             logging.getLogger("coach_plans").info("line %d %s", n, "x" * 50)
     finally:
-        logging.getLogger().handlers.clear()
+        _close_log_handlers()
     files = sorted(p.name for p in Path(settings.log_file).parent.iterdir())
     assert files == ["coach_plans.log", "coach_plans.log.1", "coach_plans.log.2"]
     assert Path(settings.log_file).stat().st_size <= 1100

@@ -153,7 +153,7 @@ def test_a_killed_writer_loses_no_acknowledged_plan(tmp_path: Path) -> None:
     assert process.stdout is not None
     acknowledged = [process.stdout.readline().strip() for _ in range(200)]
     os.kill(process.pid, signal.SIGKILL)  # mid-stream: it was posting as fast as it could
-    process.wait(timeout=10)
+    process.communicate(timeout=10)  # reaps it and closes its pipes
     assert process.returncode == -signal.SIGKILL
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
