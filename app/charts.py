@@ -25,6 +25,7 @@ from app.errors import BadChart
 from app.http_errors import error_response
 from app.plans import Chart, NewChart
 from app.services import Services
+from app.text_rules import one_line
 
 log = logging.getLogger("coach_plans")
 
@@ -54,7 +55,7 @@ def accept(attachments: Sequence[tuple[str, dict[str, Any]]], max_bytes: int) ->
     anything that is not a PNG, JPEG, GIF or WebP image of at most `max_bytes`."""
     charts = []
     for option, attachment in attachments:
-        filename = str(attachment.get("filename") or option)[:255]
+        filename = one_line(attachment.get("filename"), 255) or option
         content_type = str(attachment.get("content_type") or "").split(";")[0].strip().lower()
         if not content_type:
             content_type = _BY_EXTENSION.get(Path(filename).suffix.lower(), "")
