@@ -25,7 +25,7 @@ from app.errors import BadChart
 from app.http_errors import error_response
 from app.plans import Chart, NewChart
 from app.services import Services
-from app.text_rules import one_line
+from app.text_rules import canonical_uint, one_line
 
 log = logging.getLogger("coach_plans")
 
@@ -215,9 +215,10 @@ async def serve_chart(request: Request) -> Response:
     """GET /charts/{chart_id}: the archived image; 404 while it is not archived yet."""
     services: Services = request.state.services
     raw = request.path_params["chart_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
+    if chart_id is None:
         return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
-    chart = await services.read(services.plans.chart, int(raw))
+    chart = await services.read(services.plans.chart, chart_id)
     path = services.settings.chart_storage_dir / (chart.stored_path or "")
     if chart.stored_path and Path(chart.stored_path).name == chart.stored_path:
         etag = _etag(chart.stored_path)
