@@ -25,6 +25,8 @@ MODAL_SUBMIT = InteractionType.MODAL_SUBMIT
 # Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
 ADMINISTRATOR = 1 << 3
 MANAGE_MESSAGES = 1 << 13
+# Discord sends permissions as a decimal string that may grow past 64 bits; far longer is not it.
+_PERMISSION_DIGITS = 40
 _NAME_MAX = 100  # Discord's own limit for channel names; user names are shorter
 
 
@@ -122,13 +124,12 @@ class Interaction:
 
     @property
     def moderator(self) -> bool:
-        """Manage Messages (or Administrator) in this channel, as Discord computed it."""
+        """Manage Messages (or Administrator) in this channel, as Discord computed it.
+
+        Only Discord's own form counts: int() would read "-1" as every bit set."""
         permissions = _dict(self.raw.get("member")).get("permissions")
-        try:
-            bits = int(permissions) if isinstance(permissions, str | int) else 0
-        except ValueError:
-            return False
-        return bool(bits & (MANAGE_MESSAGES | ADMINISTRATOR))
+        bits = text_rules.canonical_uint(permissions, _PERMISSION_DIGITS)
+        return bits is not None and bool(bits & (MANAGE_MESSAGES | ADMINISTRATOR))
 
     @property
     def place(self) -> Place:
