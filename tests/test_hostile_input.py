@@ -25,6 +25,7 @@ from tests.discord_edge import (
     discord_app,
     fast_settings,
     guild_interaction,
+    png,
 )
 
 
@@ -193,14 +194,14 @@ def _with_raw_values(payload: dict[str, Any], raw: dict[tuple[str | int, ...], s
 
 
 @hypothesis_settings(
-    max_examples=60,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     name=st.sampled_from(["plan", "edit", "delete", "history", "plans", "myplans"]),
-    text=_unicode,
+    text=_unicode | _unicode.map(lambda tail: f"Long 950 {tail}"),
     where=st.lists(st.sampled_from(_PATHS), min_size=1, max_size=3, unique=True),
     values=st.lists(_raw_values, min_size=3, max_size=3),
 )
@@ -259,30 +260,73 @@ _query = st.one_of(
 )
 
 
+@pytest.fixture
+def with_plans(discord: Discord) -> Discord:
+    """Plans with an edit and a chart, so reads reach the database rather than stop at 404."""
+    for day in ("2025-03-14", "today"):
+        url = discord.fake.add_file(f"{day}.png", png())
+        chart = attachment(url, f"{day}.png", 64)
+        discord.command("plan", coach="d", text="Long 950", date=day, attachments={"chart1": chart})
+        discord.command("edit", coach="d", text="Long 955", date=day)
+    return discord
+
+
 _chart_paths = (
     st.sampled_from(
         ["1", "\u00b2", "\u00b9\u00b2", "\uff18", "-1", "99999999999999999999", "1/../2"]
     )
     | _unicode
 ).map(lambda tail: "/charts/" + _encoded(tail))
-_api_paths = st.builds(
-    lambda base, slash: base + slash,
-    st.sampled_from(["/api/coach-plans", "/api/coach-plans/all", "/api/coach-plans/history"]),
-    st.sampled_from(["", "/"]),
-)
+# Each endpoint with its own parameters (required and optional), so most requests reach the
+# database; values are still anything.
+_PARAMETERS = {
+    "/api/coach-plans": (["coach"], ["date", "as_of"]),
+    "/api/coach-plans/all": ([], ["date"]),
+    "/api/coach-plans/history": (["coach"], ["date"]),
+}
+_param_values = st.just("d") | _VALUES
 
 
-@hypothesis_settings(
-    max_examples=80,
+def _endpoint_requests(path: str) -> st.SearchStrategy[tuple[str, str]]:
+    required, optional = _PARAMETERS[path]
+    params = st.fixed_dictionaries(
+        dict.fromkeys(required, _param_values), optional=dict.fromkeys(optional, _param_values)
+    )
+    return st.tuples(
+        st.sampled_from([path, path + "/"]),
+        params.map(lambda given: "&".join(f"{k}={_encoded(v)}" for k, v in given.items())),
+    )
+
+
+_api_requests = st.sampled_from(sorted(_PARAMETERS)).flatmap(_endpoint_requests)
+
+
+_read_settings = hypothesis_settings(
+    max_examples=100,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
-@given(path=_chart_paths | _api_paths, query=_query)
-def test_generated_read_api_requests_never_get_a_5xx(
-    discord: Discord, path: str, query: str
+
+
+@_read_settings
+@given(request=_api_requests, more=st.none() | _query)
+def test_generated_read_api_queries_never_get_a_5xx(
+    with_plans: Discord, request: tuple[str, str], more: str | None
 ) -> None:
-    response = discord.client.get(f"{path}?{query}")
+    path, query = request
+    if more is not None:
+        query = f"{query}&{more}"
+    response = with_plans.client.get(f"{path}?{query}")
     assert response.status_code < 500, response.text
     assert "Traceback" not in response.text
-    assert_still_answers(discord)
+    assert_still_answers(with_plans)
+
+
+@_read_settings
+@given(path=_chart_paths, query=_query)
+def test_generated_chart_paths_never_get_a_5xx(with_plans: Discord, path: str, query: str) -> None:
+    response = with_plans.client.get(f"{path}?{query}")
+    assert response.status_code < 500, response.text
+    assert "Traceback" not in response.text
+    assert_still_answers(with_plans)
