@@ -79,6 +79,6 @@ def canonical_uint(value: object, max_digits: int) -> int | None:
 
 def snowflake(value: object) -> str | None:
     """A Discord id (a canonical decimal string), or None when `value` is not one."""
-    if canonical_uint(value, SNOWFLAKE_DIGITS) is None:
-        return None
-    return value  # type: ignore[return-value]  # canonical_uint only accepts a str
+    if isinstance(value, str) and canonical_uint(value, SNOWFLAKE_DIGITS) is not None:
+        return value
+    return None
