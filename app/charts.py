@@ -27,6 +27,7 @@ from app.http_errors import error_response
 from app.plans import Chart, NewChart
 from app.services import Services
 from app.settings import Settings
+from app.text_rules import canonical_uint, one_line
 
 log = logging.getLogger("coach_plans")
 
@@ -54,7 +55,7 @@ def accept(attachments: Sequence[tuple[str, dict[str, Any]]], settings: Settings
     max_bytes = settings.max_chart_bytes
     charts = []
     for option, attachment in attachments:
-        filename = str(attachment.get("filename") or option)[:255]
+        filename = one_line(attachment.get("filename"), 255) or option
         content_type = str(attachment.get("content_type") or "").split(";")[0].strip().lower()
         if not content_type:
             content_type = _BY_EXTENSION.get(Path(filename).suffix.lower(), "")
@@ -168,9 +169,10 @@ async def serve_chart(request: Request) -> Response:
     refused for good."""
     services: Services = request.state.services
     raw = request.path_params["chart_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
+    if chart_id is None:
         return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
-    chart = await services.read(services.plans.chart, int(raw))
+    chart = await services.read(services.plans.chart, chart_id)
     path = services.settings.chart_storage_dir / (chart.stored_path or "")
     if chart.stored_path and Path(chart.stored_path).name == chart.stored_path:
         etag = _etag(chart.stored_path)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,6 +39,7 @@ from app.http_errors import error_response
 from app.services import Services
 from app.settings import Settings
 from app.signatures import verify
+from app.text_rules import canonical_uint
 from commands import Registry, registry
 
 log = logging.getLogger("coach_plans")
@@ -48,6 +50,11 @@ MAX_CLOCK_SKEW_SECONDS = 300
 # Interaction tokens live 15 minutes, so Discord never redelivers one later than that.
 SEEN_TTL_SECONDS = 15 * 60
 SEEN_MAX = 100_000
+# A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
+# overflow a float in the comparison with now).
+_TIMESTAMP_DIGITS = 12
+# A \uD800-\uDFFF escape: only when the body has one can a string hold a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 _PONG = b'{"type":1}'
 _KINDS = {
@@ -103,8 +110,19 @@ class InteractionsEndpoint:
             payload = json.loads(body)
         except ValueError:
             return error_response(request, 400, "The body is not JSON.", "bad_json")
+        except RecursionError:
+            # The decoder recurses per level; Discord's payloads nest a handful of levels.
+            return error_response(request, 400, "The body's JSON is nested too deeply.", "bad_json")
         if not isinstance(payload, dict):
             return error_response(request, 400, "The body is not a JSON object.", "bad_json")
+        if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(payload):
+            # Such a string cannot be stored, nor sent back in a UTF-8 answer.
+            return error_response(
+                request,
+                400,
+                "The body's JSON holds a lone surrogate (\\uD800-\\uDFFF).",
+                "bad_json",
+            )
         raw_type = payload.get("type")
         if raw_type == PING and raw_type is not True:  # JSON true equals 1 in Python
             services.metrics.count_interaction("ping")
@@ -116,7 +134,7 @@ class InteractionsEndpoint:
             return error_response(
                 request,
                 400,
-                f"Unknown interaction type {payload.get('type')!r}.",
+                f"Unknown interaction type {_shown(payload.get('type'))}.",
                 "bad_interaction",
             )
         label, handler = self._route(interaction, kind)
@@ -185,7 +203,8 @@ def _wanted_headers(scope: Scope) -> dict[bytes, bytes]:
 
 async def _read_body(request: Request, declared: bytes) -> bytes | None:
     """The raw body, or None as soon as it is known to be over the limit."""
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    # A length check first: int() refuses a string of more than 4300 digits.
+    if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
         return None
     # Straight from the ASGI messages: the body arrives in one message almost always.
     chunks = []
@@ -212,13 +231,39 @@ def _check_signature(headers: dict[bytes, bytes], services: Services, body: byte
     if not verify(services.verify_key, signature, timestamp, body):
         return "The request signature is not valid."
     # Only checked once the signature proves the timestamp is the one that was signed.
-    try:
-        sent = int(timestamp)
-    except ValueError:
+    sent = canonical_uint(timestamp, _TIMESTAMP_DIGITS)
+    if sent is None:
         return "X-Signature-Timestamp is not a Unix time."
     if abs(time.time() - sent) > MAX_CLOCK_SKEW_SECONDS:
         return "The request timestamp is more than 5 minutes away from now (a replay?)."
     return None
+
+
+def _has_lone_surrogate(payload: object) -> bool:
+    """Whether any string (key or value) in the parsed body holds a lone surrogate. A loop, not
+    recursion: the body may nest as deep as the decoder allowed."""
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
+def _shown(value: object) -> str:
+    """A client's value as quoted in an error: short, and never the repr of a nested value."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return repr(value)[:40]
+    return f"of JSON type {'object' if isinstance(value, dict) else 'array'}"
 
 
 async def _run(handler: _Handler | None, interaction: Interaction, services: Services) -> Reply:

@@ -7,6 +7,7 @@ import json
 import logging
 import logging.handlers
 import os
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -22,8 +23,33 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
 
 
+# What a client could use to forge or hide log lines: C0 and C1 controls (newline, carriage
+# return, escape sequences), DEL, the Unicode line and paragraph separators, and the bidi
+# overrides that reorder what a reader sees.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def escape(text: str) -> str:
+    """`text` with every unsafe character written as its Python escape (a newline as \\n), so
+    whatever a request carries, one record is one line."""
+    # The search alone costs little: most lines have nothing to escape.
+    return _UNSAFE.sub(_escape_one, text) if _UNSAFE.search(text) else text
+
+
 def _extras(record: logging.LogRecord) -> dict[str, object]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
+    return {
+        k: escape(v) if isinstance(v, str) else v
+        for k, v in record.__dict__.items()
+        if k not in _STANDARD
+    }
 
 
 class JsonFormatter(logging.Formatter):
@@ -33,7 +59,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),
-            "message": record.getMessage(),
+            # Escaped as in text lines: a log viewer shows the message field's newlines.
+            "message": escape(record.getMessage()),
             **_extras(record),
         }
         if record.exc_info:
@@ -42,7 +69,10 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """Human-readable lines; fields passed with `extra=` appear only in JSON lines."""
+    """Human-readable lines; fields passed with `extra=` appear only in JSON lines.
+
+    A record is one line with its unsafe characters escaped; a traceback follows on lines of its
+    own, each indented, so a line that starts at the margin always starts a record."""
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
@@ -56,6 +86,17 @@ class TextFormatter(logging.Formatter):
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
             self._second = second
         return f"{self._stamp},{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record)
+        line = escape(self.formatMessage(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
+            if block:
+                line += "".join(f"\n    {escape(part)}" for part in block.split("\n"))
+        return line
 
 
 class RotatingFile(logging.handlers.RotatingFileHandler):

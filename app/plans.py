@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from app import text_rules
 from app.errors import (
     AlreadyHandled,
     BadDate,
@@ -35,7 +36,7 @@ from app.storage.database import PreparedRead, writer
 from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
 
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts' digits
 
 plans_t = CoachPlan.__table__  # type: ignore[attr-defined]
 charts_t = PlanChart.__table__  # type: ignore[attr-defined]
@@ -44,6 +45,12 @@ handled_t = HandledRequest.__table__  # type: ignore[attr-defined]
 # Discord never delivers an interaction later than its token's 15 minutes; a day is ample.
 KEY_LIFETIME = timedelta(days=1)
 SWEEP_EVERY = 256  # claims
+# Column sizes, so what is stored always fits (PostgreSQL refuses a longer string; SQLite not).
+_ID_MAX = plans_t.c.author_id.type.length
+_NAME_MAX = plans_t.c.author.type.length
+_CHANNEL_MAX = plans_t.c.channel.type.length
+_FILENAME_MAX = charts_t.c.filename.type.length
+_CONTENT_TYPE_MAX = charts_t.c.content_type.type.length
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,12 @@ class Actor:
 
     id: str
     name: str
+
+    def __post_init__(self) -> None:
+        # Cleaned however it was built, so it is stored alike on SQLite and PostgreSQL.
+        identity = text_rules.storable(self.id, _ID_MAX)
+        object.__setattr__(self, "id", identity)
+        object.__setattr__(self, "name", text_rules.one_line(self.name, _NAME_MAX) or identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +75,13 @@ class Place:
     channel_id: str | None = None
     channel: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("guild_id", "channel_id"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, text_rules.storable(value, _ID_MAX) or None)
+        object.__setattr__(self, "channel", text_rules.one_line(self.channel, _CHANNEL_MAX))
+
 
 @dataclass(frozen=True, slots=True)
 class NewChart:
@@ -69,6 +89,13 @@ class NewChart:
     filename: str
     content_type: str
     size: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", text_rules.storable(self.url))
+        filename = text_rules.one_line(self.filename, _FILENAME_MAX) or "chart"
+        object.__setattr__(self, "filename", filename)
+        content_type = text_rules.storable(self.content_type, _CONTENT_TYPE_MAX)
+        object.__setattr__(self, "content_type", content_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,8 +371,8 @@ class PlanService:
 
     @staticmethod
     def text(value: str | None) -> str:
-        text = (value or "").strip()
-        if not text:
+        text = text_rules.multiline(value)
+        if not text:  # nothing visible: whitespace, zero-width spaces, control characters
             raise BadText("The plan text is empty: write what you plan to trade.")
         if len(text) > MAX_TEXT:
             raise BadText(

@@ -3,12 +3,14 @@ field we expect may still be missing, so every accessor has a safe default."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from discord_interactions import InteractionType
 
+from app import text_rules
 from app.errors import PlanError
 from app.plans import Actor, Place
 
@@ -23,6 +25,9 @@ MODAL_SUBMIT = InteractionType.MODAL_SUBMIT
 # Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
 ADMINISTRATOR = 1 << 3
 MANAGE_MESSAGES = 1 << 13
+# Discord sends permissions as a decimal string that may grow past 64 bits; far longer is not it.
+_PERMISSION_DIGITS = 40
+_NAME_MAX = 100  # Discord's own limit for channel names; user names are shorter
 
 
 class BadInteraction(PlanError):
@@ -41,6 +46,16 @@ def _list(value: object) -> list[Any]:
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _scalar(value: object) -> str:
+    """A string or a number as text; anything else (a list, an object) as "": str() of a deeply
+    nested value would exhaust the stack."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
 
 
 def _options(data: dict[str, Any]) -> dict[str, Any]:
@@ -71,10 +86,11 @@ class Interaction:
         return cls(
             raw=payload,
             type=kind if isinstance(kind, int) and not isinstance(kind, bool) else 0,
-            id=str(payload.get("id") or ""),
+            id=_scalar(payload.get("id")),
             token=_text(payload.get("token")) or "",
-            application_id=str(payload.get("application_id") or ""),
-            guild_id=_text(payload.get("guild_id")),
+            application_id=_scalar(payload.get("application_id")),
+            # Not a Discord id is no guild: it would not match ALLOWED_GUILD_IDS or any plan.
+            guild_id=text_rules.snowflake(payload.get("guild_id")),
             data=data,
             options=_options(data),
         )
@@ -85,23 +101,26 @@ class Interaction:
     def once(self) -> str | None:
         """The idempotency key of the writes this interaction makes: its id, unique per
         interaction, so a second delivery anywhere changes nothing."""
-        return f"interaction:{self.id}" if self.id else None
+        if not self.id:
+            return None
+        if text_rules.snowflake(self.id) is None:
+            # Not Discord's: stored as a digest, which fits the key column and holds no NUL.
+            return "interaction:" + hashlib.sha256(self.id.encode("utf-8", "replace")).hexdigest()
+        return f"interaction:{self.id}"
 
     @property
     def user(self) -> Actor:
         """In a guild the user is `member.user`; in a DM it is `user`."""
         member = _dict(self.raw.get("member"))
         user = _dict(member.get("user")) or _dict(self.raw.get("user"))
-        user_id = _text(user.get("id"))
+        # Plans are owned by this id, so only a real Discord id will do (nothing cut to fit).
+        user_id = text_rules.snowflake(user.get("id"))
         if user_id is None:
             raise BadInteraction("This interaction carries no user, so nothing was done.")
-        name = (
-            _text(member.get("nick"))
-            or _text(user.get("global_name"))
-            or _text(user.get("username"))
-            or user_id
-        )
-        return Actor(id=user_id, name=name)
+        # The first name that shows something: a nick of zero-width spaces is no name.
+        candidates = (member.get("nick"), user.get("global_name"), user.get("username"))
+        names = (text_rules.one_line(value, _NAME_MAX) for value in candidates)
+        return Actor(id=user_id, name=next((n for n in names if n), user_id))
 
     @property
     def guild(self) -> str:
@@ -112,21 +131,20 @@ class Interaction:
 
     @property
     def moderator(self) -> bool:
-        """Manage Messages (or Administrator) in this channel, as Discord computed it."""
+        """Manage Messages (or Administrator) in this channel, as Discord computed it.
+
+        Only Discord's own form counts: int() would read "-1" as every bit set."""
         permissions = _dict(self.raw.get("member")).get("permissions")
-        try:
-            bits = int(permissions) if isinstance(permissions, str | int) else 0
-        except ValueError:
-            return False
-        return bool(bits & (MANAGE_MESSAGES | ADMINISTRATOR))
+        bits = text_rules.canonical_uint(permissions, _PERMISSION_DIGITS)
+        return bits is not None and bool(bits & (MANAGE_MESSAGES | ADMINISTRATOR))
 
     @property
     def place(self) -> Place:
         channel = _dict(self.raw.get("channel"))
-        channel_id = _text(self.raw.get("channel_id")) or _text(channel.get("id"))
-        return Place(
-            guild_id=self.guild_id, channel_id=channel_id, channel=_text(channel.get("name"))
-        )
+        channel_id = text_rules.snowflake(self.raw.get("channel_id"))
+        channel_id = channel_id or text_rules.snowflake(channel.get("id"))
+        channel_name = text_rules.one_line(channel.get("name"), _NAME_MAX)
+        return Place(guild_id=self.guild_id, channel_id=channel_id, channel=channel_name)
 
     # --- what was asked ------------------------------------------------------------------------
 
@@ -149,7 +167,7 @@ class Interaction:
             option = _dict(option)
             if option.get("focused") is True:
                 value = option.get("value")
-                return str(option.get("name") or ""), value if isinstance(value, str) else ""
+                return _text(option.get("name")) or "", value if isinstance(value, str) else ""
         return None
 
     def attachments(self, names: list[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -161,7 +179,7 @@ class Interaction:
             attachment_id = options.get(name)
             if attachment_id is None:
                 continue
-            attachment = _dict(resolved.get(str(attachment_id)))
+            attachment = _dict(resolved.get(_scalar(attachment_id)))
             if not attachment:
                 raise BadInteraction(
                     f"The file for {name} did not arrive with the command; attach it again."
