@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from app import __version__
 from app.settings import Settings, SettingsError, load_settings
@@ -76,7 +77,7 @@ def serve(args: argparse.Namespace) -> int:
     # that into a clean exit 0 once in-flight requests have finished.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    common = {
+    common: dict[str, Any] = {
         "host": settings.api_host,
         "port": settings.api_port,
         "log_config": None,

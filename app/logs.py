@@ -169,7 +169,7 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level)
     # No line shows the caller's file, thread or process: skip gathering them per record
     # (the logging docs' "Optimization" section).
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # Our middleware writes the access line (with the request id); uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").disabled = True

@@ -35,7 +35,7 @@ class Backoff:
         asked = retry_after(response) if response is not None else None
         if asked is not None:
             return min(asked, MAX_DELAY_SECONDS)
-        ceiling = min(MAX_DELAY_SECONDS, self.base_delay * 2**retry)
+        ceiling: float = min(MAX_DELAY_SECONDS, self.base_delay * 2.0**retry)
         # Half fixed, half random: callers that failed together do not retry in lockstep,
         # and each still waits at least half its backoff.
         return ceiling / 2 + self.jitter() * ceiling / 2

@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     @field_validator("discord_application_id")
     @classmethod
     def _check_application_id(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+        if not value:
             return None
         if not _SNOWFLAKE.fullmatch(value):
             raise ValueError("must be the numeric application id from the Developer Portal")
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     @field_validator("discord_api_base_url", "public_base_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+        if not value:
             return None
         if not re.match(r"https?://[^/\s]+", value):
             raise ValueError("must be an http:// or https:// URL")
