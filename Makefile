@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: run test lint format postgres bench load clean
+.PHONY: run test lint format postgres bench load lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(STAMP)
 load: $(STAMP)
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/load.py
+
+# The image installs from requirements.lock: runtime dependencies only, exact, with hashes.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux \
+		--generate-hashes --quiet -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

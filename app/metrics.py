@@ -55,13 +55,13 @@ class Metrics:
 
     def snapshot(self) -> dict[str, object]:
         requests = {"success": 0, "error": 0}
-        for sample in list(self.requests.collect())[0].samples:
+        for sample in next(iter(self.requests.collect())).samples:
             if sample.name.endswith("_total"):
                 requests[sample.labels["outcome"]] = int(sample.value)
         total = requests["success"] + requests["error"]
         by_command = {
             sample.labels["command"]: int(sample.value)
-            for sample in list(self.interactions.collect())[0].samples
+            for sample in next(iter(self.interactions.collect())).samples
             if sample.name.endswith("_total")
         }
         return {

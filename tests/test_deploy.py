@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import tomllib
 from pathlib import Path, PurePosixPath
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from app.settings import load_settings
 from app.web import create_app
@@ -58,7 +63,71 @@ def test_secrets_are_named_but_never_set_in_fly_toml(fly: dict) -> None:
 
 def test_image_is_slim_and_drops_root() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
+    start = (ROOT / "scripts" / "container-start.sh").read_text()
     assert "FROM python:3.11-slim" in dockerfile
     assert "compileall" in dockerfile
-    assert "--reuid=coach" in dockerfile
+    assert 'CMD ["container-start", "coach-plans", "serve"]' in dockerfile
+    assert "exec setpriv --reuid=" in start
     assert "'.[dev]'" not in dockerfile  # no test tools in the runtime image
+
+
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock as {name: (version, hashes)}."""
+    pins: dict[str, tuple[str, list[str]]] = {}
+    name = ""
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "--hash")):
+            name, _, version = line.split(" ")[0].partition("==")
+            pins[canonicalize_name(name)] = (version, [])
+        elif line.startswith("--hash=sha256:"):
+            pins[canonicalize_name(name)][1].append(line)
+    return pins
+
+
+def test_the_image_installs_dependencies_from_the_lock_only() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "COPY requirements.lock" in dockerfile
+    assert "pip install --no-compile --require-hashes -r requirements.lock" in dockerfile
+    # The project itself adds nothing the lock did not pin.
+    assert "pip install --no-compile --no-deps ." in dockerfile
+
+
+def test_the_lock_pins_every_runtime_dependency_and_nothing_for_development() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = _lock()
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        version, hashes = pins[canonicalize_name(requirement.name)]
+        assert requirement.specifier.contains(version), (spec, version)
+        assert hashes, requirement.name
+    for spec in project["optional-dependencies"]["dev"]:
+        assert canonicalize_name(Requirement(spec).name) not in pins, spec
+
+
+def test_fly_gives_the_graceful_shutdown_time_to_finish(fly: dict) -> None:
+    assert fly["kill_signal"] == "SIGTERM"  # what serve finishes in-flight requests on
+    cli = (ROOT / "app" / "cli.py").read_text()
+    grace = int(re.search(r'"timeout_graceful_shutdown": (\d+)', cli)[1])  # type: ignore[index]
+    assert int(fly["kill_timeout"].removesuffix("s")) > grace
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing a folder to another user needs root")
+def test_the_container_start_hands_the_volume_over_only_when_its_owner_differs(
+    tmp_path: Path,
+) -> None:
+    volume = tmp_path / "data"
+    (volume / "charts").mkdir(parents=True)
+    for n in range(50):
+        (volume / "charts" / f"{n}.png").write_bytes(b"x")
+    env = {**os.environ, "DATA_DIR": str(volume), "SERVICE_USER": "nobody"}
+    start = [str(ROOT / "scripts" / "container-start.sh"), "id", "-un"]
+    first = subprocess.run(start, env=env, capture_output=True, text=True, check=True)
+    assert first.stdout.strip() == "nobody"  # the service runs as the service user
+    owners = {path.owner() for path in [volume, *volume.rglob("*")]}
+    assert owners == {"nobody"}
+    changed = {path: path.stat().st_ctime_ns for path in volume.rglob("*")}
+    second = subprocess.run(start, env=env, capture_output=True, text=True, check=True)
+    assert second.stdout.strip() == "nobody"
+    # Nothing was touched the second time: a wake does not walk the whole volume.
+    assert {path: path.stat().st_ctime_ns for path in volume.rglob("*")} == changed
