@@ -21,6 +21,8 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is shown.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+# uvicorn passes its messages again with terminal colours for its own console formatter.
+_NOT_SHOWN = _STANDARD | {"color_message"}
 
 
 # What a client could use to forge or hide log lines: C0 and C1 controls (newline, carriage
@@ -48,7 +50,7 @@ def _extras(record: logging.LogRecord) -> dict[str, object]:
     return {
         k: escape(v) if isinstance(v, str) else v
         for k, v in record.__dict__.items()
-        if k not in _STANDARD
+        if k not in _NOT_SHOWN
     }
 
 
@@ -176,3 +178,5 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # Alembic narrates each migration step and plugin at INFO; the service logs the upgrade once.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

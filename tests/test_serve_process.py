@@ -60,6 +60,12 @@ def test_serve_answers_health_and_exits_0_on_signal(
     log = (tmp_path / "serve.log").read_text()
     assert "mock mode is on" in log
     assert '"path": "/health"' in log
+    # Start-up says once that the new database was set up, without Alembic's step-by-step.
+    assert "database schema upgraded" in log
+    assert '"logger": "alembic' not in log
+    # JSON lines carry no terminal colour codes (uvicorn passes coloured copies of its messages).
+    for colour in ("\x1b[", "\\x1b[", "\\u001b[", "color_message"):
+        assert colour not in log
 
 
 def test_a_request_in_flight_at_sigterm_is_answered_before_exit(tmp_path: Path) -> None:
