@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from app.errors import GuildRequired, PlanNotFound
-from app.plans import HistoryEntry, Plan
+from app.records import HistoryEntry, Plan
 from app.services import Services
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.

@@ -17,7 +17,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from app.plans import Chart
+from app.records import Chart
 from app.retry import Backoff
 from app.services import Services
 from app.settings import Settings

@@ -24,7 +24,7 @@ from app import chart_downloads
 from app.chart_downloads import IMAGE_TYPES, megabytes
 from app.errors import BadChart
 from app.http_errors import error_response
-from app.plans import Chart, NewChart
+from app.records import Chart, NewChart
 from app.services import Services
 from app.settings import Settings
 from app.text_rules import canonical_uint, one_line

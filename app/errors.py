@@ -3,6 +3,8 @@ answer (an ephemeral message) and once to an HTTP error (status and code)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 
 class PlanError(Exception):
     status = 400
@@ -43,6 +45,10 @@ class PlanExists(PlanError):
     status = 409
     code = "plan_exists"
 
+    def __init__(self, coach: str, day: date) -> None:
+        super().__init__(f"Coach {coach} already has a plan for {day}.")
+        self.coach, self.day = coach, day
+
 
 class StaleVersion(PlanError):
     status = 409
@@ -64,6 +70,15 @@ class NotAuthor(PlanError):
 class PlanNotFound(PlanError):
     status = 404
     code = "plan_not_found"
+    # Set when the plan was looked up by coach and date: the answer can say how to post one.
+    coach: str | None = None
+    day: date | None = None
+
+    @classmethod
+    def for_plan(cls, coach: str, day: date) -> PlanNotFound:
+        missing = cls(f"Coach {coach} has no plan for {day}.")
+        missing.coach, missing.day = coach, day
+        return missing
 
 
 class ChartNotFound(PlanError):

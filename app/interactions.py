@@ -40,7 +40,7 @@ from app.services import Services
 from app.settings import Settings
 from app.signatures import verify
 from app.text_rules import canonical_uint
-from commands import Registry, registry
+from commands import Registry, hints, registry
 
 log = logging.getLogger("coach_plans")
 
@@ -272,7 +272,7 @@ async def _run(handler: _Handler | None, interaction: Interaction, services: Ser
     try:
         return await handler(interaction, services)
     except PlanError as exc:
-        return Reply(_refusal(interaction, exc.message))
+        return Reply(_refusal(interaction, hints.refusal(exc)))
     except Exception:
         log.exception(
             "interaction %s (type %s, %s) failed",

@@ -17,6 +17,7 @@ from app.plans import PlanService
 from app.settings import Settings
 from app.signatures import load_or_create_mock_key
 from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
 
 T = TypeVar("T")
 
@@ -54,7 +55,7 @@ def build_services(settings: Settings, http: httpx.AsyncClient, metrics: Metrics
         assert settings.discord_public_key is not None  # enforced by Settings
         verify_key = VerifyKey(bytes.fromhex(settings.discord_public_key))
     plans = PlanService(
-        engine,
+        PlanRepository(engine),
         coaches=settings.coaches,
         timezone=settings.zone,
         max_charts=settings.max_chart_attachments,

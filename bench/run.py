@@ -134,12 +134,15 @@ class Bench:
         from app.plans import Actor, NewChart, Place, PlanService
         from app.settings import load_settings
         from app.storage.database import make_engine, migrate
+        from app.storage.repository import PlanRepository
 
         env = self.ours_env(name)
         settings = load_settings(database_path=env["DATABASE_PATH"], mock_mode=True)
         engine = make_engine(settings.database_url)
         migrate(engine)
-        service = PlanService(engine, coaches=settings.coaches, timezone=settings.zone)
+        service = PlanService(
+            PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone
+        )
         for coach in settings.coaches:
             charts = [
                 NewChart(

@@ -12,7 +12,7 @@ from app.charts import public_url
 from app.discord import messages
 from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
-from app.plans import Plan
+from app.records import Plan
 from app.services import Services
 from app.settings import Settings
 

@@ -14,7 +14,7 @@ from app import charts
 from app.discord import messages
 from app.discord.followup import edit_original
 from app.discord.interaction import Interaction, Reply
-from app.plans import Chart, Plan
+from app.records import Chart, Plan
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (

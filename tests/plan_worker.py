@@ -10,8 +10,10 @@ import sys
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from app.plans import Actor, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, Place
 from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -25,7 +27,9 @@ def main(job: str, url: str, *args: str) -> None:
     migrate(engine)
     if job == "migrate":
         return
-    plans = PlanService(engine, coaches=["d", "i", "s", "n"], timezone=ZoneInfo("UTC"))
+    plans = PlanService(
+        PlanRepository(engine), coaches=["d", "i", "s", "n"], timezone=ZoneInfo("UTC")
+    )
     if job == "edit":
         prefix, count = args[0], int(args[1])
         for n in range(count):

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from starlette.testclient import TestClient
 
-from app.plans import Actor, NewChart, Place, Plan, PlanService
+from app.plans import PlanService
+from app.records import Actor, NewChart, Place, Plan
 from app.settings import Settings
 from app.web import create_app
 

@@ -25,10 +25,12 @@ from app.client import (
     create_async_client,
     create_client,
 )
-from app.plans import Actor, NewChart, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, NewChart, Place
 from app.retry import Backoff, retry_after
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
 from app.web import create_app
 from tests.conftest import FakeApi, settings_in
 from tests.live_server import live_server
@@ -65,7 +67,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     settings = settings_in(tmp_path_factory.mktemp("client"))
     engine = make_engine(settings.database_url)
     migrate(engine)
-    plans = PlanService(engine, coaches=settings.coaches, timezone=settings.zone)
+    plans = PlanService(PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone)
     today = plans.today()
     author = Actor(id="111", name="coach d")
     chart = NewChart("https://cdn.test/spy.png", "spy.png", "image/png", 1000)

@@ -13,7 +13,7 @@ import pytest
 from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
-from app.plans import Actor, Place
+from app.records import Actor, Place
 from app.settings import Settings
 from app.web import create_app
 from tests.discord_edge import discord_app, ephemeral_text

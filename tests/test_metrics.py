@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from app.plans import Actor, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, Place
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)

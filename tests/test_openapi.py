@@ -17,9 +17,11 @@ from schemathesis.generation.meta import GenerationMode, ParameterLocation
 from starlette.testclient import TestClient
 
 from app.openapi import document
-from app.plans import Actor, NewChart, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, NewChart, Place
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
 from app.web import create_app
 from tests.conftest import settings_in
 from tests.live_server import live_server
@@ -103,7 +105,9 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert isinstance(app_settings.api_key, SecretStr)
     engine = make_engine(app_settings.database_url)
     migrate(engine)
-    plans = PlanService(engine, coaches=app_settings.coaches, timezone=app_settings.zone)
+    plans = PlanService(
+        PlanRepository(engine), coaches=app_settings.coaches, timezone=app_settings.zone
+    )
     author = Actor(id="123456789012345678", name="coach d")
     place = Place(guild_id="998877665544332211", channel_id="112233445566778899", channel="plans")
     chart = NewChart("https://cdn.discordapp.test/spy.png", "spy.png", "image/png", 2048)

@@ -21,8 +21,11 @@ from app.errors import (
     TooManyCharts,
     UnknownCoach,
 )
-from app.plans import Actor, NewChart, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, NewChart, Place
 from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
+from commands import hints
 
 GUILD = "1"
 HERE = Place(guild_id=GUILD)
@@ -47,7 +50,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def plans(engine: Engine) -> PlanService:
-    return PlanService(engine, coaches=["d", "i", "s", "n"], timezone=NY, max_charts=3)
+    return PlanService(
+        PlanRepository(engine), coaches=["d", "i", "s", "n"], timezone=NY, max_charts=3
+    )
 
 
 # --- posting -----------------------------------------------------------------------------------
@@ -66,8 +71,11 @@ def test_a_posted_plan_reads_back_with_its_charts(plans: PlanService) -> None:
 
 def test_second_plan_same_day_is_refused_pointing_to_edit(plans: PlanService) -> None:
     plans.post("d", DAY, "Watch 950", COACH_D, place=HERE)
-    with pytest.raises(PlanExists, match="/edit"):
+    with pytest.raises(PlanExists, match="already has a plan") as refused:
         plans.post("d", DAY, "Another", OTHER, place=HERE)
+    # The rules know nothing of Discord: the answer there adds the command that does it right.
+    assert "/" not in refused.value.message
+    assert "Use /edit coach:d date:2025-03-14" in hints.refusal(refused.value)
     plans.post("i", DAY, "Another coach is fine", OTHER, place=HERE)
     plans.post("d", DAY + timedelta(days=1), "Another day is fine", COACH_D, place=HERE)
 
@@ -146,8 +154,9 @@ def test_an_edit_based_on_a_stale_version_is_refused(plans: PlanService) -> None
 
 
 def test_editing_a_missing_plan_says_how_to_post_one(plans: PlanService) -> None:
-    with pytest.raises(PlanNotFound, match="/plan coach:d"):
+    with pytest.raises(PlanNotFound, match="has no plan") as refused:
         plans.edit(GUILD, "d", DAY, COACH_D, text="v2")
+    assert "Post one with /plan coach:d date:2025-03-14" in hints.refusal(refused.value)
 
 
 def test_an_edit_with_nothing_to_change_is_refused(plans: PlanService) -> None:

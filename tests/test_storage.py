@@ -21,9 +21,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 import app.storage.database as database
-from app.plans import Actor, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, Place
 from app.storage.database import make_engine, migrate
 from app.storage.models import SQLModel
+from app.storage.repository import PlanRepository
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -95,7 +97,7 @@ def assert_edits_chain(plans: PlanService, expected_texts: set[str]) -> None:
 
 def test_twenty_concurrent_edits_from_threads_lose_nothing(engine: Engine) -> None:
     migrate(engine)
-    plans = PlanService(engine, coaches=["d"], timezone=ZoneInfo("UTC"))
+    plans = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
     plans.post("d", DAY, "v0", AUTHOR, place=HERE)
     start = threading.Barrier(20)
     errors: list[BaseException] = []
@@ -119,7 +121,7 @@ def test_twenty_concurrent_edits_from_threads_lose_nothing(engine: Engine) -> No
 def test_two_processes_editing_at_once_lose_nothing(database_url: str) -> None:
     engine = make_engine(database_url)
     migrate(engine)
-    plans = PlanService(engine, coaches=["d"], timezone=ZoneInfo("UTC"))
+    plans = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
     plans.post("d", DAY, "v0", AUTHOR, place=HERE)
     workers = [worker("edit", database_url, name, "10") for name in ("a", "b")]
     for process in workers:

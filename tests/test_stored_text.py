@@ -14,9 +14,11 @@ from nacl.signing import SigningKey
 from sqlalchemy import Engine
 
 from app.errors import BadText
-from app.plans import Actor, NewChart, Place, PlanService
+from app.plans import PlanService
+from app.records import Actor, NewChart, Place
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
 from tests.discord_edge import (
     AUTHOR,
     Discord,
@@ -57,7 +59,9 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def plans(engine: Engine) -> PlanService:
-    return PlanService(engine, coaches=["d", "i", "s", "n"], timezone=ZoneInfo("UTC"))
+    return PlanService(
+        PlanRepository(engine), coaches=["d", "i", "s", "n"], timezone=ZoneInfo("UTC")
+    )
 
 
 # --- PlanService, on both databases ------------------------------------------------------------

@@ -12,7 +12,7 @@ from discord_interactions import InteractionType
 
 from app import text_rules
 from app.errors import PlanError
-from app.plans import Actor, Place
+from app.records import Actor, Place
 
 # Interaction types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type).
 # Discord's own library names the protocol's numbers.

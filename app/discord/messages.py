@@ -9,7 +9,7 @@ from typing import Any
 
 from discord_interactions import InteractionResponseFlags, InteractionResponseType
 
-from app.plans import HistoryEntry, Plan
+from app.records import HistoryEntry, Plan
 
 # Interaction callback types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-interaction-callback-type).
 PONG = InteractionResponseType.PONG

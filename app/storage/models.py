@@ -7,8 +7,10 @@ import datetime as dt
 from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
-# Discord ids are 64-bit snowflakes: kept as text, as Discord itself sends them.
-_SNOWFLAKE = 20
+from app.records import CHANNEL_MAX, CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX
+from app.records import ID_MAX as _SNOWFLAKE  # Discord ids: 64-bit snowflakes, kept as text
+
+__all__ = ["CoachPlan", "HandledRequest", "PlanChart", "PlanHistory", "SQLModel"]
 
 
 def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]
@@ -36,10 +38,10 @@ class CoachPlan(SQLModel, table=True):
     coach_name: str = Field(sa_type=String(32))
     date: dt.date
     plan: str = Field(sa_type=Text)
-    author: str = Field(sa_type=String(100))
+    author: str = Field(sa_type=String(NAME_MAX))
     author_id: str = Field(sa_type=String(_SNOWFLAKE))
     guild_id: str | None = Field(default=None, sa_type=String(_SNOWFLAKE))
-    channel: str | None = Field(default=None, sa_type=String(100))
+    channel: str | None = Field(default=None, sa_type=String(CHANNEL_MAX))
     channel_id: str | None = Field(default=None, sa_type=String(_SNOWFLAKE))
     created_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
     edited_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
@@ -59,8 +61,8 @@ class PlanChart(SQLModel, table=True):
         )
     )
     chart_url: str = Field(sa_type=Text)
-    filename: str = Field(sa_type=String(255))
-    content_type: str = Field(sa_type=String(100))
+    filename: str = Field(sa_type=String(FILENAME_MAX))
+    content_type: str = Field(sa_type=String(CONTENT_TYPE_MAX))
     size: int
     # Where the archived copy lives, relative to CHART_STORAGE_DIR; None until it is downloaded.
     stored_path: str | None = Field(default=None, sa_type=String(255))
@@ -78,7 +80,7 @@ class PlanHistory(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("coach_plans.id", ondelete="CASCADE"), nullable=False)
     )
     plan_text: str = Field(sa_type=Text)
-    edited_by: str = Field(sa_type=String(100))
+    edited_by: str = Field(sa_type=String(NAME_MAX))
     edited_by_id: str = Field(sa_type=String(_SNOWFLAKE))
     # When this text was replaced: the text stood from the previous edit until this instant.
     edited_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))

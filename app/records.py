@@ -1,0 +1,106 @@
+"""The records every layer passes around: who asks, where, a plan, its charts and its history.
+
+Plain frozen dataclasses at the bottom of the layers: they know nothing of storage, Discord or
+HTTP. Strings that come from Discord are cleaned as a record is built, so what is stored is the
+same on SQLite and PostgreSQL and always fits its column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from app import text_rules
+
+# Column sizes (the storage models use them too): PostgreSQL refuses a longer string, SQLite not.
+ID_MAX = 20  # Discord ids are 64-bit snowflakes, kept as text as Discord sends them
+NAME_MAX = 100
+CHANNEL_MAX = 100
+FILENAME_MAX = 255
+CONTENT_TYPE_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks: a Discord user id and the name shown beside their plans."""
+
+    id: str
+    name: str
+
+    def __post_init__(self) -> None:
+        # Cleaned however it was built, so it is stored alike on SQLite and PostgreSQL.
+        identity = text_rules.storable(self.id, ID_MAX)
+        object.__setattr__(self, "id", identity)
+        object.__setattr__(self, "name", text_rules.one_line(self.name, NAME_MAX) or identity)
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a plan was posted."""
+
+    guild_id: str | None = None
+    channel_id: str | None = None
+    channel: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("guild_id", "channel_id"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, text_rules.storable(value, ID_MAX) or None)
+        object.__setattr__(self, "channel", text_rules.one_line(self.channel, CHANNEL_MAX))
+
+
+@dataclass(frozen=True, slots=True)
+class NewChart:
+    """A chart attached to a command, before it is stored."""
+
+    url: str
+    filename: str
+    content_type: str
+    size: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", text_rules.storable(self.url))
+        filename = text_rules.one_line(self.filename, FILENAME_MAX) or "chart"
+        object.__setattr__(self, "filename", filename)
+        content_type = text_rules.storable(self.content_type, CONTENT_TYPE_MAX)
+        object.__setattr__(self, "content_type", content_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    id: int
+    plan_id: int
+    url: str  # where it came from (Discord's CDN); the API hands out /charts/{id} instead
+    filename: str
+    content_type: str
+    size: int
+    stored_path: str | None
+    added_at: datetime
+    failed_reason: str | None = None  # refused for good: never downloaded again
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    id: int
+    coach: str
+    date: date
+    text: str
+    author: str
+    author_id: str
+    guild_id: str | None
+    channel: str | None
+    channel_id: str | None
+    created_at: datetime
+    edited_at: datetime | None
+    version: int
+    is_deleted: bool
+    charts: tuple[Chart, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    plan_text: str
+    edited_by: str
+    edited_by_id: str
+    edited_at: datetime

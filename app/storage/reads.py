@@ -1,0 +1,197 @@
+"""The plans' reads: the hot ones compiled once, the rest as SQLAlchemy statements; each returns
+records. PlanRepository (repository.py) adds the writes on top."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select
+from sqlalchemy.exc import OperationalError
+
+from app.errors import StorageUnavailable
+from app.records import Chart, HistoryEntry, Plan
+from app.storage import rows
+from app.storage.database import PreparedRead
+from app.storage.rows import (
+    HISTORY_COLUMNS,
+    LIVE,
+    LIVE_CHARTS,
+    PLAN_COLUMNS,
+    PLANS_WITH_CHARTS,
+    charts_t,
+    history_t,
+    plans_t,
+)
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        # Read-only file, full disk, server down: say so plainly; nothing was half-saved.
+        raise StorageUnavailable(
+            "The plan store is unavailable right now, so nothing was saved or read. "
+            "Try again in a minute."
+        ) from exc
+
+
+class PlanReads:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # The reads on hot paths (REST by key, /all, autocomplete), compiled once.
+        self._by_key = PreparedRead(
+            engine,
+            PLANS_WITH_CHARTS.where(
+                plans_t.c.guild_id == bindparam("guild"),
+                plans_t.c.coach_name == bindparam("coach"),
+                plans_t.c.date == bindparam("day"),
+                LIVE,
+            ),
+        )
+        self._by_date = PreparedRead(
+            engine,
+            PLANS_WITH_CHARTS.where(
+                plans_t.c.guild_id == bindparam("guild"), plans_t.c.date == bindparam("day"), LIVE
+            ).order_by(plans_t.c.coach_name, charts_t.c.id),
+        )
+        self._dates = PreparedRead(
+            engine,
+            select(plans_t.c.date)
+            .where(
+                plans_t.c.guild_id == bindparam("guild"),
+                plans_t.c.coach_name == bindparam("coach"),
+                LIVE,
+                cast(plans_t.c.date, String).like(bindparam("prefix")),
+            )
+            .order_by(plans_t.c.date.desc())
+            .limit(bindparam("limit")),
+        )
+        # Which guilds have plans (deleted ones too, so the answer only ever grows).
+        self._guilds = PreparedRead(
+            engine,
+            select(plans_t.c.guild_id)
+            .where(plans_t.c.guild_id.is_not(None))
+            .distinct()
+            .limit(bindparam("limit")),
+        )
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with storage_errors(), self.engine.begin() as connection:
+            yield connection
+
+    def live(self, guild: str, coach: str, day: date) -> Plan | None:
+        """The guild's live plan for a coach and date."""
+        with storage_errors():
+            found = rows.plans_from_rows(self._by_key.rows(guild=guild, coach=coach, day=day))
+        return found[0] if found else None
+
+    def by_id(self, guild: str, plan_id: int) -> Plan | None:
+        """A plan of this guild by id, deleted or not."""
+        query = PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id, plans_t.c.guild_id == guild)
+        with self._reading() as connection:
+            found = rows.plans_from_rows(connection.execute(query))
+        return found[0] if found else None
+
+    def as_of(self, guild: str, coach: str, day: date, instant: datetime) -> Plan | None:
+        """The plan as it stood at `instant`: its text then, and only the charts it had then."""
+        with self._reading() as connection:
+            row = connection.execute(
+                select(*PLAN_COLUMNS)
+                .where(
+                    plans_t.c.guild_id == guild,
+                    plans_t.c.coach_name == coach,
+                    plans_t.c.date == day,
+                    plans_t.c.created_at <= instant,
+                    or_(plans_t.c.deleted_at.is_(None), plans_t.c.deleted_at > instant),
+                )
+                .order_by(plans_t.c.created_at.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            # Each history row holds the text an edit replaced, stamped with that edit's time.
+            later = connection.execute(
+                select(history_t.c.plan_text)
+                .where(history_t.c.plan_id == row.id, history_t.c.edited_at > instant)
+                .order_by(history_t.c.edited_at, history_t.c.id)
+                .limit(1)
+            ).scalar()
+            last_edit = connection.execute(
+                select(func.max(history_t.c.edited_at)).where(
+                    history_t.c.plan_id == row.id, history_t.c.edited_at <= instant
+                )
+            ).scalar()
+            [plan] = rows.plans_from_rows(
+                connection.execute(PLANS_WITH_CHARTS.where(plans_t.c.id == row.id)),
+                charts_until=instant.astimezone(UTC),
+            )
+        text = plan.text if later is None else later
+        edited_at = plan.edited_at if later is None else rows.utc(last_edit)
+        return replace(plan, text=text, edited_at=edited_at, is_deleted=False)
+
+    def by_date(self, guild: str, day: date) -> list[Plan]:
+        with storage_errors():
+            return rows.plans_from_rows(self._by_date.rows(guild=guild, day=day))
+
+    def by_author(self, guild: str, author_id: str, day: date) -> list[Plan]:
+        query = PLANS_WITH_CHARTS.where(
+            plans_t.c.guild_id == guild,
+            plans_t.c.author_id == author_id,
+            plans_t.c.date == day,
+            LIVE,
+        ).order_by(plans_t.c.coach_name, charts_t.c.id)
+        with self._reading() as connection:
+            return rows.plans_from_rows(connection.execute(query))
+
+    def history(self, plan_id: int) -> list[HistoryEntry]:
+        """A plan's earlier texts, newest first."""
+        query = (
+            select(*HISTORY_COLUMNS)
+            .where(history_t.c.plan_id == plan_id)
+            .order_by(history_t.c.edited_at.desc(), history_t.c.id.desc())
+        )
+        with self._reading() as connection:
+            return [rows.history_entry(row) for row in connection.execute(query)]
+
+    def dates(self, guild: str, coach: str, prefix: str, limit: int) -> list[date]:
+        """Dates with a live plan for the coach, newest first, whose text starts with `prefix`."""
+        with storage_errors():
+            found = self._dates.rows(guild=guild, coach=coach, prefix=f"{prefix}%", limit=limit)
+        return [row.date for row in found]
+
+    def guilds(self, limit: int) -> list[str]:
+        with storage_errors():
+            return [row.guild_id for row in self._guilds.rows(limit=limit)]
+
+    def chart(self, chart_id: int) -> Chart | None:
+        """A chart of a live plan."""
+        with self._reading() as connection:
+            row = connection.execute(LIVE_CHARTS.where(charts_t.c.id == chart_id)).first()
+        return None if row is None else rows.chart(row, plan_id=row.plan_id)
+
+    def unarchived_charts(self, limit: int) -> list[Chart]:
+        """Charts of live plans not downloaded yet and not refused for good (oldest first)."""
+        query = (
+            LIVE_CHARTS.where(charts_t.c.stored_path.is_(None), charts_t.c.failed_reason.is_(None))
+            .order_by(charts_t.c.id)
+            .limit(limit)
+        )
+        with self._reading() as connection:
+            return [rows.chart(row, plan_id=row.plan_id) for row in connection.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        with self._reading() as connection:
+            plans = connection.execute(select(func.count()).where(LIVE)).scalar_one()
+            charts = connection.execute(select(func.count()).select_from(charts_t)).scalar_one()
+            edits = connection.execute(select(func.count()).select_from(history_t)).scalar_one()
+        return {"plans": plans, "charts": charts, "edits": edits}
+
+    @staticmethod
+    def _load(connection: Connection, plan_id: int) -> Plan:
+        query = PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id).order_by(charts_t.c.id)
+        return rows.plans_from_rows(connection.execute(query))[0]

@@ -1,0 +1,252 @@
+"""All SQL of the plans: reads, writes in transactions, locking, idempotency keys and the charts'
+bookkeeping. Returns records, never ORM objects; the rules that decide what is allowed live in
+app/plans.py and reach in through the `check` callbacks of the writes.
+
+Methods are synchronous: callers run them in worker threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
+from app.records import Actor, NewChart, Place, Plan
+from app.storage import rows
+from app.storage.database import writer
+from app.storage.reads import PlanReads, storage_errors
+from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, history_t, plans_t
+
+# Discord never delivers an interaction later than its token's 15 minutes; a day is ample.
+KEY_LIFETIME = timedelta(days=1)
+SWEEP_EVERY = 256  # claims
+# A write's rule check, run on the locked plan and its number of charts.
+Check = Callable[[Plan, int], None]
+
+
+class PlanRepository(PlanReads):
+    """Every read (see PlanReads) and every write of the plans."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._writer = writer(engine)
+        self._claims = itertools.count()
+
+    @contextlib.contextmanager
+    def _transaction(self, write: bool, once: str | None = None) -> Iterator[Connection]:
+        """A transaction; with `once`, an idempotency key it claims first, so the same request
+        delivered twice (to two workers, or two instances) is carried out once."""
+        with storage_errors(), (self._writer if write else self.engine).begin() as connection:
+            if once is not None:
+                # Old keys are swept now and then, not on every write: it is on the write path.
+                self._claim(connection, once, forget_old=next(self._claims) % SWEEP_EVERY == 0)
+            yield connection
+
+    @staticmethod
+    def _claim(connection: Connection, key: str, forget_old: bool) -> None:
+        now = datetime.now(UTC)
+        handled = rows.handled_t
+        if forget_old:
+            connection.execute(handled.delete().where(handled.c.handled_at < now - KEY_LIFETIME))
+        try:
+            connection.execute(handled.insert().values(key=key[:64], handled_at=now))
+        except IntegrityError:
+            raise AlreadyHandled(
+                "This request was already carried out; nothing was done again."
+            ) from None
+
+    # --- writes ----------------------------------------------------------------------------
+
+    def insert(
+        self,
+        guild: str,
+        coach: str,
+        day: date,
+        text: str,
+        author: Actor,
+        place: Place,
+        charts: Sequence[NewChart],
+        once: str | None,
+    ) -> Plan:
+        now = datetime.now(UTC)
+        try:
+            with self._transaction(write=True, once=once) as connection:
+                if self._live_id(connection, guild, coach, day) is not None:
+                    raise PlanExists(coach, day)
+                plan_id = connection.execute(
+                    plans_t.insert().values(
+                        coach_name=coach,
+                        date=day,
+                        plan=text,
+                        author=author.name,
+                        author_id=author.id,
+                        guild_id=guild,
+                        channel=place.channel,
+                        channel_id=place.channel_id,
+                        created_at=now,
+                        is_deleted=False,
+                        version=1,
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
+                self._add_charts(connection, plan_id, charts, now)
+                return self._load(connection, plan_id)
+        except IntegrityError:
+            # Another instance posted the same coach and date between our check and insert.
+            raise PlanExists(coach, day) from None
+
+    def update(
+        self,
+        guild: str,
+        coach: str,
+        day: date,
+        *,
+        check: Check,
+        editor: Actor,
+        text: str | None,
+        charts: Sequence[NewChart],
+        expected_version: int | None,
+        plan_id: int | None,
+        once: str | None,
+    ) -> Plan:
+        """New text (the replaced one goes to history) and/or more charts, once `check` passes."""
+        with self._transaction(write=True, once=once) as connection:
+            current = self._locked(connection, guild, coach, day, plan_id, expected_version)
+            # Stamped once the lock is held, so history's time order is the commit order.
+            now = datetime.now(UTC)
+            existing = connection.execute(
+                select(func.count()).where(charts_t.c.plan_id == current.id)
+            ).scalar_one()
+            check(current, existing)
+            changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
+            if text is not None:
+                connection.execute(
+                    history_t.insert().values(
+                        plan_id=current.id,
+                        plan_text=current.text,
+                        edited_by=editor.name,
+                        edited_by_id=editor.id,
+                        edited_at=now,
+                    )
+                )
+                changes["plan"] = text
+            self._bump(connection, current, changes)
+            self._add_charts(connection, current.id, charts, now)
+            return self._load(connection, current.id)
+
+    def soft_delete(
+        self,
+        guild: str,
+        coach: str,
+        day: date,
+        *,
+        check: Check,
+        actor: Actor,
+        expected_version: int | None,
+        plan_id: int | None,
+        once: str | None,
+    ) -> Plan:
+        with self._transaction(write=True, once=once) as connection:
+            current = self._locked(connection, guild, coach, day, plan_id, expected_version)
+            check(current, len(current.charts))
+            changes = {
+                "is_deleted": True,
+                "deleted_at": datetime.now(UTC),
+                "deleted_by": actor.id,
+                "version": current.version + 1,
+            }
+            self._bump(connection, current, changes)
+            return self._load(connection, current.id)
+
+    def mark_archived(self, chart_id: int, stored_path: str) -> None:
+        with self._transaction(write=True) as connection:
+            connection.execute(
+                charts_t.update().where(charts_t.c.id == chart_id).values(stored_path=stored_path)
+            )
+
+    def mark_failed(self, chart_id: int, reason: str) -> None:
+        """The chart can never be archived: say why, and leave it out of every retry."""
+        with self._transaction(write=True) as connection:
+            connection.execute(
+                charts_t.update()
+                .where(charts_t.c.id == chart_id, charts_t.c.stored_path.is_(None))
+                .values(failed_reason=reason[:200])
+            )
+
+    # --- inside a transaction ----------------------------------------------------------------
+
+    @staticmethod
+    def _live_id(connection: Connection, guild: str, coach: str, day: date) -> int | None:
+        found: int | None = connection.execute(
+            select(plans_t.c.id).where(
+                plans_t.c.guild_id == guild,
+                plans_t.c.coach_name == coach,
+                plans_t.c.date == day,
+                LIVE,
+            )
+        ).scalar()
+        return found
+
+    @staticmethod
+    def _locked(
+        connection: Connection,
+        guild: str,
+        coach: str,
+        day: date,
+        plan_id: int | None,
+        expected_version: int | None,
+    ) -> Plan:
+        """The live plan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
+        BEGIN IMMEDIATE already holds the write lock)."""
+        query = select(*PLAN_COLUMNS).where(
+            plans_t.c.guild_id == guild, plans_t.c.coach_name == coach, plans_t.c.date == day, LIVE
+        )
+        row = connection.execute(query.with_for_update()).first()
+        if row is None or (plan_id is not None and row.id != plan_id):
+            if plan_id is not None:
+                raise StaleVersion(
+                    f"Coach {coach}'s plan for {day} was deleted or replaced in the meantime; "
+                    "nothing was changed."
+                )
+            raise PlanNotFound.for_plan(coach, day)
+        if expected_version is not None and row.version != expected_version:
+            raise StaleVersion(
+                f"Coach {coach}'s plan for {day} was changed by someone else in the meantime; "
+                "nothing was changed. Look at the new version and try again."
+            )
+        return rows.plan(row)
+
+    @staticmethod
+    def _bump(connection: Connection, current: Plan, changes: dict[str, object]) -> None:
+        # The version guard makes a lost update impossible even if a lock were missing.
+        updated = connection.execute(
+            plans_t.update()
+            .where(plans_t.c.id == current.id, plans_t.c.version == current.version)
+            .values(**changes)
+        ).rowcount
+        if updated != 1:
+            raise StaleVersion("The plan changed while saving; nothing was changed. Try again.")
+
+    @staticmethod
+    def _add_charts(
+        connection: Connection, plan_id: int, charts: Sequence[NewChart], now: datetime
+    ) -> None:
+        if charts:
+            connection.execute(
+                charts_t.insert(),
+                [
+                    {
+                        "plan_id": plan_id,
+                        "chart_url": chart.url,
+                        "filename": chart.filename,
+                        "content_type": chart.content_type,
+                        "size": chart.size,
+                        "added_at": now,
+                    }
+                    for chart in charts
+                ],
+            )

@@ -1,0 +1,122 @@
+"""The tables as SQLAlchemy sees them, the columns reads select, and rows turned into records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, Table, select
+
+from app.records import Chart, HistoryEntry, Plan
+from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
+
+# SQLModel's table classes carry their Table untyped.
+plans_t: Table = CoachPlan.__table__  # type: ignore[attr-defined]
+charts_t: Table = PlanChart.__table__  # type: ignore[attr-defined]
+history_t: Table = PlanHistory.__table__  # type: ignore[attr-defined]
+handled_t: Table = HandledRequest.__table__  # type: ignore[attr-defined]
+
+PLAN_COLUMNS = (
+    plans_t.c.id,
+    plans_t.c.coach_name,
+    plans_t.c.date,
+    plans_t.c.plan,
+    plans_t.c.author,
+    plans_t.c.author_id,
+    plans_t.c.guild_id,
+    plans_t.c.channel,
+    plans_t.c.channel_id,
+    plans_t.c.created_at,
+    plans_t.c.edited_at,
+    plans_t.c.version,
+    plans_t.c.is_deleted,
+)
+CHART_COLUMNS = (
+    charts_t.c.id.label("chart_id"),
+    charts_t.c.chart_url,
+    charts_t.c.filename,
+    charts_t.c.content_type,
+    charts_t.c.size,
+    charts_t.c.stored_path,
+    charts_t.c.added_at,
+    charts_t.c.failed_reason,
+)
+# A plan and its charts in one round trip.
+PLANS_WITH_CHARTS: Select[Any] = select(*PLAN_COLUMNS, *CHART_COLUMNS).outerjoin(
+    charts_t, charts_t.c.plan_id == plans_t.c.id
+)
+LIVE = plans_t.c.is_deleted.is_(False)
+LIVE_CHARTS: Select[Any] = (
+    select(charts_t.c.plan_id, *CHART_COLUMNS)
+    .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
+    .where(LIVE)
+)
+HISTORY_COLUMNS = (
+    history_t.c.plan_text,
+    history_t.c.edited_by,
+    history_t.c.edited_by_id,
+    history_t.c.edited_at,
+)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; we only ever store UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def plans_from_rows(rows: Iterable[Any], charts_until: datetime | None = None) -> list[Plan]:
+    """Fold plan+chart join rows (ordered by plan) into plans; keeps the rows' order."""
+    plans: dict[int, tuple[Any, list[Chart]]] = {}
+    for row in rows:
+        if row.id not in plans:
+            plans[row.id] = (row, [])
+        if row.chart_id is None:
+            continue
+        found = chart(row, plan_id=row.id)
+        if charts_until is None or found.added_at <= charts_until:
+            plans[row.id][1].append(found)
+    return [plan(row, sorted(charts, key=lambda c: c.id)) for row, charts in plans.values()]
+
+
+def chart(row: Any, plan_id: int) -> Chart:
+    return Chart(
+        id=row.chart_id,
+        plan_id=plan_id,
+        url=row.chart_url,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        stored_path=row.stored_path,
+        added_at=_utc(row.added_at),
+        failed_reason=row.failed_reason,
+    )
+
+
+def plan(row: Any, charts: Sequence[Chart] = ()) -> Plan:
+    return Plan(
+        id=row.id,
+        coach=row.coach_name,
+        date=row.date,
+        text=row.plan,
+        author=row.author,
+        author_id=row.author_id,
+        guild_id=row.guild_id,
+        channel=row.channel,
+        channel_id=row.channel_id,
+        created_at=_utc(row.created_at),
+        edited_at=utc(row.edited_at),
+        version=row.version,
+        is_deleted=bool(row.is_deleted),
+        charts=tuple(charts),
+    )
+
+
+def history_entry(row: Any) -> HistoryEntry:
+    return HistoryEntry(row.plan_text, row.edited_by, row.edited_by_id, _utc(row.edited_at))
