@@ -11,7 +11,7 @@ import functools
 import logging
 
 from app import charts
-from app.discord import messages
+from app.discord import responses
 from app.discord.followup import edit_original
 from app.discord.interaction import Interaction, Reply
 from app.plans import Chart, Plan
@@ -24,6 +24,7 @@ from commands.definitions import (
     coach_option,
     date_option,
     plan_message,
+    plan_post,
     slash_command,
     text_option,
 )
@@ -68,9 +69,9 @@ def _pending(plan: Plan) -> list[Chart]:
 def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
     """The plan shown publicly: at once, or deferred while charts still need downloading."""
     if not _pending(plan):
-        return Reply({"type": messages.CHANNEL_MESSAGE, "data": plan_message(services, plan)})
+        return Reply(plan_post(services, plan))
     return Reply(
-        messages.deferred(),
+        responses.deferred(),
         later=functools.partial(_archive_then_show, interaction, services, plan),
     )
 
