@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import register_commands
-from app.registration import USER_AGENT
+from app.discord.rest import USER_AGENT
 from app.settings import load_settings
 from commands import registry
 from tests.discord_schema import check_commands
