@@ -22,6 +22,10 @@ CDN: Final = "https://cdn.discordapp.com"
 MEDIA: Final = "https://media.discordapp.net"
 CDN_HOSTS: Final = ("cdn.discordapp.com", "media.discordapp.net")
 
+# Ids are snowflakes: milliseconds since Discord's epoch, shifted left 22 bits, then worker,
+# process and increment (https://discord.com/developers/docs/reference#snowflakes).
+EPOCH_MS: Final = 1420070400000
+
 # --- receiving interactions ----------------------------------------------------------------------
 
 # Request signatures (https://discord.com/developers/docs/interactions/overview#setting-up-an-endpoint-validating-security-request-headers).
