@@ -157,10 +157,10 @@ def _joined(lines: Sequence[str], limit: int, pointer: str) -> str:
 def _fitted_fields(
     entries: Sequence[tuple[str, str]], budget: int, pointer: str
 ) -> tuple[list[dict[str, Any]], int]:
-    """Fields for (name, value) pairs within 25 fields and `budget` characters; also returns
+    """Fields for (name, value) pairs within FIELDS_MAX fields and `budget` characters; also returns
     how many entries did not fit."""
     shown = entries[:FIELDS_MAX]
-    fields = []
+    fields: list[dict[str, Any]] = []
     if not shown:
         return fields, 0
     names = [clip(name, FIELD_NAME_MAX) for name, _ in shown]
