@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -52,12 +52,17 @@ def create_app(
                     "development key in %s (`coach-plans send` signs with it)",
                     settings.mock_key_file,
                 )
-            # Charts whose download failed earlier are retried now and then, off the request path.
-            retries = asyncio.create_task(charts.keep_archiving(services))
             try:
-                yield {"services": services, "fake_discord": fake_discord}
+                # Charts whose download failed earlier are retried now and then, off the request
+                # path. In an anyio task group, so that stopping it waits for a database call
+                # running in a worker thread: its connection must be back before the pool closes.
+                async with anyio.create_task_group() as background:
+                    background.start_soon(charts.keep_archiving, services)
+                    try:
+                        yield {"services": services, "fake_discord": fake_discord}
+                    finally:
+                        background.cancel_scope.cancel()
             finally:
-                retries.cancel()
                 services.engine.dispose()
                 services.probe_engine.dispose()
 
