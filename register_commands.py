@@ -18,7 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from app.registration import CommandRegistrar, RegistrationError, compare
+from app.discord.rest import ApplicationCommands, CommandsError
+from app.registration import compare
 from app.settings import SettingsError, load_settings
 from commands import registry
 
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
     assert settings.discord_bot_token is not None and settings.discord_application_id is not None
     timeout = httpx.Timeout(settings.connection_timeout)
     with httpx.Client(transport=transport, timeout=timeout) as http:
-        registrar = CommandRegistrar(
+        registrar = ApplicationCommands(
             http,
             settings.discord_api_base_url,
             settings.discord_application_id,
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
                 # An identical overwrite would change nothing and only spend a rate-limited call.
                 return 0
             registered = registrar.overwrite(args.guild, wanted)
-        except RegistrationError as exc:
+        except CommandsError as exc:
             print(f"register_commands: {exc}", file=sys.stderr)
             return 1
     print(f"Registered {len(registered)} commands for {where}.")

@@ -17,6 +17,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from app.discord.protocol import API_HOST, CDN_HOSTS
 from app.records import Chart
 from app.retry import Backoff
 from app.services import Services
@@ -32,11 +33,9 @@ IMAGE_TYPES = {
 }
 _KIND = {"image/png": "PNG", "image/jpeg": "JPEG", "image/gif": "GIF", "image/webp": "WebP"}
 
-# Where Discord serves attachments from. Nothing else is ever fetched: a chart URL arrives in a
-# signed interaction, but nothing else vouches for it, and the service must not become a way to
-# reach hosts it can see (its own /metrics, a cloud metadata address, the private network).
-DISCORD_CDN_HOSTS = ("cdn.discordapp.com", "media.discordapp.net")
-_DISCORD_API_HOST = "discord.com"
+# Charts come from Discord's CDN_HOSTS and nowhere else: a chart URL arrives in a signed
+# interaction, but nothing else vouches for it, and the service must not become a way to reach
+# hosts it can see (its own /metrics, a cloud metadata address, the private network).
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # CONNECTION_TIMEOUT bounds each connect and each read, so a source that sends a byte now and
@@ -73,9 +72,9 @@ def _origin(url: httpx.URL) -> tuple[str, str, int]:
 def allowed_origins(settings: Settings) -> frozenset[tuple[str, str, int]]:
     """Discord's CDN over https; and, when DISCORD_API_BASE_URL is not Discord's own (mock mode,
     a test's fake), that host, which then stands in for Discord's CDN too."""
-    origins = {("https", host, 443) for host in DISCORD_CDN_HOSTS}
+    origins = {("https", host, 443) for host in CDN_HOSTS}
     api = httpx.URL(settings.discord_api_base_url)
-    if settings.mock_mode or api.host != _DISCORD_API_HOST:
+    if settings.mock_mode or api.host != API_HOST:
         origins.add(_origin(api))
     return frozenset(origins)
 

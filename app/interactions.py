@@ -24,15 +24,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.discord import messages
-from app.discord.interaction import (
+from app.discord import responses
+from app.discord.interaction import Interaction, Reply
+from app.discord.protocol import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
     PING,
-    Interaction,
-    Reply,
+    TOKEN_LIFETIME_SECONDS,
 )
 from app.errors import PlanError
 from app.http_errors import error_response
@@ -47,8 +47,8 @@ log = logging.getLogger("coach_plans")
 PATH = "/interactions"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
-# Interaction tokens live 15 minutes, so Discord never redelivers one later than that.
-SEEN_TTL_SECONDS = 15 * 60
+# Discord never redelivers an interaction after its token has expired.
+SEEN_TTL_SECONDS = TOKEN_LIFETIME_SECONDS
 SEEN_MAX = 100_000
 # A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
 # overflow a float in the comparison with now).
@@ -56,7 +56,7 @@ _TIMESTAMP_DIGITS = 12
 # A \uD800-\uDFFF escape: only when the body has one can a string hold a lone surrogate.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
-_PONG = b'{"type":1}'
+_PONG = json.dumps(responses.pong(), separators=(",", ":")).encode()
 _KINDS = {
     APPLICATION_COMMAND: "command",
     MESSAGE_COMPONENT: "button",
@@ -286,8 +286,8 @@ async def _run(handler: _Handler | None, interaction: Interaction, services: Ser
 def _refusal(interaction: Interaction, message: str) -> dict[str, Any]:
     # Autocomplete can only be answered with choices: a refusal there is "no suggestions".
     if interaction.type == AUTOCOMPLETE:
-        return messages.choices([])
-    return messages.ephemeral(message)
+        return responses.choices([])
+    return responses.ephemeral(message)
 
 
 def _already_handled(interaction: Interaction) -> dict[str, Any]:

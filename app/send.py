@@ -11,19 +11,19 @@ from typing import Any
 import httpx
 from nacl.signing import SigningKey
 
+from app.discord import payloads, protocol
 from app.settings import Settings
-from app.signatures import sign
 from app.simulator import (
+    CHANNEL_ID,
+    GUILD_ID,
+    LocalFiles,
     SendError,
     command_data,
-    interaction,
-    modal_data,
     parse_command,
     render,
     serve_files,
 )
 
-APPLICATION_COMMAND, MESSAGE_COMPONENT, MODAL_SUBMIT = 2, 3, 5
 FOLLOWUP_WAIT_SECONDS = 60
 
 
@@ -39,23 +39,22 @@ def _signing_key(settings: Settings) -> SigningKey:
         raise SendError(f"{settings.mock_key_file} does not hold a signing key") from None
 
 
-def _payload(args: argparse.Namespace, settings: Settings, files: Any) -> dict[str, Any]:
-    application_id = settings.discord_application_id or "100000000000000000"
-    common = {"application_id": application_id, "moderator": args.moderator}
+def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) -> dict[str, Any]:
+    # The same Discord id every time for the same --user name.
+    user = {"id": payloads.stable_id(f"user:{args.user}"), "username": args.user}
+    where: dict[str, Any] = {
+        "user": {**user, "global_name": args.user},
+        "permissions": protocol.MANAGE_MESSAGES if args.moderator else 0,
+        "guild_id": GUILD_ID,
+        "channel_id": CHANNEL_ID,
+        "application_id": settings.discord_application_id or "100000000000000000",
+    }
     if args.click:
-        data = {"custom_id": args.click, "component_type": 2}
-        payload = interaction(MESSAGE_COMPONENT, data, args.user, **common)
-        payload["message"] = {
-            "id": "100000000000000003",
-            "channel_id": payload["channel_id"],
-            "content": "",
-            "flags": 64,
-            "components": [],
-        }
-        return payload
+        return payloads.button_press(args.click, **where)
     if args.submit:
         _, values = parse_command(f"/submit {args.command}")
-        return interaction(MODAL_SUBMIT, modal_data(args.submit, values), args.user, **common)
+        data = payloads.modal_data(args.submit, values)
+        return payloads.guild_interaction(protocol.MODAL_SUBMIT, data, **where)
     from commands import registry
 
     name, values = parse_command(args.command)
@@ -63,7 +62,7 @@ def _payload(args: argparse.Namespace, settings: Settings, files: Any) -> dict[s
     if name not in definitions:
         raise SendError(f"no command /{name}; try one of: /{', /'.join(sorted(definitions))}")
     data = command_data(definitions[name], values, files)
-    return interaction(APPLICATION_COMMAND, data, args.user, **common)
+    return payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, **where)
 
 
 def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[dict[str, Any]]:
@@ -87,12 +86,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         ):
             payload = _payload(args, settings, files)
             body = json.dumps(payload).encode()
-            timestamp = str(int(time.time()))
-            headers = {
-                "Content-Type": "application/json",
-                "X-Signature-Ed25519": sign(key, timestamp, body),
-                "X-Signature-Timestamp": timestamp,
-            }
+            headers = payloads.signed_headers(key, body)
             try:
                 response = http.post(f"{base}/interactions", content=body, headers=headers)
             except httpx.TransportError as exc:
@@ -105,7 +99,8 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
                 )
                 return 1
             answer = response.json()
-            deferred = answer.get("type") in (5, 6)
+            kind = answer.get("type")
+            deferred = kind in (protocol.DEFERRED_CHANNEL_MESSAGE, protocol.DEFERRED_UPDATE_MESSAGE)
             followups = _followups(http, base, payload["token"], wait=deferred)
     except SendError as exc:
         print(f"coach-plans send: {exc}", file=sys.stderr)

@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from app import defaults
+from app.discord.protocol import API_BASE_URL
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
@@ -53,7 +54,7 @@ class Settings(BaseSettings):
     discord_public_key: str | None = None
     discord_application_id: str | None = None
     discord_bot_token: SecretStr | None = None
-    discord_api_base_url: str = "https://discord.com/api/v10"
+    discord_api_base_url: str = API_BASE_URL
 
     database_url: str = "sqlite:///./data/coach_plans.db"
     database_path: Path | None = None

@@ -3,12 +3,10 @@ interaction, sends it to the service, and prints what a Discord user would see."
 
 from __future__ import annotations
 
-import hashlib
 import http.server
 import mimetypes
 import shlex
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,25 +14,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from app.mock_discord import mock_cdn_base
+from app.discord import payloads, protocol
+from app.discord.fake import local_cdn_base
+from app.discord.protocol import ATTACHMENT, BOOLEAN, INTEGER, NUMBER, STRING
 
-# Discord's application command option types
-# (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
-STRING, INTEGER, BOOLEAN, NUMBER, ATTACHMENT = 3, 4, 5, 10, 11
-
+# Where `coach-plans send` users are: plans stay in this guild from one run to the next.
 GUILD_ID = "100000000000000001"
 CHANNEL_ID = "100000000000000002"
-EPHEMERAL = 1 << 6
 
 
 class SendError(Exception):
     """The typed command cannot be sent; the message says how to write it."""
-
-
-def snowflake(seed: str) -> str:
-    """A stable Discord-like id for a name, so `--user alice` is the same user every time."""
-    digest = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:7], "big")
-    return str(100000000000000000 + digest % 800000000000000000)
 
 
 def parse_command(text: str) -> tuple[str, dict[str, str]]:
@@ -57,7 +47,7 @@ def parse_command(text: str) -> tuple[str, dict[str, str]]:
 @dataclass
 class LocalFiles:
     """Serves the local chart files to the service, as Discord's CDN would. Their URLs are on
-    the Discord API host, which the service in mock mode answers itself (app/mock_discord.py):
+    the Discord API host, which the service in mock mode answers itself (app/discord/fake.py):
     the service fetches chart URLs from Discord's hosts only."""
 
     base_url: str = ""
@@ -91,7 +81,7 @@ def serve_files(api_base_url: str) -> Iterator[LocalFiles]:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    local.base_url = mock_cdn_base(api_base_url, httpd.server_address[1])
+    local.base_url = local_cdn_base(api_base_url, httpd.server_address[1])
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -101,7 +91,7 @@ def serve_files(api_base_url: str) -> Iterator[LocalFiles]:
         httpd.server_close()
 
 
-def _convert(option: dict[str, Any], raw: str, files: LocalFiles, resolved: dict[str, Any]) -> Any:
+def _convert(option: dict[str, Any], raw: str) -> Any:
     name, kind = option["name"], option.get("type", STRING)
     if kind == INTEGER:
         try:
@@ -117,22 +107,17 @@ def _convert(option: dict[str, Any], raw: str, files: LocalFiles, resolved: dict
         if raw.lower() not in ("true", "false"):
             raise SendError(f"{name}: write true or false")
         return raw.lower() == "true"
-    if kind == ATTACHMENT:
-        path = Path(raw).expanduser()
-        if not path.is_file():
-            raise SendError(f"{name}: no such file {raw!r}")
-        attachment_id = snowflake(f"{path.resolve()}:{time.time_ns()}")
-        url = files.add(path)
-        resolved[attachment_id] = {
-            "id": attachment_id,
-            "filename": path.name,
-            "size": path.stat().st_size,
-            "url": url,
-            "proxy_url": url,
-            "content_type": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        }
-        return attachment_id
     return raw
+
+
+def _attachment(name: str, raw: str, files: LocalFiles) -> dict[str, Any]:
+    """A local file, served as Discord's CDN would serve an attachment."""
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise SendError(f"{name}: no such file {raw!r}")
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    url = files.add(path)
+    return payloads.attachment(url, path.name, path.stat().st_size, content_type, image_size=None)
 
 
 def command_data(
@@ -149,69 +134,29 @@ def command_data(
     missing = [n for n, o in known.items() if o.get("required") and n not in values]
     if missing:
         raise SendError(f"/{definition['name']} needs {', '.join(f'{n}:…' for n in missing)}")
-    resolved: dict[str, Any] = {}
-    options = [
-        {
-            "name": n,
-            "type": known[n].get("type", STRING),
-            "value": _convert(known[n], v, files, resolved),
-        }
-        for n, v in values.items()
-    ]
-    data: dict[str, Any] = {
-        "id": snowflake(f"command:{definition['name']}"),
-        "name": definition["name"],
-        "type": 1,
-        "options": options,
-    }
-    if resolved:
-        data["resolved"] = {"attachments": resolved}
-    return data
-
-
-def interaction(
-    kind: int, data: dict[str, Any] | None, user: str, *, application_id: str, moderator: bool
-) -> dict[str, Any]:
-    permissions = (1 << 13) if moderator else 0  # MANAGE_MESSAGES
-    user_id = snowflake(f"user:{user}")
-    body: dict[str, Any] = {
-        "id": snowflake(f"interaction:{time.time_ns()}"),
-        "application_id": application_id,
-        "type": kind,
-        "token": f"mock-{snowflake(f'token:{time.time_ns()}')}",
-        "version": 1,
-        "guild_id": GUILD_ID,
-        "channel_id": CHANNEL_ID,
-        "channel": {"id": CHANNEL_ID, "name": "trading-plans", "type": 0},
-        "member": {
-            "user": {"id": user_id, "username": user, "global_name": user, "discriminator": "0"},
-            "permissions": str(permissions),
-            "roles": [],
-            "joined_at": "2026-01-01T00:00:00+00:00",
-        },
-        "app_permissions": "0",
-        "locale": "en-US",
-        "guild_locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": {"0": GUILD_ID},
-        "context": 0,
-    }
-    if data is not None:
-        body["data"] = data
-    return body
-
-
-def modal_data(custom_id: str, values: dict[str, str]) -> dict[str, Any]:
-    rows = [
-        {"type": 1, "components": [{"type": 4, "custom_id": key, "value": value}]}
-        for key, value in values.items()
-    ]
-    return {"custom_id": custom_id, "components": rows}
+    attachments: dict[str, dict[str, Any]] = {}
+    options = []
+    for option_name, raw in values.items():
+        option = known[option_name]
+        kind = option.get("type", STRING)
+        if kind == ATTACHMENT:
+            attachments[option_name] = _attachment(option_name, raw, files)
+        else:
+            options.append(payloads.option(option_name, _convert(option, raw), kind))
+    name = definition["name"]
+    command_id = payloads.stable_id(f"command:{name}")
+    return payloads.command_data(name, options, attachments, command_id=command_id)
 
 
 # --- what a Discord user sees ----------------------------------------------------------------
 
-_STYLE = {1: "primary", 2: "secondary", 3: "success", 4: "danger", 5: "link"}
+_STYLE = {
+    protocol.PRIMARY: "primary",
+    protocol.SECONDARY: "secondary",
+    protocol.SUCCESS: "success",
+    protocol.DANGER: "danger",
+    protocol.LINK: "link",
+}
 
 
 def render_message(message: dict[str, Any], *, title: str) -> list[str]:
@@ -219,7 +164,7 @@ def render_message(message: dict[str, Any], *, title: str) -> list[str]:
     if title == "message updated":
         who = "seen by whoever saw it before"  # an update keeps the message's audience
     else:
-        who = "only you can see this" if flags & EPHEMERAL else "visible to everyone"
+        who = "only you can see this" if flags & protocol.EPHEMERAL else "visible to everyone"
     lines = [f"── {title} ({who}) " + "─" * 20]
     if message.get("content"):
         lines.append(message["content"])
@@ -239,7 +184,7 @@ def render_message(message: dict[str, Any], *, title: str) -> list[str]:
     for row in message.get("components") or []:
         buttons = []
         for component in row.get("components") or []:
-            style = _STYLE.get(component.get("style", 2), "")
+            style = _STYLE.get(component.get("style", protocol.SECONDARY), "")
             buttons.append(
                 f"[{component.get('label', '?')}] ({style}; --click {component.get('custom_id')})"
             )
@@ -252,18 +197,19 @@ def render(response: dict[str, Any], followups: list[dict[str, Any]]) -> str:
     """Discord's answer to one interaction, as text for a terminal."""
     kind = response.get("type")
     data = response.get("data") or {}
-    if kind == 1:
+    if kind == protocol.PONG:
         lines = ["PONG"]
-    elif kind in (4, 7):
-        lines = render_message(data, title="message" if kind == 4 else "message updated")
-    elif kind in (5, 6):
+    elif kind in (protocol.CHANNEL_MESSAGE, protocol.UPDATE_MESSAGE):
+        updated = kind == protocol.UPDATE_MESSAGE
+        lines = render_message(data, title="message updated" if updated else "message")
+    elif kind in (protocol.DEFERRED_CHANNEL_MESSAGE, protocol.DEFERRED_UPDATE_MESSAGE):
         lines = ["(Coach Plans is thinking…)"]
-    elif kind == 8:
+    elif kind == protocol.AUTOCOMPLETE_RESULT:
         choices = data.get("choices") or []
         lines = ["Suggestions:"] + [f"  {c.get('name')}  (value {c.get('value')})" for c in choices]
         if not choices:
             lines.append("  (none)")
-    elif kind == 9:
+    elif kind == protocol.MODAL:
         lines = [f"── modal: {data.get('title')} " + "─" * 20]
         inputs = []
         for row in data.get("components") or []:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -15,11 +15,11 @@ from starlette.routing import Route
 
 from app import api, charts, openapi, status
 from app.auth import ApiKeyMiddleware
+from app.discord.fake import FakeDiscord, kept_messages
 from app.http_errors import exception_handlers
 from app.interactions import InteractionsEndpoint
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
-from app.mock_discord import KeptMessages, MockDiscordTransport, kept_messages
 from app.services import build_services
 from app.settings import Settings
 
@@ -31,16 +31,19 @@ def create_app(
 ) -> Starlette:
     """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge."""
     metrics = Metrics()
-    kept = KeptMessages()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         timeout = httpx.Timeout(settings.connection_timeout)
         transport = http_transport
+        fake_discord = None
         if settings.mock_mode:
             # Calls to Discord are answered and kept in-process; the rest goes out as usual.
-            inner = http_transport or httpx.AsyncHTTPTransport()
-            transport = MockDiscordTransport(settings.discord_api_base_url, kept, inner)
+            outside = http_transport or httpx.AsyncHTTPTransport()
+            fake_discord = FakeDiscord(
+                settings.discord_api_base_url, outside=outside, local_cdn=True
+            )
+            transport = fake_discord
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as http:
             services = build_services(settings, http, metrics)
             if settings.mock_mode:
@@ -49,12 +52,17 @@ def create_app(
                     "development key in %s (`coach-plans send` signs with it)",
                     settings.mock_key_file,
                 )
-            # Charts whose download failed earlier are retried now and then, off the request path.
-            retries = asyncio.create_task(charts.keep_archiving(services))
             try:
-                yield {"services": services, "kept_messages": kept}
+                # Charts whose download failed earlier are retried now and then, off the request
+                # path. In an anyio task group, so that stopping it waits for a database call
+                # running in a worker thread: its connection must be back before the pool closes.
+                async with anyio.create_task_group() as background:
+                    background.start_soon(charts.keep_archiving, services)
+                    try:
+                        yield {"services": services, "fake_discord": fake_discord}
+                    finally:
+                        background.cancel_scope.cancel()
             finally:
-                retries.cancel()
                 services.engine.dispose()
                 services.probe_engine.dispose()
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.charts import public_url
-from app.discord import messages
+from app.discord import plan_messages, protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
 from app.records import Plan
@@ -17,11 +17,6 @@ from app.services import Services
 from app.settings import Settings
 
 Handler = Callable[[Interaction, Services], Awaitable[Reply]]
-
-# Option types (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
-STRING, ATTACHMENT = 3, 11
-GUILD_CONTEXT = 0  # interaction context: a guild channel only
-GUILD_INSTALL = 0  # integration type: installed to a guild
 
 # Ids inside our custom_ids are Discord-style numbers: plan ids and versions stay short.
 PLAN_ID = r"([1-9][0-9]{0,17})"
@@ -35,7 +30,7 @@ class BadCustomId(PlanError):
 
 
 def parse_custom_id(pattern: re.Pattern[str], custom_id: str, rerun: str) -> re.Match[str]:
-    match = pattern.fullmatch(custom_id) if len(custom_id) <= messages.CUSTOM_ID_MAX else None
+    match = pattern.fullmatch(custom_id) if len(custom_id) <= protocol.CUSTOM_ID_MAX else None
     if match is None:
         raise BadCustomId(
             "This button or form was not made by Coach Plans (or is out of date), so nothing "
@@ -59,18 +54,19 @@ class Command:
 
 def slash_command(name: str, description: str, options: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "type": 1,
+        "type": protocol.CHAT_INPUT,
         "name": name,
         "description": description,
         "options": options,
-        "contexts": [GUILD_CONTEXT],
-        "integration_types": [GUILD_INSTALL],
+        # Guild channels only, installed to a guild: each guild keeps its own plans.
+        "contexts": [protocol.GUILD_CONTEXT],
+        "integration_types": [protocol.GUILD_INSTALL],
     }
 
 
 def coach_option(settings: Settings, description: str) -> dict[str, Any]:
     return {
-        "type": STRING,
+        "type": protocol.STRING,
         "name": "coach",
         "description": description,
         "required": True,
@@ -80,7 +76,7 @@ def coach_option(settings: Settings, description: str) -> dict[str, Any]:
 
 def date_option(description: str, *, autocomplete: bool) -> dict[str, Any]:
     option: dict[str, Any] = {
-        "type": STRING,
+        "type": protocol.STRING,
         "name": "date",
         "description": description,
         "required": False,
@@ -93,12 +89,12 @@ def date_option(description: str, *, autocomplete: bool) -> dict[str, Any]:
 
 def text_option(description: str, *, required: bool) -> dict[str, Any]:
     return {
-        "type": STRING,
+        "type": protocol.STRING,
         "name": "text",
         "description": description,
         "required": required,
         "min_length": 1,
-        "max_length": messages.TEXT_INPUT_MAX,
+        "max_length": protocol.TEXT_INPUT_MAX,
     }
 
 
@@ -109,7 +105,7 @@ def chart_names(settings: Settings) -> list[str]:
 def chart_options(settings: Settings) -> list[dict[str, Any]]:
     return [
         {
-            "type": ATTACHMENT,
+            "type": protocol.ATTACHMENT,
             "name": name,
             "description": f"Chart image {name[5:]}: PNG, JPEG, GIF or WebP",
             "required": False,
@@ -123,10 +119,19 @@ def api_base(services: Services) -> str:
     return (services.settings.public_base_url or "").rstrip("/")
 
 
+def chart_urls(services: Services, plan: Plan) -> list[str]:
+    """Where Discord loads the plan's charts from, in the plan's order."""
+    return [public_url(services, chart) for chart in plan.charts]
+
+
 def plan_message(services: Services, plan: Plan) -> dict[str, Any]:
-    """A plan as the `data` of a public message."""
-    urls = [public_url(services, chart) for chart in plan.charts]
-    return messages.message_data(None, messages.plan_embeds(plan, urls, api_base(services)))
+    """A plan as the `data` of a message, for an edit of the deferred answer."""
+    return plan_messages.plan_message(plan, chart_urls(services, plan), api_base(services))
+
+
+def plan_post(services: Services, plan: Plan) -> dict[str, Any]:
+    """A plan as an answer everyone in the channel sees."""
+    return plan_messages.plan_post(plan, chart_urls(services, plan), api_base(services))
 
 
 async def date_choices(interaction: Interaction, services: Services) -> Reply:
@@ -134,12 +139,12 @@ async def date_choices(interaction: Interaction, services: Services) -> Reply:
     starting with what was typed. No coach yet, or an unknown one: no suggestions."""
     focused = interaction.focused
     if focused is None or focused[0] != "date":
-        return Reply(messages.choices([]))
+        return Reply(responses.choices([]))
     try:
         coach = services.plans.coach(interaction.string("coach"))
     except PlanError:
-        return Reply(messages.choices([]))
+        return Reply(responses.choices([]))
     days = await services.read(
         services.plans.dates_with_plans, interaction.guild, coach, focused[1]
     )
-    return Reply(messages.choices([(f"{d.isoformat()} ({d:%a})", d.isoformat()) for d in days]))
+    return Reply(responses.choices([(f"{d.isoformat()} ({d:%a})", d.isoformat()) for d in days]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 
-from app.discord import messages
+from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import StaleVersion
 from app.plans import check_may_delete
@@ -53,11 +53,11 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         f"(version {plan.version})? It leaves every list; its history is kept."
     )
     return Reply(
-        messages.ephemeral(
+        responses.ephemeral(
             question,
-            components=messages.buttons(
-                ("Confirm", messages.DANGER, f"{PREFIX}:yes:{plan.id}:{plan.version}"),
-                ("Cancel", messages.SECONDARY, f"{PREFIX}:no:{plan.id}:{plan.version}"),
+            components=responses.buttons(
+                ("Confirm", protocol.DANGER, f"{PREFIX}:yes:{plan.id}:{plan.version}"),
+                ("Cancel", protocol.SECONDARY, f"{PREFIX}:no:{plan.id}:{plan.version}"),
             ),
         )
     )
@@ -70,7 +70,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
     owner = interaction.message_owner_id
     if owner is not None and owner != user.id:
         return Reply(
-            messages.ephemeral(
+            responses.ephemeral(
                 "These buttons belong to someone else's /delete, so nothing was deleted. "
                 "Run /delete yourself if you mean to."
             )
@@ -79,9 +79,9 @@ async def press(interaction: Interaction, services: Services) -> Reply:
     plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     what = f"coach {plan.coach}'s plan for {plan.date.isoformat()}"
     if not confirm:
-        return Reply(messages.update(f"Nothing was deleted: {what} stays as it is."))
+        return Reply(responses.update(f"Nothing was deleted: {what} stays as it is."))
     if plan.is_deleted:
-        return Reply(messages.update(f"Nothing more to do: {what} was already deleted."))
+        return Reply(responses.update(f"Nothing more to do: {what} was already deleted."))
     check_may_delete(plan, user, interaction.moderator)
     delete = functools.partial(
         plans.delete,
@@ -93,9 +93,9 @@ async def press(interaction: Interaction, services: Services) -> Reply:
     try:
         await services.write(delete, interaction.guild, plan.coach, plan.date, user)
     except StaleVersion as exc:
-        return Reply(messages.update(f"Nothing was deleted. {exc.message}"))
+        return Reply(responses.update(f"Nothing was deleted. {exc.message}"))
     return Reply(
-        messages.update(
+        responses.update(
             f"Deleted {what} (version {version}, posted by {plan.author}). Its history is kept; "
             f"post a new one with /plan coach:{plan.coach} date:{plan.date.isoformat()}."
         )

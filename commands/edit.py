@@ -8,7 +8,7 @@ import functools
 import re
 
 from app import charts
-from app.discord import messages
+from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import StaleVersion
 from app.plans import check_may_edit
@@ -25,7 +25,7 @@ from commands.definitions import (
     date_choices,
     date_option,
     parse_custom_id,
-    plan_message,
+    plan_post,
     slash_command,
     text_option,
 )
@@ -62,7 +62,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         current = await services.read(plans.get, interaction.guild, coach, day)
         check_may_edit(current, user)
         return Reply(
-            messages.modal(
+            responses.modal(
                 f"{MODAL_PREFIX}:{current.id}:{current.version}",
                 f"Edit coach {coach}'s plan for {day.isoformat()}",
                 TEXT_INPUT,
@@ -101,7 +101,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
     except StaleVersion as exc:
         # The other change is kept; hand the user's text back so it is not lost.
         kept = f"{exc.message}\nYour unsaved text, to copy:\n"
-        room = messages.CONTENT_MAX - len(kept) - 8
-        unsaved = messages.clip((text or "").replace("```", "'''"), room)
-        return Reply(messages.ephemeral(f"{kept}```\n{unsaved}\n```"))
-    return Reply({"type": messages.CHANNEL_MESSAGE, "data": plan_message(services, edited)})
+        room = protocol.CONTENT_MAX - len(kept) - 8
+        unsaved = responses.clip((text or "").replace("```", "'''"), room)
+        return Reply(responses.ephemeral(f"{kept}```\n{unsaved}\n```"))
+    return Reply(plan_post(services, edited))

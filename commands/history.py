@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.discord import messages
+from app.discord import plan_messages
 from app.discord.interaction import Interaction, Reply
 from app.services import Services
 from app.settings import Settings
@@ -33,4 +33,4 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     current, entries = await services.read(plans.history, interaction.guild, coach, day)
-    return Reply(messages.history_list(current, entries, api_base(services)))
+    return Reply(plan_messages.history_list(current, entries, api_base(services)))

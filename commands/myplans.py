@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.discord import messages
+from app.discord import plan_messages, responses
 from app.discord.interaction import Interaction, Reply
 from app.services import Services
 from app.settings import Settings
@@ -24,11 +24,11 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     found = await services.read(services.plans.list_by_author, interaction.guild, user.id, day)
     if not found:
         return Reply(
-            messages.ephemeral(
+            responses.ephemeral(
                 f"You have no plans for {day.isoformat()}. Post one with /plan, or pick "
                 "another date with /myplans date:YYYY-MM-DD."
             )
         )
     title = f"Your plans for {day.isoformat()}"
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
-    return Reply(messages.plan_list(title, found, pointer))
+    return Reply(plan_messages.plan_list(title, found, pointer))

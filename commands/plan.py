@@ -11,10 +11,11 @@ import functools
 import logging
 
 from app import charts
-from app.discord import messages
-from app.discord.followup import edit_original
+from app.discord import responses
 from app.discord.interaction import Interaction, Reply
+from app.discord.rest import Webhook
 from app.records import Chart, Plan
+from app.retry import Backoff
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -24,6 +25,7 @@ from commands.definitions import (
     coach_option,
     date_option,
     plan_message,
+    plan_post,
     slash_command,
     text_option,
 )
@@ -68,9 +70,9 @@ def _pending(plan: Plan) -> list[Chart]:
 def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
     """The plan shown publicly: at once, or deferred while charts still need downloading."""
     if not _pending(plan):
-        return Reply({"type": messages.CHANNEL_MESSAGE, "data": plan_message(services, plan)})
+        return Reply(plan_post(services, plan))
     return Reply(
-        messages.deferred(),
+        responses.deferred(),
         later=functools.partial(_archive_then_show, interaction, services, plan),
     )
 
@@ -86,9 +88,12 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
         except Exception:
             # The plan is saved either way; show it with Discord's own chart URLs.
             log.exception("archiving the charts of plan %s failed", plan.id)
-        application_id = interaction.application_id or services.settings.discord_application_id
-        await edit_original(
-            services, application_id or "", interaction.token, plan_message(services, plan)
+        settings = services.settings
+        application_id = interaction.application_id or settings.discord_application_id
+        backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
+        webhook = Webhook(services.http, settings.discord_api_base_url, backoff)
+        await webhook.edit_original(
+            application_id or "", interaction.token, plan_message(services, plan)
         )
     except Exception:
         log.exception("showing plan %s after its deferral failed", plan.id)

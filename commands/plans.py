@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.discord import messages
+from app.discord import plan_messages, responses
 from app.discord.interaction import Interaction, Reply
 from app.services import Services
 from app.settings import Settings
@@ -23,7 +23,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     found = await services.read(services.plans.list_by_date, interaction.guild, day)
     if not found:
         return Reply(
-            messages.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
+            responses.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
         )
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
-    return Reply(messages.plan_list(f"Plans for {day.isoformat()}", found, pointer))
+    return Reply(plan_messages.plan_list(f"Plans for {day.isoformat()}", found, pointer))

@@ -1,39 +1,39 @@
 """Discord at the HTTP edge, for tests: signed interaction payloads shaped like Discord's
-documented examples, a fake of Discord's CDN and webhook API behind httpx.MockTransport, and a
-clock that records when each answer was fully sent."""
+documented examples (app/discord/payloads.py), the fake Discord of app/discord/fake.py checking
+what the app sends against Discord's schema, and a clock that records when each answer was fully
+sent."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
 import httpx
 from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.discord import fake as shared
+from app.discord import payloads, protocol
 from app.settings import Settings
-from app.signatures import sign
 from app.web import create_app
-from tests.discord_schema import check_edit, check_response
+from tests.discord_schema import check_commands, check_edit, check_response
 
-APP_ID = "123456789012345678"
-GUILD = "290926798626357999"
-CHANNEL = "645027906669510667"
-# Discord's real CDN hosts (the only ones charts are fetched from); the MockTransport answers
-# for them, so nothing goes out.
-CDN = "https://cdn.discordapp.com"
-MEDIA = "https://media.discordapp.net"
+APP_ID = payloads.APPLICATION_ID
+GUILD = payloads.GUILD
+CHANNEL = payloads.CHANNEL
+# Discord's real CDN hosts (the only ones charts are fetched from); the fake answers for them, so
+# nothing goes out.
+CDN = protocol.CDN
+MEDIA = protocol.MEDIA
+# Where the tests' settings say Discord's API is (see conftest.py).
+API_BASE = "http://discord.test/api/v10"
 AUTHOR = {"id": "53908232506183680", "username": "mason", "global_name": "Mason"}
 OTHER = {"id": "53908232506183681", "username": "rival", "global_name": "Rival"}
-MANAGE_MESSAGES = 1 << 13
-_ids = itertools.count(786008729715212338)
+MANAGE_MESSAGES = protocol.MANAGE_MESSAGES
 
 
 def png(size: int = 64) -> bytes:
@@ -41,64 +41,13 @@ def png(size: int = 64) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + b"\0" * max(size - 8, 0)
 
 
-@dataclass
-class CdnFile:
-    body: bytes
-    status: int = 200
-    delay: float = 0.0
-    failures: int = 0  # answer 503 this many times first
-    drip: float = 0.0  # send the body one byte every `drip` seconds
-    headers: dict[str, str] = field(default_factory=dict)
+class FakeDiscord(shared.FakeDiscord):
+    """The app's fake Discord, recording what it is asked and checking every edit and command
+    definition against Discord's schema."""
 
-    async def dripped(self) -> AsyncIterator[bytes]:
-        for n in range(len(self.body)):
-            await anyio.sleep(self.drip)
-            yield self.body[n : n + 1]
-
-
-@dataclass
-class FakeDiscord:
-    """Discord's CDN (attachment downloads) and webhook API (edits of @original)."""
-
-    files: dict[str, CdnFile] = field(default_factory=dict)
-    edits: list[tuple[float, str, dict[str, Any]]] = field(default_factory=list)
-    downloads: list[str] = field(default_factory=list)
-    requests: list[str] = field(default_factory=list)  # every URL asked for, CDN or not
-    cdn_down: bool = False
-    edit_refusals: list[int] = field(default_factory=list)  # statuses to answer edits with first
-
-    def add_file(self, name: str, body: bytes, **how: Any) -> str:
-        url = f"{CDN}/attachments/{CHANNEL}/{len(self.files) + 1}/{name}"
-        self.files[url] = CdnFile(body, **how)
-        return url
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url)
-        self.requests.append(url)
-        if url.startswith((CDN, MEDIA)):
-            self.downloads.append(url)
-            if self.cdn_down:
-                raise httpx.ConnectError("connection refused", request=request)
-            found = self.files.get(url)
-            if found is None:
-                return httpx.Response(404, text="Not Found")
-            if found.delay:
-                await anyio.sleep(found.delay)
-            if found.failures:
-                found.failures -= 1
-                return httpx.Response(503, text="Service Unavailable")
-            if found.drip:
-                return httpx.Response(found.status, headers=found.headers, content=found.dripped())
-            return httpx.Response(found.status, headers=found.headers, content=found.body)
-        if request.method == "PATCH" and "/webhooks/" in url:
-            body = json.loads(request.content)
-            check_edit(body)
-            if self.edit_refusals:
-                status = self.edit_refusals.pop(0)
-                return httpx.Response(status, json={"message": "Unknown Webhook", "code": 10015})
-            self.edits.append((time.monotonic(), request.url.path, body))
-            return httpx.Response(200, json={"id": "1", **body})
-        return httpx.Response(404, json={"message": "Unknown route", "code": 0})
+    def __init__(self, **how: Any) -> None:
+        how = {"check_edit": check_edit, "check_commands": check_commands, **how}
+        super().__init__(API_BASE, recording=True, **how)
 
 
 class AnswerClock:
@@ -120,20 +69,6 @@ class AnswerClock:
 # --- payloads shaped like Discord's documented examples ------------------------------------------
 
 
-def member(user: dict[str, Any], permissions: int = 0) -> dict[str, Any]:
-    return {
-        "user": {**user, "avatar": None, "discriminator": "0", "public_flags": 0},
-        "roles": ["539082325061836999"],
-        "premium_since": None,
-        "permissions": str(permissions),
-        "pending": False,
-        "nick": None,
-        "mute": False,
-        "joined_at": "2017-03-13T19:19:14.040000+00:00",
-        "deaf": False,
-    }
-
-
 def guild_interaction(
     kind: int,
     data: dict[str, Any] | None,
@@ -143,98 +78,36 @@ def guild_interaction(
     guild_id: str = GUILD,
 ) -> dict[str, Any]:
     """A guild interaction: the user arrives inside `member`."""
-    payload: dict[str, Any] = {
-        "type": kind,
-        "token": f"token-{next(_ids)}",
-        "member": member(user, permissions),
-        "id": str(next(_ids)),
-        "application_id": APP_ID,
-        "guild_id": guild_id,
-        "guild": {"id": guild_id, "locale": "en-US", "features": []},
-        "app_permissions": "442368",
-        "guild_locale": "en-US",
-        "locale": "en-US",
-        "channel_id": CHANNEL,
-        "channel": {"id": CHANNEL, "name": "trading-plans", "type": 0, "guild_id": guild_id},
-        "entitlements": [],
-        "authorizing_integration_owners": {"0": guild_id},
-        "context": 0,
-        "version": 1,
-    }
-    if data is not None:
-        payload["data"] = data
-    return payload
+    return payloads.guild_interaction(
+        kind, data, user=user, permissions=permissions, guild_id=guild_id
+    )
 
 
 def dm_interaction(kind: int, data: dict[str, Any] | None) -> dict[str, Any]:
     """A direct-message interaction: the user arrives as `user`, and there is no guild."""
-    payload: dict[str, Any] = {
-        "type": kind,
-        "token": f"token-{next(_ids)}",
-        "user": {**AUTHOR, "avatar": None, "discriminator": "0", "public_flags": 0},
-        "id": str(next(_ids)),
-        "application_id": APP_ID,
-        "app_permissions": "442368",
-        "locale": "en-US",
-        "channel_id": "845027906669510667",
-        "channel": {"id": "845027906669510667", "type": 1},
-        "entitlements": [],
-        "authorizing_integration_owners": {"1": AUTHOR["id"]},
-        "context": 1,
-        "version": 1,
-    }
-    if data is not None:
-        payload["data"] = data
-    return payload
+    return payloads.dm_interaction(kind, data, user=AUTHOR)
 
 
 def command_data(
     name: str, attachments: dict[str, dict[str, Any]] | None = None, **options: str
 ) -> dict[str, Any]:
-    values = [{"name": key, "type": 3, "value": value} for key, value in options.items()]
-    data: dict[str, Any] = {"id": "771825006014889984", "name": name, "type": 1}
-    resolved: dict[str, Any] = {}
-    for option, attachment in (attachments or {}).items():
-        values.append({"name": option, "type": 11, "value": attachment["id"]})
-        resolved[attachment["id"]] = attachment
-    if values:
-        data["options"] = values
-    if resolved:
-        data["resolved"] = {"attachments": resolved}
-    return data
+    values = [payloads.option(key, value) for key, value in options.items()]
+    return payloads.command_data(name, values, attachments)
 
 
 def attachment(
     url: str, filename: str, size: int, content_type: str | None = "image/png"
 ) -> dict[str, Any]:
-    found = {
-        "id": str(next(_ids)),
-        "filename": filename,
-        "size": size,
-        "url": url,
-        "proxy_url": url.replace("cdn.", "media."),
-        "width": 800,
-        "height": 600,
-        "ephemeral": True,
-    }
-    if content_type is not None:
-        found["content_type"] = content_type
-    return found
+    return payloads.attachment(url, filename, size, content_type)
 
 
 def autocomplete_data(name: str, typed: str, **options: str) -> dict[str, Any]:
-    values: list[dict[str, Any]] = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
-    values.append({"name": "date", "type": 3, "value": typed, "focused": True})
-    return {"id": "771825006014889984", "name": name, "type": 1, "options": values}
+    values = [payloads.option(key, value) for key, value in options.items()]
+    return payloads.autocomplete_data(name, values, ("date", typed))
 
 
 def modal_data(custom_id: str, text: str) -> dict[str, Any]:
-    return {
-        "custom_id": custom_id,
-        "components": [
-            {"type": 1, "components": [{"type": 4, "custom_id": "text", "value": text}]}
-        ],
-    }
+    return payloads.modal_data(custom_id, {"text": text})
 
 
 def button_interaction(
@@ -244,16 +117,9 @@ def button_interaction(
     owner: dict[str, Any] | None = None,
     **how: Any,
 ) -> dict[str, Any]:
-    payload = guild_interaction(3, {"custom_id": custom_id, "component_type": 2}, user=user, **how)
-    payload["message"] = {
-        "id": "100000000000000003",
-        "channel_id": CHANNEL,
-        "content": "Delete?",
-        "flags": 64,
-        "components": [],
-        "interaction_metadata": {"id": "1", "type": 2, "user": owner or user},
-    }
-    return payload
+    return payloads.button_press(
+        custom_id, user=user, owner=owner or user, content="Delete?", **how
+    )
 
 
 # --- the app, driven like Discord drives it ------------------------------------------------------
@@ -268,12 +134,7 @@ class Discord:
     def raw(
         self, body: bytes, *, timestamp: str | None = None, key: SigningKey | None = None
     ) -> httpx.Response:
-        timestamp = timestamp or str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Signature-Ed25519": sign(key or self.key, timestamp, body),
-            "X-Signature-Timestamp": timestamp,
-        }
+        headers = payloads.signed_headers(key or self.key, body, timestamp)
         return self.client.post("/interactions", content=body, headers=headers)
 
     def send(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -289,11 +150,12 @@ class Discord:
         attachments = options.pop("attachments", None)
         permissions = options.pop("permissions", 0)
         data = command_data(name, attachments, **options)
-        return self.send(guild_interaction(2, data, user=user, permissions=permissions))
+        kind = protocol.APPLICATION_COMMAND
+        return self.send(guild_interaction(kind, data, user=user, permissions=permissions))
 
     def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: str) -> int:
         answer = self.command("plan", coach=coach, text=text, **options)
-        assert answer["type"] == 4, answer
+        assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
         footer = answer["data"]["embeds"][0]["footer"]["text"]
         return int(footer.split("#")[1].split(" ")[0])
 
@@ -310,14 +172,15 @@ def discord_app(
     settings: Settings, key: SigningKey, fake: FakeDiscord | None = None
 ) -> Iterator[Discord]:
     fake = fake or FakeDiscord()
-    clock = AnswerClock(create_app(settings, http_transport=httpx.MockTransport(fake)))
+    clock = AnswerClock(create_app(settings, http_transport=fake))
     with TestClient(clock) as client:
         yield Discord(client, key, fake, clock)
 
 
 def ephemeral_text(answer: dict[str, Any]) -> str:
-    assert answer["type"] == 4 and answer["data"]["flags"] == 64, answer
     data = answer["data"]
+    assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
+    assert data["flags"] == protocol.EPHEMERAL, answer
     parts = [data.get("content") or ""]
     for embed in data.get("embeds") or []:
         parts += [embed.get("title") or "", embed.get("description") or ""]

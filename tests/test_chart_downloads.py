@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
+from app.discord.fake import CdnFile
 from app.settings import Settings
 from tests.discord_edge import (
     MEDIA,
-    CdnFile,
     Discord,
     FakeDiscord,
     attachment,
@@ -97,7 +97,7 @@ def test_discord_media_proxy_host_is_accepted(
     with discord_app(fast_settings(settings), signer, fake) as discord:
         file = {"chart1": attachment(url, "spy.png", 64)}
         assert discord.command("plan", coach="d", text="x", attachments=file) == {"type": 5}
-    assert fake.requests[0] == url
+    assert fake.urls[0] == url
 
 
 # --- deadlines -----------------------------------------------------------------------------------
@@ -177,7 +177,7 @@ def test_a_chart_refused_for_good_is_recorded_and_never_fetched_again(
         # The start's retry pass takes the busy chart; the refused one is left out.
         assert wait_until(lambda: chart_status(discord, "i")[0] == 200)
         assert fake.downloads.count(bad_url) == 1
-    assert all("127.0.0.1" not in url for url in fake.requests)
+    assert all("127.0.0.1" not in url for url in fake.urls)
 
 
 def test_an_edit_of_a_plan_with_a_refused_chart_answers_at_once(

@@ -15,6 +15,7 @@ from app.settings import Settings
 from commands import registry
 from tests.discord_edge import (
     AUTHOR,
+    MANAGE_MESSAGES,
     OTHER,
     Discord,
     discord_app,
@@ -231,7 +232,7 @@ def test_history_with_many_long_versions_fits_discords_limits(discord: Discord) 
 
 def test_moderator_is_recognised_from_member_permissions(discord: Discord) -> None:
     discord.command("plan", coach="d", text="mine")
-    asked = discord.command("delete", coach="d", user=OTHER, permissions=1 << 13)
+    asked = discord.command("delete", coach="d", user=OTHER, permissions=MANAGE_MESSAGES)
     assert "Delete coach d's plan" in ephemeral_text(asked)
     refused = discord.command("delete", coach="d", user=OTHER, permissions=0)
     assert "Only Mason" in ephemeral_text(refused)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from nacl.signing import SigningKey
 
-from app.signatures import sign
+from app.discord import payloads, protocol
 from tests.service_process import running_service, service_env
 
 
@@ -37,21 +37,12 @@ def plan_interaction(n: int) -> dict[str, object]:
     day = (date(1990, 1, 1) + timedelta(days=n)).isoformat()
     user = {"id": "400000000000000001", "username": "coach", "global_name": "Coach"}
     options = [
-        {"name": "coach", "type": 3, "value": "d"},
-        {"name": "text", "type": 3, "value": f"Plan {n}"},
-        {"name": "date", "type": 3, "value": day},
+        payloads.option("coach", "d"),
+        payloads.option("text", f"Plan {n}"),
+        payloads.option("date", day),
     ]
-    return {
-        "id": str(800000000000000000 + n),
-        "application_id": "100000000000000001",
-        "type": 2,
-        "token": f"kill-token-{n}",
-        "version": 1,
-        "guild_id": "200000000000000001",
-        "channel_id": "300000000000000001",
-        "member": {"user": user, "permissions": "0", "roles": []},
-        "data": {"id": "500000000000000001", "name": "plan", "type": 1, "options": options},
-    }
+    data = payloads.command_data("plan", options)
+    return payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, user=user)
 
 
 def test_sigkill_of_a_worker_during_writes_loses_no_acknowledged_plan(tmp_path: Path) -> None:
@@ -66,16 +57,15 @@ def test_sigkill_of_a_worker_during_writes_loses_no_acknowledged_plan(tmp_path: 
                 n = 0
                 while not stop.is_set():
                     body = json.dumps(plan_interaction(n)).encode()
-                    stamp = str(int(time.time()))
-                    headers = {"X-Signature-Ed25519": sign(key, stamp, body),
-                               "X-Signature-Timestamp": stamp}  # fmt: skip
+                    headers = payloads.signed_headers(key, body)
                     try:
                         answer = http.post(f"{base}/interactions", content=body, headers=headers)
                     except httpx.TransportError:
                         answer = None  # the killed worker's connection: not acknowledged
                     if answer is not None and answer.status_code == 200:
                         data = answer.json().get("data", {})
-                        if answer.json().get("type") == 4 and not data.get("flags", 0) & 64:
+                        public = not data.get("flags", 0) & protocol.EPHEMERAL
+                        if answer.json().get("type") == protocol.CHANNEL_MESSAGE and public:
                             acknowledged.append(f"Plan {n}")
                     n += 1
 

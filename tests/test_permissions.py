@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from nacl.signing import SigningKey
 
+from app.discord.protocol import ADMINISTRATOR, MANAGE_MESSAGES
 from app.settings import Settings
 from tests.discord_edge import (
     OTHER,
@@ -19,8 +20,6 @@ from tests.discord_edge import (
     fast_settings,
     guild_interaction,
 )
-
-MANAGE_MESSAGES = str(1 << 13)
 
 
 @pytest.fixture
@@ -45,7 +44,10 @@ def delete_as_other(discord: Discord, plan_id: int, permissions: object) -> str:
     return discord.send(pressed)["data"]["content"]
 
 
-@pytest.mark.parametrize("permissions", [MANAGE_MESSAGES, "8", str((1 << 60) | (1 << 13))])
+@pytest.mark.parametrize(
+    "permissions",
+    [str(MANAGE_MESSAGES), str(ADMINISTRATOR), str((1 << 60) | MANAGE_MESSAGES)],
+)
 def test_manage_messages_or_administrator_may_delete_anothers_plan(
     discord: Discord, permissions: str
 ) -> None:
@@ -68,7 +70,7 @@ def test_manage_messages_or_administrator_may_delete_anothers_plan(
         "\uff18",  # fullwidth 8
         "\uff18\uff11\uff19\uff12",  # fullwidth 8192
         "9" * 100,  # every low bit pattern is possible in a long enough number
-        1 << 13,  # Discord sends a string, never a number
+        MANAGE_MESSAGES,  # Discord sends a string, never a number
         "",
         None,
     ],

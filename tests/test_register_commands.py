@@ -1,4 +1,5 @@
-"""register_commands.py against a fake of Discord's API at the HTTP edge."""
+"""register_commands.py against the fake Discord at the HTTP edge, which keeps commands per scope
+like Discord does and can be told to refuse or rate-limit."""
 
 from __future__ import annotations
 
@@ -6,84 +7,22 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 import register_commands
-from app.registration import USER_AGENT
+from app.discord.rest import USER_AGENT
 from app.settings import load_settings
 from commands import registry
+from tests.discord_edge import APP_ID, FakeDiscord
 from tests.discord_schema import check_commands
 
-APP_ID = "123456789012345678"
 GUILD = "222222222222222222"
 TOKEN = "fake-bot-token-value"
 
 
-class FakeDiscordCommands:
-    """Keeps commands per scope like Discord does; can be told to refuse or rate-limit."""
-
-    def __init__(self) -> None:
-        self.stored: dict[str, list[dict[str, Any]]] = {}
-        self.requests: list[httpx.Request] = []
-        self.refuse: tuple[int, dict[str, Any]] | None = None
-        self.rate_limit_next = 0
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if request.headers.get("authorization") != f"Bot {TOKEN}":
-            return httpx.Response(401, json={"message": "401: Unauthorized", "code": 0})
-        if self.rate_limit_next:
-            self.rate_limit_next -= 1
-            return httpx.Response(
-                429,
-                json={
-                    "message": "You are being rate limited.",
-                    "retry_after": 0.01,
-                    "global": False,
-                },
-            )
-        if self.refuse:
-            status, body = self.refuse
-            return httpx.Response(status, json=body)
-        scope = request.url.path
-        if request.method == "GET":
-            return httpx.Response(200, json=self.stored.get(scope, []))
-        if request.method == "PUT":
-            sent = json.loads(request.content)
-            check_commands(sent)  # what Discord's own API description accepts
-            self.stored[scope] = [as_discord_returns(command, n) for n, command in enumerate(sent)]
-            return httpx.Response(200, json=self.stored[scope])
-        return httpx.Response(405)
-
-    def methods(self) -> list[str]:
-        return [request.method for request in self.requests]
-
-
-def _without_false_required(option: dict[str, Any]) -> dict[str, Any]:
-    result = {key: value for key, value in option.items() if (key, value) != ("required", False)}
-    if "options" in result:
-        result["options"] = [_without_false_required(o) for o in result["options"]]
-    return result
-
-
-def as_discord_returns(command: dict[str, Any], n: int) -> dict[str, Any]:
-    """A stored command as Discord's GET shows it: ids, a version and fields it fills in, with
-    `required: false` left out of options; so an unchanged command never reads back verbatim."""
-    return {
-        "id": str(1000 + n),
-        "application_id": APP_ID,
-        "version": "1",
-        "default_member_permissions": None,
-        "nsfw": False,
-        **command,
-        "options": [_without_false_required(o) for o in command.get("options", [])],
-    }
-
-
 @pytest.fixture
-def fake() -> FakeDiscordCommands:
-    return FakeDiscordCommands()
+def fake() -> FakeDiscord:
+    return FakeDiscord(bot_token=TOKEN)
 
 
 @pytest.fixture
@@ -94,8 +33,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def run(fake: FakeDiscordCommands, *argv: str) -> int:
-    return register_commands.main(list(argv), transport=httpx.MockTransport(fake))
+def run(fake: FakeDiscord, *argv: str) -> int:
+    return register_commands.main(list(argv), transport=fake)
 
 
 def guild_path() -> str:
@@ -109,11 +48,11 @@ def definitions() -> list[dict[str, Any]]:
 
 @pytest.mark.usefixtures("env")
 def test_first_registration_adds_every_command(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(fake, "--guild", GUILD) == 0
     out = capsys.readouterr().out
-    names = [c["name"] for c in fake.stored[guild_path()]]
+    names = [c["name"] for c in fake.commands[guild_path()]]
     assert sorted(names) == ["delete", "edit", "history", "myplans", "plan", "plans"]
     for name in names:
         assert f"add        /{name}" in out
@@ -127,7 +66,7 @@ def test_first_registration_adds_every_command(
 
 @pytest.mark.usefixtures("env")
 def test_second_registration_keeps_everything_as_is(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(fake, "--guild", GUILD) == 0
     capsys.readouterr()
@@ -140,7 +79,7 @@ def test_second_registration_keeps_everything_as_is(
 
 @pytest.mark.usefixtures("env")
 def test_nothing_is_sent_when_discord_already_has_the_commands(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(fake, "--guild", GUILD) == 0
     fake.requests.clear()
@@ -155,10 +94,10 @@ def test_nothing_is_sent_when_discord_already_has_the_commands(
 
 @pytest.mark.usefixtures("env")
 def test_one_changed_command_is_still_sent(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(fake, "--guild", GUILD) == 0
-    next(c for c in fake.stored[guild_path()] if c["name"] == "plan")["description"] = "old words"
+    next(c for c in fake.commands[guild_path()] if c["name"] == "plan")["description"] = "old words"
     fake.requests.clear()
     capsys.readouterr()
     assert run(fake, "--guild", GUILD) == 0
@@ -170,10 +109,10 @@ def test_one_changed_command_is_still_sent(
 
 @pytest.mark.usefixtures("env")
 def test_diff_names_added_changed_and_removed(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run(fake, "--guild", GUILD) == 0
-    stored = fake.stored[guild_path()]
+    stored = fake.commands[guild_path()]
     stored[:] = [c for c in stored if c["name"] != "history"]
     next(c for c in stored if c["name"] == "plan")["description"] = "old words"
     stored.append({"name": "oldcmd", "description": "gone soon", "type": 1, "id": "9"})
@@ -189,25 +128,25 @@ def test_diff_names_added_changed_and_removed(
     # A dry run prints the JSON and sends nothing.
     assert json.loads(captured.out) == definitions()
     assert fake.methods() == ["GET"]
-    assert "oldcmd" in {c["name"] for c in fake.stored[guild_path()]}
+    assert "oldcmd" in {c["name"] for c in fake.commands[guild_path()]}
 
 
 @pytest.mark.usefixtures("env")
-def test_global_registration_uses_the_global_endpoint(fake: FakeDiscordCommands) -> None:
+def test_global_registration_uses_the_global_endpoint(fake: FakeDiscord) -> None:
     assert run(fake) == 0
-    assert f"/api/v10/applications/{APP_ID}/commands" in fake.stored
+    assert f"/api/v10/applications/{APP_ID}/commands" in fake.commands
 
 
 @pytest.mark.usefixtures("env")
-def test_rate_limit_is_waited_out(fake: FakeDiscordCommands) -> None:
-    fake.rate_limit_next = 2
+def test_rate_limit_is_waited_out(fake: FakeDiscord) -> None:
+    fake.rate_limits = [0.01, 0.01]
     assert run(fake, "--guild", GUILD) == 0
-    assert len(fake.stored[guild_path()]) == 6
+    assert len(fake.commands[guild_path()]) == 6
 
 
 @pytest.mark.usefixtures("env")
 def test_bad_token_is_explained(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DISCORD_BOT_TOKEN", "wrong-token-value")
     assert run(fake, "--guild", GUILD) == 1
@@ -217,10 +156,8 @@ def test_bad_token_is_explained(
 
 
 @pytest.mark.usefixtures("env")
-def test_missing_access_is_explained(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
-) -> None:
-    fake.refuse = (403, {"message": "Missing Access", "code": 50001})
+def test_missing_access_is_explained(fake: FakeDiscord, capsys: pytest.CaptureFixture[str]) -> None:
+    fake.commands_refusal = (403, {"message": "Missing Access", "code": 50001})
     assert run(fake, "--guild", GUILD) == 1
     err = capsys.readouterr().err
     assert "403" in err and "Missing Access" in err and "applications.commands" in err
@@ -228,9 +165,9 @@ def test_missing_access_is_explained(
 
 @pytest.mark.usefixtures("env")
 def test_invalid_form_body_is_listed_field_by_field(
-    fake: FakeDiscordCommands, capsys: pytest.CaptureFixture[str]
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake.refuse = (
+    fake.commands_refusal = (
         400,
         {
             "code": 50035,
@@ -269,7 +206,7 @@ def test_invalid_form_body_is_listed_field_by_field(
 
 
 def test_missing_credentials_exit_2(
-    fake: FakeDiscordCommands,
+    fake: FakeDiscord,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -282,7 +219,7 @@ def test_missing_credentials_exit_2(
 
 
 def test_a_dry_run_without_credentials_still_prints_the_definitions(
-    fake: FakeDiscordCommands,
+    fake: FakeDiscord,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -302,7 +239,7 @@ def test_a_dry_run_without_credentials_still_prints_the_definitions(
 @pytest.mark.parametrize("credentials", [True, False], ids=["with", "without-credentials"])
 def test_a_dry_run_prints_only_the_json_on_stdout(
     credentials: bool,
-    fake: FakeDiscordCommands,
+    fake: FakeDiscord,
     capsys: pytest.CaptureFixture[str],
     request: pytest.FixtureRequest,
     tmp_path: Path,

@@ -12,6 +12,7 @@ from nacl.signing import SigningKey
 from app.settings import Settings
 from tests.discord_edge import (
     AUTHOR,
+    MANAGE_MESSAGES,
     OTHER,
     Discord,
     autocomplete_data,
@@ -224,8 +225,8 @@ def test_forged_button_for_someone_elses_plan_is_refused(discord: Discord) -> No
 
 def test_moderator_may_confirm_someone_elses_delete(discord: Discord) -> None:
     discord.post_plan()
-    confirm = ask_delete(discord, user=OTHER, permissions=1 << 13)["Confirm"]
-    answer = press(discord, confirm, user=OTHER, permissions=1 << 13)
+    confirm = ask_delete(discord, user=OTHER, permissions=MANAGE_MESSAGES)["Confirm"]
+    answer = press(discord, confirm, user=OTHER, permissions=MANAGE_MESSAGES)
     assert "Deleted coach d's plan" in answer["data"]["content"]  # type: ignore[index]
     assert current_text(discord) is None
 

@@ -8,16 +8,10 @@ import anyio
 import httpx
 import pytest
 
-from app.mock_discord import KeptMessages, MockDiscordTransport
-from app.simulator import (
-    EPHEMERAL,
-    SendError,
-    command_data,
-    parse_command,
-    render,
-    serve_files,
-    snowflake,
-)
+from app.discord.fake import FakeDiscord
+from app.discord.payloads import stable_id
+from app.discord.protocol import EPHEMERAL
+from app.simulator import SendError, command_data, parse_command, render, serve_files
 
 API_BASE = "https://discord.com/api/v10"
 PLAN = {
@@ -92,7 +86,7 @@ def test_options_are_typed_from_the_definition(tmp_path: Path) -> None:
 
 
 async def _through_mock_discord(url: str) -> bytes:
-    transport = MockDiscordTransport(API_BASE, KeptMessages(), httpx.AsyncHTTPTransport())
+    transport = FakeDiscord(API_BASE, outside=httpx.AsyncHTTPTransport(), local_cdn=True)
     async with httpx.AsyncClient(transport=transport) as http:
         response = await http.get(url)
         assert response.status_code == 200
@@ -115,9 +109,9 @@ def test_bad_options_are_refused_before_sending(values: dict[str, str], hint: st
 
 
 def test_same_user_name_is_the_same_discord_id() -> None:
-    assert snowflake("user:alice") == snowflake("user:alice")
-    assert snowflake("user:alice") != snowflake("user:bob")
-    assert len(snowflake("user:alice")) == 18
+    assert stable_id("user:alice") == stable_id("user:alice")
+    assert stable_id("user:alice") != stable_id("user:bob")
+    assert len(stable_id("user:alice")) == 18
 
 
 def test_render_shows_ephemeral_embeds_buttons_and_followups() -> None:

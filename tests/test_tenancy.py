@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
 from app.client import create_client
+from app.discord.protocol import MANAGE_MESSAGES
 from app.settings import Settings
 from app.storage import database
 from app.storage.database import make_engine
@@ -36,7 +37,6 @@ from tests.discord_edge import (
 )
 
 OTHER_GUILD = "390926798626357111"
-MANAGE_MESSAGES = 1 << 13
 
 
 @pytest.fixture

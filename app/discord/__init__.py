@@ -1,2 +1,3 @@
-"""Discord's side of the service: reading interactions, building answers within Discord's limits,
-and editing a deferred answer through Discord's webhook API."""
+"""Discord's side of the service: protocol numbers and limits (protocol), reading interactions
+(interaction), answers (responses, plan_messages), REST calls (rest), and for mock mode and tests,
+Discord-shaped payloads (payloads) and a fake Discord (fake)."""

@@ -8,26 +8,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from discord_interactions import InteractionType
-
 from app import text_rules
+from app.discord.protocol import ADMINISTRATOR, CHANNEL_NAME_MAX, MANAGE_MESSAGES
 from app.errors import PlanError
 from app.records import Actor, Place
 
-# Interaction types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-object-interaction-type).
-# Discord's own library names the protocol's numbers.
-PING = InteractionType.PING
-APPLICATION_COMMAND = InteractionType.APPLICATION_COMMAND
-MESSAGE_COMPONENT = InteractionType.MESSAGE_COMPONENT
-AUTOCOMPLETE = InteractionType.APPLICATION_COMMAND_AUTOCOMPLETE
-MODAL_SUBMIT = InteractionType.MODAL_SUBMIT
-
-# Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
-ADMINISTRATOR = 1 << 3
-MANAGE_MESSAGES = 1 << 13
 # Discord sends permissions as a decimal string that may grow past 64 bits; far longer is not it.
 _PERMISSION_DIGITS = 40
-_NAME_MAX = 100  # Discord's own limit for channel names; user names are shorter
 
 
 class BadInteraction(PlanError):
@@ -119,7 +106,7 @@ class Interaction:
             raise BadInteraction("This interaction carries no user, so nothing was done.")
         # The first name that shows something: a nick of zero-width spaces is no name.
         candidates = (member.get("nick"), user.get("global_name"), user.get("username"))
-        names = (text_rules.one_line(value, _NAME_MAX) for value in candidates)
+        names = (text_rules.one_line(value, CHANNEL_NAME_MAX) for value in candidates)
         return Actor(id=user_id, name=next((n for n in names if n), user_id))
 
     @property
@@ -143,7 +130,7 @@ class Interaction:
         channel = _dict(self.raw.get("channel"))
         channel_id = text_rules.snowflake(self.raw.get("channel_id"))
         channel_id = channel_id or text_rules.snowflake(channel.get("id"))
-        channel_name = text_rules.one_line(channel.get("name"), _NAME_MAX)
+        channel_name = text_rules.one_line(channel.get("name"), CHANNEL_NAME_MAX)
         return Place(guild_id=self.guild_id, channel_id=channel_id, channel=channel_name)
 
     # --- what was asked ------------------------------------------------------------------------

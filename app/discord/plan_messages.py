@@ -1,5 +1,5 @@
-"""Answers to Discord: messages, embeds, buttons, modals and autocomplete choices, each cut to
-Discord's documented limits with a visible marker and a pointer to the JSON API."""
+"""Plans as Discord shows them: the plan card (embeds with its charts, and the charts not kept),
+plan lists and a plan's history, within the limits of one message."""
 
 from __future__ import annotations
 
@@ -7,152 +7,24 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from discord_interactions import InteractionResponseFlags, InteractionResponseType
-
+from app.discord.protocol import (
+    DESCRIPTION_MAX,
+    EMBEDS_MAX,
+    FIELD_NAME_MAX,
+    FIELD_VALUE_MAX,
+    FIELDS_MAX,
+    GALLERY_SIZE,
+    MESSAGE_TEXT_MAX,
+    TITLE_MAX,
+)
+from app.discord.responses import clip, ephemeral, message, message_data
 from app.records import HistoryEntry, Plan
 
-# Interaction callback types (https://discord.com/developers/docs/interactions/receiving-and-responding#interaction-response-object-interaction-callback-type).
-PONG = InteractionResponseType.PONG
-CHANNEL_MESSAGE = InteractionResponseType.CHANNEL_MESSAGE_WITH_SOURCE
-DEFERRED_CHANNEL_MESSAGE = InteractionResponseType.DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE
-UPDATE_MESSAGE = InteractionResponseType.UPDATE_MESSAGE
-AUTOCOMPLETE_RESULT = InteractionResponseType.APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
-MODAL = InteractionResponseType.MODAL
-
-EPHEMERAL = InteractionResponseFlags.EPHEMERAL
-# Plan text is written by users: it must never ping anyone, whatever it contains.
-NO_PINGS: dict[str, list[str]] = {"parse": []}
-
-# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
-CONTENT_MAX = 2000
-TITLE_MAX = 256
-DESCRIPTION_MAX = 4096
-FIELDS_MAX = 25
-FIELD_NAME_MAX = 256
-FIELD_VALUE_MAX = 1024
-FOOTER_MAX = 2048
-EMBEDS_MAX = 10
-MESSAGE_TEXT_MAX = 6000  # all embeds' titles, descriptions, fields and footers together
-CHOICES_MAX = 25
-CHOICE_MAX = 100
-CUSTOM_ID_MAX = 100
-MODAL_TITLE_MAX = 45
-TEXT_INPUT_MAX = 4000
-GALLERY_SIZE = 4  # embeds sharing a url are shown as one gallery of up to 4 images
-
-# Button styles (https://discord.com/developers/docs/components/reference#button-button-styles).
-SECONDARY, DANGER = 2, 4
 COLOR = 0x2B6CB0
-
-
-def clip(text: str, limit: int, pointer: str = "") -> str:
-    """`text` cut to `limit` characters, ending with a visible marker when cut."""
-    if len(text) <= limit:
-        return text
-    marker = f"… [cut; full text: {pointer}]" if pointer else "… [cut]"
-    if len(marker) >= limit:
-        marker = "…"
-    return text[: limit - len(marker)].rstrip() + marker
 
 
 def api_pointer(base: str, coach: str, day: date) -> str:
     return f"GET {base}/api/coach-plans/?coach={coach}&date={day.isoformat()}"
-
-
-# --- interaction responses ---------------------------------------------------------------------
-
-
-def pong() -> dict[str, Any]:
-    return {"type": PONG}
-
-
-def message_data(
-    content: str | None = None,
-    embeds: Sequence[dict[str, Any]] = (),
-    components: list[dict[str, Any]] | None = None,
-    *,
-    ephemeral: bool = False,
-) -> dict[str, Any]:
-    data: dict[str, Any] = {"allowed_mentions": NO_PINGS}
-    if content:
-        data["content"] = clip(content, CONTENT_MAX)
-    if embeds:
-        data["embeds"] = list(embeds[:EMBEDS_MAX])
-    if components is not None:
-        data["components"] = components
-    if ephemeral:
-        data["flags"] = EPHEMERAL
-    return data
-
-
-def public(embeds: Sequence[dict[str, Any]], content: str | None = None) -> dict[str, Any]:
-    return {"type": CHANNEL_MESSAGE, "data": message_data(content, embeds)}
-
-
-def ephemeral(
-    content: str | None,
-    embeds: Sequence[dict[str, Any]] = (),
-    components: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    return {
-        "type": CHANNEL_MESSAGE,
-        "data": message_data(content, embeds, components, ephemeral=True),
-    }
-
-
-def update(content: str) -> dict[str, Any]:
-    """Replace the message a button sits on; the buttons go, so it cannot be pressed again."""
-    return {"type": UPDATE_MESSAGE, "data": message_data(content, (), [])}
-
-
-def deferred() -> dict[str, Any]:
-    return {"type": DEFERRED_CHANNEL_MESSAGE}
-
-
-def choices(values: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    """Autocomplete suggestions as (shown name, value) pairs."""
-    return {
-        "type": AUTOCOMPLETE_RESULT,
-        "data": {
-            "choices": [
-                {"name": clip(name, CHOICE_MAX), "value": value[:CHOICE_MAX]}
-                for name, value in values[:CHOICES_MAX]
-            ]
-        },
-    }
-
-
-def modal(custom_id: str, title: str, input_id: str, label: str, value: str) -> dict[str, Any]:
-    """A modal with one paragraph text input (style 2), prefilled with `value`."""
-    text_input = {
-        "type": 4,
-        "custom_id": input_id,
-        "style": 2,
-        "label": clip(label, 45),
-        "value": value[:TEXT_INPUT_MAX],
-        "min_length": 1,
-        "max_length": TEXT_INPUT_MAX,
-        "required": True,
-    }
-    return {
-        "type": MODAL,
-        "data": {
-            "custom_id": custom_id,
-            "title": clip(title, MODAL_TITLE_MAX),
-            "components": [{"type": 1, "components": [text_input]}],
-        },
-    }
-
-
-def buttons(*specs: tuple[str, int, str]) -> list[dict[str, Any]]:
-    """One action row of (label, style, custom_id) buttons."""
-    row = [
-        {"type": 2, "label": label, "style": style, "custom_id": cid} for label, style, cid in specs
-    ]
-    return [{"type": 1, "components": row}]
-
-
-# --- plans as embeds ---------------------------------------------------------------------------
 
 
 def embed_text_size(embed: dict[str, Any]) -> int:
@@ -239,6 +111,16 @@ def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> li
     return embeds
 
 
+def plan_message(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> dict[str, Any]:
+    """The plan card as a message's `data`, for an edit of the deferred answer."""
+    return message_data(None, plan_embeds(plan, chart_urls, api_base))
+
+
+def plan_post(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> dict[str, Any]:
+    """The plan card as an answer everyone in the channel sees."""
+    return message(plan_message(plan, chart_urls, api_base))
+
+
 def _chart_notes(plan: Plan, pointer: str) -> list[dict[str, Any]]:
     """Fields naming the charts that were not kept (and why), and those not downloaded yet."""
     refused = [
@@ -275,10 +157,10 @@ def _joined(lines: Sequence[str], limit: int, pointer: str) -> str:
 def _fitted_fields(
     entries: Sequence[tuple[str, str]], budget: int, pointer: str
 ) -> tuple[list[dict[str, Any]], int]:
-    """Fields for (name, value) pairs within 25 fields and `budget` characters; also returns
+    """Fields for (name, value) pairs within FIELDS_MAX fields and `budget` characters; also returns
     how many entries did not fit."""
     shown = entries[:FIELDS_MAX]
-    fields = []
+    fields: list[dict[str, Any]] = []
     if not shown:
         return fields, 0
     names = [clip(name, FIELD_NAME_MAX) for name, _ in shown]

@@ -1,0 +1,180 @@
+"""Every call the service makes to Discord's REST API: the edit of a deferred answer (async, in
+the service) and the application commands' read and bulk overwrite (blocking, in
+register_commands.py), with Discord's rate limits waited out through app/retry.py's policy."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from app import __version__
+from app.retry import Backoff, is_transient
+
+log = logging.getLogger("coach_plans")
+
+# https://discord.com/developers/docs/reference#user-agent
+USER_AGENT = f"DiscordBot (https://github.com/coach-plans/coach-plans, {__version__})"
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+class Webhook:
+    """The interaction webhook: answers to interactions after the first, by token (no bot token).
+
+    https://discord.com/developers/docs/interactions/receiving-and-responding#endpoints"""
+
+    def __init__(self, http: httpx.AsyncClient, api_base_url: str, backoff: Backoff) -> None:
+        self.http = http
+        self.api_base = api_base_url.rstrip("/")
+        self.backoff = backoff
+
+    def original_url(self, application_id: str, token: str) -> str:
+        """PATCH /webhooks/{application.id}/{interaction.token}/messages/@original"""
+        webhook = f"{self.api_base}/webhooks/{_segment(application_id)}/{_segment(token)}"
+        return f"{webhook}/messages/@original"
+
+    async def edit_original(self, application_id: str, token: str, data: dict[str, Any]) -> bool:
+        """Replace the "thinking…" message with `data`. Retries connection errors, 5xx, 429 (after
+        Discord's retry_after) and 404 (Discord answers 404 until it has seen the deferral)."""
+        url = self.original_url(application_id, token)
+        # Flags cannot be changed by an edit: the deferral already decided who sees the answer.
+        body = {key: value for key, value in data.items() if key != "flags"}
+        attempts = self.backoff.retries + 1
+        for attempt in range(1, attempts + 1):
+            wait = self.backoff.delay(attempt - 1)
+            try:
+                response = await self.http.patch(url, json=body)
+            except httpx.HTTPError as exc:
+                why = f"{exc.__class__.__name__}"
+            else:
+                if response.status_code < 300:
+                    return True
+                why = f"HTTP {response.status_code}"
+                if response.status_code == 429:
+                    wait = self.backoff.delay(attempt - 1, response)
+                elif response.status_code != 404 and not is_transient(response.status_code):
+                    log.warning(
+                        "Discord refused the edit of a deferred answer: %s", response.text[:300]
+                    )
+                    return False
+            if attempt < attempts:
+                log.info(
+                    "editing a deferred answer failed (%s); retry %d in %.1fs", why, attempt, wait
+                )
+                await anyio.sleep(wait)
+        log.warning("gave up editing a deferred answer after %d attempts", attempts)
+        return False
+
+
+class CommandsError(Exception):
+    """A refusal from Discord, explained in plain words."""
+
+
+class ApplicationCommands:
+    """Reads and overwrites an application's commands, guild or global, waiting out rate limits.
+
+    GET/PUT /applications/{application.id}/commands and
+    GET/PUT /applications/{application.id}/guilds/{guild.id}/commands (bulk overwrite);
+    https://discord.com/developers/docs/interactions/application-commands#endpoints"""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        api_base_url: str,
+        application_id: str,
+        bot_token: str,
+        *,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.http = http
+        self.application_id = application_id
+        self.api_base = api_base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bot {bot_token}", "User-Agent": USER_AGENT}
+        self.max_attempts = max_attempts
+        # Only rate limits are waited out, for as long as Discord asks (1 s when it does not).
+        self.backoff = Backoff(max_attempts - 1, 1.0, jitter=lambda: 1.0)
+        self.sleep = sleep
+
+    def url(self, guild_id: str | None) -> str:
+        app = f"{self.api_base}/applications/{self.application_id}"
+        return f"{app}/guilds/{guild_id}/commands" if guild_id else f"{app}/commands"
+
+    def where(self, guild_id: str | None) -> str:
+        return f"guild {guild_id}'s commands" if guild_id else "the global commands"
+
+    def current(self, guild_id: str | None) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self._send("GET", guild_id)
+        return found
+
+    def overwrite(self, guild_id: str | None, commands: list[dict[str, Any]]) -> list[Any]:
+        registered: list[Any] = self._send("PUT", guild_id, commands)
+        return registered
+
+    def _send(self, method: str, guild_id: str | None, body: Any = None) -> Any:
+        for _ in range(self.max_attempts):
+            try:
+                response = self.http.request(
+                    method, self.url(guild_id), json=body, headers=self.headers
+                )
+            except httpx.HTTPError as exc:
+                raise CommandsError(
+                    f"Cannot reach Discord at {self.api_base}: {exc.__class__.__name__}"
+                ) from None
+            if response.status_code == 429:
+                self.sleep(self.backoff.delay(0, response))
+                continue
+            if response.status_code >= 400:
+                raise explain(response, self.where(guild_id))
+            return response.json()
+        raise CommandsError(f"Discord kept rate-limiting {self.where(guild_id)}; try later.")
+
+
+def _field_errors(errors: Any, path: str = "") -> list[str]:
+    """Flatten Discord's nested `errors` object into `path: message` lines
+    (https://discord.com/developers/docs/reference#error-messages)."""
+    if not isinstance(errors, dict):
+        return []
+    lines = []
+    for item in errors.get("_errors", []):
+        lines.append(f"{path or '(body)'}: {item.get('message', item)}")
+    for key, value in errors.items():
+        if key != "_errors":
+            lines.extend(_field_errors(value, f"{path}.{key}" if path else str(key)))
+    return lines
+
+
+def explain(response: httpx.Response, where: str) -> CommandsError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    detail = body.get("message", response.text[:200]) if isinstance(body, dict) else ""
+    if response.status_code == 401:
+        return CommandsError(
+            "Discord refused the bot token (401 Unauthorized). Copy a fresh token from the "
+            "Developer Portal > Bot > Reset Token and set DISCORD_BOT_TOKEN."
+        )
+    if response.status_code == 403:
+        return CommandsError(
+            f"Discord refused access to {where} (403 Forbidden: {detail}). Is the app in that "
+            "guild? Invite it with the `applications.commands` scope, and check the guild id "
+            "and DISCORD_APPLICATION_ID."
+        )
+    if response.status_code == 400:
+        lines = _field_errors(body.get("errors") if isinstance(body, dict) else None)
+        listed = "\n".join(f"  {line}" for line in lines) or f"  {detail}"
+        return CommandsError(f"Discord rejected the command definitions (400: {detail}):\n{listed}")
+    if response.status_code == 404:
+        return CommandsError(
+            f"Discord does not know {where} (404). Check DISCORD_APPLICATION_ID and the guild id."
+        )
+    return CommandsError(f"Discord answered {response.status_code} for {where}: {detail}")

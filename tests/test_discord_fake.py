@@ -1,0 +1,67 @@
+"""The Discord-shaped payloads and the fake Discord that mock mode and the other tests rely on."""
+
+from __future__ import annotations
+
+import json
+
+import anyio
+import httpx
+from nacl.signing import SigningKey
+
+from app import text_rules
+from app.discord import payloads, protocol
+from app.discord.fake import FakeDiscord
+from app.signatures import verify
+
+API = "http://discord.test/api/v10"
+
+
+def test_new_ids_are_distinct_snowflakes() -> None:
+    ids = [payloads.new_id() for _ in range(5000)]
+    assert len(set(ids)) == len(ids)
+    assert all(text_rules.snowflake(one) == one for one in ids)
+
+
+def test_signed_headers_verify_with_the_signers_key() -> None:
+    key = SigningKey.generate()
+    body = json.dumps(payloads.guild_interaction(protocol.PING, None, user={"id": "1"})).encode()
+    headers = payloads.signed_headers(key, body)
+    signature = headers[protocol.SIGNATURE_HEADER]
+    assert verify(key.verify_key, signature, headers[protocol.TIMESTAMP_HEADER], body)
+
+
+def test_the_webhook_keeps_follow_ups_and_edits_by_token() -> None:
+    async def exchange() -> list[httpx.Response]:
+        fake = FakeDiscord(API)
+        webhook = f"{API}/webhooks/{payloads.APPLICATION_ID}/token-1"
+        async with httpx.AsyncClient(transport=fake) as http:
+            return [
+                await http.patch(f"{webhook}/messages/@original", json={"content": "a"}),
+                await http.patch(f"{webhook}/messages/@original", json={"embeds": []}),
+                await http.post(webhook, json={"content": "later"}),
+                await http.get(f"{webhook}/messages/@original"),
+                await http.get(f"{webhook}/messages/9"),
+                await http.delete(f"{webhook}/messages/@original"),
+                await http.get("https://elsewhere.test/"),
+            ]
+
+    edited, again, follow_up, read, missing, deleted, elsewhere = anyio.run(exchange)
+    assert edited.json() == {"content": "a", "id": "@original"}
+    assert read.json() == again.json() == {"content": "a", "embeds": [], "id": "@original"}
+    assert follow_up.json()["content"] == "later"
+    assert (missing.status_code, missing.json()["code"]) == (404, protocol.UNKNOWN_MESSAGE)
+    assert deleted.status_code == 405
+    assert elsewhere.status_code == 404
+
+
+def test_the_cdn_serves_only_the_files_it_was_given() -> None:
+    fake = FakeDiscord(API, recording=True)
+    url = fake.add_file("spy.png", b"\x89PNG", failures=1)
+
+    async def fetch() -> list[int]:
+        async with httpx.AsyncClient(transport=fake) as http:
+            urls = (url, url, f"{protocol.CDN}/attachments/1/2/other.png")
+            return [(await http.get(one)).status_code for one in urls]
+
+    assert anyio.run(fetch) == [503, 200, 404]
+    assert fake.downloads == [url, url, f"{protocol.CDN}/attachments/1/2/other.png"]
