@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.http_errors import error_response
+from app.api.errors import error_response
 
 # Everything else (/, /health, /interactions, /openapi.json) stays open: Discord signs its own
 # calls, and health checks and API discovery must work without a secret.

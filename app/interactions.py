@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.api.errors import error_response
 from app.discord import messages
 from app.discord.interaction import (
     APPLICATION_COMMAND,
@@ -35,7 +36,6 @@ from app.discord.interaction import (
     Reply,
 )
 from app.errors import PlanError
-from app.http_errors import error_response
 from app.services import Services
 from app.settings import Settings
 from app.signatures import verify

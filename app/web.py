@@ -13,9 +13,9 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from app import api, charts, openapi, status
+from app import api, charts
+from app.api.errors import exception_handlers
 from app.auth import ApiKeyMiddleware
-from app.http_errors import exception_handlers
 from app.interactions import InteractionsEndpoint
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
@@ -60,15 +60,7 @@ def create_app(
 
     # Routes are tried in order: the hot path (API reads) goes first. POST /interactions is
     # served by its middleware before the router.
-    routes = [
-        *api.routes,
-        Route("/charts/{chart_id}", charts.serve_chart, methods=["GET"]),
-        Route("/", status.index, methods=["GET"]),
-        Route("/health", status.health, methods=["GET"]),
-        Route("/metrics", status.metrics, methods=["GET"]),
-        Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
-        Route("/openapi.json", openapi.openapi, methods=["GET"]),
-    ]
+    routes = [*api.routes]
     if settings.mock_mode:
         routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
     middleware = [

@@ -16,7 +16,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.meta import GenerationMode, ParameterLocation
 from starlette.testclient import TestClient
 
-from app.openapi import document
+from app.api import models
+from app.api.openapi import document
 from app.plans import Actor, NewChart, Place, PlanService
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
@@ -28,6 +29,7 @@ GUILD = "998877665544332211"
 HERE = Place(guild_id=GUILD)
 
 KEY = "schema-test-key"
+REF = "#/components/schemas/{model}"
 READ_PATHS = {
     "/",
     "/health",
@@ -54,6 +56,20 @@ def test_the_document_describes_every_read_endpoint(client: TestClient) -> None:
             assert operation["summary"] and operation["responses"], path
             for parameter in operation.get("parameters", []):
                 assert parameter["description"], (path, parameter["name"])
+
+
+def test_every_json_body_is_described_by_its_response_model() -> None:
+    doc: dict[str, Any] = document(("d",), api_key_required=True)
+    for name, schema in doc["components"]["schemas"].items():
+        generated = getattr(models, name).model_json_schema(ref_template=REF)
+        generated.pop("$defs", None)
+        assert schema == generated, name
+    for operations in doc["paths"].values():
+        for operation in operations.values():
+            for response in operation["responses"].values():
+                body = response.get("content", {}).get("application/json")
+                if body is not None:
+                    assert body["schema"]["$ref"].startswith("#/components/schemas/")
 
 
 @pytest.mark.parametrize("path", ["/api/coach-plans/", "/api/coach-plans/history"])

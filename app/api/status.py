@@ -1,19 +1,23 @@
-"""Service status: the index, /health, and the counters on /metrics."""
+"""Service status: the index, /health, and the counters on /metrics and /metrics/prometheus."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from app import __version__
+from app.api import models
+from app.api.models import answer
 from app.services import Services
 from app.storage.database import ping
 
 log = logging.getLogger("coach_plans")
+
 
 ENDPOINTS = [
     "POST /interactions",
@@ -28,39 +32,39 @@ ENDPOINTS = [
 ]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 async def index(request: Request) -> Response:
-    return JSONResponse({"name": "coach-plans", "version": __version__, "endpoints": ENDPOINTS})
+    return answer(models.Index(name="coach-plans", version=__version__, endpoints=ENDPOINTS))
 
 
 async def health(request: Request) -> Response:
     services: Services = request.state.services
-    discord = "mock" if services.settings.mock_mode else "configured"
+    discord: Literal["mock", "configured"] = "mock" if services.settings.mock_mode else "configured"
+    database: models.DatabaseUp | models.DatabaseDown
+    status: Literal["healthy", "unhealthy"]
     try:
         plan_count = await services.read(ping, services.probe_engine)
-        database = {"status": "up", "plan_count": plan_count}
+        database = models.DatabaseUp(status="up", plan_count=plan_count)
         status, code = "healthy", 200
     except Exception as exc:  # any database failure means unhealthy, never a crash
         log.warning("health check: database unreachable: %s", exc.__class__.__name__)
-        database = {"status": "down", "error": exc.__class__.__name__}
+        database = models.DatabaseDown(status="down", error=exc.__class__.__name__)
         status, code = "unhealthy", 503
-    body = {
-        "status": status,
-        "timestamp": _now(),
-        "version": __version__,
-        "components": {"database": database, "discord": {"status": discord}},
-    }
-    return JSONResponse(body, status_code=code, headers={"Cache-Control": "no-store"})
+    body = models.Health(
+        status=status,
+        timestamp=datetime.now(UTC),
+        version=__version__,
+        components=models.Components(
+            database=database, discord=models.DiscordStatus(status=discord)
+        ),
+    )
+    return answer(body, code, headers={"Cache-Control": "no-store"})
 
 
 async def metrics(request: Request) -> Response:
     services: Services = request.state.services
     counts = await services.read(services.plans.counts)
     body = {
-        "timestamp": _now(),
+        "timestamp": datetime.now(UTC),
         **services.metrics.snapshot(),
         "database": {
             "total_plans": counts["plans"],
@@ -68,7 +72,7 @@ async def metrics(request: Request) -> Response:
             "total_edits": counts["edits"],
         },
     }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return answer(models.Metrics.model_validate(body), headers={"Cache-Control": "no-store"})
 
 
 async def prometheus(request: Request) -> Response:
