@@ -18,7 +18,10 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="coach-plans"'}
 
 
 def is_protected(path: str) -> bool:
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED_PREFIXES)
+    # One startswith() lets the paths of no prefix (/interactions, /health) through at once.
+    return path.startswith(PROTECTED_PREFIXES) and any(
+        path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED_PREFIXES
+    )
 
 
 class ApiKeyMiddleware:
