@@ -58,6 +58,13 @@ def test_the_document_describes_every_read_endpoint(client: TestClient) -> None:
                 assert parameter["description"], (path, parameter["name"])
 
 
+def test_the_document_and_the_route_table_name_the_same_endpoints(client: TestClient) -> None:
+    """GET / lists the route table; each GET endpoint there but the document itself is in it."""
+    listed = {line.split(" ")[1].split("?")[0] for line in client.get("/").json()["endpoints"]}
+    documented = set(client.get("/openapi.json").json()["paths"])
+    assert listed - {"/interactions", "/openapi.json"} == documented
+
+
 def test_every_json_body_is_described_by_its_response_model() -> None:
     doc: dict[str, Any] = document(("d",), api_key_required=True)
     for name, schema in doc["components"]["schemas"].items():

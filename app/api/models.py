@@ -98,7 +98,7 @@ class Index(_Body):
 
     name: str
     version: str
-    endpoints: list[str] = Field(description="`METHOD /path`, one per endpoint.")
+    endpoints: list[str] = Field(description="`METHOD /path`, as in the route table.")
 
 
 class DatabaseUp(_Body):

@@ -267,6 +267,16 @@ def document(coaches: tuple[str, ...], api_key_required: bool) -> JSON:
     return doc
 
 
+def query_parameters(path: str) -> list[str]:
+    """The names of the query parameters the operations on `path` take (none if undocumented)."""
+    return [
+        parameter["name"]
+        for operation in _PATHS.get(path, {}).values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    ]
+
+
 @functools.lru_cache(maxsize=8)
 def _rendered(coaches: tuple[str, ...], api_key_required: bool) -> bytes:
     return json.dumps(document(coaches, api_key_required), separators=(",", ":")).encode()

@@ -1,17 +1,20 @@
-"""Service status: the index, /health, and the counters on /metrics and /metrics/prometheus."""
+"""Service status: the index (derived from the route table), /health, and the counters on
+/metrics and /metrics/prometheus."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from app import __version__
-from app.api import models
+from app.api import models, openapi
 from app.api.models import answer
 from app.services import Services
 from app.storage.database import ping
@@ -19,21 +22,24 @@ from app.storage.database import ping
 log = logging.getLogger("coach_plans")
 
 
-ENDPOINTS = [
-    "POST /interactions",
-    "GET /health",
-    "GET /metrics",
-    "GET /metrics/prometheus",
-    "GET /api/coach-plans/?coach=&date=&as_of=",
-    "GET /api/coach-plans/all?date=",
-    "GET /api/coach-plans/history?coach=&date=",
-    "GET /charts/{chart_id}",
-    "GET /openapi.json",
-]
-
-
 async def index(request: Request) -> Response:
-    return answer(models.Index(name="coach-plans", version=__version__, endpoints=ENDPOINTS))
+    endpoints = list(listed_endpoints(request.app.routes))
+    return answer(models.Index(name="coach-plans", version=__version__, endpoints=endpoints))
+
+
+def listed_endpoints(routes: Iterable[BaseRoute]) -> Iterator[str]:
+    """`METHOD /path` per endpoint of the route table, with the query a read takes; a path's
+    twin (the same endpoint with or without the trailing slash) is not listed again."""
+    seen: set[object] = set()
+    for route in routes:
+        if not isinstance(route, Route) or route.endpoint in seen:
+            continue
+        seen.add(route.endpoint)
+        # A Route without methods takes them all; its ASGI endpoint says which it answers.
+        methods: Iterable[str] = route.methods or getattr(route.endpoint, "methods", None) or ()
+        query = "&".join(f"{name}=" for name in openapi.query_parameters(route.path))
+        for method in sorted(set(methods) - {"HEAD"}):
+            yield f"{method} {route.path}" + (f"?{query}" if query else "")
 
 
 async def health(request: Request) -> Response:
