@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.http_errors import error_response
+from app.api.errors import error_response
 
 # Everything else (/, /health, /interactions, /openapi.json) stays open: Discord signs its own
 # calls, and health checks and API discovery must work without a secret.
@@ -18,7 +18,10 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="coach-plans"'}
 
 
 def is_protected(path: str) -> bool:
-    return any(path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED_PREFIXES)
+    # One startswith() lets the paths of no prefix (/interactions, /health) through at once.
+    return path.startswith(PROTECTED_PREFIXES) and any(
+        path == prefix or path.startswith(prefix + "/") for prefix in PROTECTED_PREFIXES
+    )
 
 
 class ApiKeyMiddleware:

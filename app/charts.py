@@ -1,5 +1,5 @@
-"""Chart images: which attachments are accepted, archiving Discord's copy under CHART_STORAGE_DIR
-(its attachment URLs expire), and GET /charts/{chart_id} serving the archived bytes.
+"""Chart images: which attachments are accepted, and archiving Discord's copy under
+CHART_STORAGE_DIR (its attachment URLs expire); app/api/charts.py serves the archived bytes.
 
 Only attachments on Discord's CDN are accepted (see app/chart_downloads.py). A chart whose
 download fails for a reason that may pass keeps its Discord URL (plans still show it) and is
@@ -16,18 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import anyio.to_thread
-from starlette.requests import Request
-from starlette.responses import Response
 
 from app import chart_downloads
 from app.chart_downloads import IMAGE_TYPES, megabytes
 from app.errors import BadChart
-from app.http_errors import error_response
 from app.records import Chart, NewChart
 from app.services import Services
 from app.settings import Settings
-from app.text_rules import canonical_uint, one_line
+from app.text_rules import one_line
 
 log = logging.getLogger("coach_plans")
 
@@ -41,8 +37,6 @@ _BY_EXTENSION = {
 RETRY_INTERVAL_SECONDS = 600.0
 # Background retries download this many charts at a time (each holds up to MAX_CHART_BYTES).
 RETRY_CONCURRENCY = 4
-# An archived file never changes (its name holds its hash), so caches may keep it for a year.
-_CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 
 # --- accepting attachments ----------------------------------------------------------------------
@@ -150,54 +144,3 @@ def public_url(services: Services, chart: Chart) -> str:
     if chart.stored_path and settings.public_base_url and settings.api_key is None:
         return f"{settings.public_base_url.rstrip('/')}/charts/{chart.id}"
     return chart.url
-
-
-# --- serving ------------------------------------------------------------------------------------
-
-
-def _etag(stored_path: str) -> str:
-    return '"' + Path(stored_path).stem.partition("-")[2] + '"'
-
-
-def _matches(if_none_match: str, etag: str) -> bool:
-    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in wanted or etag in wanted
-
-
-async def serve_chart(request: Request) -> Response:
-    """GET /charts/{chart_id}: the archived image; 404 while it is not archived, or when it was
-    refused for good."""
-    services: Services = request.state.services
-    raw = request.path_params["chart_id"]
-    chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
-    if chart_id is None:
-        return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
-    chart = await services.read(services.plans.chart, chart_id)
-    path = services.settings.chart_storage_dir / (chart.stored_path or "")
-    if chart.stored_path and Path(chart.stored_path).name == chart.stored_path:
-        etag = _etag(chart.stored_path)
-        headers = {"ETag": etag, "Cache-Control": _CACHE_FOREVER}
-        if _matches(request.headers.get("if-none-match", ""), etag):
-            return Response(status_code=304, headers=headers)
-        try:
-            data = await anyio.to_thread.run_sync(path.read_bytes)
-        except OSError as exc:
-            log.warning("archived chart %s cannot be read (%s)", chart.id, exc)
-        else:
-            headers["X-Content-Type-Options"] = "nosniff"
-            return Response(data, media_type=chart.content_type, headers=headers)
-    if chart.failed_reason:
-        return error_response(
-            request,
-            404,
-            f"Chart {chart.id} ({chart.filename}) was not kept ({chart.failed_reason}) and will "
-            "not be downloaded again.",
-            "chart_not_archived",
-        )
-    return error_response(
-        request,
-        404,
-        f"Chart {chart.id} ({chart.filename}) is not archived yet: its download from Discord has "
-        "not succeeded so far and is retried later. Try again in a while.",
-        "chart_not_archived",
-    )

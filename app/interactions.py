@@ -21,9 +21,9 @@ from cachetools import TTLCache
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from app.api.errors import error_response
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
 from app.discord.protocol import (
@@ -35,7 +35,6 @@ from app.discord.protocol import (
     TOKEN_LIFETIME_SECONDS,
 )
 from app.errors import PlanError
-from app.http_errors import error_response
 from app.services import Services
 from app.settings import Settings
 from app.signatures import verify
@@ -44,7 +43,6 @@ from commands import Registry, hints, registry
 
 log = logging.getLogger("coach_plans")
 
-PATH = "/interactions"
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
 # Discord never redelivers an interaction after its token has expired.
@@ -68,27 +66,25 @@ _KINDS = {
 class InteractionsEndpoint:
     """One per app: it owns the registry and the recently seen interaction ids.
 
-    Also a pure-ASGI middleware that serves PATH before the router: Discord's calls are the one
-    path with a deadline, and the browser-facing layers (CORS, API key) and the route search
-    have nothing to do for them."""
+    A pure ASGI app, routed without Starlette's request/response wrapper: Discord's calls are
+    the one path with a deadline. It answers every method, so other methods than POST get a
+    JSON 405 naming POST from here."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
-        self.route = Route(PATH, self.handle, methods=["POST"])
+    # What the endpoint answers, for listings of the route table (its Route has no methods).
+    methods = frozenset({"POST"})
+
+    def __init__(self, settings: Settings) -> None:
         self.registry: Registry = registry(settings)
         self.allowed_guilds = frozenset(settings.allowed_guild_ids)
         self.seen: TTLCache[str, bool] = TTLCache(maxsize=SEEN_MAX, ttl=SEEN_TTL_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH:
-            await self.app(scope, receive, send)
-            return
-        scope["route"] = self.route  # what the access log and metrics name it by
         request = Request(scope, receive)
         if scope["method"] == "POST":
             response = await self.handle(request)
         else:
-            message = f"{scope['method']} is not allowed on {PATH}: Discord POSTs interactions."
+            method, path = scope["method"], scope["path"]
+            message = f"{method} is not allowed on {path}: Discord POSTs interactions."
             response = error_response(request, 405, message, headers={"Allow": "POST"})
         await response(scope, receive, send)
 

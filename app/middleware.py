@@ -1,4 +1,5 @@
-"""Pure-ASGI middleware: request id, access log line, metrics, and a JSON 500 for crashes."""
+"""Pure-ASGI middleware: request id, access log line, metrics, a JSON 500 for crashes; and CORS
+with a quick way past for calls no browser made."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import re
 import time
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logs import request_id_var
@@ -105,3 +107,22 @@ async def _send_json_500(send: Send, request_id: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class CorsMiddleware(CORSMiddleware):
+    """Starlette's CORS, passed straight through by a request without Origin on a method that
+    caches do not store (Discord's POSTs): its answer needs no CORS header. A GET without Origin
+    still gets `Vary: Origin`, so a cache never hands that answer to a browser."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in _CACHED and not _has_origin(scope):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+_CACHED = frozenset({"GET", "HEAD"})
+
+
+def _has_origin(scope: Scope) -> bool:
+    return any(name == b"origin" for name, _ in scope["headers"])

@@ -1,4 +1,4 @@
-"""The JSON read API: one coach's plan, every plan of a day, and a plan's edit history.
+"""The JSON reads: one coach's plan, every plan of a day, and a plan's edit history.
 
 Every read is about one guild (Discord server): `guild=<id>`, else DEFAULT_GUILD_ID, else the
 only guild that has plans; with several and none named, 400 `guild_required`.
@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
 
+from app.api import models
+from app.api.models import answer
 from app.errors import GuildRequired, PlanNotFound
 from app.records import HistoryEntry, Plan
 from app.services import Services
@@ -41,7 +42,7 @@ async def plan(request: Request) -> Response:
         found = await services.read(plans.get, guild, coach, day)
     else:
         found = await services.read(plans.as_of, guild, coach, day, instant)
-    return JSONResponse(plan_json(found, _base_url(request, services)))
+    return answer(models.Plan.model_validate(plan_fields(found, _base_url(request, services))))
 
 
 async def plans_of_day(request: Request) -> Response:
@@ -52,12 +53,10 @@ async def plans_of_day(request: Request) -> Response:
     guild = await _guild(params, services)
     found = [] if guild is None else await services.read(services.plans.list_by_date, guild, day)
     base = _base_url(request, services)
-    body = {
-        "date": day.isoformat(),
-        "count": len(found),
-        "plans": [plan_json(p, base) for p in found],
-    }
-    return JSONResponse(body)
+    # One validation of the whole list: pydantic-core walks the nested dicts faster than a model
+    # built per plan and per chart.
+    body = {"date": day, "count": len(found), "plans": [plan_fields(p, base) for p in found]}
+    return answer(models.PlanList.model_validate(body))
 
 
 async def history(request: Request) -> Response:
@@ -72,27 +71,27 @@ async def history(request: Request) -> Response:
     current, entries = await services.read(services.plans.history, guild, coach, day)
     body = {
         "coach": current.coach,
-        "date": current.date.isoformat(),
+        "date": current.date,
         "plan_id": current.id,
-        "history": [history_json(entry) for entry in entries],
+        "history": [_history_fields(entry) for entry in entries],
     }
-    return JSONResponse(body)
+    return answer(models.History.model_validate(body))
 
 
-def plan_json(plan: Plan, base_url: str) -> dict[str, object]:
-    """The contract's plan object, built straight from the service's frozen dataclass."""
+def plan_fields(plan: Plan, base_url: str) -> dict[str, object]:
+    """The fields of models.Plan, from the service's frozen dataclass."""
     return {
         "id": plan.id,
         "coach": plan.coach,
-        "date": plan.date.isoformat(),
+        "date": plan.date,
         "plan": plan.text,
         "author": plan.author,
-        "author_id": _snowflake(plan.author_id),
+        "author_id": plan.author_id,
         "channel": plan.channel,
-        "channel_id": _snowflake(plan.channel_id),
-        "guild_id": _snowflake(plan.guild_id),
-        "created_at": utc_iso(plan.created_at),
-        "edited_at": None if plan.edited_at is None else utc_iso(plan.edited_at),
+        "channel_id": plan.channel_id,
+        "guild_id": plan.guild_id,
+        "created_at": plan.created_at,
+        "edited_at": plan.edited_at,
         "charts": [
             {
                 "id": chart.id,
@@ -105,19 +104,12 @@ def plan_json(plan: Plan, base_url: str) -> dict[str, object]:
     }
 
 
-def history_json(entry: HistoryEntry) -> dict[str, object]:
+def _history_fields(entry: HistoryEntry) -> dict[str, object]:
     return {
         "plan_text": entry.plan_text,
         "edited_by": entry.edited_by,
-        "edited_at": utc_iso(entry.edited_at),
+        "edited_at": entry.edited_at,
     }
-
-
-def utc_iso(moment: datetime) -> str:
-    # SQLite hands back naive datetimes; the service stores UTC, so naive means UTC.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC).isoformat()
-    return moment.astimezone(UTC).isoformat()
 
 
 def parse_instant(value: str) -> datetime:
@@ -195,23 +187,5 @@ def _names(allowed: Collection[str]) -> str:
     return ", ".join(repr(name) for name in allowed)
 
 
-def _snowflake(value: object) -> str | None:
-    # Discord ids exceed JavaScript's safe integers, so they always travel as strings.
-    return None if value is None else str(value)
-
-
 def _base_url(request: Request, services: Services) -> str:
     return services.settings.public_base_url or str(request.base_url).rstrip("/")
-
-
-# Each path answers with and without its trailing slash, rather than redirecting: API clients
-# rarely follow redirects on GET with auth headers.
-routes = [
-    Route(path, endpoint, methods=["GET"])
-    for base, endpoint in (
-        ("/api/coach-plans", plan),
-        ("/api/coach-plans/all", plans_of_day),
-        ("/api/coach-plans/history", history),
-    )
-    for path in (base + "/", base)
-]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from app.api.models import Error, answer
 from app.errors import PlanError
 
 _CODES = {
@@ -30,14 +32,14 @@ def error_response(
     status: int,
     message: str,
     code: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {
-        "error": code or _CODES.get(status, "error"),
-        "message": message,
-        "request_id": getattr(request.state, "request_id", None),
-    }
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = Error(
+        error=code or _CODES.get(status, "error"),
+        message=message,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    return answer(body, status, headers)
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,33 @@
+"""The HTTP API beside Discord's endpoint: the JSON reads, chart images, status and the OpenAPI
+document, as the route table app/web.py serves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.routing import Route
+
+from app.api import charts, openapi, reads, status
+
+
+def _with_twin(path: str, endpoint: Callable[..., object]) -> list[Route]:
+    """`path`, then its twin with or without the trailing slash, both answered rather than
+    redirected: API clients rarely follow redirects on GET with auth headers."""
+    twin = path.removesuffix("/") if path.endswith("/") else f"{path}/"
+    return [Route(path, endpoint, methods=["GET"]), Route(twin, endpoint, methods=["GET"])]
+
+
+# Tried in order: the reads, the hot path, come first. The first of twins is the documented one.
+routes: list[Route] = [
+    *_with_twin("/api/coach-plans/", reads.plan),
+    *_with_twin("/api/coach-plans/all", reads.plans_of_day),
+    *_with_twin("/api/coach-plans/history", reads.history),
+    Route("/charts/{chart_id}", charts.chart, methods=["GET"]),
+    Route("/", status.index, methods=["GET"]),
+    Route("/health", status.health, methods=["GET"]),
+    Route("/metrics", status.metrics, methods=["GET"]),
+    Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi, methods=["GET"]),
+]
+
+__all__ = ["routes"]

@@ -1,0 +1,69 @@
+"""GET /charts/{chart_id}: an archived chart image, served with its own content type.
+
+An archived file is named after its content's hash (app/chart_downloads.py), so it never changes:
+the hash is the ETag and caches may keep the image for a year.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.api.errors import error_response
+from app.services import Services
+from app.text_rules import canonical_uint
+
+log = logging.getLogger("coach_plans")
+
+_CACHE_FOREVER = "public, max-age=31536000, immutable"
+
+
+async def chart(request: Request) -> Response:
+    """The archived image; 404 while it is not archived, or when it was refused for good."""
+    services: Services = request.state.services
+    raw = request.path_params["chart_id"]
+    chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
+    if chart_id is None:
+        return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
+    found = await services.read(services.plans.chart, chart_id)
+    path = services.settings.chart_storage_dir / (found.stored_path or "")
+    if found.stored_path and Path(found.stored_path).name == found.stored_path:
+        etag = _etag(found.stored_path)
+        headers = {"ETag": etag, "Cache-Control": _CACHE_FOREVER}
+        if _matches(request.headers.get("if-none-match", ""), etag):
+            return Response(status_code=304, headers=headers)
+        try:
+            data = await anyio.to_thread.run_sync(path.read_bytes)
+        except OSError as exc:
+            log.warning("archived chart %s cannot be read (%s)", found.id, exc)
+        else:
+            headers["X-Content-Type-Options"] = "nosniff"
+            return Response(data, media_type=found.content_type, headers=headers)
+    if found.failed_reason:
+        return error_response(
+            request,
+            404,
+            f"Chart {found.id} ({found.filename}) was not kept ({found.failed_reason}) and will "
+            "not be downloaded again.",
+            "chart_not_archived",
+        )
+    return error_response(
+        request,
+        404,
+        f"Chart {found.id} ({found.filename}) is not archived yet: its download from Discord has "
+        "not succeeded so far and is retried later. Try again in a while.",
+        "chart_not_archived",
+    )
+
+
+def _etag(stored_path: str) -> str:
+    return '"' + Path(stored_path).stem.partition("-")[2] + '"'
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    wanted = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in wanted or etag in wanted

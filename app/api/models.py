@@ -1,0 +1,181 @@
+"""The JSON bodies the HTTP API answers with, as pydantic models: they serialise every answer
+and are the source of every body schema in the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PlainSerializer
+from starlette.responses import Response
+
+
+def utc_iso(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with an explicit +00:00 offset (pydantic's own form would end in Z)."""
+    # SQLite hands back naive datetimes; the service stores UTC, so naive means UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC).isoformat()
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+# A moment, written as utc_iso writes it; documented as a date-time string.
+Instant = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str)]
+# Discord ids exceed JavaScript's safe integers, so they always travel as strings.
+Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
+
+
+class _Body(BaseModel):
+    # A body holds exactly its fields: the document says so (additionalProperties: false).
+    # Each model is built on first use: a cold start's first answer (a PONG) needs none.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+class Chart(_Body):
+    """A chart image of a plan."""
+
+    id: int
+    url: str = Field(description="Absolute URL of the image.", json_schema_extra={"format": "uri"})
+    filename: str
+    content_type: str | None
+
+
+class Plan(_Body):
+    """One coach's plan for one date."""
+
+    id: int
+    coach: str
+    date: dt.date
+    plan: str = Field(description="The plan's text.")
+    author: str | None
+    author_id: Snowflake | None
+    channel: str | None
+    channel_id: Snowflake | None
+    guild_id: Snowflake | None
+    created_at: Instant = Field(description="UTC.")
+    edited_at: Instant | None = Field(description="UTC; null if never edited.")
+    charts: list[Chart]
+
+
+class PlanList(_Body):
+    """Every coach's plan for one date, ordered by coach."""
+
+    date: dt.date
+    count: NonNegativeInt
+    plans: list[Plan]
+
+
+class HistoryEntry(_Body):
+    """An earlier text of a plan."""
+
+    plan_text: str = Field(description="The text before that edit.")
+    edited_by: str | None
+    edited_at: Instant = Field(description="UTC.")
+
+
+class History(_Body):
+    """A plan's earlier texts."""
+
+    coach: str
+    date: dt.date
+    plan_id: int
+    history: list[HistoryEntry] = Field(description="Earlier texts, newest first.")
+
+
+class Error(_Body):
+    """Every error answer."""
+
+    error: str = Field(description="A stable code, e.g. `not_found`.")
+    message: str = Field(description="What was wrong, for a person to read.")
+    request_id: str | None = Field(description="Also in X-Request-ID.")
+
+
+# --- status -------------------------------------------------------------------------------------
+
+
+class Index(_Body):
+    """The service's name, version and endpoints."""
+
+    name: str
+    version: str
+    endpoints: list[str] = Field(description="`METHOD /path`, as in the route table.")
+
+
+class DatabaseUp(_Body):
+    status: Literal["up"]
+    plan_count: NonNegativeInt
+
+
+class DatabaseDown(_Body):
+    status: Literal["down"]
+    error: str = Field(description="The kind of failure (an exception's class name).")
+
+
+class DiscordStatus(_Body):
+    status: Literal["configured", "mock"]
+
+
+class Components(_Body):
+    database: DatabaseUp | DatabaseDown
+    discord: DiscordStatus
+
+
+class Health(_Body):
+    """Whether the service and its database are up."""
+
+    status: Literal["healthy", "unhealthy"]
+    timestamp: Instant
+    version: str
+    components: Components
+
+
+class RequestCounts(_Body):
+    total: NonNegativeInt
+    success: NonNegativeInt
+    error: NonNegativeInt
+    error_rate_percent: float = Field(ge=0, le=100)
+
+
+class InteractionCounts(_Body):
+    total: NonNegativeInt
+    by_command: dict[str, NonNegativeInt]
+
+
+class DatabaseCounts(_Body):
+    total_plans: NonNegativeInt
+    total_charts: NonNegativeInt
+    total_edits: NonNegativeInt
+
+
+class Metrics(_Body):
+    """Request, interaction and database counters."""
+
+    timestamp: Instant
+    uptime_seconds: float = Field(ge=0)
+    requests: RequestCounts
+    interactions: InteractionCounts
+    database: DatabaseCounts
+
+
+# What the OpenAPI document lists under components/schemas (with the models these refer to).
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    Plan,
+    PlanList,
+    History,
+    Error,
+    Index,
+    Health,
+    Metrics,
+)
+
+
+def answer(
+    body: BaseModel, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A JSON response holding `body`, serialised by its model (pydantic-core, no json.dumps)."""
+    return Response(
+        body.__pydantic_serializer__.to_json(body),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )

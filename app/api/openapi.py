@@ -1,0 +1,289 @@
+"""The OpenAPI 3.1 document served on /openapi.json: operations and parameters are written here,
+every body schema is generated from the response models in app/api/models.py.
+
+Only two things come from the settings: the coach names and whether an API key is required.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app import __version__
+from app.api import models
+from app.services import Services
+
+# A JSON object as the document holds it.
+JSON = dict[str, Any]
+
+_REF = "#/components/schemas/{model}"
+_ERROR = {"$ref": _REF.format(model="Error")}
+# Parameters carry no body, so their small schemas stay here.
+_DATE = {"type": "string", "format": "date", "example": "2025-03-14"}
+_INSTANT = {"type": "string", "format": "date-time", "example": "2025-03-14T13:30:00+00:00"}
+
+
+def _error(description: str) -> JSON:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+        "content": {"application/json": {"schema": _ERROR}},
+    }
+
+
+def _ok(description: str, model: type[BaseModel]) -> JSON:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+        "content": {"application/json": {"schema": {"$ref": _REF.format(model=model.__name__)}}},
+    }
+
+
+_READ_ERRORS: dict[str, JSON] = {
+    "400": _error(
+        "The coach, the date or the guild is not valid, or plans of several guilds are kept and "
+        "none was named (error `guild_required`); the message says what is accepted."
+    ),
+    "413": _error("The query string is over 2048 bytes, or the request has a body."),
+    "422": _error("A required parameter is missing, given twice, or an unknown one is given."),
+    "500": _error("Something failed on the server; the message holds no internals."),
+}
+_NO_PLAN = _error("There is no live plan for that coach and date.")
+
+_COACH: JSON = {
+    "name": "coach",
+    "in": "query",
+    "required": True,
+    "description": "The coach's name, one of COACHES.",
+    "schema": {"type": "string"},  # the enum is filled in from the settings
+}
+_DATE_PARAM: JSON = {
+    "name": "date",
+    "in": "query",
+    "required": False,
+    "description": "The plan's date (YYYY-MM-DD). Default: today in the service's TIMEZONE.",
+    "schema": _DATE,
+}
+_GUILD: JSON = {
+    "name": "guild",
+    "in": "query",
+    "required": False,
+    "description": (
+        "The Discord server (guild) id whose plans to read: each server's plans are its own. "
+        "May be left out when DEFAULT_GUILD_ID is set or plans of only one guild exist; "
+        "otherwise the answer is 400 `guild_required`."
+    ),
+    "schema": {"type": "string", "pattern": "^[0-9]{1,20}$", "example": "290926798626357999"},
+}
+_AS_OF: JSON = {
+    "name": "as_of",
+    "in": "query",
+    "required": False,
+    "description": (
+        "An ISO 8601 instant with a UTC offset (`Z` or `+hh:mm`). The answer is the plan's text "
+        "as it stood at that instant, so a backtest never sees later edits. 404 when the plan "
+        "did not exist yet or was already deleted then. A time without an offset is refused "
+        "with 400 rather than guessed."
+    ),
+    "schema": _INSTANT,
+}
+
+_PATHS: dict[str, dict[str, JSON]] = {
+    "/": {
+        "get": {
+            "operationId": "index",
+            "summary": "The service's name, version and endpoints.",
+            "security": [],
+            "responses": {"200": _ok("The service.", models.Index)},
+        }
+    },
+    "/health": {
+        "get": {
+            "operationId": "health",
+            "summary": "Whether the service and its database are up.",
+            "security": [],
+            "responses": {
+                "200": _ok("Healthy.", models.Health),
+                "503": _ok("Unhealthy: the database cannot be reached.", models.Health),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Request, interaction and database counters as JSON.",
+            "responses": {"200": _ok("The counters.", models.Metrics), "500": _READ_ERRORS["500"]},
+        }
+    },
+    "/metrics/prometheus": {
+        "get": {
+            "operationId": "prometheus",
+            "summary": "The same counters, with latency histograms per route, for Prometheus.",
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format 0.0.4.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/api/coach-plans/": {
+        "get": {
+            "operationId": "getPlan",
+            "summary": "One coach's plan for a date (also answered without the trailing slash).",
+            "parameters": [_COACH, _DATE_PARAM, _AS_OF, _GUILD],
+            "responses": {"200": _ok("The plan.", models.Plan), "404": _NO_PLAN, **_READ_ERRORS},
+        }
+    },
+    "/api/coach-plans/all": {
+        "get": {
+            "operationId": "listPlans",
+            "summary": "Every coach's plan for a date, ordered by coach.",
+            "parameters": [_DATE_PARAM, _GUILD],
+            "responses": {
+                "200": _ok("The plans (possibly none).", models.PlanList),
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/coach-plans/history": {
+        "get": {
+            "operationId": "getHistory",
+            "summary": "The earlier versions of one coach's plan for a date, newest first.",
+            "parameters": [_COACH, _DATE_PARAM, _GUILD],
+            "responses": {
+                "200": _ok("The history.", models.History),
+                "404": _NO_PLAN,
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/charts/{chart_id}": {
+        "get": {
+            "operationId": "getChart",
+            "summary": "An archived chart image, served with its own content type.",
+            "parameters": [
+                {
+                    "name": "chart_id",
+                    "in": "path",
+                    "required": True,
+                    "description": "The chart's id, as in a plan's `charts[].id`.",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+                {
+                    "name": "If-None-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "An ETag from an earlier answer; 304 when it still matches.",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The image bytes.",
+                    "headers": {"ETag": {"schema": {"type": "string"}}},
+                    "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "304": {"description": "Not modified: the ETag still matches."},
+                "404": _error("No chart with that id, or its image is not archived."),
+                "500": _READ_ERRORS["500"],
+            },
+        }
+    },
+}
+
+
+def _schemas() -> JSON:
+    """components/schemas: each response model's JSON Schema, with the models it refers to
+    (pydantic's $defs) lifted beside it."""
+    schemas: JSON = {}
+    for model in models.RESPONSE_MODELS:
+        schema = model.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+@functools.cache
+def _base() -> JSON:
+    """The document before the settings are applied; built on first use, not at import."""
+    return {
+        # 3.1: its schemas are JSON Schema 2020-12, as pydantic writes them (null is a type).
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Coach Plans",
+            "version": __version__,
+            "description": (
+                "Read API of Coach Plans: trading coaches' daily plans as posted on Discord. "
+                "Times are ISO 8601 in UTC; Discord ids are strings. Every response carries "
+                "X-Request-ID, and every error is `{error, message, request_id}`."
+            ),
+        },
+        "paths": _PATHS,
+        "components": {
+            "schemas": _schemas(),
+            "headers": {
+                "RequestId": {
+                    "description": "The request's id: the caller's X-Request-ID if safe, else new.",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+    }
+
+
+_GUARDED = ("/api/", "/charts/", "/metrics")
+
+
+def document(coaches: tuple[str, ...], api_key_required: bool) -> JSON:
+    """The document for one configuration: its coach names and whether a key is needed."""
+    doc = copy.deepcopy(_base())
+    paths: dict[str, dict[str, JSON]] = doc["paths"]
+    for operations in paths.values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "coach":
+                    parameter["schema"] = {"type": "string", "enum": list(coaches)}
+    if api_key_required:
+        doc["components"]["securitySchemes"] = {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "The service's API_KEY, as `Authorization: Bearer <API_KEY>`.",
+            }
+        }
+        unauthorized = _error("API_KEY is set and the bearer token is missing or wrong.")
+        for path, operations in paths.items():
+            if path.startswith(_GUARDED):
+                for operation in operations.values():
+                    operation["security"] = [{"apiKey": []}]
+                    operation["responses"]["401"] = unauthorized
+    return doc
+
+
+def query_parameters(path: str) -> list[str]:
+    """The names of the query parameters the operations on `path` take (none if undocumented)."""
+    return [
+        parameter["name"]
+        for operation in _PATHS.get(path, {}).values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "query"
+    ]
+
+
+@functools.lru_cache(maxsize=8)
+def _rendered(coaches: tuple[str, ...], api_key_required: bool) -> bytes:
+    return json.dumps(document(coaches, api_key_required), separators=(",", ":")).encode()
+
+
+async def openapi(request: Request) -> Response:
+    services: Services = request.state.services
+    settings = services.settings
+    body = _rendered(tuple(settings.coaches), settings.api_key is not None)
+    return Response(body, media_type="application/json")

@@ -1,0 +1,86 @@
+"""Service status: the index (derived from the route table), /health, and the counters on
+/metrics and /metrics/prometheus."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Literal
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from app import __version__
+from app.api import models, openapi
+from app.api.models import answer
+from app.services import Services
+from app.storage.database import ping
+
+log = logging.getLogger("coach_plans")
+
+
+async def index(request: Request) -> Response:
+    endpoints = list(listed_endpoints(request.app.routes))
+    return answer(models.Index(name="coach-plans", version=__version__, endpoints=endpoints))
+
+
+def listed_endpoints(routes: Iterable[BaseRoute]) -> Iterator[str]:
+    """`METHOD /path` per endpoint of the route table, with the query a read takes; a path's
+    twin (the same endpoint with or without the trailing slash) is not listed again."""
+    seen: set[object] = set()
+    for route in routes:
+        if not isinstance(route, Route) or route.endpoint in seen:
+            continue
+        seen.add(route.endpoint)
+        # A Route without methods takes them all; its ASGI endpoint says which it answers.
+        methods: Iterable[str] = route.methods or getattr(route.endpoint, "methods", None) or ()
+        query = "&".join(f"{name}=" for name in openapi.query_parameters(route.path))
+        for method in sorted(set(methods) - {"HEAD"}):
+            yield f"{method} {route.path}" + (f"?{query}" if query else "")
+
+
+async def health(request: Request) -> Response:
+    services: Services = request.state.services
+    discord: Literal["mock", "configured"] = "mock" if services.settings.mock_mode else "configured"
+    database: models.DatabaseUp | models.DatabaseDown
+    status: Literal["healthy", "unhealthy"]
+    try:
+        plan_count = await services.read(ping, services.probe_engine)
+        database = models.DatabaseUp(status="up", plan_count=plan_count)
+        status, code = "healthy", 200
+    except Exception as exc:  # any database failure means unhealthy, never a crash
+        log.warning("health check: database unreachable: %s", exc.__class__.__name__)
+        database = models.DatabaseDown(status="down", error=exc.__class__.__name__)
+        status, code = "unhealthy", 503
+    body = models.Health(
+        status=status,
+        timestamp=datetime.now(UTC),
+        version=__version__,
+        components=models.Components(
+            database=database, discord=models.DiscordStatus(status=discord)
+        ),
+    )
+    return answer(body, code, headers={"Cache-Control": "no-store"})
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.state.services
+    counts = await services.read(services.plans.counts)
+    body = {
+        "timestamp": datetime.now(UTC),
+        **services.metrics.snapshot(),
+        "database": {
+            "total_plans": counts["plans"],
+            "total_charts": counts["charts"],
+            "total_edits": counts["edits"],
+        },
+    }
+    return answer(models.Metrics.model_validate(body), headers={"Cache-Control": "no-store"})
+
+
+async def prometheus(request: Request) -> Response:
+    services: Services = request.state.services
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
