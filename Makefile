@@ -22,9 +22,12 @@ run: $(STAMP)
 test: $(STAMP) postgres lint
 	$(BIN)/pytest
 
+# Style, types (mypy --strict) and the import layers (contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -26,15 +26,15 @@ class AsyncCoachPlansClient:
 
         With `as_of` (an aware datetime), the text as it stood at that instant.
         """
-        return await self._fetch(self._core.plan_call(coach, date, as_of))  # type: ignore[return-value]
+        return await self._fetch(self._core.plan_call(coach, date, as_of))  # type: ignore[return-value]  # the call kind fixes the shape
 
     async def fetch_all_coach_plans(self, date: DateLike = None) -> list[dict[str, Any]]:
         """Every coach's plan for the date, ordered by coach."""
-        return await self._fetch(self._core.all_call(date))  # type: ignore[return-value]
+        return await self._fetch(self._core.all_call(date))  # type: ignore[return-value]  # the call kind fixes the shape
 
     async def fetch_history(self, coach: str, date: DateLike = None) -> dict[str, Any] | None:
         """The plan's earlier texts, newest first, or None when there is no plan."""
-        return await self._fetch(self._core.history_call(coach, date))  # type: ignore[return-value]
+        return await self._fetch(self._core.history_call(coach, date))  # type: ignore[return-value]  # the call kind fixes the shape
 
     async def agent_state(self, date: DateLike = None) -> dict[str, Any]:
         """`coach_<x>_plan` and `coach_<x>_charts` for every coach, for TradingAgents."""

@@ -94,7 +94,7 @@ def _pick(name: str, given: T | None, kind: Callable[[str], T], default: T, leas
             raise ValueError(f"{name}={os.environ[name]!r} is not a number") from None
     else:
         value = default
-    if value < least:  # type: ignore[operator]
+    if value < least:  # type: ignore[operator]  # T is int or float here
         raise ValueError(f"{name.lower()} must be at least {least}, got {value!r}")
     return value
 

@@ -160,7 +160,7 @@ class ClientCore:
             return response
         self.counters.add("errors")
         if attempt >= self.backoff.retries:
-            why = f"{type(error).__name__}: {error}" if error else f"HTTP {response.status_code}"  # type: ignore[union-attr]
+            why = f"{type(error).__name__}: {error}" if error else f"HTTP {response.status_code}"  # type: ignore[union-attr]  # no error: a response
             raise ServiceUnavailable(
                 f"Coach Plans at {self.config.api_base_url} did not answer after "
                 f"{attempt + 1} tries (last: {why})"

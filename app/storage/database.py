@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from app.storage.models import CoachPlan
+from app.storage.rows import LIVE, plans_t
 
 log = logging.getLogger("coach_plans")
 
@@ -50,7 +50,7 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
     """The engine for `url`; `pooled=False` opens a new connection each time (the health probe:
     a pooled SQLite connection would answer from its cache after the file was damaged)."""
     url = normalise_url(url)
-    pool = {} if pooled else {"poolclass": NullPool}
+    pool: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if not url.startswith("sqlite"):
         if pooled:
             # pre_ping: a connection broken by a database restart is replaced, not handed out.
@@ -77,7 +77,7 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
-def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]  # DB-API objects carry no types
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own would be deferred).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -112,7 +112,7 @@ def _release_write_lock(connection: Connection) -> None:
         fcntl.flock(connection.info["write_lock"], fcntl.LOCK_UN)
 
 
-def _close_write_lock(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+def _close_write_lock(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]  # DB-API objects carry no types
     lock = record.info.pop("write_lock", None) if record is not None else None
     if lock is not None:
         lock.close()  # also releases the lock, should it still be held
@@ -179,7 +179,7 @@ def ping(engine: Engine) -> int:
     """Really ask the database: the number of live plans. On SQLite, also refuse when the
     disk is full, since every write would then fail while reads go on looking fine."""
     with engine.connect() as connection:
-        query = select(func.count()).select_from(CoachPlan).where(CoachPlan.is_deleted.is_(False))
+        query = select(func.count()).select_from(plans_t).where(LIVE)
         count = int(connection.execute(query).scalar_one())
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
@@ -209,7 +209,7 @@ class PreparedRead:
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         columns = list(statement.selected_columns)
-        self.row = namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+        self.row = namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]  # field names known only at run time
         self.converters = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
@@ -231,7 +231,7 @@ class PreparedRead:
                 connection.close()  # back to the pool, rolled back
         except self.errors as exc:
             raise DBAPIError.instance(self.sql, args, exc, self.errors) from exc
-        make, converters = self.row._make, self.converters
+        make, converters = self.row._make, self.converters  # type: ignore[attr-defined]  # a namedtuple class
         return [
             make([raw_value if convert is None else convert(raw_value) for convert, raw_value
                   in zip(converters, raw, strict=True)])

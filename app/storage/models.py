@@ -13,7 +13,7 @@ from app.records import ID_MAX as _SNOWFLAKE  # Discord ids: 64-bit snowflakes, 
 __all__ = ["CoachPlan", "HandledRequest", "PlanChart", "PlanHistory", "SQLModel"]
 
 
-def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]
+def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]  # Column is generic over its type
     return Column(DateTime(timezone=True), nullable=nullable)
 
 

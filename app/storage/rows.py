@@ -12,10 +12,10 @@ from app.records import Chart, HistoryEntry, Plan
 from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
 
 # SQLModel's table classes carry their Table untyped.
-plans_t: Table = CoachPlan.__table__  # type: ignore[attr-defined]
-charts_t: Table = PlanChart.__table__  # type: ignore[attr-defined]
-history_t: Table = PlanHistory.__table__  # type: ignore[attr-defined]
-handled_t: Table = HandledRequest.__table__  # type: ignore[attr-defined]
+plans_t: Table = CoachPlan.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
+charts_t: Table = PlanChart.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
+history_t: Table = PlanHistory.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
+handled_t: Table = HandledRequest.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 
 PLAN_COLUMNS = (
     plans_t.c.id,
