@@ -65,13 +65,28 @@ def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) ->
     return payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, **where)
 
 
+class GoneAway(Exception):
+    """The service stopped answering after it took the interaction."""
+
+
 def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[dict[str, Any]]:
     """Messages the service would have sent to Discord for this interaction (kept in mock mode)."""
     deadline = time.monotonic() + (FOLLOWUP_WAIT_SECONDS if wait else 0)
     while True:
-        response = http.get(f"{base}/mock/messages/{token}")
+        try:
+            response = http.get(f"{base}/mock/messages/{token}")
+        except httpx.TransportError as exc:
+            raise GoneAway(f"the service at {base} went away while we waited ({exc})") from None
         messages = response.json().get("messages", []) if response.status_code == 200 else []
-        if messages or time.monotonic() >= deadline:
+        if messages:
+            return messages
+        if time.monotonic() >= deadline:
+            if wait:
+                print(
+                    f"(stopped waiting for a follow-up after {FOLLOWUP_WAIT_SECONDS:.0f} s: the "
+                    "service has not replaced its deferred answer yet)",
+                    file=sys.stderr,
+                )
             return messages
         time.sleep(0.2)
 
@@ -102,6 +117,9 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
             kind = answer.get("type")
             deferred = kind in (protocol.DEFERRED_CHANNEL_MESSAGE, protocol.DEFERRED_UPDATE_MESSAGE)
             followups = _followups(http, base, payload["token"], wait=deferred)
+    except GoneAway as exc:
+        print(f"coach-plans send: {exc}", file=sys.stderr)
+        return 1
     except SendError as exc:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 2

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -11,6 +17,7 @@ import pytest
 from app.discord.fake import FakeDiscord
 from app.discord.payloads import stable_id
 from app.discord.protocol import EPHEMERAL
+from app.signatures import load_or_create_mock_key
 from app.simulator import SendError, command_data, parse_command, render, serve_files
 
 API_BASE = "https://discord.com/api/v10"
@@ -175,3 +182,53 @@ def test_render_shows_a_modal_and_how_to_submit_it() -> None:
     assert "modal: Edit plan" in text
     assert "    | line two" in text
     assert 'coach-plans send --submit edit:7:2 text:"…"' in text
+
+
+def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Path) -> None:
+    """The service defers, then stops: `send` says so and exits 1, with no traceback."""
+
+    class OnceThenGone(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps({"type": 5}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            threading.Thread(target=stop, daemon=True).start()
+
+        def do_GET(self) -> None:
+            self.send_error(404)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    load_or_create_mock_key(tmp_path / "mock.key")  # what the service makes in mock mode
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OnceThenGone)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "MOCK_MODE": "true",
+        "MOCK_KEY_FILE": str(tmp_path / "mock.key"),
+        "LOG_FILE": str(tmp_path / "send.log"),
+    }
+    exe = Path(sys.executable).parent / "coach-plans"
+    done = subprocess.run(
+        [str(exe), "send", "--url", url, '/plan coach:d text:"Watch 950"'],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "went away while we waited" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1
