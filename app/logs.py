@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -54,10 +55,14 @@ def _extras(record: logging.LogRecord) -> dict[str, object]:
     }
 
 
+ACCESS_LOGGER = "coach_plans.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _iso_time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "request_id": getattr(record, "request_id", "-"),
@@ -68,6 +73,22 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+    def access(self, created: float, message: str, fields: dict[str, object]) -> str:
+        """The access line as `format` writes it for a record with these `extra=` fields."""
+        entry = {
+            "time": _iso_time(created),
+            "level": "INFO",
+            "logger": ACCESS_LOGGER,
+            "request_id": request_id_var.get(),
+            "message": escape(message),
+            **{k: escape(v) if isinstance(v, str) else v for k, v in fields.items()},
+        }
+        return json.dumps(entry, default=str)
+
+
+def _iso_time(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
 
 
 class TextFormatter(logging.Formatter):
@@ -82,12 +103,20 @@ class TextFormatter(logging.Formatter):
         self._stamp = ""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return self._time(record.created)
+
+    def _time(self, created: float) -> str:
         # The same as the default format; the date and time part is made once per second.
-        second = int(record.created)
+        second = int(created)
         if second != self._second:
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(record.created))
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(created))
             self._second = second
-        return f"{self._stamp},{int(record.msecs):03d}"
+        return f"{self._stamp},{int((created - second) * 1000):03d}"
+
+    def access(self, created: float, message: str, fields: dict[str, object]) -> str:
+        """The access line as `format` writes it (fields passed with `extra=` are not shown)."""
+        request_id = request_id_var.get()
+        return escape(f"{self._time(created)} INFO    [{request_id}] {ACCESS_LOGGER}: {message}")
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
@@ -135,18 +164,51 @@ class LineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             record.request_id = request_id_var.get()
-            line = self.format(record) + "\n"
+            self.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+    def write(self, line: str) -> None:
+        with self.lock or contextlib.nullcontext():
             self.console.write(line)
             self.console.flush()
             if self.file is not None:
                 self.file.write_line(line)
-        except Exception:
-            self.handleError(record)
 
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
         super().close()
+
+
+def log_access(method: str, path: str, status: int, seconds: float) -> None:
+    """The access line of one request, with its fields for JSON lines.
+
+    It is the one line every request writes, so when our handler is the only one it is
+    formatted and written directly: a LogRecord and its dispatch cost more than the request
+    itself spends in our code on a signed PING (bench/run.py). Anywhere else (a test's log
+    capture, another handler) it goes through logging as usual."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    duration_ms = round(seconds * 1000, 2)
+    message = f"{method} {path} {status} {seconds * 1000:.1f}ms"
+    fields: dict[str, object] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "duration_ms": duration_ms,
+    }
+    handlers = _ROOT.handlers
+    handler = handlers[0] if len(handlers) == 1 else None
+    formatter = handler.formatter if isinstance(handler, LineHandler) else None
+    if access_log.handlers or not isinstance(formatter, JsonFormatter | TextFormatter):
+        access_log.info(message, extra=fields)
+        return
+    assert isinstance(handler, LineHandler)
+    handler.write(formatter.access(time.time(), message, fields) + "\n")
+
+
+_ROOT = logging.getLogger()
 
 
 def configure_logging(settings: Settings) -> None:

@@ -12,10 +12,9 @@ import time
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import request_id_var
+from app.logs import log_access, request_id_var
 from app.metrics import Metrics
 
-access_log = logging.getLogger("coach_plans.access")
 log = logging.getLogger("coach_plans")
 
 # Accept a caller's id only if it is short and safe to echo into logs and headers.
@@ -65,19 +64,7 @@ class RequestContextMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             self.metrics.observe(scope["method"], template, status, elapsed)
-            access_log.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                elapsed * 1000,
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 2),
-                },
-            )
+            log_access(scope["method"], scope["path"], status, elapsed)
             request_id_var.reset(token)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from app.logs import TextFormatter, configure_logging
+from app.logs import JsonFormatter, TextFormatter, configure_logging, request_id_var
 from app.settings import Settings
 from tests.discord_edge import Discord, discord_app, fast_settings
 
@@ -120,3 +120,28 @@ def test_a_traceback_in_a_text_line_is_indented_under_its_record() -> None:
     assert first.endswith("coach_plans: failed on x\\ny")
     assert rest and all(line.startswith("    ") for line in rest)
     assert any(FORGED in line for line in rest)
+
+
+@pytest.mark.parametrize("formatter", [TextFormatter(), JsonFormatter()])
+def test_the_access_line_reads_the_same_with_or_without_our_own_handler(
+    formatter: TextFormatter | JsonFormatter,
+) -> None:
+    # Our handler writes the access line directly; under another handler (a test's capture,
+    # a library user's set-up) the same line comes from a LogRecord.
+    fields: dict[str, object] = {
+        "method": "GET",
+        "path": "/a\nb",
+        "status": 200,
+        "duration_ms": 1.5,
+    }
+    record = logging.LogRecord(
+        "coach_plans.access", logging.INFO, __file__, 1, "GET /a\nb 200 1.5ms", None, None
+    )
+    record.__dict__.update(fields)
+    token = request_id_var.set("req-7")
+    try:
+        record.request_id = request_id_var.get()
+        direct = formatter.access(record.created, "GET /a\nb 200 1.5ms", fields)
+    finally:
+        request_id_var.reset(token)
+    assert direct == formatter.format(record)
