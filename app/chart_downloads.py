@@ -1,4 +1,5 @@
-"""Downloading one chart from Discord's CDN into CHART_STORAGE_DIR.
+"""Downloading one chart from Discord's CDN into CHART_STORAGE_DIR (one attempt; app/charts.py
+retries and records the outcome).
 
 Every attempt has an overall deadline, and every failure is sorted: one that can pass (connection
 error, timeout, 429, 5xx, storage trouble) leaves the chart pending for a later retry; one that
@@ -9,7 +10,6 @@ Discord's CDN) is recorded in `failed_reason`, and the chart is never fetched ag
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from pathlib import Path
 
@@ -19,11 +19,7 @@ import httpx
 
 from app.discord.protocol import API_HOST, CDN_HOSTS
 from app.records import Chart
-from app.retry import Backoff
-from app.services import Services
 from app.settings import Settings
-
-log = logging.getLogger("coach_plans")
 
 IMAGE_TYPES = {
     "image/png": ".png",
@@ -108,16 +104,15 @@ def megabytes(size: int) -> str:
     return f"{size / 1048576:.1f} MB"
 
 
-async def _fetch(services: Services, chart: Chart) -> bytes:
+async def _fetch(http: httpx.AsyncClient, settings: Settings, chart: Chart) -> bytes:
     """The chart's bytes, checked; raises Refused or Passing."""
-    settings = services.settings
     if not host_allowed(chart.url, settings):
         raise Refused("not on Discord's CDN")
     limit = settings.max_chart_bytes
     too_large = Refused(f"larger than {megabytes(limit)}")
     try:
         # Never follow a redirect: it could lead anywhere, and Discord's CDN does not send them.
-        async with services.http.stream("GET", chart.url, follow_redirects=False) as response:
+        async with http.stream("GET", chart.url, follow_redirects=False) as response:
             status = response.status_code
             if status == 429 or status >= 500:
                 raise Passing(f"HTTP {status}")
@@ -152,70 +147,18 @@ def _write(folder: Path, name: str, data: bytes) -> None:
         raise
 
 
-async def _attempt(services: Services, chart: Chart) -> str:
+async def attempt(http: httpx.AsyncClient, settings: Settings, chart: Chart) -> str:
     """Download and store the chart; its file name. Raises Refused or Passing."""
-    seconds = deadline(services.settings)
+    seconds = deadline(settings)
     try:
         with anyio.fail_after(seconds):
-            data = await _fetch(services, chart)
+            data = await _fetch(http, settings, chart)
             digest = hashlib.sha256(data).hexdigest()[:32]
             name = f"{chart.id}-{digest}{IMAGE_TYPES[chart.content_type]}"
-            folder = services.settings.chart_storage_dir
+            folder = settings.chart_storage_dir
             await anyio.to_thread.run_sync(_write, folder, name, data)
             return name
     except TimeoutError:
         raise Passing(f"not done within {seconds:g}s") from None
     except OSError as exc:
         raise Passing(f"storage: {exc.strerror or exc}") from exc
-
-
-# --- one chart ------------------------------------------------------------------------------------
-
-
-async def keep(services: Services, chart: Chart, attempts: int) -> bool:
-    """Archive one chart: up to `attempts` attempts with exponential backoff between them.
-    A refusal for good is recorded; a passing failure leaves the chart pending. True when the
-    chart was archived. Never raises, but for cancellation."""
-    if chart.id in services.charts_in_flight:
-        return False  # another task is on it
-    services.charts_in_flight.add(chart.id)
-    try:
-        return await _keep(services, chart, attempts)
-    except Exception:
-        log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
-        return False
-    finally:
-        services.charts_in_flight.discard(chart.id)
-
-
-async def _keep(services: Services, chart: Chart, attempts: int) -> bool:
-    backoff = Backoff(attempts - 1, services.settings.reconnect_delay_seconds)
-    why = "not tried"
-    for attempt in range(1, attempts + 1):
-        try:
-            name = await _attempt(services, chart)
-        except Refused as refused:
-            log.warning(
-                "chart %s (%s) is refused for good: %s; it will not be downloaded again",
-                chart.id,
-                chart.filename,
-                refused.reason,
-            )
-            await services.write(services.plans.mark_failed, chart.id, refused.reason)
-            return False
-        except Passing as passing:
-            why = str(passing)
-        else:
-            await services.write(services.plans.mark_archived, chart.id, name)
-            return True
-        if attempt < attempts:
-            await anyio.sleep(backoff.delay(attempt - 1))
-    log.warning(
-        "could not download chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL and "
-        "is retried later",
-        chart.id,
-        chart.filename,
-        attempts,
-        why,
-    )
-    return False

@@ -85,11 +85,24 @@ def serve(args: argparse.Namespace) -> int:
         "proxy_headers": True,
         "forwarded_allow_ips": "*",
         "timeout_graceful_shutdown": 20,
+        "ws": "none",  # no websockets here: their library stays unloaded, for a faster start
     }
     if args.workers == 1:
         from app.web import create_app
 
-        uvicorn.run(create_app(settings), **common)
+        server: uvicorn.Server | None = None
+
+        def stop() -> None:  # the database cannot be opened: nothing to serve
+            if server is not None:
+                server.should_exit = True
+
+        app = create_app(settings, on_failure=stop)
+        server = uvicorn.Server(uvicorn.Config(app, **common))
+        server.run()
+        runtime = getattr(app.state, "runtime", None)
+        if runtime is not None and runtime.error is not None:
+            log.error("stopped: the database could not be opened")
+            return 1
     else:
         # Worker processes rebuild the settings from the environment: hand the flags down.
         _export_for_workers(args, settings)

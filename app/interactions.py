@@ -18,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cachetools import TTLCache
+from nacl.signing import VerifyKey
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from app import warming
 from app.api.errors import error_response
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
@@ -35,10 +37,12 @@ from app.discord.protocol import (
     TOKEN_LIFETIME_SECONDS,
 )
 from app.errors import PlanError
-from app.services import Services
+from app.metrics import Metrics
+from app.services import Runtime, Services
 from app.settings import Settings
 from app.signatures import verify
-from app.text_rules import canonical_uint
+from app.text_rules import canonical_uint, has_lone_surrogate
+from app.warming import Visibility
 from commands import Registry, hints, registry
 
 log = logging.getLogger("coach_plans")
@@ -73,7 +77,9 @@ class InteractionsEndpoint:
     # What the endpoint answers, for listings of the route table (its Route has no methods).
     methods = frozenset({"POST"})
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics, verify_key: VerifyKey) -> None:
+        self.metrics = metrics
+        self.verify_key = verify_key
         self.registry: Registry = registry(settings)
         self.allowed_guilds = frozenset(settings.allowed_guild_ids)
         self.seen: TTLCache[str, bool] = TTLCache(maxsize=SEEN_MAX, ttl=SEEN_TTL_SECONDS)
@@ -89,7 +95,6 @@ class InteractionsEndpoint:
         await response(scope, receive, send)
 
     async def handle(self, request: Request) -> Response:
-        services: Services = request.scope["state"]["services"]
         headers = _wanted_headers(request.scope)
         body = await _read_body(request, headers.get(b"content-length", b""))
         if body is None:
@@ -99,7 +104,7 @@ class InteractionsEndpoint:
                 f"The body is larger than {MAX_BODY_BYTES} bytes.",
                 "payload_too_large",
             )
-        refusal = _check_signature(headers, services, body)
+        refusal = _check_signature(headers, self.verify_key, body)
         if refusal is not None:
             return error_response(request, 401, refusal, "invalid_signature")
         try:
@@ -111,7 +116,7 @@ class InteractionsEndpoint:
             return error_response(request, 400, "The body's JSON is nested too deeply.", "bad_json")
         if not isinstance(payload, dict):
             return error_response(request, 400, "The body is not a JSON object.", "bad_json")
-        if _SURROGATE_ESCAPE.search(body) and _has_lone_surrogate(payload):
+        if _SURROGATE_ESCAPE.search(body) and has_lone_surrogate(payload):
             # Such a string cannot be stored, nor sent back in a UTF-8 answer.
             return error_response(
                 request,
@@ -121,7 +126,7 @@ class InteractionsEndpoint:
             )
         raw_type = payload.get("type")
         if raw_type == PING and raw_type is not True:  # JSON true equals 1 in Python
-            services.metrics.count_interaction("ping")
+            self.metrics.count_interaction("ping")
             # A new Response each time: middleware may add headers to a response's own list.
             return Response(_PONG, media_type="application/json")
         interaction = Interaction.parse(payload)
@@ -133,8 +138,8 @@ class InteractionsEndpoint:
                 f"Unknown interaction type {_shown(payload.get('type'))}.",
                 "bad_interaction",
             )
-        label, handler = self._route(interaction, kind)
-        services.metrics.count_interaction(label)
+        label, handler, deferral = self._route(interaction, kind)
+        self.metrics.count_interaction(label)
         if interaction.id:
             if interaction.id in self.seen:
                 return _json(_already_handled(interaction))
@@ -144,28 +149,37 @@ class InteractionsEndpoint:
             return _json(_refusal(interaction, _NO_GUILD))
         if self.allowed_guilds and interaction.guild_id not in self.allowed_guilds:
             return _json(_refusal(interaction, _OTHER_GUILD))
-        reply = await _run(handler, interaction, services)
+        runtime: Runtime = request.scope["state"]["runtime"]
+        if runtime.current is None:  # just started: the storage is still warming up
+            reply = await warming.answer(runtime, interaction, handler, deferral, _run)
+        else:
+            reply = await _run(handler, interaction, runtime.current)
         later = reply.later
         return _json(reply.body, BackgroundTask(later) if later is not None else None)
 
-    def _route(self, interaction: Interaction, kind: str) -> tuple[str, _Handler | None]:
-        """The handler for this interaction, and the metrics label it is counted under."""
+    def _route(
+        self, interaction: Interaction, kind: str
+    ) -> tuple[str, _Handler | None, Visibility | None]:
+        """The handler for this interaction, the metrics label it is counted under, and how a
+        command is deferred while the storage warms up."""
         if kind == "command":
             command = self.registry.command(interaction.name)
-            return (command.name, command.run) if command else ("unknown", None)
+            if command is None:
+                return "unknown", None, "ephemeral"
+            return command.name, command.run, command.while_warming
         if kind == "autocomplete":
             command = self.registry.command(interaction.name)
             if command is None or command.autocomplete is None:
-                return "unknown", None
-            return f"{command.name}:autocomplete", command.autocomplete
+                return "unknown", None, None
+            return f"{command.name}:autocomplete", command.autocomplete, None
         found = (
             self.registry.component(interaction.custom_id)
             if kind == "button"
             else self.registry.modal(interaction.custom_id)
         )
         if found is None:
-            return "unknown", None
-        return f"{found[0]}:{kind}", found[1]
+            return "unknown", None, None
+        return f"{found[0]}:{kind}", found[1], None
 
 
 _Handler = Callable[[Interaction, Services], Awaitable[Reply]]
@@ -218,13 +232,13 @@ async def _read_body(request: Request, declared: bytes) -> bytes | None:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _check_signature(headers: dict[bytes, bytes], services: Services, body: bytes) -> str | None:
+def _check_signature(headers: dict[bytes, bytes], key: VerifyKey, body: bytes) -> str | None:
     """Why the request is not Discord's, or None when it is."""
     signature = headers.get(b"x-signature-ed25519", b"").decode("latin-1")
     timestamp = headers.get(b"x-signature-timestamp", b"").decode("latin-1")
     if not signature or not timestamp:
         return "Missing X-Signature-Ed25519 or X-Signature-Timestamp header."
-    if not verify(services.verify_key, signature, timestamp, body):
+    if not verify(key, signature, timestamp, body):
         return "The request signature is not valid."
     # Only checked once the signature proves the timestamp is the one that was signed.
     sent = canonical_uint(timestamp, _TIMESTAMP_DIGITS)
@@ -233,26 +247,6 @@ def _check_signature(headers: dict[bytes, bytes], services: Services, body: byte
     if abs(time.time() - sent) > MAX_CLOCK_SKEW_SECONDS:
         return "The request timestamp is more than 5 minutes away from now (a replay?)."
     return None
-
-
-def _has_lone_surrogate(payload: object) -> bool:
-    """Whether any string (key or value) in the parsed body holds a lone surrogate. A loop, not
-    recursion: the body may nest as deep as the decoder allowed."""
-    pending = [payload]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    return True
-        elif isinstance(value, dict):
-            pending.extend(value)
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return False
 
 
 def _shown(value: object) -> str:

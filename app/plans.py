@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from app import text_rules
@@ -24,7 +25,9 @@ from app.errors import (
     UnknownCoach,
 )
 from app.records import Actor, Chart, HistoryEntry, NewChart, Place, Plan
-from app.storage.repository import PlanRepository
+
+if TYPE_CHECKING:
+    from app.storage.repository import PlanRepository
 
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts' digits

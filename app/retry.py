@@ -1,7 +1,8 @@
 """One retry policy for every outbound call (chart downloads, Discord's REST API, the client):
 which answers are worth another try, and how long to wait, exponential backoff with jitter.
 
-Imports nothing but httpx and the standard library: the Python client uses it too.
+Imports nothing but the standard library (httpx only for its types): the Python client uses
+it too, and the service's start path stays without httpx.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 # No single wait is longer than this, whatever the backoff or a server asks.
 MAX_DELAY_SECONDS = 60.0

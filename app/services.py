@@ -1,24 +1,41 @@
-"""The resources one running service owns, built by the lifespan and handed to every handler."""
+"""The resources one running service owns, and the warm-up that builds them.
+
+The storage stack (SQLAlchemy, SQLModel, Alembic) and the HTTP client take longer to import than
+the rest of the service together. So the server listens first, and the warm-up imports and
+builds them in a worker thread: a machine woken from zero answers a PING at once, and a command
+with a deferral while the warm-up ends (app/interactions.py). Everything else that needs them
+awaits `Runtime.services()`. tests/test_cold_start.py keeps those imports off the start path.
+"""
 
 from __future__ import annotations
 
+import functools
+import logging
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
+import anyio
 import anyio.to_thread
-import httpx
-from anyio import CapacityLimiter
-from nacl.signing import VerifyKey
-from sqlalchemy import Engine
+from starlette.requests import HTTPConnection
 
+from app.db_threads import DatabaseThreads
+from app.errors import PlanError
 from app.metrics import Metrics
-from app.plans import PlanService
 from app.settings import Settings
-from app.signatures import load_or_create_mock_key
-from app.storage.database import make_engine, migrate
-from app.storage.repository import PlanRepository
 
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy import Engine
+
+    from app.chart_archive import ChartArchive
+    from app.discord.fake import FakeDiscord
+    from app.discord.rest import Webhook
+    from app.plans import PlanService
+
+log = logging.getLogger("coach_plans")
 T = TypeVar("T")
 
 
@@ -26,48 +43,134 @@ T = TypeVar("T")
 class Services:
     settings: Settings
     engine: Engine
-    probe_engine: Engine  # unpooled, so /health sees the database as it is now
+    probe: Callable[[], int]  # plan count over a new connection: /health sees the database now
     plans: PlanService
     metrics: Metrics
     http: httpx.AsyncClient
-    verify_key: VerifyKey
-    # The database calls are synchronous: they run in worker threads so the event loop never
-    # blocks. One write at a time per process keeps p99 flat (writers serialise anyway).
-    write_limiter: CapacityLimiter
-    read_limiter: CapacityLimiter
-    # Ids of charts being downloaded now, so a command and the background retry never fetch
-    # the same chart at once.
-    charts_in_flight: set[int] = field(default_factory=set)
+    threads: DatabaseThreads
+    charts: ChartArchive
+    webhook: Webhook  # answers after the first, to interactions we deferred
+    fake_discord: FakeDiscord | None  # mock mode: Discord's side, kept in-process
 
     async def write(self, call: Callable[..., T], *args: object) -> T:
-        return await anyio.to_thread.run_sync(call, *args, limiter=self.write_limiter)
+        return await self.threads.write(call, *args)
 
     async def read(self, call: Callable[..., T], *args: object) -> T:
-        return await anyio.to_thread.run_sync(call, *args, limiter=self.read_limiter)
+        return await self.threads.read(call, *args)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        self.engine.dispose()
 
 
-def build_services(settings: Settings, http: httpx.AsyncClient, metrics: Metrics) -> Services:
+def build_services(
+    settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None
+) -> Services:
+    """Open the database (upgrading its schema) and the HTTP client. Synchronous and slow on a
+    cold process: the warm-up runs it in a worker thread."""
+    import httpx
+
+    from app.chart_archive import ChartArchive
+    from app.discord.rest import Webhook
+    from app.plans import PlanService
+    from app.retry import Backoff
+    from app.storage.database import make_engine, migrate, ping
+    from app.storage.repository import PlanRepository
+
     engine = make_engine(settings.database_url)
     migrate(engine)
+    probe_engine = make_engine(settings.database_url, pooled=False)
+    fake_discord = None
     if settings.mock_mode:
-        verify_key = load_or_create_mock_key(settings.mock_key_file).verify_key
-    else:
-        assert settings.discord_public_key is not None  # enforced by Settings
-        verify_key = VerifyKey(bytes.fromhex(settings.discord_public_key))
+        from app.discord.fake import FakeDiscord
+
+        # Calls to Discord are answered and kept in-process; the rest goes out as usual.
+        outside = transport or httpx.AsyncHTTPTransport()
+        fake_discord = FakeDiscord(settings.discord_api_base_url, outside=outside, local_cdn=True)
+        transport = fake_discord
+    http = httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(settings.connection_timeout)
+    )
     plans = PlanService(
         PlanRepository(engine),
         coaches=settings.coaches,
         timezone=settings.zone,
         max_charts=settings.max_chart_attachments,
     )
+    threads = DatabaseThreads()
     return Services(
         settings=settings,
         engine=engine,
-        probe_engine=make_engine(settings.database_url, pooled=False),
+        probe=functools.partial(ping, probe_engine),
         plans=plans,
         metrics=metrics,
         http=http,
-        verify_key=verify_key,
-        write_limiter=CapacityLimiter(1),
-        read_limiter=CapacityLimiter(4),
+        threads=threads,
+        charts=ChartArchive(settings, http, plans, threads),
+        webhook=Webhook(
+            http,
+            settings.discord_api_base_url,
+            Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds),
+        ),
+        fake_discord=fake_discord,
     )
+
+
+class NotStarted(PlanError):
+    """The warm-up failed (the database could not be opened): nothing can be served."""
+
+    status = 503
+    code = "unavailable"
+
+
+class Runtime:
+    """The services once the warm-up has built them. Made per app by the lifespan."""
+
+    def __init__(self) -> None:
+        self.current: Services | None = None
+        self.error: BaseException | None = None
+        self.ready = anyio.Event()
+        self._built = threading.Event()  # the same, for code outside the event loop (tests)
+
+    async def warm_up(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        transport: httpx.AsyncBaseTransport | None,
+        on_failure: Callable[[], None] | None = None,
+    ) -> None:
+        started = time.perf_counter()
+        build = functools.partial(build_services, settings, metrics, transport)
+        try:
+            self.current = await anyio.to_thread.run_sync(build)
+            log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)
+        except Exception as exc:
+            self.error = exc
+            log.exception("the service could not open its database, so it cannot serve")
+            if on_failure is not None:
+                on_failure()
+        finally:
+            self.ready.set()
+            self._built.set()
+
+    async def services(self) -> Services:
+        """The services, waiting for the warm-up if it is still going."""
+        if self.current is None:
+            await self.ready.wait()
+            if self.current is None:
+                raise NotStarted(
+                    "The service could not open its database; its log says why. Try again later."
+                )
+        return self.current
+
+    def wait(self, timeout: float = 30.0) -> Services:
+        """The services, from outside the event loop (blocks)."""
+        if not self._built.wait(timeout) or self.current is None:
+            raise RuntimeError(f"the warm-up did not finish: {self.error!r}")
+        return self.current
+
+
+async def services_for(request: HTTPConnection) -> Services:
+    """The services for a request's handler (the lifespan put its Runtime in the app state)."""
+    runtime: Runtime = request.state.runtime
+    return await runtime.services()

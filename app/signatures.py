@@ -9,6 +9,8 @@ from pathlib import Path
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from app.settings import Settings
+
 log = logging.getLogger("coach_plans")
 
 
@@ -29,6 +31,15 @@ def load_or_create_mock_key(path: Path) -> SigningKey:
         file.write(key.encode().hex() + "\n")
     log.info("made a development signing key in %s", path)
     return key
+
+
+def verify_key_for(settings: Settings) -> VerifyKey:
+    """The key Discord's requests are checked against: DISCORD_PUBLIC_KEY, or in mock mode the
+    development key's."""
+    if settings.mock_mode:
+        return load_or_create_mock_key(settings.mock_key_file).verify_key
+    assert settings.discord_public_key is not None  # enforced by Settings
+    return VerifyKey(bytes.fromhex(settings.discord_public_key))
 
 
 def sign(key: SigningKey, timestamp: str, body: bytes) -> str:

@@ -82,3 +82,23 @@ def snowflake(value: object) -> str | None:
     if isinstance(value, str) and canonical_uint(value, SNOWFLAKE_DIGITS) is not None:
         return value
     return None
+
+
+def has_lone_surrogate(payload: object) -> bool:
+    """Whether any string (key or value) in the parsed body holds a lone surrogate. A loop, not
+    recursion: the body may nest as deep as the decoder allowed."""
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False

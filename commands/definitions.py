@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from app.charts import public_url
 from app.discord import plan_messages, protocol, responses
@@ -46,6 +46,10 @@ class Command:
     autocomplete: Handler | None = None
     components: Mapping[str, Handler] = field(default_factory=dict)  # custom_id prefix → handler
     modals: Mapping[str, Handler] = field(default_factory=dict)
+    # Who sees the deferral a command gets while the storage warms up after a start (its answer
+    # usually has the same visibility); None: it may open a form, which cannot follow a
+    # deferral, so it waits for the warm-up instead (app/warming.py).
+    while_warming: Literal["public", "ephemeral"] | None = "ephemeral"
 
     @property
     def name(self) -> str:
@@ -121,7 +125,7 @@ def api_base(services: Services) -> str:
 
 def chart_urls(services: Services, plan: Plan) -> list[str]:
     """Where Discord loads the plan's charts from, in the plan's order."""
-    return [public_url(services, chart) for chart in plan.charts]
+    return [public_url(services.settings, chart) for chart in plan.charts]
 
 
 def plan_message(services: Services, plan: Plan) -> dict[str, Any]:

@@ -46,7 +46,13 @@ def command(settings: Settings) -> Command:
             *chart_options(settings),
         ],
     )
-    return Command(definition, run, autocomplete=date_choices, modals={MODAL_PREFIX: submit})
+    return Command(
+        definition,
+        run,
+        autocomplete=date_choices,
+        modals={MODAL_PREFIX: submit},
+        while_warming=None,
+    )
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:

@@ -13,9 +13,7 @@ import logging
 from app import charts
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
-from app.discord.rest import Webhook
 from app.records import Chart, Plan
-from app.retry import Backoff
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -44,7 +42,7 @@ def command(settings: Settings) -> Command:
             *chart_options(settings),
         ],
     )
-    return Command(definition, run)
+    return Command(definition, run, while_warming="public")
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
@@ -83,16 +81,13 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
     # the "thinking…" answer is always replaced, whatever the charts' sources do.
     try:
         try:
-            await charts.archive_now(services, _pending(plan))
+            await services.charts.archive_now(_pending(plan))
             plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
         except Exception:
             # The plan is saved either way; show it with Discord's own chart URLs.
             log.exception("archiving the charts of plan %s failed", plan.id)
-        settings = services.settings
-        application_id = interaction.application_id or settings.discord_application_id
-        backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
-        webhook = Webhook(services.http, settings.discord_api_base_url, backoff)
-        await webhook.edit_original(
+        application_id = interaction.application_id or services.settings.discord_application_id
+        await services.webhook.edit_original(
             application_id or "", interaction.token, plan_message(services, plan)
         )
     except Exception:

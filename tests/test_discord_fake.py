@@ -41,16 +41,20 @@ def test_the_webhook_keeps_follow_ups_and_edits_by_token() -> None:
                 await http.post(webhook, json={"content": "later"}),
                 await http.get(f"{webhook}/messages/@original"),
                 await http.get(f"{webhook}/messages/9"),
+                await http.put(f"{webhook}/messages/@original"),
                 await http.delete(f"{webhook}/messages/@original"),
+                await http.get(f"{webhook}/messages/@original"),
                 await http.get("https://elsewhere.test/"),
             ]
 
-    edited, again, follow_up, read, missing, deleted, elsewhere = anyio.run(exchange)
+    edited, again, follow_up, read, missing, put, deleted, gone, elsewhere = anyio.run(exchange)
     assert edited.json() == {"content": "a", "id": "@original"}
     assert read.json() == again.json() == {"content": "a", "embeds": [], "id": "@original"}
     assert follow_up.json()["content"] == "later"
     assert (missing.status_code, missing.json()["code"]) == (404, protocol.UNKNOWN_MESSAGE)
-    assert deleted.status_code == 405
+    assert put.status_code == 405
+    assert deleted.status_code == 204
+    assert (gone.status_code, gone.json()["code"]) == (404, protocol.UNKNOWN_MESSAGE)
     assert elsewhere.status_code == 404
 
 

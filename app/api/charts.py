@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.errors import error_response
-from app.services import Services
+from app.services import services_for
 from app.text_rules import canonical_uint
 
 log = logging.getLogger("coach_plans")
@@ -24,7 +24,7 @@ _CACHE_FOREVER = "public, max-age=31536000, immutable"
 
 async def chart(request: Request) -> Response:
     """The archived image; 404 while it is not archived, or when it was refused for good."""
-    services: Services = request.state.services
+    services = await services_for(request)
     raw = request.path_params["chart_id"]
     chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
     if chart_id is None:

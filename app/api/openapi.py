@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from app import __version__
 from app.api import models
-from app.services import Services
+from app.services import services_for
 
 # A JSON object as the document holds it.
 JSON = dict[str, Any]
@@ -283,7 +283,7 @@ def _rendered(coaches: tuple[str, ...], api_key_required: bool) -> bytes:
 
 
 async def openapi(request: Request) -> Response:
-    services: Services = request.state.services
+    services = await services_for(request)
     settings = services.settings
     body = _rendered(tuple(settings.coaches), settings.api_key is not None)
     return Response(body, media_type="application/json")

@@ -18,7 +18,7 @@ from app.api import models
 from app.api.models import answer
 from app.errors import GuildRequired, PlanNotFound
 from app.records import HistoryEntry, Plan
-from app.services import Services
+from app.services import Services, services_for
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.
 MAX_QUERY_BYTES = 2048
@@ -28,7 +28,7 @@ _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 async def plan(request: Request) -> Response:
     """One plan by coach and date; with `as_of`, the text as it stood at that instant."""
     params = _params(request, ("coach", "date", "as_of", "guild"), required="coach")
-    services: Services = request.state.services
+    services = await services_for(request)
     plans = services.plans
     # Validating coach and date needs no database, so it stays on the event loop.
     coach = plans.coach(params["coach"])
@@ -48,7 +48,7 @@ async def plan(request: Request) -> Response:
 async def plans_of_day(request: Request) -> Response:
     """Every coach's plan for one date, ordered by coach."""
     params = _params(request, ("date", "guild"))
-    services: Services = request.state.services
+    services = await services_for(request)
     day = services.plans.day(params.get("date"))
     guild = await _guild(params, services)
     found = [] if guild is None else await services.read(services.plans.list_by_date, guild, day)
@@ -62,7 +62,7 @@ async def plans_of_day(request: Request) -> Response:
 async def history(request: Request) -> Response:
     """A plan's earlier texts, newest first."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
-    services: Services = request.state.services
+    services = await services_for(request)
     coach = services.plans.coach(params["coach"])
     day = services.plans.day(params.get("date"))
     guild = await _guild(params, services)

@@ -16,8 +16,7 @@ from starlette.routing import BaseRoute, Route
 from app import __version__
 from app.api import models, openapi
 from app.api.models import answer
-from app.services import Services
-from app.storage.database import ping
+from app.services import services_for
 
 log = logging.getLogger("coach_plans")
 
@@ -43,12 +42,12 @@ def listed_endpoints(routes: Iterable[BaseRoute]) -> Iterator[str]:
 
 
 async def health(request: Request) -> Response:
-    services: Services = request.state.services
+    services = await services_for(request)
     discord: Literal["mock", "configured"] = "mock" if services.settings.mock_mode else "configured"
     database: models.DatabaseUp | models.DatabaseDown
     status: Literal["healthy", "unhealthy"]
     try:
-        plan_count = await services.read(ping, services.probe_engine)
+        plan_count = await services.read(services.probe)
         database = models.DatabaseUp(status="up", plan_count=plan_count)
         status, code = "healthy", 200
     except Exception as exc:  # any database failure means unhealthy, never a crash
@@ -67,7 +66,7 @@ async def health(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    services: Services = request.state.services
+    services = await services_for(request)
     counts = await services.read(services.plans.counts)
     body = {
         "timestamp": datetime.now(UTC),
@@ -82,5 +81,5 @@ async def metrics(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
-    services: Services = request.state.services
+    services = await services_for(request)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -15,8 +15,6 @@ from typing import Any
 import anyio
 import httpx
 from cachetools import TTLCache
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from app.discord import payloads, protocol
 
@@ -88,6 +86,10 @@ class KeptMessages:
     def get(self, token: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._messages.get(token, {}).values())
+
+    def drop(self, token: str, message_id: str) -> None:
+        with self._lock:
+            self._messages.get(token, {}).pop(message_id, None)
 
 
 class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
@@ -237,6 +239,9 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
             if self.recording:
                 self.edits.append((time.monotonic(), request.url.path, body))
             return httpx.Response(200, json=self.kept.put(token, message_id, body))
+        if request.method == "DELETE" and message_id is not None:
+            self.kept.drop(token, message_id)
+            return httpx.Response(204)
         if request.method == "GET" and message_id is not None:
             found = [m for m in self.kept.get(token) if m["id"] == message_id]
             if found:
@@ -290,9 +295,3 @@ def _as_kept(command: dict[str, Any], n: int, application_id: str) -> dict[str, 
         **command,
         "options": [_without_false_required(o) for o in command.get("options", [])],
     }
-
-
-async def kept_messages(request: Request) -> Response:
-    """GET /mock/messages/{token}: what the service sent to Discord for one interaction."""
-    fake: FakeDiscord = request.state.fake_discord
-    return JSONResponse({"messages": fake.messages(request.path_params["token"])})

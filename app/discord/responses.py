@@ -69,8 +69,11 @@ def update(content: str) -> dict[str, Any]:
     return {"type": protocol.UPDATE_MESSAGE, "data": message_data(content, (), [])}
 
 
-def deferred() -> dict[str, Any]:
-    """Discord shows "thinking…" now; the answer comes later as an edit of @original."""
+def deferred(*, ephemeral: bool = False) -> dict[str, Any]:
+    """Discord shows "thinking…" now; the answer comes later as an edit of @original. Its
+    flags decide once and for all who sees that answer."""
+    if ephemeral:
+        return {"type": protocol.DEFERRED_CHANNEL_MESSAGE, "data": {"flags": protocol.EPHEMERAL}}
     return {"type": protocol.DEFERRED_CHANNEL_MESSAGE}
 
 

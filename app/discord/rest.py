@@ -44,14 +44,25 @@ class Webhook:
     async def edit_original(self, application_id: str, token: str, data: dict[str, Any]) -> bool:
         """Replace the "thinking…" message with `data`. Retries connection errors, 5xx, 429 (after
         Discord's retry_after) and 404 (Discord answers 404 until it has seen the deferral)."""
-        url = self.original_url(application_id, token)
         # Flags cannot be changed by an edit: the deferral already decided who sees the answer.
         body = {key: value for key, value in data.items() if key != "flags"}
+        return await self._send("PATCH", self.original_url(application_id, token), body)
+
+    async def delete_original(self, application_id: str, token: str) -> bool:
+        """Remove the "thinking…" message (an answer for fewer eyes follows)."""
+        return await self._send("DELETE", self.original_url(application_id, token), None)
+
+    async def follow_up(self, application_id: str, token: str, data: dict[str, Any]) -> bool:
+        """A new message in answer to the interaction; `data` carries its own flags."""
+        url = f"{self.api_base}/webhooks/{_segment(application_id)}/{_segment(token)}"
+        return await self._send("POST", url, data)
+
+    async def _send(self, method: str, url: str, body: dict[str, Any] | None) -> bool:
         attempts = self.backoff.retries + 1
         for attempt in range(1, attempts + 1):
             wait = self.backoff.delay(attempt - 1)
             try:
-                response = await self.http.patch(url, json=body)
+                response = await self.http.request(method, url, json=body)
             except httpx.HTTPError as exc:
                 why = f"{exc.__class__.__name__}"
             else:
@@ -62,15 +73,21 @@ class Webhook:
                     wait = self.backoff.delay(attempt - 1, response)
                 elif response.status_code != 404 and not is_transient(response.status_code):
                     log.warning(
-                        "Discord refused the edit of a deferred answer: %s", response.text[:300]
+                        "Discord refused the %s of a deferred answer: %s",
+                        method,
+                        response.text[:300],
                     )
                     return False
             if attempt < attempts:
                 log.info(
-                    "editing a deferred answer failed (%s); retry %d in %.1fs", why, attempt, wait
+                    "%s of a deferred answer failed (%s); retry %d in %.1fs",
+                    method,
+                    why,
+                    attempt,
+                    wait,
                 )
                 await anyio.sleep(wait)
-        log.warning("gave up editing a deferred answer after %d attempts", attempts)
+        log.warning("gave up the %s of a deferred answer after %d attempts", method, attempts)
         return False
 
 

@@ -1,0 +1,147 @@
+"""Archiving Discord's copy of each chart under CHART_STORAGE_DIR (its attachment URLs expire).
+
+A chart whose download fails for a reason that may pass keeps its Discord URL (plans still show
+it) and is retried later: at every start and then every RETRY_INTERVAL_SECONDS. One refused for
+good is never fetched again. Until a chart is archived, /charts/{id} answers 404 saying so:
+Discord's URL may already have expired, and the read API promises only archived bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import anyio
+import httpx
+
+from app import chart_downloads
+from app.chart_downloads import Passing, Refused
+from app.db_threads import DatabaseThreads
+from app.plans import PlanService
+from app.records import Chart
+from app.retry import Backoff
+from app.settings import Settings
+
+log = logging.getLogger("coach_plans")
+
+RETRY_INTERVAL_SECONDS = 600.0
+# Background retries download this many charts at a time (each holds up to MAX_CHART_BYTES).
+RETRY_CONCURRENCY = 4
+
+
+class ChartArchive:
+    """Keeps Discord's chart images under CHART_STORAGE_DIR and records each outcome."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        plans: PlanService,
+        threads: DatabaseThreads,
+    ) -> None:
+        self.settings = settings
+        self.http = http
+        self.plans = plans
+        self.threads = threads
+        # Ids of charts being downloaded now, so a command and the background retry never fetch
+        # the same chart at once.
+        self.in_flight: set[int] = set()
+
+    async def archive_now(self, charts: Sequence[Chart]) -> None:
+        """The command path: these charts side by side, all within one deadline, so the
+        deferred answer is edited in time; what still fails then is left to the retries."""
+        seconds = chart_downloads.deadline(self.settings)
+        attempts = self.settings.reconnect_attempts + 1
+
+        async def one(chart: Chart) -> None:
+            with anyio.move_on_after(seconds) as scope:
+                await self.keep(chart, attempts)
+            if scope.cancelled_caught:
+                log.warning(
+                    "chart %s (%s) was not archived within %gs; it is retried later",
+                    chart.id,
+                    chart.filename,
+                    seconds,
+                )
+
+        async with anyio.create_task_group() as group:
+            for chart in charts:
+                group.start_soon(one, chart)
+
+    async def archive_pending(self) -> int:
+        """Retry every chart of a live plan that is neither archived nor refused for good;
+        returns how many were archived. Each chart is on its own: every attempt has its
+        deadline, and a slow one holds one of RETRY_CONCURRENCY slots, never the others."""
+        pending = await self.threads.read(self.plans.unarchived_charts)
+        if not pending:
+            return 0
+        log.info("archiving %d chart(s) that could not be downloaded before", len(pending))
+        attempts = self.settings.reconnect_attempts + 1
+        slots = anyio.CapacityLimiter(RETRY_CONCURRENCY)
+        archived = 0
+
+        async def one(chart: Chart) -> None:
+            nonlocal archived
+            async with slots:
+                archived += await self.keep(chart, attempts)
+
+        async with anyio.create_task_group() as group:
+            for chart in pending:
+                group.start_soon(one, chart)
+        return archived
+
+    async def keep_archiving(self, interval: float = RETRY_INTERVAL_SECONDS) -> None:
+        """Background task of the lifespan: retries failed downloads now and then."""
+        while True:
+            try:
+                await self.archive_pending()
+            except Exception:
+                log.exception("retrying chart downloads failed; will try again later")
+            await anyio.sleep(interval)
+
+    async def keep(self, chart: Chart, attempts: int) -> bool:
+        """Archive one chart: up to `attempts` attempts with exponential backoff between them.
+        A refusal for good is recorded; a passing failure leaves the chart pending. True when
+        the chart was archived. Never raises, but for cancellation."""
+        if chart.id in self.in_flight:
+            return False  # another task is on it
+        self.in_flight.add(chart.id)
+        try:
+            return await self._keep(chart, attempts)
+        except Exception:
+            log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
+            return False
+        finally:
+            self.in_flight.discard(chart.id)
+
+    async def _keep(self, chart: Chart, attempts: int) -> bool:
+        backoff = Backoff(attempts - 1, self.settings.reconnect_delay_seconds)
+        why = "not tried"
+        for attempt in range(1, attempts + 1):
+            try:
+                name = await chart_downloads.attempt(self.http, self.settings, chart)
+            except Refused as refused:
+                log.warning(
+                    "chart %s (%s) is refused for good: %s; it will not be downloaded again",
+                    chart.id,
+                    chart.filename,
+                    refused.reason,
+                )
+                await self.threads.write(self.plans.mark_failed, chart.id, refused.reason)
+                return False
+            except Passing as passing:
+                why = str(passing)
+            else:
+                await self.threads.write(self.plans.mark_archived, chart.id, name)
+                return True
+            if attempt < attempts:
+                await anyio.sleep(backoff.delay(attempt - 1))
+        log.warning(
+            "could not download chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL "
+            "and is retried later",
+            chart.id,
+            chart.filename,
+            attempts,
+            why,
+        )
+        return False
