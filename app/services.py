@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coach_plans")
 T = TypeVar("T")
+
+WARM_UP_SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,9 @@ class Runtime:
         self.current: Services | None = None
         self.error: BaseException | None = None
         self.ready = anyio.Event()
+        # Set by the server once it listens (app/cli.py): the warm-up's imports hold the GIL,
+        # and they must not slow the start of listening, which is what a woken machine waits on.
+        self.listening = anyio.Event()
         self._built = threading.Event()  # the same, for code outside the event loop (tests)
 
     async def warm_up(
@@ -138,9 +144,16 @@ class Runtime:
         metrics: Metrics,
         transport: httpx.AsyncBaseTransport | None,
         on_failure: Callable[[], None] | None = None,
+        after_listening: bool = False,
     ) -> None:
+        if after_listening:
+            await self.listening.wait()
         started = time.perf_counter()
         build = functools.partial(build_services, settings, metrics, transport)
+        # The warm-up's imports hold the GIL for 5 ms at a time by default; meanwhile the
+        # event loop, answering the interaction that woke the machine, gets it back sooner.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(WARM_UP_SWITCH_INTERVAL)
         try:
             self.current = await anyio.to_thread.run_sync(build)
             log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)
@@ -150,6 +163,7 @@ class Runtime:
             if on_failure is not None:
                 on_failure()
         finally:
+            sys.setswitchinterval(switch)
             self.ready.set()
             self._built.set()
 

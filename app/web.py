@@ -33,9 +33,11 @@ def create_app(
     *,
     http_transport: httpx.AsyncBaseTransport | None = None,
     on_failure: Callable[[], None] | None = None,
+    warm_up_after_listening: bool = False,
 ) -> Starlette:
-    """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge; the
-    server passes `on_failure`, called when the database cannot be opened, to stop itself."""
+    """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge. The
+    server passes `on_failure`, called when the database cannot be opened, to stop itself; and
+    with `warm_up_after_listening` it sets `app.state.runtime.listening` once it listens."""
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
@@ -51,7 +53,15 @@ def create_app(
         # In an anyio task group, so that stopping waits for a database call running in a
         # worker thread: its connection must be back before the pool closes.
         async with anyio.create_task_group() as background:
-            background.start_soon(_warm_up, runtime, settings, metrics, http_transport, on_failure)
+            background.start_soon(
+                _warm_up,
+                runtime,
+                settings,
+                metrics,
+                http_transport,
+                on_failure,
+                warm_up_after_listening,
+            )
             try:
                 yield {"runtime": runtime}
             finally:
@@ -98,8 +108,9 @@ async def _warm_up(
     metrics: Metrics,
     transport: httpx.AsyncBaseTransport | None,
     on_failure: Callable[[], None] | None,
+    after_listening: bool,
 ) -> None:
-    await runtime.warm_up(settings, metrics, transport, on_failure)
+    await runtime.warm_up(settings, metrics, transport, on_failure, after_listening)
     if runtime.current is not None:
         # Charts whose download failed earlier are retried now and then, off the request path.
         await runtime.current.charts.keep_archiving()

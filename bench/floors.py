@@ -1,6 +1,8 @@
 """Floor apps for the benchmarks: the least a bare Starlette app does for the same answer.
 
 Run one with `python bench/floors.py KIND PORT DB_PATH PUBLIC_KEY_HEX`; `bench/run.py` does it.
+The kinds "json" and "pong" import nothing but Starlette, uvicorn and PyNaCl, so their cold start
+is a bare app's; the database kinds load SQLModel.
 """
 
 from __future__ import annotations
@@ -8,44 +10,20 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from typing import Any
 
 import anyio
 import uvicorn
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
-from sqlalchemy import event
-from sqlmodel import Field, Session, SQLModel, create_engine, select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 
-class FloorPlan(SQLModel, table=True):
-    id: int | None = Field(default=None, primary_key=True)
-    coach: str = Field(index=True)
-    day: date = Field(index=True)
-    text: str
-
-
-def _engine(path: str):  # type: ignore[no-untyped-def]
-    engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(conn, _record):  # type: ignore[no-untyped-def]
-        # The same durability settings as the service, so the comparison is fair.
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA busy_timeout=30000")
-
-    SQLModel.metadata.create_all(engine)
-    return engine
-
-
 def build(kind: str, db_path: str, public_key_hex: str) -> Starlette:
     key = VerifyKey(bytes.fromhex(public_key_hex))
-    engine = _engine(db_path)
-    writes = anyio.CapacityLimiter(1)
 
     async def verified(request: Request) -> bytes | None:
         body = await request.body()
@@ -65,6 +43,35 @@ def build(kind: str, db_path: str, public_key_hex: str) -> Starlette:
         if await verified(request) is None:
             return JSONResponse({"error": "bad signature"}, status_code=401)
         return JSONResponse({"type": 1})
+
+    if kind == "json":
+        return Starlette(routes=[Route("/", hello)])
+    if kind == "pong":
+        return Starlette(routes=[Route("/interactions", pong, methods=["POST"])])
+    return _with_database(kind, db_path, verified)
+
+
+def _with_database(kind: str, db_path: str, verified: Any) -> Starlette:
+    from sqlalchemy import event
+    from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+    class FloorPlan(SQLModel, table=True):
+        id: int | None = Field(default=None, primary_key=True)
+        coach: str = Field(index=True)
+        day: date = Field(index=True)
+        text: str
+
+    engine = create_engine(f"sqlite:///{db_path}", connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(conn, _record):  # type: ignore[no-untyped-def]
+        # The same durability settings as the service, so the comparison is fair.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
+
+    SQLModel.metadata.create_all(engine)
+    writes = anyio.CapacityLimiter(1)
 
     def insert(payload: dict) -> int:  # type: ignore[type-arg]
         options = {o["name"]: o["value"] for o in payload["data"]["options"]}
@@ -102,16 +109,11 @@ def build(kind: str, db_path: str, public_key_hex: str) -> Starlette:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(found)
 
-    def seed() -> None:
-        with Session(engine) as session:
-            for coach in "disn":
-                session.add(FloorPlan(coach=coach, day=date(2026, 1, 5), text="x" * 400))
-            session.commit()
-
-    seed()
+    with Session(engine) as session:
+        for coach in "disn":
+            session.add(FloorPlan(coach=coach, day=date(2026, 1, 5), text="x" * 400))
+        session.commit()
     routes = {
-        "json": [Route("/", hello)],
-        "pong": [Route("/interactions", pong, methods=["POST"])],
         "insert": [Route("/interactions", write, methods=["POST"])],
         "read": [Route("/api/coach-plans/", read)],
     }[kind]

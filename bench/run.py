@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import cold
 import httpx
 from nacl.signing import SigningKey
 
@@ -122,10 +123,12 @@ class Bench:
             "DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10",
         }
 
-    def ours(self, name: str) -> tuple[contextlib.AbstractContextManager[float], str]:
+    def ours(
+        self, name: str, env: dict[str, str] | None = None
+    ) -> tuple[contextlib.AbstractContextManager[float], str]:
         port = free_port()
         argv = [str(Path(PYTHON).parent / "coach-plans"), "serve", "--host", "127.0.0.1"]
-        return server([*argv, "--port", str(port)], port, self.ours_env(name)), (
+        return server([*argv, "--port", str(port)], port, {**self.ours_env(name), **(env or {})}), (
             f"http://127.0.0.1:{port}"
         )
 
@@ -224,6 +227,15 @@ class Bench:
             payloads.append(self.interaction(2, data))
         return self.requests_file("plan", payloads)
 
+    def chart_plan(self, cdn_base: str, day: str) -> dict[str, object]:
+        """/plan's data with one chart attached, served by `cdn_base`."""
+        from app.discord import payloads
+
+        url = f"{cdn_base}/attachments/300000000000000001/spy.png"
+        chart = payloads.attachment(url, "spy.png", len(cold.PNG))
+        text = "Long above 950, stop 940, target 975."
+        return _data("plan", {"chart1": chart}, coach="i", text=text, date=day)
+
     def autocompletes(self) -> Path:
         payloads = []
         for n in range(self.budget(6000)):
@@ -261,6 +273,16 @@ class Bench:
             summary["errors"],
             summary["max_us"] / 1000,
         )
+
+
+def _data(
+    name: str, attachments: dict[str, dict[str, object]] | None = None, **options: str
+) -> dict[str, object]:
+    """A slash command's data, as Discord sends it."""
+    from app.discord import payloads
+
+    values = [payloads.option(key, value) for key, value in options.items()]
+    return payloads.command_data(name, values, attachments)
 
 
 def show(title: str, results: list[Result], ratio: str | None = None) -> None:
@@ -396,36 +418,6 @@ def case_client(b: Bench) -> dict[str, float]:
     return rows
 
 
-def case_cold(b: Bench, runs: int = 5) -> dict[str, float]:
-    """Process start to first answer: bare Starlette GET, and our first signed PONG."""
-    from app.storage.database import make_engine, migrate
-
-    # A machine woken from zero finds its database on the volume, already migrated.
-    engine = make_engine(f"sqlite:///{b.ours_env('cold')['DATABASE_PATH']}")
-    migrate(engine)
-    engine.dispose()
-    rows: dict[str, list[float]] = {"floor: bare Starlette first GET": [], "ours: first PONG": []}
-    for _ in range(runs):
-        started = time.perf_counter()
-        ctx, base = b.floor("json")
-        with ctx:
-            assert httpx.get(base + "/", timeout=10).status_code == 200
-            rows["floor: bare Starlette first GET"].append(time.perf_counter() - started)
-        headers, body = b.signed(b.interaction(1))
-        started = time.perf_counter()
-        ctx, base = b.ours("cold")
-        with ctx:
-            response = httpx.post(base + "/interactions", headers=headers, content=body, timeout=10)
-            assert response.json() == {"type": 1}, response.text
-            rows["ours: first PONG"].append(time.perf_counter() - started)
-    medians = {name: statistics.median(samples) * 1000 for name, samples in rows.items()}
-    print(f"== cold start, process start to first answer (median of {runs})")
-    for name, ms in medians.items():
-        print(f"{name:<36}{ms:>9.0f} ms")
-    print()
-    return medians
-
-
 CASES: dict[str, Callable[[Bench], object]] = {
     "ping": case_ping,
     "plan": case_plan,
@@ -433,7 +425,7 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "all": case_all,
     "autocomplete": case_autocomplete,
     "client": case_client,
-    "cold": case_cold,
+    "cold": cold.case_cold,
 }
 
 
