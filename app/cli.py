@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # pydantic reads every installed package's metadata, looking for plugins, when it builds its
 # first model: about 35 ms of each start, before the server can listen. The service uses none.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from app import __version__
-from app.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
 
@@ -53,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def settings_or_exit(args: argparse.Namespace, **overrides: object) -> Settings:
     """Load settings; on any problem print one line per setting and exit with status 2."""
+    from app.settings import SettingsError, load_settings
+
     try:
         return load_settings(getattr(args, "config", None), **overrides)
     except SettingsError as exc:
@@ -111,6 +116,7 @@ def serve(args: argparse.Namespace) -> int:
     else:
         # Worker processes rebuild the settings from the environment: hand the flags down.
         _export_for_workers(args, settings)
+        gc.enable()  # this process only supervises; each worker starts its own interpreter
         uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **common)
     log.info("stopped")
     return 0
@@ -126,6 +132,10 @@ def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.action == "serve":
+        # Nothing made while starting is garbage: the collector would only slow the imports
+        # that stand between a woken machine and its first answer. The server turns it back on
+        # once it listens (app/server.py).
+        gc.disable()
         return serve(args)
     if args.action == "send":
         from app.send import send

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import uvicorn
@@ -13,6 +14,10 @@ class AnnouncingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        # The objects made while starting live as long as the process: the collector need not
+        # look at them again (app/cli.py turned it off for the start).
+        gc.freeze()
+        gc.enable()
         app = self.config.app
         runtime = getattr(getattr(app, "state", None), "runtime", None)
         if runtime is not None:
