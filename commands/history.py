@@ -1,4 +1,5 @@
-"""/history: a plan's earlier versions, newest first, as an ephemeral list."""
+"""/history: a plan's earlier versions, newest first, as an ephemeral list; a deleted plan's too,
+saying who deleted it and when."""
 
 from __future__ import annotations
 
