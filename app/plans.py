@@ -273,13 +273,13 @@ class PlanService:
         return found, storage.history(found.id)
 
     def dates_with_plans(
-        self, guild: str, coach: str, typed: str = "", limit: int = 25
+        self, guild: str, coach: str, typed: str = "", limit: int = 25, *, deleted: bool = False
     ) -> list[date]:
-        """Dates that have a live plan for the coach, newest first, starting with `typed`."""
+        """Dates with a plan for the coach, live (or, with `deleted`, deleted too), newest first."""
         coach, prefix = self.coach(coach), typed.strip()
         if not re.fullmatch(r"[0-9-]{0,10}", prefix):
             return []  # only digits and dashes: nothing else can start a date
-        return self.repository.dates(guild, coach, prefix, limit)
+        return self.repository.dates(guild, coach, prefix, limit, deleted)
 
     def guilds_with_plans(self, limit: int = 2) -> list[str]:
         """Up to `limit` guilds with plans: a read that names no guild may mean the only one."""

@@ -241,6 +241,22 @@ def test_another_guild_never_sees_a_deleted_plan(discord: Discord) -> None:
     assert [entry["plan_text"] for entry in ours["history"]] == ["Guild A's plan"]
 
 
+# --- date autocomplete ---------------------------------------------------------------------------
+
+
+def test_history_also_suggests_dates_whose_plan_was_deleted(discord: Discord) -> None:
+    post(discord, "deleted", day="2026-01-05")
+    delete(discord, day="2026-01-05")
+    post(discord, "live", day="2026-01-06")
+    post(discord, "deleted, then posted again", day="2026-01-07")
+    delete(discord, day="2026-01-07")
+    post(discord, "posted again", day="2026-01-07")
+    assert suggested(discord, "history") == ["2026-01-07", "2026-01-06", "2026-01-05"]
+    # /edit and /delete act on live plans only, so they offer only those.
+    for name in ("edit", "delete"):
+        assert suggested(discord, name) == ["2026-01-07", "2026-01-06"]
+
+
 # --- the Python client ---------------------------------------------------------------------------
 
 
