@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts' digits
 
-
 _NOWHERE = Place()  # refused: a plan belongs to a guild
 
 
@@ -265,19 +264,22 @@ class PlanService:
     def history(
         self, guild: str, coach: str, day: date | str | None
     ) -> tuple[Plan, list[HistoryEntry]]:
-        """The live plan and its earlier texts, newest first."""
-        current = self.get(guild, coach, day)
-        return current, self.repository.history(current.id)
+        """The live plan, else the last one deleted (see `deletion`); earlier texts newest first."""
+        coach, day = self.coach(coach), self.day(day)
+        storage = self.repository
+        found = storage.live(guild, coach, day) or storage.last_deleted(guild, coach, day)
+        if found is None:
+            raise PlanNotFound.for_plan(coach, day)
+        return found, storage.history(found.id)
 
     def dates_with_plans(
-        self, guild: str, coach: str, typed: str = "", limit: int = 25
+        self, guild: str, coach: str, typed: str = "", limit: int = 25, *, deleted: bool = False
     ) -> list[date]:
-        """Dates that have a live plan for the coach, newest first, starting with `typed`."""
-        coach = self.coach(coach)
-        prefix = typed.strip()
+        """Dates with a plan for the coach, live (or, with `deleted`, deleted too), newest first."""
+        coach, prefix = self.coach(coach), typed.strip()
         if not re.fullmatch(r"[0-9-]{0,10}", prefix):
             return []  # only digits and dashes: nothing else can start a date
-        return self.repository.dates(guild, coach, prefix, limit)
+        return self.repository.dates(guild, coach, prefix, limit, deleted)
 
     def guilds_with_plans(self, limit: int = 2) -> list[str]:
         """Up to `limit` guilds with plans: a read that names no guild may mean the only one."""

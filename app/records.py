@@ -81,6 +81,15 @@ class Chart:
 
 
 @dataclass(frozen=True, slots=True)
+class Deletion:
+    """Who deleted a plan, and when."""
+
+    by: str  # the name they had then
+    by_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     id: int
     coach: str
@@ -96,6 +105,7 @@ class Plan:
     version: int
     is_deleted: bool
     charts: tuple[Chart, ...] = ()
+    deletion: Deletion | None = None  # set on a deleted plan
 
 
 @dataclass(frozen=True, slots=True)

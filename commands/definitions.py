@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -141,6 +142,16 @@ def plan_post(services: Services, plan: Plan) -> dict[str, Any]:
 async def date_choices(interaction: Interaction, services: Services) -> Reply:
     """Autocomplete of `date`: dates with a live plan for the chosen coach, newest first,
     starting with what was typed. No coach yet, or an unknown one: no suggestions."""
+    return await _date_choices(interaction, services, deleted=False)
+
+
+async def history_date_choices(interaction: Interaction, services: Services) -> Reply:
+    """/history's autocomplete of `date`: also dates whose plan was deleted, since a deleted
+    plan's history stays readable."""
+    return await _date_choices(interaction, services, deleted=True)
+
+
+async def _date_choices(interaction: Interaction, services: Services, *, deleted: bool) -> Reply:
     focused = interaction.focused
     if focused is None or focused[0] != "date":
         return Reply(responses.choices([]))
@@ -149,6 +160,9 @@ async def date_choices(interaction: Interaction, services: Services) -> Reply:
     except PlanError:
         return Reply(responses.choices([]))
     days = await services.read(
-        services.plans.dates_with_plans, interaction.guild, coach, focused[1]
+        functools.partial(services.plans.dates_with_plans, deleted=deleted),
+        interaction.guild,
+        coach,
+        focused[1],
     )
     return Reply(responses.choices([(f"{d.isoformat()} ({d:%a})", d.isoformat()) for d in days]))

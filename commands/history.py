@@ -1,4 +1,5 @@
-"""/history: a plan's earlier versions, newest first, as an ephemeral list."""
+"""/history: a plan's earlier versions, newest first, as an ephemeral list; a deleted plan's too,
+saying who deleted it and when."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from commands.definitions import (
     Command,
     api_base,
     coach_option,
-    date_choices,
     date_option,
+    history_date_choices,
     slash_command,
 )
 
@@ -25,7 +26,7 @@ def command(settings: Settings) -> Command:
             date_option("The plan's date (default: today)", autocomplete=True),
         ],
     )
-    return Command(definition, run, autocomplete=date_choices)
+    return Command(definition, run, autocomplete=history_date_choices)
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:

@@ -126,7 +126,7 @@ class FakeApi:
             return httpx.Response(200, json=plan)
         if path == "/api/coach-plans/history":
             body = {"coach": plan["coach"], "date": plan["date"], "plan_id": plan["id"]}
-            return httpx.Response(200, json={**body, "history": []})
+            return httpx.Response(200, json={**body, "history": [], "deleted": None})
         if path == "/metrics":
             return httpx.Response(200, json={"requests": {"total": len(self.requests)}})
         if path == "/health":

@@ -120,8 +120,9 @@ def test_history_lists_earlier_texts_newest_first(client: TestClient, plans: Pla
     plans.edit(GUILD, "d", DAY, AUTHOR, text="v2")
     plans.edit(GUILD, "d", DAY, AUTHOR, text="v3")
     body = client.get("/api/coach-plans/history?coach=d&date=2025-03-14").json()
-    assert set(body) == {"coach", "date", "plan_id", "history"}
+    assert set(body) == {"coach", "date", "plan_id", "history", "deleted"}
     assert (body["coach"], body["date"], body["plan_id"]) == ("d", "2025-03-14", posted.id)
+    assert body["deleted"] is None  # a live plan
     assert [entry["plan_text"] for entry in body["history"]] == ["v2", "v1"]
     for entry in body["history"]:
         assert set(entry) == {"plan_text", "edited_by", "edited_at"}

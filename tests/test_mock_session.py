@@ -103,6 +103,10 @@ def test_a_whole_mock_session(session: Session) -> None:
     assert "deleted" in deleted.lower()
     gone = httpx.get(f"{session.base}/api/coach-plans/?coach=d")
     assert gone.status_code == 404
+    kept_history = session.send("/history coach:d")
+    assert "Deleted by trader" in kept_history and "Edited in the modal" in kept_history
+    deletion = httpx.get(f"{session.base}/api/coach-plans/history?coach=d").json()["deleted"]
+    assert (deletion["by"], deletion["plan_text"]) == ("trader", "Edited in the modal")
 
     health = httpx.get(f"{session.base}/health").json()
     assert health["components"]["discord"]["status"] == "mock"

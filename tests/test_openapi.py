@@ -53,6 +53,10 @@ def test_the_document_describes_every_read_endpoint(client: TestClient) -> None:
     schemas = doc["components"]["schemas"]
     assert {"Plan", "Chart", "PlanList", "History", "Error", "Health"} <= set(schemas)
     assert set(schemas["Plan"]["required"]) == set(schemas["Plan"]["properties"])
+    # A deleted plan's history says who deleted it, when, and its last text; each field says so.
+    assert "null for a live plan" in schemas["History"]["properties"]["deleted"]["description"]
+    assert set(schemas["Deletion"]["required"]) == {"by", "by_id", "at", "plan_text"}
+    assert all(field["description"] for field in schemas["Deletion"]["properties"].values())
     for path, operations in doc["paths"].items():
         for operation in operations.values():
             assert operation["summary"] and operation["responses"], path
@@ -122,7 +126,8 @@ def test_as_of_documents_how_a_time_without_offset_is_treated() -> None:
 
 @pytest.fixture(scope="module")
 def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The service on a real port, with an API key and a few plans (one with charts)."""
+    """The service on a real port, with an API key and a few plans (one with charts, one
+    deleted)."""
     folder = tmp_path_factory.mktemp("schema")
     app_settings = settings_in(folder, api_key=KEY)
     assert isinstance(app_settings.api_key, SecretStr)
@@ -138,6 +143,9 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         plans.post("d", day, "Watch 950", author, place=place, charts=[chart])
         plans.edit(GUILD, "d", day, author, text="Long above 950")
         plans.post("i", day, "Flat", author, place=HERE)
+        plans.post("s", day, "Short below 940", author, place=HERE)
+        plans.edit(GUILD, "s", day, author, text="Short below 935")
+        plans.delete(GUILD, "s", day, author)
     with live_server(create_app(app_settings)) as base_url:
         yield base_url
     engine.dispose()

@@ -178,7 +178,7 @@ def test_confirm_deletes_and_updates_the_message(discord: Discord) -> None:
     assert "Deleted coach d's plan" in answer["data"]["content"]  # type: ignore[index]
     assert answer["data"]["components"] == []  # type: ignore[index]
     assert current_text(discord) is None
-    assert "no plan" in ephemeral_text(discord.command("history", coach="d"))
+    assert "Deleted by Mason" in ephemeral_text(discord.command("history", coach="d"))
 
 
 def test_cancel_deletes_nothing(discord: Discord) -> None:

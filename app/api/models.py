@@ -73,13 +73,27 @@ class HistoryEntry(_Body):
     edited_at: Instant = Field(description="UTC.")
 
 
+class Deletion(_Body):
+    """Who deleted a plan, when, and the text it had then."""
+
+    by: str = Field(description="The name of whoever deleted it (the author or a moderator).")
+    by_id: Snowflake = Field(description="Their Discord user id.")
+    at: Instant = Field(description="When it was deleted; UTC.")
+    plan_text: str = Field(description="The plan's last text: the one it had when deleted.")
+
+
 class History(_Body):
-    """A plan's earlier texts."""
+    """A plan's earlier texts. Without a live plan for the coach and date, those of the deleted
+    one (the last deleted, if several), whose `deleted` says by whom and when."""
 
     coach: str
     date: dt.date
     plan_id: int
     history: list[HistoryEntry] = Field(description="Earlier texts, newest first.")
+    deleted: Deletion | None = Field(
+        description="null for a live plan; for a deleted one, who deleted it, when, and its "
+        "last text (not in `history`, which holds the texts edits replaced)."
+    )
 
 
 class Error(_Body):

@@ -55,6 +55,7 @@ _READ_ERRORS: dict[str, JSON] = {
     "500": _error("Something failed on the server; the message holds no internals."),
 }
 _NO_PLAN = _error("There is no live plan for that coach and date.")
+_NO_HISTORY = _error("There is no plan for that coach and date, live or deleted.")
 
 _COACH: JSON = {
     "name": "coach",
@@ -155,11 +156,12 @@ _PATHS: dict[str, dict[str, JSON]] = {
     "/api/coach-plans/history": {
         "get": {
             "operationId": "getHistory",
-            "summary": "The earlier versions of one coach's plan for a date, newest first.",
+            "summary": "The earlier versions of one coach's plan for a date, newest first "
+            "(also of a deleted plan, saying who deleted it and when).",
             "parameters": [_COACH, _DATE_PARAM, _GUILD],
             "responses": {
                 "200": _ok("The history.", models.History),
-                "404": _NO_PLAN,
+                "404": _NO_HISTORY,
                 **_READ_ERRORS,
             },
         }

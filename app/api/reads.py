@@ -60,7 +60,8 @@ async def plans_of_day(request: Request) -> Response:
 
 
 async def history(request: Request) -> Response:
-    """A plan's earlier texts, newest first."""
+    """A plan's earlier texts, newest first; without a live plan, the last deleted one's, with
+    who deleted it, when, and its text then."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
     services = await services_for(request)
     coach = services.plans.coach(params["coach"])
@@ -74,6 +75,7 @@ async def history(request: Request) -> Response:
         "date": current.date,
         "plan_id": current.id,
         "history": [_history_fields(entry) for entry in entries],
+        "deleted": _deletion_fields(current),
     }
     return answer(models.History.model_validate(body))
 
@@ -109,6 +111,18 @@ def _history_fields(entry: HistoryEntry) -> dict[str, object]:
         "plan_text": entry.plan_text,
         "edited_by": entry.edited_by,
         "edited_at": entry.edited_at,
+    }
+
+
+def _deletion_fields(plan: Plan) -> dict[str, object] | None:
+    deletion = plan.deletion
+    if deletion is None:
+        return None
+    return {
+        "by": deletion.by,
+        "by_id": deletion.by_id,
+        "at": deletion.at,
+        "plan_text": plan.text,
     }
 
 

@@ -33,7 +33,8 @@ class CoachPlansClient:
         return self._fetch(self._core.all_call(date))  # type: ignore[return-value]  # the call kind fixes the shape
 
     def fetch_history(self, coach: str, date: DateLike = None) -> dict[str, Any] | None:
-        """The plan's earlier texts, newest first, or None when there is no plan."""
+        """The plan's earlier texts, newest first; a deleted plan's too, with `deleted` saying
+        who deleted it, when, and its last text. None when there is no plan, live or deleted."""
         return self._fetch(self._core.history_call(coach, date))  # type: ignore[return-value]  # the call kind fixes the shape
 
     def agent_state(self, date: DateLike = None) -> dict[str, Any]:

@@ -193,26 +193,32 @@ def plan_list(title: str, plans: Sequence[Plan], pointer: str) -> dict[str, Any]
 
 
 def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> dict[str, Any]:
-    """A plan's current text and its earlier versions, newest first."""
+    """A plan's current text and its earlier versions, newest first; for a deleted plan, who
+    deleted it and when, and the text it had then."""
     day = plan.date.isoformat()
     pointer = f"GET {api_base}/api/coach-plans/history?coach={plan.coach}&date={day}"
-    title = f"History of coach {plan.coach}'s plan for {day}"
-    current = clip(plan.text, 1000, api_pointer(api_base, plan.coach, plan.date))
+    deletion = plan.deletion
+    if deletion is None:
+        title = f"History of coach {plan.coach}'s plan for {day}"
+        current = clip(plan.text, 1000, api_pointer(api_base, plan.coach, plan.date))
+        head, now = "", f"Now (version {plan.version}, by {plan.author}):\n{current}"
+    else:
+        title = f"History of coach {plan.coach}'s deleted plan for {day}"
+        # The plan read answers 404 once it is deleted; the history read still has the text.
+        current = clip(plan.text, 1000, pointer)
+        stamp = int(deletion.at.timestamp())  # Discord shows it in each reader's own time zone
+        head = f"Deleted by {deletion.by} (<@{deletion.by_id}>) on <t:{stamp}:f>.\n"
+        # Deleting counted as a version: the text is that of the version before.
+        now = f"Its last text (version {plan.version - 1}, by {plan.author}):\n{current}"
     if not entries:
-        description = (
-            f"Never edited, so there are no earlier versions. Now (version {plan.version}, "
-            f"by {plan.author}):\n{current}"
-        )
+        description = f"{head}Never edited, so there are no earlier versions. {now}"
         embed = {"title": clip(title, TITLE_MAX), "description": description, "color": COLOR}
         return ephemeral(None, [embed])
     items = [
         (f"Replaced by {entry.edited_by} at {_when(entry.edited_at)}", entry.plan_text)
         for entry in entries
     ]
-    description = (
-        f"{len(entries)} earlier version(s), newest first. Now (version {plan.version}, "
-        f"by {plan.author}):\n{current}"
-    )
+    description = f"{head}{len(entries)} earlier version(s), newest first. {now}"
     budget = MESSAGE_TEXT_MAX - len(title) - len(description) - 100
     fields, left_out = _fitted_fields(items, budget, pointer)
     if left_out:

@@ -47,7 +47,8 @@ class CoachPlan(SQLModel, table=True):
     edited_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
     is_deleted: bool = False
     deleted_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
-    deleted_by: str | None = Field(default=None, sa_type=String(100))
+    deleted_by: str | None = Field(default=None, sa_type=String(100))  # the deleter's user id
+    deleted_by_name: str | None = Field(default=None, sa_type=String(NAME_MAX))
     version: int = 1
 
 

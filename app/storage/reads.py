@@ -16,6 +16,7 @@ from app.records import Chart, HistoryEntry, Plan
 from app.storage import rows
 from app.storage.database import PreparedRead
 from app.storage.rows import (
+    DELETED,
     HISTORY_COLUMNS,
     LIVE,
     LIVE_CHARTS,
@@ -58,18 +59,19 @@ class PlanReads:
                 plans_t.c.guild_id == bindparam("guild"), plans_t.c.date == bindparam("day"), LIVE
             ).order_by(plans_t.c.coach_name, charts_t.c.id),
         )
-        self._dates = PreparedRead(
-            engine,
+        dates = (
             select(plans_t.c.date)
             .where(
                 plans_t.c.guild_id == bindparam("guild"),
                 plans_t.c.coach_name == bindparam("coach"),
-                LIVE,
                 cast(plans_t.c.date, String).like(bindparam("prefix")),
             )
             .order_by(plans_t.c.date.desc())
-            .limit(bindparam("limit")),
+            .limit(bindparam("limit"))
         )
+        self._dates = PreparedRead(engine, dates.where(LIVE))
+        # For /history: deleted plans' dates too (several plans may share one).
+        self._dates_any = PreparedRead(engine, dates.distinct())
         # Which guilds have plans (deleted ones too, so the answer only ever grows).
         self._guilds = PreparedRead(
             engine,
@@ -88,6 +90,26 @@ class PlanReads:
         """The guild's live plan for a coach and date."""
         with storage_errors():
             found = rows.plans_from_rows(self._by_key.rows(guild=guild, coach=coach, day=day))
+        return found[0] if found else None
+
+    def last_deleted(self, guild: str, coach: str, day: date) -> Plan | None:
+        """The guild's most recently deleted plan for a coach and date."""
+        latest = (
+            select(plans_t.c.id)
+            .where(
+                plans_t.c.guild_id == guild,
+                plans_t.c.coach_name == coach,
+                plans_t.c.date == day,
+                DELETED,
+            )
+            .order_by(plans_t.c.deleted_at.desc().nulls_last(), plans_t.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        with self._reading() as connection:
+            found = rows.plans_from_rows(
+                connection.execute(PLANS_WITH_CHARTS.where(plans_t.c.id == latest))
+            )
         return found[0] if found else None
 
     def by_id(self, guild: str, plan_id: int) -> Plan | None:
@@ -132,7 +154,7 @@ class PlanReads:
             )
         text = plan.text if later is None else later
         edited_at = plan.edited_at if later is None else rows.utc(last_edit)
-        return replace(plan, text=text, edited_at=edited_at, is_deleted=False)
+        return replace(plan, text=text, edited_at=edited_at, is_deleted=False, deletion=None)
 
     def by_date(self, guild: str, day: date) -> list[Plan]:
         with storage_errors():
@@ -158,10 +180,14 @@ class PlanReads:
         with self._reading() as connection:
             return [rows.history_entry(row) for row in connection.execute(query)]
 
-    def dates(self, guild: str, coach: str, prefix: str, limit: int) -> list[date]:
-        """Dates with a live plan for the coach, newest first, whose text starts with `prefix`."""
+    def dates(
+        self, guild: str, coach: str, prefix: str, limit: int, deleted: bool = False
+    ) -> list[date]:
+        """Dates with a live plan (or, with `deleted`, any plan) for the coach, newest first,
+        whose text starts with `prefix`."""
+        read = self._dates_any if deleted else self._dates
         with storage_errors():
-            found = self._dates.rows(guild=guild, coach=coach, prefix=f"{prefix}%", limit=limit)
+            found = read.rows(guild=guild, coach=coach, prefix=f"{prefix}%", limit=limit)
         return [row.date for row in found]
 
     def guilds(self, limit: int) -> list[str]:

@@ -157,6 +157,7 @@ class PlanRepository(PlanReads):
                 "is_deleted": True,
                 "deleted_at": datetime.now(UTC),
                 "deleted_by": actor.id,
+                "deleted_by_name": actor.name,
                 "version": current.version + 1,
             }
             self._bump(connection, current, changes)

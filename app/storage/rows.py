@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, Table, select
 
-from app.records import Chart, HistoryEntry, Plan
+from app.records import Chart, Deletion, HistoryEntry, Plan
 from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
 
 # SQLModel's table classes carry their Table untyped.
@@ -31,6 +31,9 @@ PLAN_COLUMNS = (
     plans_t.c.edited_at,
     plans_t.c.version,
     plans_t.c.is_deleted,
+    plans_t.c.deleted_at,
+    plans_t.c.deleted_by,
+    plans_t.c.deleted_by_name,
 )
 CHART_COLUMNS = (
     charts_t.c.id.label("chart_id"),
@@ -47,6 +50,7 @@ PLANS_WITH_CHARTS: Select[Any] = select(*PLAN_COLUMNS, *CHART_COLUMNS).outerjoin
     charts_t, charts_t.c.plan_id == plans_t.c.id
 )
 LIVE = plans_t.c.is_deleted.is_(False)
+DELETED = plans_t.c.is_deleted.is_(True)
 LIVE_CHARTS: Select[Any] = (
     select(charts_t.c.plan_id, *CHART_COLUMNS)
     .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
@@ -115,7 +119,16 @@ def plan(row: Any, charts: Sequence[Chart] = ()) -> Plan:
         version=row.version,
         is_deleted=bool(row.is_deleted),
         charts=tuple(charts),
+        deletion=deletion(row),
     )
+
+
+def deletion(row: Any) -> Deletion | None:
+    if not row.is_deleted or row.deleted_at is None or row.deleted_by is None:
+        return None
+    # No name recorded: the id stands in, as it does for anyone Discord gives no name.
+    name = row.deleted_by_name or row.deleted_by
+    return Deletion(by=name, by_id=row.deleted_by, at=_utc(row.deleted_at))
 
 
 def history_entry(row: Any) -> HistoryEntry:
