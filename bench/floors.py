@@ -2,7 +2,8 @@
 
 Run one with `python bench/floors.py KIND PORT DB_PATH PUBLIC_KEY_HEX`; `bench/run.py` does it.
 The kinds "json" and "pong" import nothing but Starlette, uvicorn and PyNaCl, so their cold start
-is a bare app's; the database kinds load SQLModel.
+is a bare app's; the database kinds ("insert", "read", and "plans": a signed /plans answered from
+the database) load SQLModel.
 """
 
 from __future__ import annotations
@@ -109,6 +110,19 @@ def _with_database(kind: str, db_path: str, verified: Any) -> Starlette:
             return JSONResponse({"error": "not_found"}, status_code=404)
         return JSONResponse(found)
 
+    def on_day(day: str) -> list[str]:
+        with Session(engine) as session:
+            rows = session.exec(select(FloorPlan).where(FloorPlan.day == date.fromisoformat(day)))
+            return [f"{row.coach}: {row.text[:80]}" for row in rows]
+
+    async def day_list(request: Request) -> Response:
+        body = await verified(request)
+        if body is None:
+            return JSONResponse({"error": "bad signature"}, status_code=401)
+        options = {o["name"]: o["value"] for o in json.loads(body)["data"]["options"]}
+        lines = await anyio.to_thread.run_sync(on_day, options["date"])
+        return JSONResponse({"type": 4, "data": {"content": "\n".join(lines), "flags": 64}})
+
     with Session(engine) as session:
         for coach in "disn":
             session.add(FloorPlan(coach=coach, day=date(2026, 1, 5), text="x" * 400))
@@ -116,6 +130,7 @@ def _with_database(kind: str, db_path: str, verified: Any) -> Starlette:
     routes = {
         "insert": [Route("/interactions", write, methods=["POST"])],
         "read": [Route("/api/coach-plans/", read)],
+        "plans": [Route("/interactions", day_list, methods=["POST"])],
     }[kind]
     return Starlette(routes=routes)
 
