@@ -93,7 +93,7 @@ def _first_answer(
     content)."""
     headers, body = b.signed(payload)
     started = time.perf_counter()
-    ctx, base = b.ours(name, {"DISCORD_API_BASE_URL": f"{local.base}/api/v10"})
+    ctx, base = b.ours(name, {"DISCORD_API_BASE_URL": f"{local.base}/api/v10"}, cold=True)
     with ctx:
         sent = time.perf_counter()
         response = httpx.post(base + "/interactions", headers=headers, content=body, timeout=10)

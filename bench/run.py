@@ -63,8 +63,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[float]:
-    """Run a server process; yields the seconds it took to accept connections."""
+def server(
+    argv: list[str], port: int, env: dict[str, str] | None = None, ready: str | None = None
+) -> Iterator[float]:
+    """Run a server process; yields the seconds it took to accept connections, or with `ready`
+    (a path), to answer 200 there."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         argv,
@@ -82,6 +85,8 @@ def server(argv: list[str], port: int, env: dict[str, str] | None = None) -> Ite
                     break
             if time.perf_counter() - started > 30:
                 raise RuntimeError(f"{argv} did not start")
+            time.sleep(0.005)
+        while ready is not None and httpx.get(f"http://127.0.0.1:{port}{ready}").status_code != 200:
             time.sleep(0.005)
         yield time.perf_counter() - started
     finally:
@@ -124,13 +129,17 @@ class Bench:
         }
 
     def ours(
-        self, name: str, env: dict[str, str] | None = None
+        self, name: str, env: dict[str, str] | None = None, *, cold: bool = False
     ) -> tuple[contextlib.AbstractContextManager[float], str]:
+        """Our server. Load starts once /health answers: the storage warms up after the server
+        listens, and a throughput case measures the steady state (the cold case, `cold=True`,
+        measures the start itself)."""
         port = free_port()
         argv = [str(Path(PYTHON).parent / "coach-plans"), "serve", "--host", "127.0.0.1"]
-        return server([*argv, "--port", str(port)], port, {**self.ours_env(name), **(env or {})}), (
-            f"http://127.0.0.1:{port}"
-        )
+        argv += ["--port", str(port)]
+        environment = {**self.ours_env(name), **(env or {})}
+        ready = None if cold else "/health"
+        return server(argv, port, environment, ready), f"http://127.0.0.1:{port}"
 
     def seed_ours(self, name: str, charts_per_plan: int = 0) -> None:
         """One plan per coach on SEED_DAY by the bench's member (so its /edit and /history find
