@@ -49,6 +49,8 @@ class CoachPlan(SQLModel, table=True):
     deleted_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
     deleted_by: str | None = Field(default=None, sa_type=String(100))
     version: int = 1
+    # The version's levels as JSON (Levels.as_dict); NULL: stored before levels were recorded.
+    levels: str | None = Field(default=None, sa_type=Text)
 
 
 class PlanChart(SQLModel, table=True):
@@ -80,6 +82,8 @@ class PlanHistory(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("coach_plans.id", ondelete="CASCADE"), nullable=False)
     )
     plan_text: str = Field(sa_type=Text)
+    # The replaced version's levels, as coach_plans.levels holds them.
+    plan_levels: str | None = Field(default=None, sa_type=Text)
     edited_by: str = Field(sa_type=String(NAME_MAX))
     edited_by_id: str = Field(sa_type=String(_SNOWFLAKE))
     # When this text was replaced: the text stood from the previous edit until this instant.

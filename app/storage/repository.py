@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
-from app.records import Actor, NewChart, Place, Plan
+from app.records import Actor, Levels, NewChart, Place, Plan
 from app.storage import rows
 from app.storage.database import writer
 from app.storage.reads import PlanReads, storage_errors
@@ -72,6 +72,7 @@ class PlanRepository(PlanReads):
         place: Place,
         charts: Sequence[NewChart],
         once: str | None,
+        levels: Levels | None = None,
     ) -> Plan:
         now = datetime.now(UTC)
         try:
@@ -91,6 +92,7 @@ class PlanRepository(PlanReads):
                         created_at=now,
                         is_deleted=False,
                         version=1,
+                        levels=rows.levels_json(levels),
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
                 self._add_charts(connection, plan_id, charts, now)
@@ -112,8 +114,10 @@ class PlanRepository(PlanReads):
         expected_version: int | None,
         plan_id: int | None,
         once: str | None,
+        levels: Callable[[Plan], Levels | None] | None = None,
     ) -> Plan:
-        """New text (the replaced one goes to history) and/or more charts, once `check` passes."""
+        """New text and/or levels (the replaced version goes to history) and/or more charts,
+        once `check` passes; `levels` gives the new version's levels from the current plan."""
         with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
@@ -123,16 +127,20 @@ class PlanRepository(PlanReads):
             ).scalar_one()
             check(current, existing)
             changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
-            if text is not None:
+            new_levels = current.levels if levels is None else levels(current)
+            if text is not None or new_levels != current.levels:
                 connection.execute(
                     history_t.insert().values(
                         plan_id=current.id,
                         plan_text=current.text,
+                        plan_levels=rows.levels_json(current.levels),
                         edited_by=editor.name,
                         edited_by_id=editor.id,
                         edited_at=now,
                     )
                 )
+                changes["levels"] = rows.levels_json(new_levels)
+            if text is not None:
                 changes["plan"] = text
             self._bump(connection, current, changes)
             self._add_charts(connection, current.id, charts, now)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, select
 
-from app.records import Chart, HistoryEntry, Plan
+from app.records import Chart, HistoryEntry, Levels, Plan
 from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
 
 # SQLModel's table classes carry their Table untyped.
@@ -31,6 +32,7 @@ PLAN_COLUMNS = (
     plans_t.c.edited_at,
     plans_t.c.version,
     plans_t.c.is_deleted,
+    plans_t.c.levels,
 )
 CHART_COLUMNS = (
     charts_t.c.id.label("chart_id"),
@@ -115,7 +117,16 @@ def plan(row: Any, charts: Sequence[Chart] = ()) -> Plan:
         version=row.version,
         is_deleted=bool(row.is_deleted),
         charts=tuple(charts),
+        levels=levels(row.levels),
     )
+
+
+def levels(stored: str | None) -> Levels | None:
+    return None if stored is None else Levels.from_dict(json.loads(stored))
+
+
+def levels_json(value: Levels | None) -> str | None:
+    return None if value is None else json.dumps(value.as_dict(), separators=(",", ":"))
 
 
 def history_entry(row: Any) -> HistoryEntry:
