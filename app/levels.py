@@ -24,7 +24,9 @@ from app.records import BIASES, NO_LEVELS, Levels
 MAX_TICKERS = 10
 MAX_TARGETS = 10
 _PRICE = re.compile(r"\$?([0-9]{1,7}(?:\.[0-9]{1,4})?)")
-_TICKER = re.compile(r"\$?([A-Za-z][A-Za-z0-9]{0,9}(?:[.\-/][A-Za-z0-9]{1,4})?)")
+# A symbol: SPY, $spy, BRK.B, BF-B.
+TICKER = r"\$?([A-Za-z][A-Za-z0-9]{0,9}(?:[.\-][A-Za-z0-9]{1,4})?)"
+_TICKER = re.compile(TICKER)
 _LIST_SEPARATOR = re.compile(r"[\s,/;|]+")
 _ZONE = re.compile(r"(.+?)\s*(?:-|\u2013|\u2014|\bto\b)\s*(.+)")
 _CLEAR = ("none", "-", "clear")

@@ -11,10 +11,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app import levels, text_rules
-from app.errors import BadDate, BadText, TooManyCharts, UnknownCoach
+from app.errors import BadDate, BadLevels, BadText, TooManyCharts, UnknownCoach
 from app.levels import GivenLevels
 
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
+_TICKER = re.compile(levels.TICKER)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts' digits
 
 
@@ -86,3 +87,11 @@ class PlanInputs:
         written backwards) before anything is saved."""
         levels.check(given)
         return given
+
+    @staticmethod
+    def ticker(value: str | None) -> str:
+        """One symbol, upper case, without its `$`."""
+        match = _TICKER.fullmatch(value or "")
+        if match is None:
+            raise BadLevels(f"{(value or '')[:20]!r} is not one ticker: name one, e.g. SPY.")
+        return match[1].upper()

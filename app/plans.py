@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from app import levels as level_rules
 from app.errors import (
-    BadLevels,
     BadText,
     ChartNotFound,
     GuildRequired,
@@ -208,10 +207,7 @@ class PlanService(PlanInputs):
     ) -> list[Plan]:
         """The plans of a date whose levels name `ticker`, by coach; with `instant`, as they
         stood then (an edit made later is never seen)."""
-        symbol = level_rules.tickers(ticker)
-        if len(symbol) != 1:
-            raise BadLevels("Name one ticker, e.g. ticker=SPY.")
-        day = self.day(day)
+        symbol, day = self.ticker(ticker), self.day(day)
         if instant is None:
             found = self.list_by_date(guild, day)
         else:
@@ -221,7 +217,7 @@ class PlanService(PlanInputs):
                 for coach in self.repository.coaches_on(guild, day)
             )
             found = self._in_coach_order([_with_levels(plan) for plan in stood if plan])
-        return [plan for plan in found if plan.levels and symbol[0] in plan.levels.tickers]
+        return [plan for plan in found if plan.levels and symbol in plan.levels.tickers]
 
     def list_by_date(self, guild: str, day: date | str | None) -> list[Plan]:
         """The guild's live plans for one date, by coach."""

@@ -40,6 +40,26 @@ class Chart(_Body):
     content_type: str | None
 
 
+class Entry(_Body):
+    """An entry price (low == high) or zone."""
+
+    low: float
+    high: float
+
+
+class Levels(_Body):
+    """The plan version's levels: as given with the command, or as read from its text."""
+
+    tickers: list[str] = Field(description="Symbols, upper case, e.g. SPY.")
+    bias: Literal["long", "short", "neutral"] | None
+    entry: Entry | None
+    stop: float | None
+    targets: list[float]
+    source: Literal["given", "extracted", "none"] = Field(
+        description="`given` with the command, `extracted` from the text, or `none`."
+    )
+
+
 class Plan(_Body):
     """One coach's plan for one date."""
 
@@ -55,12 +75,22 @@ class Plan(_Body):
     created_at: Instant = Field(description="UTC.")
     edited_at: Instant | None = Field(description="UTC; null if never edited.")
     charts: list[Chart]
+    levels: Levels = Field(description="Versioned with the text: an as_of read gives its own.")
 
 
 class PlanList(_Body):
     """Every coach's plan for one date, ordered by coach."""
 
     date: dt.date
+    count: NonNegativeInt
+    plans: list[Plan]
+
+
+class TickerPlans(_Body):
+    """The plans of one date whose levels name a ticker, ordered by coach."""
+
+    date: dt.date
+    ticker: str
     count: NonNegativeInt
     plans: list[Plan]
 
@@ -161,6 +191,7 @@ class Metrics(_Body):
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Plan,
     PlanList,
+    TickerPlans,
     History,
     Error,
     Index,
