@@ -7,8 +7,8 @@ Rules (the same for every way in):
 - an edit that gives some levels changes those and keeps the others, from the plan's given
   levels, else from its new text; one that gives none keeps given levels and reads extracted
   ones again from the new text;
-- the editor (a form) shows every level, so what it returns is the whole set; an emptied form
-  means "read them from the text";
+- the editor (a form) shows every level, so what it returns is the whole set: a field left
+  empty is read from the saved text;
 - `none` or `-` clears a level.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields, replace
 
 from app.errors import BadLevels
 from app.level_extraction import extract
-from app.records import BIASES, NO_LEVELS, Levels
+from app.records import BIASES, NO_LEVELS, Levels, price_text
 
 MAX_TICKERS = 10
 MAX_TARGETS = 10
@@ -37,7 +37,8 @@ _BIAS_ALIASES = {"bullish": "long", "bearish": "short", "flat": "neutral"}
 class GivenLevels:
     """Level options as typed: None means not given, "none" or "-" clears.
 
-    `whole`: these are every level (the editor's form), not changes to the plan's levels.
+    `whole`: these are every level (the editor's form), not changes to the plan's levels: the
+    ones left out are read from the text.
     """
 
     ticker: str | None = None
@@ -73,16 +74,10 @@ def check(given: GivenLevels) -> dict[str, object]:
 def resolve(text: str, given: GivenLevels, current: Levels | None = None) -> Levels:
     """The levels to store with `text`, given what was typed and the plan's current levels."""
     changes = check(given)
+    kept = current is not None and current.source == "given" and not given.whole
+    base = current if kept and current is not None else extract(text)
     if not changes:
-        if given.whole or current is None or current.source != "given":
-            return extract(text)
-        return current
-    if given.whole:
-        base = NO_LEVELS
-    elif current is not None and current.source == "given":
-        base = current
-    else:
-        base = extract(text)
+        return base
     levels = replace(base, **changes, source="given")  # type: ignore[arg-type]  # check() returns each field's own type
     return NO_LEVELS if levels.is_empty() else levels
 
@@ -151,6 +146,21 @@ def split_tickers_and_bias(value: str | None) -> tuple[str | None, str | None]:
     if last.lower() in (*BIASES, *_BIAS_ALIASES):
         return " ".join(rest) or None, last
     return value, None
+
+
+def as_form(levels: Levels) -> dict[str, str]:
+    """The levels as the editor's fields show them: `SPY, QQQ long`, `948-951`, `940`,
+    `960, 975`."""
+    entry = ""
+    if levels.entry is not None:
+        low, high = map(price_text, levels.entry)
+        entry = low if low == high else f"{low}-{high}"
+    return {
+        "ticker": " ".join(filter(None, (", ".join(levels.tickers), levels.bias or ""))),
+        "entry": entry,
+        "stop": "" if levels.stop is None else price_text(levels.stop),
+        "targets": ", ".join(map(price_text, levels.targets)),
+    }
 
 
 def _cleared(value: str) -> bool:

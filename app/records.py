@@ -90,6 +90,11 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
+def price_text(value: float) -> str:
+    """A price as a trader writes it: 950, 948.5, 4500.25."""
+    return str(_number(value))
+
+
 @dataclass(frozen=True, slots=True)
 class Levels:
     """A plan's levels: tickers, bias, entry (a price is a zone of one price), stop, targets.
