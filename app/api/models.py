@@ -21,6 +21,10 @@ def utc_iso(moment: dt.datetime) -> str:
 
 # A moment, written as utc_iso writes it; documented as a date-time string.
 Instant = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str)]
+# A price: 950 stays 950 in JSON rather than 950.0, as the trader wrote it.
+Price = Annotated[
+    float, PlainSerializer(lambda v: int(v) if v.is_integer() else v, return_type=int | float)
+]
 # Discord ids exceed JavaScript's safe integers, so they always travel as strings.
 Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
 
@@ -43,8 +47,8 @@ class Chart(_Body):
 class Entry(_Body):
     """An entry price (low == high) or zone."""
 
-    low: float
-    high: float
+    low: Price
+    high: Price
 
 
 class Levels(_Body):
@@ -53,8 +57,8 @@ class Levels(_Body):
     tickers: list[str] = Field(description="Symbols, upper case, e.g. SPY.")
     bias: Literal["long", "short", "neutral"] | None
     entry: Entry | None
-    stop: float | None
-    targets: list[float]
+    stop: Price | None
+    targets: list[Price]
     source: Literal["given", "extracted", "none"] = Field(
         description="`given` with the command, `extracted` from the text, or `none`."
     )

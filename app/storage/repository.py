@@ -32,8 +32,10 @@ Check = Callable[[Plan, int], None]
 class PlanRepository(PlanReads):
     """Every read (see PlanReads) and every write of the plans."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(engine)
+        # What time a write is stamped with (UTC); a backtest's fixtures replay past days.
+        self._now = clock or (lambda: datetime.now(UTC))
         self._writer = writer(engine)
         self._claims = itertools.count()
 
@@ -49,7 +51,7 @@ class PlanRepository(PlanReads):
 
     @staticmethod
     def _claim(connection: Connection, key: str, forget_old: bool) -> None:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # delivery time, whatever the plans' clock says
         handled = rows.handled_t
         if forget_old:
             connection.execute(handled.delete().where(handled.c.handled_at < now - KEY_LIFETIME))
@@ -74,7 +76,7 @@ class PlanRepository(PlanReads):
         once: str | None,
         levels: Levels | None = None,
     ) -> Plan:
-        now = datetime.now(UTC)
+        now = self._now()
         try:
             with self._transaction(write=True, once=once) as connection:
                 if self._live_id(connection, guild, coach, day) is not None:
@@ -121,7 +123,7 @@ class PlanRepository(PlanReads):
         with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
-            now = datetime.now(UTC)
+            now = self._now()
             existing = connection.execute(
                 select(func.count()).where(charts_t.c.plan_id == current.id)
             ).scalar_one()
@@ -163,7 +165,7 @@ class PlanRepository(PlanReads):
             check(current, len(current.charts))
             changes = {
                 "is_deleted": True,
-                "deleted_at": datetime.now(UTC),
+                "deleted_at": self._now(),
                 "deleted_by": actor.id,
                 "version": current.version + 1,
             }
