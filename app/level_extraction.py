@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from app.records import NO_LEVELS, Levels
 
 # A price as written: 950, 950.25, $950. Not a part of a word (TP1, 2R, 5k), a percentage, a
-# time (9:45) or a longer number.
-NUMBER = r"(?<![\w.:])\$?(\d{1,6}(?:\.\d{1,4})?)(?![\w%]|[.:]\d|\s*%)"
+# distance (4 points), a time (9:45) or a longer number.
+NUMBER = (
+    r"(?<![\w.:])\$?(\d{1,6}(?:\.\d{1,4})?)"
+    r"(?![\w%]|[.:]\d|\s*(?:%|points?\b|pts?\b|ticks?\b|handles?\b|cents?\b))"
+)
 _PRICE = NUMBER.replace("(\\d", "(?:\\d", 1)  # the same, capturing nothing
 _NUMBER = re.compile(NUMBER)
 # What may stand between a keyword and its price: "stop loss at 940", "long above 950".
 _FILLER = (
     r"(?:[\s:=@~>\-\u2013\u2014]|\b(?:at|is|of|near|around|below|under|above|over|on|a|the|from|loss|"
-    r"break|breaks|reclaim|reclaims|if|price|level|zone|area|close|into|back|lose|loses)\b)*"
+    r"break|breaks|reclaim|reclaims|if|price|level|zone|area|close|into|back|lose|loses|"
+    r"pdh|pdl|pdc|onh|onl|vwap|hod|lod|support|resistance)\b)*"
 )
 _STOP = re.compile(
     rf"\b(?:stops?|stop-loss|stoploss|sl|invalidation|invalidated|cut)\b{_FILLER}{NUMBER}",
@@ -36,9 +41,10 @@ _TARGET = re.compile(
     rf"{_FILLER}({_PRICE}(?:{_SEPARATOR}{_PRICE})*)",
     re.IGNORECASE,
 )
+# "long above 950", also naming the symbol: "Short $XLE below 88".
 _ENTRY_WORD = re.compile(
     rf"\b(?:entry|entries|enter|long|longs|buy|buying|bid|calls|short|shorts|sell|selling|"
-    rf"puts|starter)\b{_FILLER}{NUMBER}",
+    rf"puts|starter)\b(?:\s+\$?[A-Za-z]{{1,5}}(?=\s))?{_FILLER}{NUMBER}",
     re.IGNORECASE,
 )
 _ZONE = re.compile(rf"{NUMBER}\s*(?:-|\u2013|\u2014|to)\s*{NUMBER}", re.IGNORECASE)
@@ -70,6 +76,8 @@ def extract(text: str) -> Levels:
         targets=targets(text),
         source="extracted",
     )
+    if found.bias is None and not _LONG.search(text) and not _SHORT.search(text):
+        found = replace(found, bias=_side_of_stop(found))
     return NO_LEVELS if found.is_empty() else found
 
 
@@ -123,6 +131,16 @@ def entry(text: str) -> tuple[float, float] | None:
             price = float(match[1])
             return (price, price)
     return None
+
+
+def _side_of_stop(levels: Levels) -> str | None:
+    """No direction word at all: a stop under the entry is a long, above it a short."""
+    if levels.entry is None or levels.stop is None:
+        return None
+    low, high = levels.entry
+    if levels.stop < low:
+        return "long"
+    return "short" if levels.stop > high else None
 
 
 def _spans(text: str) -> Iterator[tuple[int, int]]:
