@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+# TradingAgents is not on the registries: its wheel comes from shared/ beside the checkout.
+TRADINGAGENTS_WHEEL ?= $(firstword $(wildcard ../shared/wheels/tradingagents-*.whl))
 
 .PHONY: run test lint format postgres bench load lock clean
 
@@ -11,12 +13,14 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,tradingagents]'
+	@test -n "$(TRADINGAGENTS_WHEEL)" || { echo "tradingagents wheel not found: set TRADINGAGENTS_WHEEL"; exit 1; }
+	$(BIN)/python -m pip install --quiet --no-deps $(TRADINGAGENTS_WHEEL)
 	touch $@
 
 # Mock mode unless a Discord public key is given (in the environment or CONFIG's file).
 run: $(STAMP)
-	$(BIN)/coach-plans serve $(if $(CONFIG),--config $(CONFIG)) \
+	$(BIN)/coach-plans serve $(if $(CONFIG),--config $(CONFIG))
 		$(if $(or $(DISCORD_PUBLIC_KEY),$(CONFIG)),,--mock)
 
 test: $(STAMP) postgres lint
@@ -49,7 +53,7 @@ load: $(STAMP)
 
 # The image installs from requirements.lock: runtime dependencies only, exact, with hashes.
 lock: $(STAMP)
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux \
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux
 		--generate-hashes --quiet -o requirements.lock
 
 clean:

@@ -91,3 +91,10 @@ class StorageUnavailable(PlanError):
 
     status = 503
     code = "storage_unavailable"
+
+
+class BadLevels(PlanError):
+    """A level option that is not what it should be: a stop that is not a price, a zone
+    written backwards, a bias other than long, short or neutral."""
+
+    code = "bad_levels"

@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from app import text_rules
+from app import levels as level_rules
 from app.errors import (
-    BadDate,
     BadText,
     ChartNotFound,
     GuildRequired,
     NotAuthor,
     PlanNotFound,
-    TooManyCharts,
-    UnknownCoach,
 )
-from app.records import Actor, Chart, HistoryEntry, NewChart, Place, Plan
+from app.level_extraction import extract
+from app.levels import NOT_GIVEN, GivenLevels
+from app.plan_inputs import MAX_TEXT, PlanInputs
+from app.records import Actor, Chart, HistoryEntry, Levels, NewChart, Place, Plan
 
 if TYPE_CHECKING:
     from app.storage.repository import PlanRepository
 
-MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts' digits
+__all__ = ["MAX_TEXT", "PlanService", "check_may_delete", "check_may_edit"]
 
 _NOWHERE = Place()  # refused: a plan belongs to a guild
 
@@ -60,7 +60,7 @@ def _guild(guild_id: str | None) -> str:
     return guild_id
 
 
-class PlanService:
+class PlanService(PlanInputs):
     def __init__(
         self,
         repository: PlanRepository,
@@ -75,65 +75,6 @@ class PlanService:
         self.timezone = timezone
         self.max_charts = max_charts
 
-    # --- input rules -------------------------------------------------------------------------
-
-    def today(self) -> date:
-        return datetime.now(self.timezone).date()
-
-    def coach(self, name: str | None) -> str:
-        """A coach name from COACHES, whatever case it was typed in."""
-        wanted = (name or "").strip().lower()
-        if wanted in self.coaches:
-            return wanted
-        names = ", ".join(self.coaches)
-        if not wanted:
-            raise UnknownCoach(f"No coach given. Coaches are: {names}.")
-        raise UnknownCoach(f"Unknown coach {name!r}. Coaches are: {names}.")
-
-    def day(self, value: str | date | None) -> date:
-        """A real calendar date in YYYY-MM-DD; none means today in TIMEZONE."""
-        if value is None:
-            return self.today()
-        if isinstance(value, date):
-            return value
-        text = value.strip().lower()
-        if text == "today":
-            return self.today()
-        if text == "yesterday":
-            return self.today() - timedelta(days=1)
-        example = self.today().isoformat()
-        if not _DATE.fullmatch(text):
-            raise BadDate(
-                f"{value!r} is not a date: write it as YYYY-MM-DD, e.g. {example} "
-                "(or today, yesterday)."
-            )
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise BadDate(
-                f"{value!r} is not a real calendar date: write it as YYYY-MM-DD, e.g. {example}."
-            ) from None
-
-    @staticmethod
-    def text(value: str | None) -> str:
-        text = text_rules.multiline(value)
-        if not text:  # nothing visible: whitespace, zero-width spaces, control characters
-            raise BadText("The plan text is empty: write what you plan to trade.")
-        if len(text) > MAX_TEXT:
-            raise BadText(
-                f"The plan text is {len(text)} characters; the limit is {MAX_TEXT}. "
-                "Shorten it, or put details in chart images."
-            )
-        return text
-
-    def _check_chart_count(self, existing: int, adding: int) -> None:
-        if existing + adding > self.max_charts:
-            room = max(self.max_charts - existing, 0)
-            raise TooManyCharts(
-                f"A plan holds at most {self.max_charts} charts; this one has {existing} and "
-                f"you added {adding}. Add at most {room}."
-            )
-
     # --- writes --------------------------------------------------------------------------------
 
     def post(
@@ -145,14 +86,18 @@ class PlanService:
         *,
         place: Place = _NOWHERE,
         charts: Sequence[NewChart] = (),
+        levels: GivenLevels = NOT_GIVEN,
         once: str | None = None,
     ) -> Plan:
         """A new plan in `place`'s guild; `once` is an idempotency key: the same request
-        delivered twice (to two workers, or two instances) is carried out once."""
+        delivered twice (to two workers, or two instances) is carried out once. Levels not
+        given are read from the text (app/levels.py)."""
         guild = _guild(place.guild_id)
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
         self._check_chart_count(0, len(charts))
-        return self.repository.insert(guild, coach, day, text, author, place, charts, once)
+        stored = level_rules.resolve(text, levels)
+        plan = self.repository.insert(guild, coach, day, text, author, place, charts, once, stored)
+        return _with_levels(plan)
 
     def edit(
         self,
@@ -163,21 +108,28 @@ class PlanService:
         *,
         text: str | None = None,
         charts: Sequence[NewChart] = (),
+        levels: GivenLevels = NOT_GIVEN,
         expected_version: int | None = None,
         plan_id: int | None = None,
         once: str | None = None,
     ) -> Plan:
-        """Change the text and/or add charts; the text it replaces goes to history."""
+        """Change the text, levels and/or add charts; the version replaced goes to history."""
         coach, day = self.coach(coach), self.day(day)
         new_text = None if text is None else self.text(text)
-        if new_text is None and not charts:
-            raise BadText("Nothing to change: give new text or a chart.")
+        self.given_levels(levels)
+        if new_text is None and not charts and not levels.any():
+            raise BadText("Nothing to change: give new text, levels or a chart.")
 
         def check(current: Plan, existing_charts: int) -> None:
             check_may_edit(current, editor)
             self._check_chart_count(existing_charts, len(charts))
 
-        return self.repository.update(
+        def new_levels(current: Plan) -> Levels | None:
+            if new_text is None and not levels.any():
+                return current.levels  # charts only: the version's levels stay as stored
+            return level_rules.resolve(new_text or current.text, levels, current.levels)
+
+        plan = self.repository.update(
             guild,
             coach,
             day,
@@ -185,10 +137,12 @@ class PlanService:
             editor=editor,
             text=new_text,
             charts=charts,
+            levels=new_levels,
             expected_version=expected_version,
             plan_id=plan_id,
             once=once,
         )
+        return _with_levels(plan)
 
     def delete(
         self,
@@ -230,14 +184,14 @@ class PlanService:
         found = self.repository.live(guild, coach, day)
         if found is None:
             raise PlanNotFound.for_plan(coach, day)
-        return found
+        return _with_levels(found)
 
     def get_by_id(self, guild: str, plan_id: int) -> Plan:
         """A plan of this guild by id, deleted or not (buttons and modals carry ids)."""
         found = self.repository.by_id(guild, plan_id)
         if found is None:
             raise PlanNotFound(f"There is no plan #{plan_id}.")
-        return found
+        return _with_levels(found)
 
     def as_of(self, guild: str, coach: str, day: date | str | None, instant: datetime) -> Plan:
         """The plan as it stood at `instant`: its text then, and only the charts it had then."""
@@ -246,15 +200,35 @@ class PlanService:
         found = self.repository.as_of(guild, coach, day, instant)
         if found is None:
             raise PlanNotFound(f"Coach {coach} had no plan for {day} at {instant.isoformat()}.")
-        return found
+        return _with_levels(found)
+
+    def by_ticker(
+        self, guild: str, ticker: str, day: date | str | None, instant: datetime | None = None
+    ) -> list[Plan]:
+        """The plans of a date whose levels name `ticker`, by coach; with `instant`, as they
+        stood then (an edit made later is never seen)."""
+        symbol, day = self.ticker(ticker), self.day(day)
+        if instant is None:
+            found = self.list_by_date(guild, day)
+        else:
+            instant = instant.astimezone(UTC)
+            stood = (
+                self.repository.as_of(guild, coach, day, instant)
+                for coach in self.repository.coaches_on(guild, day)
+            )
+            found = self._in_coach_order([_with_levels(plan) for plan in stood if plan])
+        return [plan for plan in found if plan.levels and symbol in plan.levels.tickers]
 
     def list_by_date(self, guild: str, day: date | str | None) -> list[Plan]:
         """The guild's live plans for one date, by coach."""
-        return self._in_coach_order(self.repository.by_date(guild, self.day(day)))
+        return self._in_coach_order(
+            [_with_levels(p) for p in self.repository.by_date(guild, self.day(day))]
+        )
 
     def list_by_author(self, guild: str, author_id: str, day: date | str | None) -> list[Plan]:
         """An author's live plans in one guild for one date, by coach."""
-        return self._in_coach_order(self.repository.by_author(guild, author_id, self.day(day)))
+        found = self.repository.by_author(guild, author_id, self.day(day))
+        return self._in_coach_order([_with_levels(p) for p in found])
 
     def _in_coach_order(self, plans: list[Plan]) -> list[Plan]:
         """In COACHES order, the order the commands offer them (names outside it go last)."""
@@ -298,3 +272,8 @@ class PlanService:
 
     def counts(self) -> dict[str, int]:
         return self.repository.counts()
+
+
+def _with_levels(plan: Plan) -> Plan:
+    """Plans stored before levels were recorded get the levels their text states."""
+    return plan if plan.levels is not None else replace(plan, levels=extract(plan.text))

@@ -7,8 +7,10 @@ same on SQLite and PostgreSQL and always fits its column.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from app import text_rules
 
@@ -80,6 +82,67 @@ class Chart:
     failed_reason: str | None = None  # refused for good: never downloaded again
 
 
+BIASES = ("long", "short", "neutral")
+
+
+def _number(value: float) -> float | int:
+    # 950 stays 950 in JSON, not 950.0: the number as the trader wrote it.
+    return int(value) if float(value).is_integer() else value
+
+
+def price_text(value: float) -> str:
+    """A price as a trader writes it: 950, 948.5, 4500.25."""
+    return str(_number(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """A plan's levels: tickers, bias, entry (a price is a zone of one price), stop, targets.
+
+    `source` says where they came from: "given" (the command's options), "extracted" (read from
+    the text) or "none" (neither).
+    """
+
+    tickers: tuple[str, ...] = ()
+    bias: str | None = None
+    entry: tuple[float, float] | None = None  # (low, high)
+    stop: float | None = None
+    targets: tuple[float, ...] = ()
+    source: str = "none"
+
+    def is_empty(self) -> bool:
+        stated = (self.tickers, self.bias, self.entry, self.targets)
+        return not any(stated) and self.stop is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tickers": list(self.tickers),
+            "bias": self.bias,
+            "entry": None
+            if self.entry is None
+            else {"low": _number(self.entry[0]), "high": _number(self.entry[1])},
+            "stop": None if self.stop is None else _number(self.stop),
+            "targets": [_number(target) for target in self.targets],
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Levels:
+        entry = data.get("entry")
+        stop = data.get("stop")
+        return cls(
+            tickers=tuple(str(t) for t in data.get("tickers") or ()),
+            bias=data.get("bias"),
+            entry=None if not entry else (float(entry["low"]), float(entry["high"])),
+            stop=None if stop is None else float(stop),
+            targets=tuple(float(t) for t in data.get("targets") or ()),
+            source=str(data.get("source") or "none"),
+        )
+
+
+NO_LEVELS = Levels()
+
+
 @dataclass(frozen=True, slots=True)
 class Deletion:
     """Who deleted a plan, and when."""
@@ -106,6 +169,8 @@ class Plan:
     is_deleted: bool
     charts: tuple[Chart, ...] = ()
     deletion: Deletion | None = None  # set on a deleted plan
+    # None: stored before levels were recorded; the rules read them from the text (app/plans.py).
+    levels: Levels | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """Benchmarks: Coach Plans against bare Starlette floor apps, measured in the same run.
 
 Usage: `make bench`, or `.venv/bin/python bench/run.py [--seconds N] [--only CASE ...]`
-with CASE among ping, plan, read, all, autocomplete, client, cold.
+with CASE among ping, plan, read, all, autocomplete, client, cold, levels.
 
 Everything runs on 127.0.0.1. Each server is started, driven by wrk for the same time with the
 same connections, and stopped. Signed interactions are pre-built and unique, so replay
@@ -427,6 +427,31 @@ def case_client(b: Bench) -> dict[str, float]:
     return rows
 
 
+def case_levels(b: Bench) -> dict[str, object]:
+    """The levels extractor: its score on the golden corpus and its time per plan."""
+    sys.path.insert(0, str(ROOT))
+    from app.level_extraction import extract
+    from tests.levels_corpus import cases, score
+
+    result = score()
+    texts = [case["text"] for case in cases()]
+    per_plan = _time_calls(lambda: [extract(text) for text in texts], 200) / len(texts)
+    print("== Levels extractor, golden corpus (tests/fixtures/levels_corpus.json)")
+    print(result.line())
+    for miss in result.misses:
+        print(f"  {miss}")
+    print(f"{'median per plan text':<36}{per_plan:>9.1f} us\n")
+    return {
+        "right": result.right,
+        "missed": result.missed,
+        "wrong": result.wrong,
+        "fields": result.fields,
+        "plans_exact": result.plans_exact,
+        "plans": result.plans,
+        "us_per_plan": per_plan,
+    }
+
+
 CASES: dict[str, Callable[[Bench], object]] = {
     "ping": case_ping,
     "plan": case_plan,
@@ -435,6 +460,7 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "autocomplete": case_autocomplete,
     "client": case_client,
     "cold": cold.case_cold,
+    "levels": case_levels,
 }
 
 

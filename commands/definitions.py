@@ -13,6 +13,7 @@ from app.charts import public_url
 from app.discord import plan_messages, protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
+from app.levels import GivenLevels
 from app.records import Plan
 from app.services import Services
 from app.settings import Settings
@@ -103,8 +104,54 @@ def text_option(description: str, *, required: bool) -> dict[str, Any]:
     }
 
 
+# Discord takes at most 25 options; /plan and /edit have 8 besides their charts.
+OPTIONS_MAX = 25
+CHART_OPTIONS_MAX = OPTIONS_MAX - 8
+LEVEL_OPTIONS = (
+    ("ticker", "Symbol(s) the plan is about, e.g. SPY or SPY, QQQ", 60),
+    ("bias", "long, short or neutral", 10),
+    ("entry", "Entry price, or a zone low-high, e.g. 948-951", 40),
+    ("stop", "Stop price, e.g. 940", 20),
+    ("targets", "Target prices, e.g. 960, 975", 100),
+)
+
+
+def level_options(edit: bool) -> list[dict[str, Any]]:
+    """ticker, bias, entry, stop and targets; on /edit, `none` clears one."""
+    options: list[dict[str, Any]] = []
+    for name, description, longest in LEVEL_OPTIONS:
+        if edit:
+            description += " (none: clear)"
+        option = {
+            "type": protocol.STRING,
+            "name": name,
+            "description": description,
+            "required": False,
+            "max_length": longest,
+        }
+        if name == "bias":
+            biases = ("long", "short", "neutral", "none") if edit else ("long", "short", "neutral")
+            option["choices"] = [{"name": bias, "value": bias} for bias in biases]
+        options.append(option)
+    return options
+
+
+def given_levels(interaction: Interaction) -> GivenLevels:
+    """The level options the command was given (None: not given)."""
+    given = interaction.string
+    return GivenLevels(
+        ticker=given("ticker"),
+        bias=given("bias"),
+        entry=given("entry"),
+        stop=given("stop"),
+        targets=given("targets"),
+    )
+
+
 def chart_names(settings: Settings) -> list[str]:
-    return [f"chart{n}" for n in range(1, settings.max_chart_attachments + 1)]
+    """chart1…chartN, N = MAX_CHART_ATTACHMENTS, within Discord's 25 options a command has."""
+    count = min(settings.max_chart_attachments, CHART_OPTIONS_MAX)
+    return [f"chart{n}" for n in range(1, count + 1)]
 
 
 def chart_options(settings: Settings) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""/edit: change a plan's text and/or add charts. Without text (and charts), a modal editor opens
-prefilled with the current text; its custom_id `edit:<plan_id>:<version>` carries the version it
+"""/edit: change a plan's text, levels and/or add charts. Without any of them, a modal editor
+opens prefilled with the current text and levels (Discord's five inputs: the text, tickers with
+the bias, entry, stop, targets); its custom_id `edit:<plan_id>:<version>` carries the version it
 was based on, so a save after someone else's edit or delete is refused instead of overwriting."""
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import re
 from app import charts
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
+from app.discord.responses import ShortInput
 from app.errors import StaleVersion
+from app.level_extraction import extract
+from app.levels import GivenLevels, as_form, split_tickers_and_bias
 from app.plans import check_may_edit
+from app.records import Plan
 from app.services import Services
 from app.settings import Settings
 from commands import plan as plan_command
@@ -24,12 +29,20 @@ from commands.definitions import (
     coach_option,
     date_choices,
     date_option,
+    given_levels,
+    level_options,
     parse_custom_id,
     plan_post,
     slash_command,
     text_option,
 )
 
+_FORM = (
+    ("ticker", "Tickers, then bias (long, short, neutral)", "SPY, QQQ long"),
+    ("entry", "Entry price or zone (low-high)", "948-951"),
+    ("stop", "Stop", "940"),
+    ("targets", "Targets", "960, 975"),
+)
 MODAL_PREFIX = "edit"
 TEXT_INPUT = "text"
 _MODAL_ID = re.compile(rf"{MODAL_PREFIX}:{PLAN_ID}:{VERSION}")
@@ -43,6 +56,7 @@ def command(settings: Settings) -> Command:
             coach_option(settings, "The coach whose plan to change"),
             date_option("The plan's date (default: today)", autocomplete=True),
             text_option("The new text; leave out to open the editor", required=False),
+            *level_options(edit=True),
             *chart_options(settings),
         ],
     )
@@ -60,23 +74,18 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     text = interaction.string("text")
+    given = plans.given_levels(given_levels(interaction))
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings
     )
     user = interaction.user
-    if text is None and not new_charts:
+    if text is None and not new_charts and not given.any():
         current = await services.read(plans.get, interaction.guild, coach, day)
         check_may_edit(current, user)
-        return Reply(
-            responses.modal(
-                f"{MODAL_PREFIX}:{current.id}:{current.version}",
-                f"Edit coach {coach}'s plan for {day.isoformat()}",
-                TEXT_INPUT,
-                "Plan text",
-                current.text,
-            )
-        )
-    edit = functools.partial(plans.edit, text=text, charts=new_charts, once=interaction.once)
+        return Reply(_editor(current))
+    edit = functools.partial(
+        plans.edit, text=text, charts=new_charts, levels=given, once=interaction.once
+    )
     edited = await services.write(edit, interaction.guild, coach, day, user)
     return plan_command.answer(interaction, services, edited)
 
@@ -86,6 +95,15 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
     match = parse_custom_id(_MODAL_ID, interaction.custom_id, "/edit")
     plan_id, version = int(match[1]), int(match[2])
     text = interaction.modal_value(TEXT_INPUT)
+    tickers, bias = split_tickers_and_bias(interaction.modal_value("ticker"))
+    form = GivenLevels(
+        ticker=tickers,
+        bias=bias,
+        entry=_filled(interaction.modal_value("entry")),
+        stop=_filled(interaction.modal_value("stop")),
+        targets=_filled(interaction.modal_value("targets")),
+        whole=True,
+    )
     plans = services.plans
     plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     try:
@@ -97,6 +115,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         edit = functools.partial(
             plans.edit,
             text=text,
+            levels=plans.given_levels(form),
             expected_version=version,
             plan_id=plan_id,
             once=interaction.once,
@@ -111,3 +130,35 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         unsaved = responses.clip((text or "").replace("```", "'''"), room)
         return Reply(responses.ephemeral(f"{kept}```\n{unsaved}\n```"))
     return Reply(plan_post(services, edited))
+
+
+def _editor(current: Plan) -> dict[str, object]:
+    """The form: the text, then the levels. Given levels are filled in; what the text states is
+    shown as placeholders, since an empty field is read from the saved text."""
+    stated = current.levels
+    given = as_form(stated) if stated is not None and stated.source == "given" else {}
+    from_text = as_form(extract(current.text))
+    inputs = [
+        ShortInput(
+            name,
+            label,
+            value=given.get(name, ""),
+            placeholder=f"from the text: {from_text[name]}"
+            if from_text[name]
+            else f"e.g. {example}",
+        )
+        for name, label, example in _FORM
+    ]
+    return responses.modal(
+        f"{MODAL_PREFIX}:{current.id}:{current.version}",
+        f"Edit coach {current.coach}'s plan for {current.date.isoformat()}",
+        TEXT_INPUT,
+        "Plan text",
+        current.text,
+        inputs,
+    )
+
+
+def _filled(value: str | None) -> str | None:
+    """An emptied field of the form: the level is not set."""
+    return value if value and value.strip() else None

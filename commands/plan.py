@@ -22,6 +22,8 @@ from commands.definitions import (
     chart_options,
     coach_option,
     date_option,
+    given_levels,
+    level_options,
     plan_message,
     plan_post,
     slash_command,
@@ -39,6 +41,7 @@ def command(settings: Settings) -> Command:
             coach_option(settings, "The coach whose plan this is"),
             text_option("The plan: levels, setups, risk (up to 4000 characters)", required=True),
             date_option("YYYY-MM-DD, today or yesterday (default: today)", autocomplete=False),
+            *level_options(edit=False),
             *chart_options(settings),
         ],
     )
@@ -50,11 +53,16 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     text = plans.text(interaction.string("text"))
+    levels = plans.given_levels(given_levels(interaction))
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings
     )
     post = functools.partial(
-        plans.post, place=interaction.place, charts=new_charts, once=interaction.once
+        plans.post,
+        place=interaction.place,
+        charts=new_charts,
+        levels=levels,
+        once=interaction.once,
     )
     plan = await services.write(post, coach, day, text, interaction.user)
     return answer(interaction, services, plan)

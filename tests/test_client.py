@@ -306,7 +306,7 @@ def test_agent_state_says_no_plan_when_the_service_cannot_be_reached(fake_api: F
     fake_api.down = True
     client = mock_client(fake_api, reconnect_attempts=0)
     state = client.agent_state(date(2025, 3, 14))
-    assert set(state) == {f"coach_{c}_{k}" for c in "disn" for k in ("plan", "charts")}
+    assert set(state) == {f"coach_{c}_{k}" for c in "disn" for k in ("plan", "charts", "levels")}
     assert state["coach_d_plan"] == (
         "No plan from coach d for 2025-03-14: the Coach Plans service could not be reached."
     )

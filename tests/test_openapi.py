@@ -40,6 +40,7 @@ READ_PATHS = {
     "/api/coach-plans/",
     "/api/coach-plans/all",
     "/api/coach-plans/history",
+    "/api/coach-plans/by-ticker",
     "/charts/{chart_id}",
 }
 
@@ -141,7 +142,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chart = NewChart("https://cdn.discordapp.test/spy.png", "spy.png", "image/png", 2048)
     for day in (plans.today(), date(2000, 1, 1)):
         plans.post("d", day, "Watch 950", author, place=place, charts=[chart])
-        plans.edit(GUILD, "d", day, author, text="Long above 950")
+        plans.edit(GUILD, "d", day, author, text="$SPY long above 950, stop 940, targets 960/975")
         plans.post("i", day, "Flat", author, place=HERE)
         plans.post("s", day, "Short below 940", author, place=HERE)
         plans.edit(GUILD, "s", day, author, text="Short below 935")

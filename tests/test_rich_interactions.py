@@ -57,16 +57,20 @@ def test_edit_without_text_opens_a_prefilled_modal(discord: Discord) -> None:
     plan_id = discord.post_plan(text="Long above 950\nStop 940")
     modal = open_editor(discord)
     assert modal["custom_id"] == f"edit:{plan_id}:1"
-    [row] = modal["components"]  # type: ignore[misc]
+    row, *levels = modal["components"]  # type: ignore[misc]
     [text_input] = row["components"]
     assert text_input["type"] == 4 and text_input["style"] == 2
     assert text_input["value"] == "Long above 950\nStop 940"
     assert text_input["max_length"] == 4000
+    # Discord's five inputs: the text, then the levels (read from the text: placeholders only).
+    inputs = {one["custom_id"]: one for [one] in (r["components"] for r in levels)}
+    assert list(inputs) == ["ticker", "entry", "stop", "targets"]
+    assert "value" not in inputs["stop"] and inputs["stop"]["placeholder"] == "from the text: 940"
 
 
 def test_modal_prefill_holds_the_longest_plan(discord: Discord) -> None:
     discord.post_plan(text="z" * 4000)
-    [row] = open_editor(discord)["components"]  # type: ignore[misc]
+    row, *_ = open_editor(discord)["components"]  # type: ignore[misc]
     assert row["components"][0]["value"] == "z" * 4000
 
 

@@ -22,6 +22,7 @@ routes: list[Route] = [
     *_with_twin("/api/coach-plans/", reads.plan),
     *_with_twin("/api/coach-plans/all", reads.plans_of_day),
     *_with_twin("/api/coach-plans/history", reads.history),
+    *_with_twin("/api/coach-plans/by-ticker", reads.by_ticker),
     Route("/charts/{chart_id}", charts.chart, methods=["GET"]),
     Route("/", status.index, methods=["GET"]),
     Route("/health", status.health, methods=["GET"]),

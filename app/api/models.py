@@ -21,6 +21,10 @@ def utc_iso(moment: dt.datetime) -> str:
 
 # A moment, written as utc_iso writes it; documented as a date-time string.
 Instant = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str)]
+# A price: 950 stays 950 in JSON rather than 950.0, as the trader wrote it.
+Price = Annotated[
+    float, PlainSerializer(lambda v: int(v) if v.is_integer() else v, return_type=int | float)
+]
 # Discord ids exceed JavaScript's safe integers, so they always travel as strings.
 Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
 
@@ -40,6 +44,26 @@ class Chart(_Body):
     content_type: str | None
 
 
+class Entry(_Body):
+    """An entry price (low == high) or zone."""
+
+    low: Price
+    high: Price
+
+
+class Levels(_Body):
+    """The plan version's levels: as given with the command, or as read from its text."""
+
+    tickers: list[str] = Field(description="Symbols, upper case, e.g. SPY.")
+    bias: Literal["long", "short", "neutral"] | None
+    entry: Entry | None
+    stop: Price | None
+    targets: list[Price]
+    source: Literal["given", "extracted", "none"] = Field(
+        description="`given` with the command, `extracted` from the text, or `none`."
+    )
+
+
 class Plan(_Body):
     """One coach's plan for one date."""
 
@@ -55,12 +79,22 @@ class Plan(_Body):
     created_at: Instant = Field(description="UTC.")
     edited_at: Instant | None = Field(description="UTC; null if never edited.")
     charts: list[Chart]
+    levels: Levels = Field(description="Versioned with the text: an as_of read gives its own.")
 
 
 class PlanList(_Body):
     """Every coach's plan for one date, ordered by coach."""
 
     date: dt.date
+    count: NonNegativeInt
+    plans: list[Plan]
+
+
+class TickerPlans(_Body):
+    """The plans of one date whose levels name a ticker, ordered by coach."""
+
+    date: dt.date
+    ticker: str
     count: NonNegativeInt
     plans: list[Plan]
 
@@ -175,6 +209,7 @@ class Metrics(_Body):
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Plan,
     PlanList,
+    TickerPlans,
     History,
     Error,
     Index,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -17,16 +16,11 @@ from starlette.responses import Response
 
 from app import __version__
 from app.api import models
+from app.api.parameters import AS_OF, COACH, DATE, GUILD, JSON, TICKER
 from app.services import services_for
-
-# A JSON object as the document holds it.
-JSON = dict[str, Any]
 
 _REF = "#/components/schemas/{model}"
 _ERROR = {"$ref": _REF.format(model="Error")}
-# Parameters carry no body, so their small schemas stay here.
-_DATE = {"type": "string", "format": "date", "example": "2025-03-14"}
-_INSTANT = {"type": "string", "format": "date-time", "example": "2025-03-14T13:30:00+00:00"}
 
 
 def _error(description: str) -> JSON:
@@ -56,44 +50,6 @@ _READ_ERRORS: dict[str, JSON] = {
 }
 _NO_PLAN = _error("There is no live plan for that coach and date.")
 _NO_HISTORY = _error("There is no plan for that coach and date, live or deleted.")
-
-_COACH: JSON = {
-    "name": "coach",
-    "in": "query",
-    "required": True,
-    "description": "The coach's name, one of COACHES.",
-    "schema": {"type": "string"},  # the enum is filled in from the settings
-}
-_DATE_PARAM: JSON = {
-    "name": "date",
-    "in": "query",
-    "required": False,
-    "description": "The plan's date (YYYY-MM-DD). Default: today in the service's TIMEZONE.",
-    "schema": _DATE,
-}
-_GUILD: JSON = {
-    "name": "guild",
-    "in": "query",
-    "required": False,
-    "description": (
-        "The Discord server (guild) id whose plans to read: each server's plans are its own. "
-        "May be left out when DEFAULT_GUILD_ID is set or plans of only one guild exist; "
-        "otherwise the answer is 400 `guild_required`."
-    ),
-    "schema": {"type": "string", "pattern": "^[0-9]{1,20}$", "example": "290926798626357999"},
-}
-_AS_OF: JSON = {
-    "name": "as_of",
-    "in": "query",
-    "required": False,
-    "description": (
-        "An ISO 8601 instant with a UTC offset (`Z` or `+hh:mm`). The answer is the plan's text "
-        "as it stood at that instant, so a backtest never sees later edits. 404 when the plan "
-        "did not exist yet or was already deleted then. A time without an offset is refused "
-        "with 400 rather than guessed."
-    ),
-    "schema": _INSTANT,
-}
 
 _PATHS: dict[str, dict[str, JSON]] = {
     "/": {
@@ -138,7 +94,7 @@ _PATHS: dict[str, dict[str, JSON]] = {
         "get": {
             "operationId": "getPlan",
             "summary": "One coach's plan for a date (also answered without the trailing slash).",
-            "parameters": [_COACH, _DATE_PARAM, _AS_OF, _GUILD],
+            "parameters": [COACH, DATE, AS_OF, GUILD],
             "responses": {"200": _ok("The plan.", models.Plan), "404": _NO_PLAN, **_READ_ERRORS},
         }
     },
@@ -146,7 +102,7 @@ _PATHS: dict[str, dict[str, JSON]] = {
         "get": {
             "operationId": "listPlans",
             "summary": "Every coach's plan for a date, ordered by coach.",
-            "parameters": [_DATE_PARAM, _GUILD],
+            "parameters": [DATE, GUILD],
             "responses": {
                 "200": _ok("The plans (possibly none).", models.PlanList),
                 **_READ_ERRORS,
@@ -158,10 +114,21 @@ _PATHS: dict[str, dict[str, JSON]] = {
             "operationId": "getHistory",
             "summary": "The earlier versions of one coach's plan for a date, newest first "
             "(also of a deleted plan, saying who deleted it and when).",
-            "parameters": [_COACH, _DATE_PARAM, _GUILD],
+            "parameters": [COACH, DATE, GUILD],
             "responses": {
                 "200": _ok("The history.", models.History),
                 "404": _NO_HISTORY,
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/coach-plans/by-ticker": {
+        "get": {
+            "operationId": "listPlansForTicker",
+            "summary": "The plans of a date whose levels name a ticker, ordered by coach.",
+            "parameters": [TICKER, DATE, AS_OF, GUILD],
+            "responses": {
+                "200": _ok("The plans (possibly none).", models.TickerPlans),
                 **_READ_ERRORS,
             },
         }

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from app.api import models
 from app.api.models import answer
 from app.errors import GuildRequired, PlanNotFound
-from app.records import HistoryEntry, Plan
+from app.records import NO_LEVELS, HistoryEntry, Plan
 from app.services import Services, services_for
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.
@@ -59,6 +59,29 @@ async def plans_of_day(request: Request) -> Response:
     return answer(models.PlanList.model_validate(body))
 
 
+async def by_ticker(request: Request) -> Response:
+    """The plans of a date whose levels name a ticker; with `as_of`, as they stood then."""
+    params = _params(request, ("ticker", "date", "as_of", "guild"), required="ticker")
+    services = await services_for(request)
+    plans = services.plans
+    day = plans.day(params.get("date"))
+    as_of = params.get("as_of")
+    instant = None if as_of is None else parse_instant(as_of)
+    ticker = plans.ticker(params["ticker"])
+    guild = await _guild(params, services)
+    found = (
+        [] if guild is None else await services.read(plans.by_ticker, guild, ticker, day, instant)
+    )
+    base = _base_url(request, services)
+    body = {
+        "date": day,
+        "ticker": ticker,
+        "count": len(found),
+        "plans": [plan_fields(p, base) for p in found],
+    }
+    return answer(models.TickerPlans.model_validate(body))
+
+
 async def history(request: Request) -> Response:
     """A plan's earlier texts, newest first; without a live plan, the last deleted one's, with
     who deleted it, when, and its text then."""
@@ -94,6 +117,7 @@ def plan_fields(plan: Plan, base_url: str) -> dict[str, object]:
         "guild_id": plan.guild_id,
         "created_at": plan.created_at,
         "edited_at": plan.edited_at,
+        "levels": (plan.levels or NO_LEVELS).as_dict(),
         "charts": [
             {
                 "id": chart.id,

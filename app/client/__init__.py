@@ -3,7 +3,8 @@
     from app.client import create_client
     client = create_client(api_base_url="http://localhost:5000")
     client.fetch_coach_plan("d")            # today's plan of coach d, or None
-    client.agent_state()                    # {"coach_d_plan": ..., "coach_d_charts": [...], ...}
+    client.agent_state()                    # {"coach_d_plan": ..., "coach_d_levels": {...}, ...}
+    client.fetch_plans_for_ticker("SPY")    # today's plans whose levels name SPY
 
 `create_async_client(...)` takes the same arguments and returns the async twin, whose methods
 are coroutines. Arguments left as None come from the environment (the service's setting

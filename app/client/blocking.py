@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -18,6 +19,11 @@ class CoachPlansClient:
     def __init__(self, core: ClientCore, transport: httpx.BaseTransport | None = None) -> None:
         self._core = core
         self._http = httpx.Client(transport=transport, **core.http_options())
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        """The zone whose calendar says what a date is (TIMEZONE)."""
+        return self._core.config.zone
 
     def fetch_coach_plan(
         self, coach: str, date: DateLike = None, as_of: datetime | str | None = None
@@ -32,13 +38,20 @@ class CoachPlansClient:
         """Every coach's plan for the date, ordered by coach."""
         return self._fetch(self._core.all_call(date))  # type: ignore[return-value]  # the call kind fixes the shape
 
+    def fetch_plans_for_ticker(
+        self, ticker: str, date: DateLike = None, as_of: datetime | str | None = None
+    ) -> list[dict[str, Any]]:
+        """The plans of the date (default today) whose levels name `ticker`, by coach; with
+        `as_of` (an aware datetime), as they stood at that instant."""
+        return self._fetch(self._core.ticker_call(ticker, date, as_of))  # type: ignore[return-value]  # the call kind fixes the shape
+
     def fetch_history(self, coach: str, date: DateLike = None) -> dict[str, Any] | None:
         """The plan's earlier texts, newest first; a deleted plan's too, with `deleted` saying
         who deleted it, when, and its last text. None when there is no plan, live or deleted."""
         return self._fetch(self._core.history_call(coach, date))  # type: ignore[return-value]  # the call kind fixes the shape
 
     def agent_state(self, date: DateLike = None) -> dict[str, Any]:
-        """`coach_<x>_plan` and `coach_<x>_charts` for every coach, for TradingAgents."""
+        """`coach_<x>_plan`, `coach_<x>_charts` and `coach_<x>_levels` for every coach."""
         day = self._core.day(date)
         try:
             plans, reason = self.fetch_all_coach_plans(day), None

@@ -16,9 +16,13 @@ from typing import Any
 import httpx
 
 from app import defaults
+from app.client.answers import api_error as _api_error
+from app.client.answers import copy as _copy
+from app.client.answers import instant as _instant
+from app.client.answers import json_body as _json
 from app.client.cache import MISSING, AnswerCache
 from app.client.config import ClientConfig
-from app.client.errors import ApiError, InvalidRequest, ServiceUnavailable
+from app.client.errors import InvalidRequest, ServiceUnavailable
 from app.retry import Backoff, is_transient
 
 DateLike = date | str | None
@@ -31,7 +35,7 @@ class Call:
     key: Hashable
     path: str
     params: dict[str, str]
-    kind: str  # "plan", "all" or "history": how to read the answer
+    kind: str  # "plan", "all", "ticker" or "history": how to read the answer
 
 
 @dataclass
@@ -131,6 +135,16 @@ class ClientCore:
         when = self.day(day).isoformat()
         return Call(("all", when), "/api/coach-plans/all", self._query(date=when), "all")
 
+    def ticker_call(self, ticker: str, day: DateLike, as_of: datetime | str | None) -> Call:
+        if not isinstance(ticker, str) or not ticker.strip():
+            raise InvalidRequest("ticker must be a symbol, e.g. 'SPY'")
+        symbol, when = ticker.strip().lstrip("$").upper(), self.day(day).isoformat()
+        params = self._query(ticker=symbol, date=when)
+        if as_of is not None:
+            params["as_of"] = _instant(as_of)
+        key = ("ticker", symbol, when, params.get("as_of"))
+        return Call(key, "/api/coach-plans/by-ticker", params, "ticker")
+
     def history_call(self, coach: str, day: DateLike) -> Call:
         name, when = self.coach(coach), self.day(day).isoformat()
         params = self._query(coach=name, date=when)
@@ -170,11 +184,11 @@ class ClientCore:
 
     def accept(self, call: Call, response: httpx.Response) -> object:
         """Turn the service's answer into the caller's value, caching it."""
-        if response.status_code == 404 and call.kind != "all":
+        if response.status_code == 404 and call.kind in ("plan", "history"):
             value: object = None  # no such plan: a real, cacheable answer
         elif response.status_code == 200:
             body = _json(response)
-            value = body["plans"] if call.kind == "all" else body
+            value = body["plans"] if call.kind in ("all", "ticker") else body
         else:
             raise _api_error(response)
         self.cache.put(call.key, value)
@@ -197,7 +211,8 @@ class ClientCore:
     def agent_state(
         self, day: date, plans: list[dict[str, Any]], reason: str | None
     ) -> dict[str, Any]:
-        """TradingAgents state keys for every coach: `coach_<x>_plan` and `coach_<x>_charts`."""
+        """TradingAgents state keys for every coach: `coach_<x>_plan`, `coach_<x>_charts` and
+        `coach_<x>_levels` (the plan's levels, or None)."""
         by_coach = {plan["coach"]: plan for plan in plans}
         coaches = list(self.config.coaches or defaults.COACHES)
         coaches += [name for name in by_coach if name not in coaches]
@@ -207,10 +222,12 @@ class ClientCore:
             if plan is not None:
                 state[f"coach_{name}_plan"] = plan["plan"]
                 state[f"coach_{name}_charts"] = [chart["url"] for chart in plan["charts"]]
+                state[f"coach_{name}_levels"] = plan.get("levels")
             else:
                 why = f": {reason}" if reason else ""
                 state[f"coach_{name}_plan"] = f"No plan from coach {name} for {day}{why}."
                 state[f"coach_{name}_charts"] = []
+                state[f"coach_{name}_levels"] = None
         return state
 
     def metrics(self, response: httpx.Response | None, failure: Exception | None) -> dict[str, Any]:
@@ -238,56 +255,3 @@ class ClientCore:
             self.counters.add("errors")
             return {"status": "unhealthy", "error": f"HTTP {response.status_code} without JSON"}
         return body
-
-
-def _instant(value: datetime | str) -> str:
-    """as_of as an ISO 8601 instant in UTC; a naive time is refused rather than guessed."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidRequest(f"as_of {value!r} is not an ISO 8601 instant") from None
-    if not isinstance(value, datetime):
-        raise InvalidRequest("as_of must be a timezone-aware datetime or an ISO 8601 string")
-    if value.tzinfo is None:
-        raise InvalidRequest(
-            "as_of has no timezone: pass an aware datetime, e.g. datetime.now(UTC)"
-        )
-    try:
-        return value.astimezone(UTC).isoformat()
-    except OverflowError:
-        raise InvalidRequest(f"as_of {value.isoformat()!r} is out of range") from None
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise ApiError(response.status_code, "invalid_response", "the answer is not JSON", None)
-    return body
-
-
-def _api_error(response: httpx.Response) -> ApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
-    return ApiError(
-        response.status_code,
-        str(body.get("error", "http_error")),
-        str(body.get("message", response.reason_phrase)),
-        body.get("request_id") or response.headers.get("x-request-id"),
-    )
-
-
-def _copy(value: object) -> object:
-    # Callers get their own outer object, so marking or editing it never changes the cache.
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, list):
-        return [dict(item) for item in value]
-    return value

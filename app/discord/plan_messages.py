@@ -18,7 +18,7 @@ from app.discord.protocol import (
     TITLE_MAX,
 )
 from app.discord.responses import clip, ephemeral, message, message_data
-from app.records import HistoryEntry, Plan
+from app.records import HistoryEntry, Levels, Plan, price_text
 
 COLOR = 0x2B6CB0
 
@@ -46,6 +46,23 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def levels_block(levels: Levels) -> str:
+    """The levels in two short lines: `SPY, QQQ · long` and `entry 948-951 · stop 940 ·
+    targets 960 / 975`."""
+    head = [", ".join(levels.tickers)] if levels.tickers else []
+    head += [levels.bias] if levels.bias else []
+    prices = []
+    if levels.entry is not None:
+        low, high = levels.entry
+        prices.append(f"entry {price_text(low)}" + (f"-{price_text(high)}" if high != low else ""))
+    if levels.stop is not None:
+        prices.append(f"stop {price_text(levels.stop)}")
+    if levels.targets:
+        prices.append("targets " + " / ".join(map(price_text, levels.targets)))
+    lines = [" · ".join(head), " · ".join(prices)]
+    return clip("\n".join(line for line in lines if line), FIELD_VALUE_MAX)
+
+
 def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> list[dict[str, Any]]:
     """The plan as embeds: text, coach, date, author; the charts as images (galleries of four
     share a url) up to Discord's 10 embeds, and the charts linked in a field: all of them, or
@@ -63,6 +80,9 @@ def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> li
         {"name": "Date", "value": plan.date.strftime("%a %Y-%m-%d"), "inline": True},
         {"name": "Posted by", "value": clip(plan.author, FIELD_VALUE_MAX), "inline": True},
     ]
+    if plan.levels is not None and not plan.levels.is_empty():
+        name = "Levels" if plan.levels.source == "given" else "Levels (read from the text)"
+        fields.append({"name": name, "value": levels_block(plan.levels)})
     footer = f"Plan #{plan.id} · version {plan.version}"
     if plan.edited_at is not None:
         footer += f" · edited {_when(plan.edited_at)}"

@@ -115,6 +115,8 @@ CUSTOM_ID_MAX: Final = 100
 MODAL_TITLE_MAX: Final = 45
 TEXT_INPUT_LABEL_MAX: Final = 45
 TEXT_INPUT_MAX: Final = 4000
+TEXT_INPUT_PLACEHOLDER_MAX: Final = 100
+MODAL_INPUTS_MAX: Final = 5
 # Channel names (https://discord.com/developers/docs/resources/channel#channel-object-channel-structure);
 # user names are shorter.
 CHANNEL_NAME_MAX: Final = 100

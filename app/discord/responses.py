@@ -4,6 +4,7 @@ and autocomplete choices, each cut to Discord's documented limits with a visible
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from app.discord import protocol
@@ -90,8 +91,27 @@ def choices(values: Sequence[tuple[str, str]]) -> dict[str, Any]:
     }
 
 
-def modal(custom_id: str, title: str, input_id: str, label: str, value: str) -> dict[str, Any]:
-    """A modal with one paragraph text input, prefilled with `value`."""
+@dataclass(frozen=True, slots=True)
+class ShortInput:
+    """An optional one-line text input of a modal."""
+
+    input_id: str
+    label: str
+    value: str = ""
+    placeholder: str = ""
+    max_length: int = 100
+
+
+def modal(
+    custom_id: str,
+    title: str,
+    input_id: str,
+    label: str,
+    value: str,
+    more: Sequence[ShortInput] = (),
+) -> dict[str, Any]:
+    """A modal with one paragraph text input, prefilled with `value`, then up to four optional
+    one-line inputs (Discord shows at most five)."""
     text_input = {
         "type": protocol.TEXT_INPUT,
         "custom_id": input_id,
@@ -107,9 +127,28 @@ def modal(custom_id: str, title: str, input_id: str, label: str, value: str) -> 
         "data": {
             "custom_id": custom_id,
             "title": clip(title, protocol.MODAL_TITLE_MAX),
-            "components": [{"type": protocol.ACTION_ROW, "components": [text_input]}],
+            "components": [
+                {"type": protocol.ACTION_ROW, "components": [one]}
+                for one in [text_input, *map(_short_input, more)][: protocol.MODAL_INPUTS_MAX]
+            ],
         },
     }
+
+
+def _short_input(spec: ShortInput) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "type": protocol.TEXT_INPUT,
+        "custom_id": spec.input_id,
+        "style": protocol.SHORT,
+        "label": clip(spec.label, protocol.TEXT_INPUT_LABEL_MAX),
+        "max_length": spec.max_length,
+        "required": False,
+    }
+    if spec.value:
+        found["value"] = spec.value[: spec.max_length]
+    if spec.placeholder:
+        found["placeholder"] = clip(spec.placeholder, protocol.TEXT_INPUT_PLACEHOLDER_MAX)
+    return found
 
 
 def buttons(*specs: tuple[str, int, str]) -> list[dict[str, Any]]:

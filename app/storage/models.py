@@ -50,6 +50,8 @@ class CoachPlan(SQLModel, table=True):
     deleted_by: str | None = Field(default=None, sa_type=String(100))  # the deleter's user id
     deleted_by_name: str | None = Field(default=None, sa_type=String(NAME_MAX))
     version: int = 1
+    # The version's levels as JSON (Levels.as_dict); NULL: stored before levels were recorded.
+    levels: str | None = Field(default=None, sa_type=Text)
 
 
 class PlanChart(SQLModel, table=True):
@@ -81,6 +83,8 @@ class PlanHistory(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("coach_plans.id", ondelete="CASCADE"), nullable=False)
     )
     plan_text: str = Field(sa_type=Text)
+    # The replaced version's levels, as coach_plans.levels holds them.
+    plan_levels: str | None = Field(default=None, sa_type=Text)
     edited_by: str = Field(sa_type=String(NAME_MAX))
     edited_by_id: str = Field(sa_type=String(_SNOWFLAKE))
     # When this text was replaced: the text stood from the previous edit until this instant.

@@ -138,11 +138,11 @@ class PlanReads:
                 return None
             # Each history row holds the text an edit replaced, stamped with that edit's time.
             later = connection.execute(
-                select(history_t.c.plan_text)
+                select(history_t.c.plan_text, history_t.c.plan_levels)
                 .where(history_t.c.plan_id == row.id, history_t.c.edited_at > instant)
                 .order_by(history_t.c.edited_at, history_t.c.id)
                 .limit(1)
-            ).scalar()
+            ).first()
             last_edit = connection.execute(
                 select(func.max(history_t.c.edited_at)).where(
                     history_t.c.plan_id == row.id, history_t.c.edited_at <= instant
@@ -152,9 +152,26 @@ class PlanReads:
                 connection.execute(PLANS_WITH_CHARTS.where(plans_t.c.id == row.id)),
                 charts_until=instant.astimezone(UTC),
             )
-        text = plan.text if later is None else later
-        edited_at = plan.edited_at if later is None else rows.utc(last_edit)
-        return replace(plan, text=text, edited_at=edited_at, is_deleted=False, deletion=None)
+        if later is None:
+            return replace(plan, is_deleted=False, deletion=None)
+        return replace(
+            plan,
+            text=later.plan_text,
+            levels=rows.levels(later.plan_levels),
+            edited_at=rows.utc(last_edit),
+            is_deleted=False,
+            deletion=None,
+        )
+
+    def coaches_on(self, guild: str, day: date) -> list[str]:
+        """Coaches with a plan for the date in the guild, deleted ones too (as_of reads)."""
+        query = (
+            select(plans_t.c.coach_name)
+            .where(plans_t.c.guild_id == guild, plans_t.c.date == day)
+            .distinct()
+        )
+        with self._reading() as connection:
+            return [row.coach_name for row in connection.execute(query)]
 
     def by_date(self, guild: str, day: date) -> list[Plan]:
         with storage_errors():

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
-from app.records import Actor, NewChart, Place, Plan
+from app.records import Actor, Levels, NewChart, Place, Plan
 from app.storage import rows
 from app.storage.database import writer
 from app.storage.reads import PlanReads, storage_errors
@@ -32,8 +32,10 @@ Check = Callable[[Plan, int], None]
 class PlanRepository(PlanReads):
     """Every read (see PlanReads) and every write of the plans."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(engine)
+        # What time a write is stamped with (UTC); a backtest's fixtures replay past days.
+        self._now = clock or (lambda: datetime.now(UTC))
         self._writer = writer(engine)
         self._claims = itertools.count()
 
@@ -49,7 +51,7 @@ class PlanRepository(PlanReads):
 
     @staticmethod
     def _claim(connection: Connection, key: str, forget_old: bool) -> None:
-        now = datetime.now(UTC)
+        now = datetime.now(UTC)  # delivery time, whatever the plans' clock says
         handled = rows.handled_t
         if forget_old:
             connection.execute(handled.delete().where(handled.c.handled_at < now - KEY_LIFETIME))
@@ -72,8 +74,9 @@ class PlanRepository(PlanReads):
         place: Place,
         charts: Sequence[NewChart],
         once: str | None,
+        levels: Levels | None = None,
     ) -> Plan:
-        now = datetime.now(UTC)
+        now = self._now()
         try:
             with self._transaction(write=True, once=once) as connection:
                 if self._live_id(connection, guild, coach, day) is not None:
@@ -91,6 +94,7 @@ class PlanRepository(PlanReads):
                         created_at=now,
                         is_deleted=False,
                         version=1,
+                        levels=rows.levels_json(levels),
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
                 self._add_charts(connection, plan_id, charts, now)
@@ -112,27 +116,33 @@ class PlanRepository(PlanReads):
         expected_version: int | None,
         plan_id: int | None,
         once: str | None,
+        levels: Callable[[Plan], Levels | None] | None = None,
     ) -> Plan:
-        """New text (the replaced one goes to history) and/or more charts, once `check` passes."""
+        """New text and/or levels (the replaced version goes to history) and/or more charts,
+        once `check` passes; `levels` gives the new version's levels from the current plan."""
         with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
-            now = datetime.now(UTC)
+            now = self._now()
             existing = connection.execute(
                 select(func.count()).where(charts_t.c.plan_id == current.id)
             ).scalar_one()
             check(current, existing)
             changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
-            if text is not None:
+            new_levels = current.levels if levels is None else levels(current)
+            if text is not None or new_levels != current.levels:
                 connection.execute(
                     history_t.insert().values(
                         plan_id=current.id,
                         plan_text=current.text,
+                        plan_levels=rows.levels_json(current.levels),
                         edited_by=editor.name,
                         edited_by_id=editor.id,
                         edited_at=now,
                     )
                 )
+                changes["levels"] = rows.levels_json(new_levels)
+            if text is not None:
                 changes["plan"] = text
             self._bump(connection, current, changes)
             self._add_charts(connection, current.id, charts, now)
@@ -155,7 +165,7 @@ class PlanRepository(PlanReads):
             check(current, len(current.charts))
             changes = {
                 "is_deleted": True,
-                "deleted_at": datetime.now(UTC),
+                "deleted_at": self._now(),
                 "deleted_by": actor.id,
                 "deleted_by_name": actor.name,
                 "version": current.version + 1,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, select
 
-from app.records import Chart, Deletion, HistoryEntry, Plan
+from app.records import Chart, Deletion, HistoryEntry, Levels, Plan
 from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
 
 # SQLModel's table classes carry their Table untyped.
@@ -34,6 +35,7 @@ PLAN_COLUMNS = (
     plans_t.c.deleted_at,
     plans_t.c.deleted_by,
     plans_t.c.deleted_by_name,
+    plans_t.c.levels,
 )
 CHART_COLUMNS = (
     charts_t.c.id.label("chart_id"),
@@ -120,6 +122,7 @@ def plan(row: Any, charts: Sequence[Chart] = ()) -> Plan:
         is_deleted=bool(row.is_deleted),
         charts=tuple(charts),
         deletion=deletion(row),
+        levels=levels(row.levels),
     )
 
 
@@ -129,6 +132,14 @@ def deletion(row: Any) -> Deletion | None:
     # No name recorded: the id stands in, as it does for anyone Discord gives no name.
     name = row.deleted_by_name or row.deleted_by
     return Deletion(by=name, by_id=row.deleted_by, at=_utc(row.deleted_at))
+
+
+def levels(stored: str | None) -> Levels | None:
+    return None if stored is None else Levels.from_dict(json.loads(stored))
+
+
+def levels_json(value: Levels | None) -> str | None:
+    return None if value is None else json.dumps(value.as_dict(), separators=(",", ":"))
 
 
 def history_entry(row: Any) -> HistoryEntry:

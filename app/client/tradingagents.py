@@ -1,0 +1,135 @@
+"""Coach Plans as a data vendor of TradingAgents (its `tradingagents.dataflows.interface`).
+
+    from app.client.tradingagents import register
+    tool = register(api_base_url="http://localhost:5000")
+    route_to_vendor("get_coach_plans", "SPY", "2025-03-14")   # the plans naming SPY, as text
+    # `tool` is the LangChain tool of the same name, for an agent's tool node.
+
+`get_coach_plans(ticker, curr_date)` reads the plans whose levels name the ticker as they stood
+at the end of `curr_date` in TIMEZONE (or now, if that is still to come), so a backtest never
+sees an edit made later. Its category `coach_plans` is optional: when the service cannot be
+reached, TradingAgents answers `DATA_UNAVAILABLE: …` instead of stopping the run.
+
+TradingAgents and LangChain are imported by `register()`, not by importing this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
+
+from app import defaults
+from app.client import create_client
+from app.client.blocking import CoachPlansClient
+from app.client.errors import ApiError, InvalidRequest
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
+CATEGORY = "coach_plans"
+VENDOR = "coach_plans"
+METHOD = "get_coach_plans"
+# The client the vendor reads with; a new register() closes the one before.
+_clients: list[CoachPlansClient] = []
+
+
+def register(
+    api_base_url: str = defaults.API_BASE_URL,
+    api_key: str | None = None,
+    guild_id: str | int | None = None,
+    **client_options: Any,
+) -> BaseTool:
+    """Adds `get_coach_plans` to TradingAgents' vendors and returns it as a LangChain tool.
+
+    `client_options` go to `create_client` (timezone, reconnect_attempts, …). Calling it again
+    points the vendor at the new service.
+    """
+    from tradingagents.dataflows import interface
+
+    client = create_client(
+        api_base_url=api_base_url, api_key=api_key, guild_id=guild_id, **client_options
+    )
+    while _clients:
+        _clients.pop().close()
+    _clients.append(client)
+
+    def get_coach_plans(ticker: str, curr_date: str) -> str:
+        return plans_as_text(client, ticker, curr_date)
+
+    interface.TOOLS_CATEGORIES[CATEGORY] = {
+        "description": "Trading coaches' daily plans and levels (Coach Plans)",
+        "tools": [METHOD],
+    }
+    interface.VENDOR_METHODS[METHOD] = {VENDOR: get_coach_plans}
+    interface.OPTIONAL_CATEGORIES.add(CATEGORY)
+    if VENDOR not in interface.VENDOR_LIST:
+        interface.VENDOR_LIST.append(VENDOR)
+    return _tool(interface.route_to_vendor)
+
+
+def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
+    """The plans naming `ticker` as they stood at the end of `curr_date`, for an LLM to read."""
+    day = date.fromisoformat(curr_date.strip()[:10])
+    zone = client.timezone
+    end_of_day = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta.resolution
+    instant = min(end_of_day.astimezone(UTC), datetime.now(UTC))
+    try:
+        plans = client.fetch_plans_for_ticker(ticker, day, as_of=instant)
+    except (ApiError, InvalidRequest) as refused:
+        if isinstance(refused, ApiError) and refused.code != "bad_levels":
+            raise
+        plans = []  # not a symbol a coach can name
+    when = f"{end_of_day:%Y-%m-%d %H:%M} {zone.key}"
+    if not plans:
+        return f"No coach plan names {ticker} for {day.isoformat()} (as of {when})."
+    header = f"Coach plans naming {ticker} for {day.isoformat()}, as they stood at {when}:"
+    return "\n\n".join([header, *map(_plan_text, plans)])
+
+
+def _plan_text(plan: dict[str, Any]) -> str:
+    levels = plan.get("levels") or {}
+    edited = f", edited {plan['edited_at']}" if plan.get("edited_at") else ""
+    lines = [
+        f"## Coach {plan['coach']} (posted by {plan['author']} at {plan['created_at']}{edited})"
+    ]
+    stated = _levels_line(levels)
+    if stated:
+        how = "given by the coach" if levels.get("source") == "given" else "read from the text"
+        lines.append(f"Levels ({how}): {stated}")
+    lines.append(plan["plan"])
+    return "\n".join(lines)
+
+
+def _levels_line(levels: dict[str, Any]) -> str:
+    parts: list[str] = []
+    if levels.get("tickers"):
+        parts.append(", ".join(levels["tickers"]))
+    if levels.get("bias"):
+        parts.append(f"bias {levels['bias']}")
+    entry = levels.get("entry")
+    if entry:
+        low, high = entry["low"], entry["high"]
+        parts.append(f"entry {low}" if low == high else f"entry zone {low}-{high}")
+    if levels.get("stop") is not None:
+        parts.append(f"stop {levels['stop']}")
+    targets: Sequence[float] = levels.get("targets") or ()
+    if targets:
+        parts.append("targets " + ", ".join(map(str, targets)))
+    return "; ".join(parts)
+
+
+def _tool(route: Any) -> BaseTool:
+    from langchain_core.tools import tool
+
+    @tool(METHOD)
+    def get_coach_plans(
+        ticker: Annotated[str, "ticker symbol, e.g. SPY"],
+        curr_date: Annotated[str, "the trading date, yyyy-mm-dd"],
+    ) -> str:
+        """The trading coaches' plans for the ticker on that date: each coach's text and
+        levels (bias, entry price or zone, stop, targets), as they stood at the end of that
+        day. Uses the configured coach_plans vendor."""
+        return str(route(METHOD, ticker, curr_date))
+
+    return get_coach_plans

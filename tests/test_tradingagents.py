@@ -1,0 +1,127 @@
+"""Coach Plans as a TradingAgents data vendor: the real TradingAgents package (installed from its
+wheel) routes `get_coach_plans` to the real service, which serves the plans as they stood at the
+end of the asked day."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from tradingagents.dataflows import interface
+
+from app.client.tradingagents import register
+from app.levels import GivenLevels
+from app.plans import PlanService
+from app.records import Actor, Place
+from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
+from app.web import create_app
+from tests.conftest import settings_in
+from tests.live_server import live_server
+
+GUILD = "290926798626357999"
+HERE = Place(guild_id=GUILD)
+DAY = date(2025, 3, 14)
+FAST = {"reconnect_attempts": 0, "timezone": "America/New_York", "cache_ttl_seconds": 0}
+
+
+class Clock:
+    """The time writes are stamped with: these plans are replayed as they happened that week."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2025, 3, 14, 13, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = settings_in(tmp_path_factory.mktemp("vendor"))
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    clock = Clock()
+    plans = PlanService(
+        PlanRepository(engine, clock), coaches=settings.coaches, timezone=settings.zone
+    )
+    d, s = Actor(id="111", name="coach d"), Actor(id="333", name="coach s")
+    plans.post("d", DAY, "$SPY long above 950, stop 940, targets 960/975", d, place=HERE)
+    plans.post("i", DAY, "QQQ short below 400", Actor(id="222", name="coach i"), place=HERE)
+    plans.post(
+        "s", DAY, "Fade the open", s, place=HERE, levels=GivenLevels(ticker="SPY", bias="short")
+    )
+    # 23:30 in New York is still the 14th there: this edit belongs to the day.
+    clock.now = datetime(2025, 3, 15, 3, 30, tzinfo=UTC)
+    plans.edit(GUILD, "s", DAY, s, text="Fade the open; stop 958")
+    # The next afternoon, coach d rewrites the plan: a backtest of the 14th must not see it.
+    clock.now = datetime(2025, 3, 15, 19, 0, tzinfo=UTC)
+    plans.edit(GUILD, "d", DAY, d, text="$SPY short below 945, stop 955, target 930")
+    with live_server(create_app(settings)) as base_url:
+        yield base_url
+    engine.dispose()
+
+
+def test_the_vendor_answers_the_days_version_not_a_later_edit(service: str) -> None:
+    register(api_base_url=service, **FAST)
+    answer = interface.route_to_vendor("get_coach_plans", "SPY", DAY.isoformat())
+    assert "long above 950" in answer and "short below 945" not in answer
+    assert "Levels (read from the text): SPY; bias long; entry 950; stop 940; targets 960, 975" in (
+        answer
+    )
+    assert "Fade the open; stop 958" in answer  # edited 23:30 New York time, the same day
+    assert "Levels (given by the coach): SPY; bias short" in answer
+    assert "Coach i" not in answer  # QQQ only
+
+
+def test_the_next_day_sees_the_edit(service: str) -> None:
+    register(api_base_url=service, **FAST)
+    answer = interface.route_to_vendor("get_coach_plans", "$spy", "2025-03-15")
+    # The plans are for the 14th: on the 15th there are none for that date.
+    assert answer.startswith("No coach plan names $spy for 2025-03-15")
+    client_answer = interface.route_to_vendor("get_coach_plans", "QQQ", DAY.isoformat())
+    assert "Coach i" in client_answer and "short below 400" in client_answer
+
+
+def test_the_langchain_tool_reads_through_the_router(service: str) -> None:
+    tool = register(api_base_url=service, **FAST)
+    assert tool.name == "get_coach_plans"
+    assert set(tool.args) == {"ticker", "curr_date"}
+    answer = tool.invoke({"ticker": "SPY", "curr_date": DAY.isoformat()})
+    assert answer == interface.route_to_vendor("get_coach_plans", "SPY", DAY.isoformat())
+    assert "Coach d" in answer
+
+
+def test_a_ticker_no_coach_names_is_said_plainly(service: str) -> None:
+    register(api_base_url=service, **FAST)
+    assert interface.route_to_vendor("get_coach_plans", "AAPL", DAY.isoformat()).startswith(
+        "No coach plan names AAPL for 2025-03-14"
+    )
+    # Index symbols such as ^GSPC cannot be in a plan's levels: no plans, not an error.
+    assert interface.route_to_vendor("get_coach_plans", "^GSPC", DAY.isoformat()).startswith(
+        "No coach plan names ^GSPC"
+    )
+
+
+def test_the_service_down_gives_data_unavailable_not_a_crash() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    register(api_base_url=f"http://127.0.0.1:{port}", **FAST)
+    answer = interface.route_to_vendor("get_coach_plans", "SPY", DAY.isoformat())
+    assert answer.startswith("DATA_UNAVAILABLE: optional coach_plans could not be retrieved")
+    # TradingAgents' own vendors are still routed as before.
+    assert interface.get_category_for_method("get_stock_data") == "core_stock_apis"
+
+
+def test_importing_the_vendor_module_loads_neither_tradingagents_nor_the_service() -> None:
+    code = (
+        "import sys, app.client.tradingagents; "
+        "heavy = {'tradingagents', 'langchain_core', 'pandas', 'sqlalchemy', 'starlette'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
