@@ -32,6 +32,9 @@ T = TypeVar("T")
 
 _STATUS = re.compile(r"status code: (\d{3})")
 _CODE = re.compile(r"<Code>(\w+)</Code>")
+# When no answer came, the operating system's words ("Connection reset by peer"), else the kind.
+_CAUSE = re.compile(r'message: "([^"]{1,200})"')
+_KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
 
 
 class BucketStore:
@@ -44,18 +47,21 @@ class BucketStore:
         endpoint = settings.aws_endpoint_url_s3
         secret = settings.aws_secret_access_key
         timeout = timedelta(seconds=settings.connection_timeout)
+        given = {
+            "endpoint": endpoint,
+            "access_key_id": settings.aws_access_key_id,
+            "secret_access_key": secret.get_secret_value() if secret else None,
+        }
         self.store = S3Store(
             bucket,
-            endpoint=endpoint,
             region=settings.aws_region or "us-east-1",
-            access_key_id=settings.aws_access_key_id,
-            secret_access_key=secret.get_secret_value() if secret else None,
             client_options={
                 "allow_http": bool(endpoint and endpoint.startswith("http://")),
                 "connect_timeout": timeout,
                 "timeout": timeout * 3,  # a whole request, as a chart download's deadline
             },
             retry_config={"max_retries": 0, "retry_timeout": timeout},
+            **{key: value for key, value in given.items() if value is not None},  # type: ignore[arg-type]
         )
         attempts = settings.reconnect_attempts if retries is None else retries
         self.backoff = Backoff(attempts, settings.reconnect_delay_seconds)
@@ -125,8 +131,9 @@ class BucketStore:
             return StoreError(f"{where} does not exist (NoSuchBucket)", transient=False)
         if status_match is None:
             # No answer at all: refused, reset (also mid-upload) or timed out.
-            first = text.split("\n", 1)[0].split(" - ", 1)[-1][:200]
-            return StoreError(f"{where} could not be reached: {first}", transient=True)
+            cause = _CAUSE.search(text) or _KIND.search(text)
+            why = cause[1] if cause else text.split("\n", 1)[0][-200:]
+            return StoreError(f"{where} could not be reached: {why}", transient=True)
         status = int(status_match[1])
         named = f"HTTP {status}" + (f" {code}" if code else "")
         if status in (401, 403):
