@@ -7,6 +7,7 @@ A missing server is a failure, not a skip: `make test` installs moto (a dev depe
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import os
@@ -38,7 +39,9 @@ _DENIED = (
 
 
 # moto does not check signatures, but refuses anonymous reads of private objects.
-_SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=test-key/20260101/us-east-1/s3/aws4_request"}
+_SIGNED = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test-key/20260101/us-east-1/s3/aws4_request"
+}
 
 
 class S3Server:
@@ -173,10 +176,8 @@ def _handler(edge: BucketEdge) -> type[BaseHTTPRequestHandler]:
             conn.close()
 
         def finish(self) -> None:
-            try:
+            with contextlib.suppress(OSError):  # the connection was reset on purpose
                 super().finish()
-            except OSError:
-                pass  # the connection was reset on purpose
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
 
