@@ -59,7 +59,10 @@ def two_instances(root: Path, database_url: str, bucket: dict[str, str]) -> Iter
             base, _ = stack.enter_context(running_service(folder, env, "--mock"))
             results.append(base)
 
-        threads = [threading.Thread(target=start, args=(root / n, e)) for n, e in zip("ab", envs)]
+        threads = [
+            threading.Thread(target=start, args=(root / n, e))
+            for n, e in zip("ab", envs, strict=True)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -80,8 +83,8 @@ def test_a_chart_posted_through_one_instance_is_served_by_the_other(
     (tmp_path / "spy.png").write_bytes(body)
     with two_instances(tmp_path, postgres_url, bucket) as (a, b):
         sent = subprocess.run(
-            [str(BIN / "coach-plans"), "send", '/plan coach:d text:"Long above 950" chart1:./spy.png',
-             "--url", a],
+            [str(BIN / "coach-plans"), "send", "--url", a,
+             '/plan coach:d text:"Long above 950" chart1:./spy.png'],
             env=shared_env(tmp_path / "a", postgres_url, bucket), cwd=tmp_path,
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
