@@ -174,3 +174,25 @@ def test_an_archived_chart_the_bucket_cannot_serve_now_is_a_503(
         answer = discord.client.get(chart_path(chart))
         assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
         assert discord.client.get(chart_path(chart)).content == png(800)  # and then it is back
+
+
+def test_the_bucket_settings_are_read_as_fly_storage_create_names_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from app.settings import load_settings
+
+    monkeypatch.setenv("BUCKET_NAME", "from-fly")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://fly.storage.tigris.dev")
+    settings = load_settings(mock_mode=True)
+    assert (settings.chart_bucket, settings.aws_endpoint_url_s3) == (
+        "from-fly",
+        "https://fly.storage.tigris.dev",
+    )
+    monkeypatch.setenv("CHART_BUCKET", "chosen")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://s3.example.test")
+    settings = load_settings(mock_mode=True)
+    assert (settings.chart_bucket, settings.aws_endpoint_url_s3) == (
+        "chosen",
+        "https://s3.example.test",
+    )
+    assert load_settings(mock_mode=True, chart_bucket="", bucket_name="").chart_bucket is None
