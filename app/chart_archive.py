@@ -1,8 +1,10 @@
-"""Archiving Discord's copy of each chart under CHART_STORAGE_DIR (its attachment URLs expire).
+"""Archiving Discord's copy of each chart in the chart store (its attachment URLs expire).
 
 A chart whose download fails for a reason that may pass keeps its Discord URL (plans still show
-it) and is retried later: at every start and then every RETRY_INTERVAL_SECONDS. One refused for
-good is never fetched again. Until a chart is archived, /charts/{id} answers 404 saying so:
+it) and is retried later: at every start and then every RETRY_INTERVAL_SECONDS, by one instance
+at a time (a lease in the shared database). So is a chart the store would not keep (a bucket
+missing, refusing or down): it is never lost, only late. One refused for good is never fetched
+again. Until a chart is archived, /charts/{id} answers 404 saying so:
 Discord's URL may already have expired, and the read API promises only archived bytes.
 """
 
@@ -10,17 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import anyio
 import httpx
 
 from app import chart_downloads
-from app.chart_downloads import Passing, Refused
+from app.chart_downloads import Passing, Refused, StoreFailed
+from app.chart_store import ChartStore
 from app.db_threads import DatabaseThreads
 from app.plans import PlanService
 from app.records import Chart
 from app.retry import Backoff
 from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.storage.leases import Lease
 
 log = logging.getLogger("coach_plans")
 
@@ -30,7 +37,7 @@ RETRY_CONCURRENCY = 4
 
 
 class ChartArchive:
-    """Keeps Discord's chart images under CHART_STORAGE_DIR and records each outcome."""
+    """Keeps Discord's chart images in the chart store and records each outcome."""
 
     def __init__(
         self,
@@ -38,11 +45,15 @@ class ChartArchive:
         http: httpx.AsyncClient,
         plans: PlanService,
         threads: DatabaseThreads,
+        store: ChartStore,
+        lease: Lease | None = None,
     ) -> None:
         self.settings = settings
         self.http = http
         self.plans = plans
         self.threads = threads
+        self.store = store
+        self.lease = lease  # None: this process is alone on its database
         # Ids of charts being downloaded now, so a command and the background retry never fetch
         # the same chart at once.
         self.in_flight: set[int] = set()
@@ -71,7 +82,20 @@ class ChartArchive:
     async def archive_pending(self) -> int:
         """Retry every chart of a live plan that is neither archived nor refused for good;
         returns how many were archived. Each chart is on its own: every attempt has its
-        deadline, and a slow one holds one of RETRY_CONCURRENCY slots, never the others."""
+        deadline, and a slow one holds one of RETRY_CONCURRENCY slots, never the others.
+        Skipped while another instance holds the lease: it is retrying the same charts."""
+        lease = self.lease
+        if lease is not None and not await self.threads.read(lease.acquire):
+            log.info("another instance is retrying the pending charts; this one leaves them to it")
+            return 0
+        try:
+            return await self._archive_pending()
+        finally:
+            if lease is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.threads.read(lease.release)
+
+    async def _archive_pending(self) -> int:
         pending = await self.threads.read(self.plans.unarchived_charts)
         if not pending:
             return 0
@@ -119,7 +143,7 @@ class ChartArchive:
         why = "not tried"
         for attempt in range(1, attempts + 1):
             try:
-                name = await chart_downloads.attempt(self.http, self.settings, chart)
+                name = await chart_downloads.attempt(self.http, self.settings, chart, self.store)
             except Refused as refused:
                 log.warning(
                     "chart %s (%s) is refused for good: %s; it will not be downloaded again",
@@ -129,6 +153,17 @@ class ChartArchive:
                 )
                 await self.threads.write(self.plans.mark_failed, chart.id, refused.reason)
                 return False
+            except StoreFailed as failed:
+                if not failed.again:  # the store retried what could pass, or nothing can
+                    log.warning(
+                        "chart %s (%s) was downloaded but not kept: %s; it stays pending and is "
+                        "retried later",
+                        chart.id,
+                        chart.filename,
+                        failed,
+                    )
+                    return False
+                why = str(failed)
             except Passing as passing:
                 why = str(passing)
             else:
@@ -137,7 +172,7 @@ class ChartArchive:
             if attempt < attempts:
                 await anyio.sleep(backoff.delay(attempt - 1))
         log.warning(
-            "could not download chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL "
+            "could not archive chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL "
             "and is retried later",
             chart.id,
             chart.filename,

@@ -1,5 +1,5 @@
-"""Downloading one chart from Discord's CDN into CHART_STORAGE_DIR (one attempt; app/charts.py
-retries and records the outcome).
+"""Downloading one chart from Discord's CDN into the chart store (one attempt;
+app/chart_archive.py retries and records the outcome).
 
 Every attempt has an overall deadline, and every failure is sorted: one that can pass (connection
 error, timeout, 429, 5xx, storage trouble) leaves the chart pending for a later retry; one that
@@ -9,14 +9,10 @@ Discord's CDN) is recorded in `failed_reason`, and the chart is never fetched ag
 
 from __future__ import annotations
 
-import hashlib
-import os
-from pathlib import Path
-
 import anyio
-import anyio.to_thread
 import httpx
 
+from app.chart_store import ChartStore, StoreError, stored_name
 from app.discord.protocol import API_HOST, CDN_HOSTS
 from app.records import Chart
 from app.settings import Settings
@@ -56,6 +52,15 @@ class Refused(Exception):
 
 class Passing(Exception):
     """This attempt failed for a reason that may pass; a later one may succeed."""
+
+
+class StoreFailed(Passing):
+    """The chart was downloaded but the store would not keep it. `again`: another attempt now
+    may do (the fault may pass and the store has not retried it itself)."""
+
+    def __init__(self, reason: str, *, again: bool) -> None:
+        super().__init__(reason)
+        self.again = again
 
 
 # --- which hosts ----------------------------------------------------------------------------------
@@ -135,30 +140,19 @@ async def _fetch(http: httpx.AsyncClient, settings: Settings, chart: Chart) -> b
     return bytes(data)
 
 
-def _write(folder: Path, name: str, data: bytes) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    # Per process, so two workers archiving the same chart never write into one file.
-    partial = folder / f".{name}.{os.getpid()}.part"
-    try:
-        partial.write_bytes(data)
-        partial.replace(folder / name)  # atomic: a reader never sees half a file
-    except BaseException:
-        partial.unlink(missing_ok=True)  # a full disk must not keep what did fit
-        raise
-
-
-async def attempt(http: httpx.AsyncClient, settings: Settings, chart: Chart) -> str:
-    """Download and store the chart; its file name. Raises Refused or Passing."""
+async def attempt(
+    http: httpx.AsyncClient, settings: Settings, chart: Chart, store: ChartStore
+) -> str:
+    """Download and store the chart; its stored name. Raises Refused or Passing."""
     seconds = deadline(settings)
     try:
         with anyio.fail_after(seconds):
             data = await _fetch(http, settings, chart)
-            digest = hashlib.sha256(data).hexdigest()[:32]
-            name = f"{chart.id}-{digest}{IMAGE_TYPES[chart.content_type]}"
-            folder = settings.chart_storage_dir
-            await anyio.to_thread.run_sync(_write, folder, name, data)
+            name = stored_name(chart.id, data, IMAGE_TYPES[chart.content_type])
+            await store.put(name, data, chart.content_type)
             return name
     except TimeoutError:
         raise Passing(f"not done within {seconds:g}s") from None
-    except OSError as exc:
-        raise Passing(f"storage: {exc.strerror or exc}") from exc
+    except StoreError as exc:
+        again = exc.transient and not exc.retried
+        raise StoreFailed(f"chart store: {exc.reason}", again=again) from exc

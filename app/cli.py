@@ -51,6 +51,15 @@ def _parser() -> argparse.ArgumentParser:
     answer = send.add_mutually_exclusive_group()
     answer.add_argument("--click", metavar="CUSTOM_ID", help="press a button")
     answer.add_argument("--submit", metavar="CUSTOM_ID", help="submit a modal")
+    charts = sub.add_parser("charts", help="the chart archive")
+    charts_sub = charts.add_subparsers(dest="charts_action", required=True)
+    migrate = charts_sub.add_parser(
+        "migrate",
+        help="copy the local chart archive (CHART_STORAGE_DIR) into the bucket (CHART_BUCKET)",
+        description="Resumable and idempotent: each chart is verified by its hash, and one "
+        "already in the bucket is not sent again.",
+    )
+    migrate.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
     return parser
 
 
@@ -142,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = settings_or_exit(args, mock_mode=True)
         return send(args, settings)
+    if args.action == "charts":
+        from app.chart_migrate import run
+        from app.logs import configure_logging
+
+        settings = settings_or_exit(args, mock_mode=True)
+        configure_logging(settings)
+        return run(settings)
     return 1
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from app.chart_archive import ChartArchive
+    from app.chart_store import ChartStore
     from app.discord.fake import FakeDiscord
     from app.discord.rest import Webhook
     from app.plans import PlanService
@@ -52,6 +53,7 @@ class Services:
     http: httpx.AsyncClient
     threads: DatabaseThreads
     charts: ChartArchive
+    store: ChartStore  # where archived charts are kept: a directory or a bucket
     webhook: Webhook  # answers after the first, to interactions we deferred
     fake_discord: FakeDiscord | None  # mock mode: Discord's side, kept in-process
 
@@ -63,6 +65,7 @@ class Services:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.store.close()
         self.engine.dispose()
 
 
@@ -78,6 +81,7 @@ def build_services(
     from app.plans import PlanService
     from app.retry import Backoff
     from app.storage.database import make_engine, migrate, ping
+    from app.storage.leases import CHART_RETRIES, Lease
     from app.storage.repository import PlanRepository
 
     engine = make_engine(settings.database_url)
@@ -101,6 +105,8 @@ def build_services(
         max_charts=settings.max_chart_attachments,
     )
     threads = DatabaseThreads()
+    store = open_store(settings)
+    lease = Lease(engine, CHART_RETRIES, "chart-retries")
     return Services(
         settings=settings,
         engine=engine,
@@ -109,7 +115,8 @@ def build_services(
         metrics=metrics,
         http=http,
         threads=threads,
-        charts=ChartArchive(settings, http, plans, threads),
+        charts=ChartArchive(settings, http, plans, threads, store, lease),
+        store=store,
         webhook=Webhook(
             http,
             settings.discord_api_base_url,
@@ -117,6 +124,17 @@ def build_services(
         ),
         fake_discord=fake_discord,
     )
+
+
+def open_store(settings: Settings) -> ChartStore:
+    """The bucket when CHART_BUCKET (or BUCKET_NAME) is set, else the local directory."""
+    if settings.chart_bucket:
+        from app.chart_bucket import BucketStore  # its client library is loaded only if used
+
+        return BucketStore(settings)
+    from app.chart_store import DirectoryStore
+
+    return DirectoryStore(settings.chart_storage_dir)
 
 
 class NotStarted(PlanError):

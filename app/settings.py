@@ -27,6 +27,7 @@ from pydantic_settings import (
 
 from app import defaults
 from app.discord.protocol import API_BASE_URL
+from app.settings_problems import describe
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
@@ -72,6 +73,14 @@ class Settings(BaseSettings):
     max_chart_attachments: int = Field(10, ge=1, le=20)
     max_chart_bytes: int = Field(10 * 1024 * 1024, ge=1)
     chart_storage_dir: Path = Path("./data/charts")
+    # An S3-compatible bucket instead, named as `fly storage create` names its secrets.
+    chart_bucket: str | None = None
+    bucket_name: str | None = None
+    aws_endpoint_url_s3: str | None = None
+    aws_endpoint_url: str | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_region: str | None = None
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
@@ -100,7 +109,18 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "discord_bot_token", "api_key", "public_base_url", "database_path", mode="before"
+        "discord_bot_token",
+        "api_key",
+        "public_base_url",
+        "database_path",
+        "chart_bucket",
+        "bucket_name",
+        "aws_endpoint_url_s3",
+        "aws_endpoint_url",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_region",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -179,7 +199,9 @@ class Settings(BaseSettings):
             raise ValueError("must be the numeric application id from the Developer Portal")
         return value
 
-    @field_validator("discord_api_base_url", "public_base_url")
+    @field_validator(
+        "discord_api_base_url", "public_base_url", "aws_endpoint_url_s3", "aws_endpoint_url"
+    )
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if not value:
@@ -207,6 +229,8 @@ class Settings(BaseSettings):
                     "DATABASE_PATH and DATABASE_URL are both set: set only one of them"
                 )
             self.database_url = f"sqlite:///{self.database_path}"
+        self.chart_bucket = self.chart_bucket or self.bucket_name
+        self.aws_endpoint_url_s3 = self.aws_endpoint_url_s3 or self.aws_endpoint_url
         if self.default_guild_id is None and len(self.allowed_guild_ids) == 1:
             # Serving one community only: REST reads that name no guild mean that one.
             self.default_guild_id = self.allowed_guild_ids[0]
@@ -266,27 +290,6 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(_describe(exc, config)) from None
+        raise SettingsError(describe(exc, config)) from None
     finally:
         _CONFIG_FILE.reset(token)
-
-
-_SECRET = {"discord_bot_token", "api_key"}
-
-
-def _describe(exc: ValidationError, config: Path | str | None) -> list[str]:
-    lines = []
-    for error in exc.errors(include_url=False):
-        loc = error.get("loc") or ()
-        if error["type"] == "extra_forbidden" and loc:
-            lines.append(f"{str(loc[0]).upper()}: unknown setting in {config}")
-            continue
-        message = error["msg"].removeprefix("Value error, ")
-        if not loc or re.match(r"[A-Z_]+: ", message):  # the check named its setting
-            lines.append(message)
-            continue
-        field = str(loc[0])
-        got = error.get("input")
-        shown = "" if field in _SECRET or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{field.upper()}: {message}{shown}")
-    return lines

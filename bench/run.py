@@ -1,7 +1,7 @@
 """Benchmarks: Coach Plans against bare Starlette floor apps, measured in the same run.
 
 Usage: `make bench`, or `.venv/bin/python bench/run.py [--seconds N] [--only CASE ...]`
-with CASE among ping, plan, read, all, autocomplete, client, cold, levels.
+with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels.
 
 Everything runs on 127.0.0.1. Each server is started, driven by wrk for the same time with the
 same connections, and stopped. Signed interactions are pre-built and unique, so replay
@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import charts
 import cold
 import httpx
 from nacl.signing import SigningKey
@@ -460,6 +461,7 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "autocomplete": case_autocomplete,
     "client": case_client,
     "cold": cold.case_cold,
+    "charts": charts.case_charts,
     "levels": case_levels,
 }
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from app.settings import Settings, load_settings
 from app.web import create_app
 
-pytest_plugins = ["tests.postgres_server"]
+pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]
 
 _SETTING_NAMES = {name.upper() for name in Settings.model_fields} | {"COACH_PLANS_CONFIG"}
 

@@ -168,7 +168,7 @@ def test_the_start_path_leaves_the_storage_and_http_libraries_unloaded(settings:
         "from app.web import create_app\n"
         f"create_app(load_settings(database_path={str(settings.database_path)!r}, mock_mode=True,"
         f" mock_key_file={str(settings.mock_key_file)!r}))\n"
-        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'httpx', 'psycopg')\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'httpx', 'psycopg', 'obstore')\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
     )
     done = subprocess.run(

@@ -1,19 +1,19 @@
-"""GET /charts/{chart_id}: an archived chart image, served with its own content type.
+"""GET /charts/{chart_id}: an archived chart image, served with its own content type, from the
+chart store (the local directory or the bucket: the answer is the same).
 
-An archived file is named after its content's hash (app/chart_downloads.py), so it never changes:
+An archived chart is named after its content's hash (app/chart_store.py), so it never changes:
 the hash is the ETag and caches may keep the image for a year.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 
 from app.api.errors import error_response
+from app.chart_store import StoreError, digest_of
 from app.services import services_for
 from app.text_rules import canonical_uint
 
@@ -30,19 +30,30 @@ async def chart(request: Request) -> Response:
     if chart_id is None:
         return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
     found = await services.read(services.plans.chart, chart_id)
-    path = services.settings.chart_storage_dir / (found.stored_path or "")
-    if found.stored_path and Path(found.stored_path).name == found.stored_path:
-        etag = _etag(found.stored_path)
+    name = found.stored_path
+    if name and digest_of(name) is not None:
+        etag = f'"{digest_of(name)}"'
         headers = {"ETag": etag, "Cache-Control": _CACHE_FOREVER}
         if _matches(request.headers.get("if-none-match", ""), etag):
             return Response(status_code=304, headers=headers)
+        store = services.store
         try:
-            data = await anyio.to_thread.run_sync(path.read_bytes)
-        except OSError as exc:
-            log.warning("archived chart %s cannot be read (%s)", found.id, exc)
-        else:
+            data = await store.get(name)
+        except StoreError as exc:
+            log.warning("archived chart %s cannot be read from the %s: %s", found.id, store.backend,
+                        exc.reason)  # fmt: skip
+            return error_response(
+                request,
+                503,
+                f"Chart {found.id} is archived, but the chart store cannot be read now. "
+                "Try again in a while.",
+                "unavailable",
+                headers={"Retry-After": "30"},
+            )
+        if data is not None:
             headers["X-Content-Type-Options"] = "nosniff"
             return Response(data, media_type=found.content_type, headers=headers)
+        log.warning("archived chart %s (%s) is missing from the %s", found.id, name, store.backend)
     if found.failed_reason:
         return error_response(
             request,
@@ -58,10 +69,6 @@ async def chart(request: Request) -> Response:
         "not succeeded so far and is retried later. Try again in a while.",
         "chart_not_archived",
     )
-
-
-def _etag(stored_path: str) -> str:
-    return '"' + Path(stored_path).stem.partition("-")[2] + '"'
 
 
 def _matches(if_none_match: str, etag: str) -> bool:

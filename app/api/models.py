@@ -163,9 +163,19 @@ class DiscordStatus(_Body):
     status: Literal["configured", "mock"]
 
 
+class ChartsStatus(_Body):
+    status: Literal["up", "down"] = Field(
+        description="Whether the chart store can be written to and read now."
+    )
+    backend: Literal["directory", "bucket"] = Field(
+        description="Where archived charts are kept: CHART_STORAGE_DIR or CHART_BUCKET."
+    )
+
+
 class Components(_Body):
     database: DatabaseUp | DatabaseDown
     discord: DiscordStatus
+    charts: ChartsStatus
 
 
 class Health(_Body):

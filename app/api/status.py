@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Literal
 
+import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,7 +17,8 @@ from starlette.routing import BaseRoute, Route
 from app import __version__
 from app.api import models, openapi
 from app.api.models import answer
-from app.services import services_for
+from app.chart_store import StoreError
+from app.services import Services, services_for
 
 log = logging.getLogger("coach_plans")
 
@@ -54,15 +56,30 @@ async def health(request: Request) -> Response:
         log.warning("health check: database unreachable: %s", exc.__class__.__name__)
         database = models.DatabaseDown(status="down", error=exc.__class__.__name__)
         status, code = "unhealthy", 503
+    charts = await _charts_status(services)
     body = models.Health(
         status=status,
         timestamp=datetime.now(UTC),
         version=__version__,
         components=models.Components(
-            database=database, discord=models.DiscordStatus(status=discord)
+            database=database, discord=models.DiscordStatus(status=discord), charts=charts
         ),
     )
     return answer(body, code, headers={"Cache-Control": "no-store"})
+
+
+async def _charts_status(services: Services) -> models.ChartsStatus:
+    """Down does not make the service unhealthy: plans are still taken, and their charts wait
+    (pending) until the store is back."""
+    store = services.store
+    up = False
+    with anyio.move_on_after(services.settings.connection_timeout):
+        try:
+            await store.check()
+            up = True
+        except StoreError as exc:
+            log.warning("health check: chart %s is down: %s", store.backend, exc.reason)
+    return models.ChartsStatus(status="up" if up else "down", backend=store.backend)
 
 
 async def metrics(request: Request) -> Response:

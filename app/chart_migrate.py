@@ -1,0 +1,103 @@
+"""`coach-plans charts migrate`: copy the local chart archive (CHART_STORAGE_DIR) into the bucket.
+
+Plans' records need no change: a chart's stored name is the same in both stores
+(app/chart_store.py). Each file is checked against the hash its name carries before it is sent,
+and each object is read back and checked after. An object already in the bucket with the right
+bytes is left alone, so a second run, or a run after an interruption, copies only what is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from app.chart_bucket import BucketStore
+from app.chart_store import StoreError, digest_of, holds
+from app.settings import Settings
+
+log = logging.getLogger("coach_plans")
+
+_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
+
+
+@dataclass(slots=True)
+class Outcome:
+    copied: int = 0
+    present: int = 0  # already in the bucket, verified
+    failed: list[str] = field(default_factory=list)  # "name: why"
+
+
+def archived_files(folder: Path) -> list[Path]:
+    """The archive's charts; partial writes (dot files) and anything else are not charts."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and digest_of(p.name) is not None)
+
+
+async def copy_one(bucket: BucketStore, path: Path, outcome: Outcome) -> None:
+    name = path.name
+    data = await anyio.to_thread.run_sync(path.read_bytes)
+    if not holds(name, data):
+        outcome.failed.append(f"{name}: the file's bytes do not match the hash in its name")
+        return
+    try:
+        if (kept := await bucket.get(name)) is not None and holds(name, kept):
+            outcome.present += 1
+            return
+        await bucket.put(name, data, _TYPES.get(path.suffix, "application/octet-stream"))
+        kept = await bucket.get(name)
+    except StoreError as exc:
+        outcome.failed.append(f"{name}: {exc.reason}")
+        return
+    if kept is None or not holds(name, kept):
+        outcome.failed.append(f"{name}: the bucket's copy does not match after upload")
+        return
+    outcome.copied += 1
+
+
+async def migrate(settings: Settings, *, progress: bool = True) -> Outcome:
+    from tqdm import tqdm  # only for this command
+
+    files = archived_files(settings.chart_storage_dir)
+    bucket = BucketStore(settings)
+    await bucket.check()  # a missing bucket or wrong keys stop the run before it starts
+    outcome = Outcome()
+    bar = tqdm(total=len(files), unit="chart", disable=not progress, file=sys.stderr)
+    try:
+        for path in files:
+            await copy_one(bucket, path, outcome)
+            bar.update()
+    finally:
+        bar.close()
+        await bucket.close()
+    return outcome
+
+
+def run(settings: Settings) -> int:
+    """The command: 0 when every chart is in the bucket and verified, 1 otherwise."""
+    if not settings.chart_bucket:
+        print(
+            "coach-plans: setting error: CHART_BUCKET: not set (or BUCKET_NAME): "
+            "name the bucket to copy the charts into",
+            file=sys.stderr,
+        )
+        return 2
+    where = f"{settings.chart_storage_dir} to bucket {settings.chart_bucket!r}"
+    print(f"copying charts from {where}", file=sys.stderr)
+    try:
+        outcome = anyio.run(migrate, settings)
+    except StoreError as exc:
+        print(f"coach-plans: cannot use the bucket: {exc.reason}", file=sys.stderr)
+        return 1
+    for line in outcome.failed:
+        print(f"not copied: {line}", file=sys.stderr)
+    print(
+        f"{outcome.copied} copied, {outcome.present} already in the bucket, "
+        f"{len(outcome.failed)} failed"
+    )
+    return 1 if outcome.failed else 0

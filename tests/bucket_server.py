@@ -1,0 +1,199 @@
+"""An S3 API server for the test session (moto's standalone server on 127.0.0.1), and an HTTP
+edge in front of it that answers faults on cue: 503 SlowDown, 403 AccessDenied, or a connection
+reset in the middle of an upload. Our code is never mocked: it talks S3 over HTTP to these.
+
+A missing server is a failure, not a skip: `make test` installs moto (a dev dependency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import itertools
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service_process import free_port
+
+BIN = Path(sys.executable).parent
+_SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
+_DENIED = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+    b"<Message>Access Denied</Message></Error>"
+)
+
+
+# moto does not check signatures, but refuses anonymous reads of private objects.
+_SIGNED = {
+    "Authorization": "AWS4-HMAC-SHA256 Credential=test-key/20260101/us-east-1/s3/aws4_request"
+}
+
+
+class S3Server:
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._names = itertools.count(1)
+        self._log = open(folder / "moto.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"moto_server exited with {self.proc.returncode}: run `make test`")
+            try:
+                httpx.get(f"{self.url}/moto-api/", timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        pytest.fail("moto_server did not answer in time")
+
+    def new_bucket(self) -> str:
+        name = f"charts-{os.getpid()}-{next(self._names)}"
+        httpx.put(f"{self.url}/{name}", headers=_SIGNED).raise_for_status()
+        return name
+
+    def create_bucket(self, name: str) -> None:
+        httpx.put(f"{self.url}/{name}", headers=_SIGNED).raise_for_status()
+
+    def object(self, bucket: str, key: str) -> httpx.Response:
+        """What the bucket itself holds under `key` (moto does not check signatures)."""
+        return httpx.get(f"{self.url}/{bucket}/{key}", headers=_SIGNED)
+
+    def keys(self, bucket: str) -> list[str]:
+        listing = httpx.get(f"{self.url}/{bucket}?list-type=2", headers=_SIGNED).text
+        return [part.split("</Key>")[0] for part in listing.split("<Key>")[1:]]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    server = S3Server(tmp_path_factory.mktemp("moto"))
+    try:
+        server.wait()
+        yield server
+    finally:
+        server.stop()
+
+
+def bucket_env(server_url: str, bucket: str) -> dict[str, str]:
+    """The settings `fly storage create` would set, for a bucket on `server_url`."""
+    return {
+        "BUCKET_NAME": bucket,
+        "AWS_ENDPOINT_URL_S3": server_url,
+        "AWS_ACCESS_KEY_ID": "test-key",
+        "AWS_SECRET_ACCESS_KEY": "test-secret",
+        "AWS_REGION": "auto",
+    }
+
+
+# --- faults at the HTTP edge ----------------------------------------------------------------
+
+
+@dataclass
+class BucketEdge:
+    """A proxy to the S3 server. Each fault in `faults` ("slowdown", "denied", "reset") answers
+    one request whose method is in `methods`, in order; the rest pass through."""
+
+    upstream: str
+    faults: list[str] = field(default_factory=list)
+    methods: tuple[str, ...] = ("PUT",)
+    seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    url: str = ""
+
+    def fault_for(self, method: str) -> str | None:
+        if method in self.methods and self.faults:
+            return self.faults.pop(0)
+        return None
+
+
+def _handler(edge: BucketEdge) -> type[BaseHTTPRequestHandler]:
+    upstream = httpx.URL(edge.upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _any(self) -> None:
+            edge.seen.append((self.command, self.path))
+            length = int(self.headers.get("content-length") or 0)
+            fault = edge.fault_for(self.command)
+            if fault == "reset":
+                self.rfile.read(length // 2)  # half the upload arrives, then the line drops
+                linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                self.close_connection = True
+                self.connection.close()
+                return
+            body = self.rfile.read(length) if length else b""
+            if fault in ("slowdown", "denied"):
+                status, text = (503, _SLOW_DOWN) if fault == "slowdown" else (403, _DENIED)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+                return
+            conn = http.client.HTTPConnection(upstream.host, upstream.port, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            answer = conn.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        def finish(self) -> None:
+            with contextlib.suppress(OSError):  # the connection was reset on purpose
+                super().finish()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
+
+    return Handler
+
+
+@pytest.fixture
+def bucket_edge(s3_server: S3Server) -> Iterator[BucketEdge]:
+    edge = BucketEdge(s3_server.url)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(edge))
+    httpd.daemon_threads = True
+    edge.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield edge
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
