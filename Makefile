@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+TA_STAMP := $(VENV)/.installed-tradingagents
 # TradingAgents is not on the registries: its wheel comes from shared/ beside the checkout.
 TRADINGAGENTS_WHEEL ?= $(firstword $(wildcard ../shared/wheels/tradingagents-*.whl))
 
@@ -13,6 +14,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The tests also run the TradingAgents vendor against the real package; serving does not need it.
+$(TA_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,tradingagents]'
 	@test -n "$(TRADINGAGENTS_WHEEL)" || { echo "tradingagents wheel not found: set TRADINGAGENTS_WHEEL"; exit 1; }
 	$(BIN)/python -m pip install --quiet --no-deps $(TRADINGAGENTS_WHEEL)
@@ -20,10 +26,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 # Mock mode unless a Discord public key is given (in the environment or CONFIG's file).
 run: $(STAMP)
-	$(BIN)/coach-plans serve $(if $(CONFIG),--config $(CONFIG))
+	$(BIN)/coach-plans serve $(if $(CONFIG),--config $(CONFIG)) \
 		$(if $(or $(DISCORD_PUBLIC_KEY),$(CONFIG)),,--mock)
 
-test: $(STAMP) postgres lint
+test: $(TA_STAMP) postgres lint
 	$(BIN)/pytest
 
 # Style, types (mypy --strict) and the import layers (contracts in pyproject.toml).

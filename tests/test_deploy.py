@@ -131,3 +131,27 @@ def test_the_container_start_hands_the_volume_over_only_when_its_owner_differs(
     assert second.stdout.strip() == "nobody"
     # Nothing was touched the second time: a wake does not walk the whole volume.
     assert {path: path.stat().st_ctime_ns for path in volume.rglob("*")} == changed
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "coach-plans serve --mock"),
+        ({"DISCORD_PUBLIC_KEY": "ab" * 32}, "coach-plans serve"),
+        ({"CONFIG": "my.yaml"}, "coach-plans serve --config my.yaml"),
+    ],
+)
+def test_make_run_starts_one_serve_command(env: dict[str, str], expected: str) -> None:
+    # What `make run` would run, as one shell command: mock mode unless a key or a config is given.
+    clean = {k: v for k, v in os.environ.items() if k not in {"DISCORD_PUBLIC_KEY", "CONFIG"}}
+    done = subprocess.run(
+        ["make", "-n", "-W", ".venv/.installed-dev", "run"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    commands = done.stdout.replace("\\\n", " ").splitlines()
+    [serve] = [" ".join(line.split()) for line in commands if "coach-plans serve" in line]
+    assert serve.endswith(expected)
