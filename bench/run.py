@@ -122,7 +122,7 @@ class Bench:
             "DISCORD_PUBLIC_KEY": self.public_hex,
             "DISCORD_APPLICATION_ID": APP_ID,
             "DATABASE_PATH": str(self.work / f"ours-{name}.db"),
-            "CHART_STORAGE_DIR": str(self.work / "charts"),
+            "CHART_STORAGE_DIR": str(self.work / f"charts-{name}"),
             "LOG_FILE": str(self.work / f"ours-{name}.log"),
             "PUBLIC_BASE_URL": "http://127.0.0.1",
             # Follow-ups would go to Discord; nothing listens here, and no case makes one.
