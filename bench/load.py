@@ -16,6 +16,7 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 from run import PYTHON, SEED_DAY, Bench, free_port, server
 
 DEADLINE_MS = 3000
@@ -80,7 +81,11 @@ def main() -> int:
         port = free_port()
         argv = [str(Path(PYTHON).parent / "coach-plans"), "serve", "--workers", "2"]
         argv += ["--host", "127.0.0.1", "--port", str(port)]
-        with server(argv, port, env):
+        with server(argv, port, env, ready="/health"):
+            # Each worker warms its storage up after it listens: load starts once both answer
+            # (new connections land on either worker).
+            for _ in range(20):
+                httpx.get(f"http://127.0.0.1:{port}/health").raise_for_status()
             result = bench.wrk("mixed load, 2 workers", f"http://127.0.0.1:{port}", requests)
     finally:
         shutil.rmtree(work, ignore_errors=True)
