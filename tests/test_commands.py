@@ -205,12 +205,15 @@ def test_plans_for_an_empty_day_says_so(discord: Discord) -> None:
 
 
 def test_plans_of_four_long_plans_are_cut_with_a_marker_and_pointer(discord: Discord) -> None:
+    colours = []
     for coach in "disn":
-        discord.command("plan", coach=coach, text=f"{coach} " + "x" * 3990)
+        card = discord.command("plan", coach=coach, text=f"{coach} " + "x" * 3990)["data"]
+        colours.append(card["components"][0]["accent_color"])
     answer = discord.command("plans")
     text = ephemeral_text(answer)
     assert "[cut; full text: GET /api/coach-plans/all?date=" in text
-    assert [c["accent_color"] for c in answer["data"]["components"] if c["type"] == 17]
+    # Each plan in the list wears its card's colour.
+    assert [c["accent_color"] for c in answer["data"]["components"] if c["type"] == 17] == colours
     for coach in "disn":
         assert f"**Coach {coach}** · by Mason" in text
 
