@@ -20,7 +20,13 @@ from app.discord import fake as shared
 from app.discord import payloads, protocol
 from app.settings import Settings
 from app.web import create_app
-from tests.discord_schema import check_commands, check_edit, check_response, check_upload
+from tests.discord_schema import (
+    check_commands,
+    check_edit,
+    check_follow_up,
+    check_response,
+    check_upload,
+)
 
 APP_ID = payloads.APPLICATION_ID
 GUILD = payloads.GUILD
@@ -52,6 +58,7 @@ class FakeDiscord(shared.FakeDiscord):
             "check_edit": check_edit,
             "check_commands": check_commands,
             "check_files": check_upload,
+            "check_follow_up": check_follow_up,
             **how,
         }
         super().__init__(API_BASE, recording=True, **how)

@@ -47,6 +47,7 @@ def _validator(pointer: str) -> Draft202012Validator:
 
 _RESPONSE = _validator("interaction_response")
 _EDIT = _validator("edit_original")
+_FOLLOW_UP = _validator("follow_up")
 _COMMANDS = _validator("bulk_overwrite")
 
 
@@ -140,6 +141,12 @@ def check_edit(body: Any) -> None:
     """A PATCH of @original, as Discord would accept it."""
     problems = _errors(_EDIT, body) + _message_rules(body)
     assert not problems, f"not a valid edit of the original answer: {problems}"
+
+
+def check_follow_up(body: Any) -> None:
+    """A follow-up message (POST to the interaction webhook), as Discord would accept it."""
+    problems = _errors(_FOLLOW_UP, body) + _message_rules(body)
+    assert not problems, f"not a valid follow-up message: {problems}"
 
 
 def check_commands(body: Any) -> None:

@@ -99,7 +99,9 @@ def message_data(
     flags = protocol.IS_COMPONENTS_V2 | (protocol.EPHEMERAL if ephemeral else 0)
     data: dict[str, Any] = {"flags": flags, "components": components}
     if files:
-        data["attachments"] = [{"id": str(n), "filename": one.filename} for n, one in enumerate(files)]
+        data["attachments"] = [
+            {"id": str(n), "filename": one.filename} for n, one in enumerate(files)
+        ]
     data["allowed_mentions"] = NO_PINGS
     return data
 

@@ -59,6 +59,7 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
         check_edit: Check | None = None,
         check_commands: Check | None = None,
         check_files: CheckFiles | None = None,
+        check_follow_up: Check | None = None,
     ) -> None:
         self.api_base = httpx.URL(api_base_url.rstrip("/") + "/")
         self.outside = outside
@@ -66,6 +67,7 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
         self.bot_token = bot_token  # when set, the commands API wants it
         self.check_edit, self.check_commands = check_edit, check_commands
         self.check_files = check_files  # a message's files against its payload
+        self.check_follow_up = check_follow_up
         self.kept = KeptMessages()
         self.files: dict[str, CdnFile] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # by URL path, one list per scope
@@ -191,12 +193,12 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
                 body, files = _message(request)
             except (BadForm, ValueError) as exc:
                 return _error(400, f"Cannot parse the form body: {exc}", 50109)
-            if request.method == "PATCH":
-                if self.check_edit is not None:
-                    self.check_edit(body)
-                if self.edit_refusals:
-                    status = self.edit_refusals.pop(0)
-                    return _error(status, "Unknown Webhook", protocol.UNKNOWN_WEBHOOK)
+            check = self.check_edit if request.method == "PATCH" else self.check_follow_up
+            if check is not None:
+                check(body)
+            if request.method == "PATCH" and self.edit_refusals:
+                status = self.edit_refusals.pop(0)
+                return _error(status, "Unknown Webhook", protocol.UNKNOWN_WEBHOOK)
             if self.check_files is not None:
                 self.check_files(body, files)
             if message_id is None:
