@@ -19,7 +19,7 @@ import httpx
 
 from app import chart_downloads
 from app.chart_downloads import Passing, Refused, StoreFailed
-from app.chart_store import ChartStore
+from app.chart_store import ChartStore, StoreError
 from app.db_threads import DatabaseThreads
 from app.plans import PlanService
 from app.records import Chart
@@ -57,6 +57,17 @@ class ChartArchive:
         # Ids of charts being downloaded now, so a command and the background retry never fetch
         # the same chart at once.
         self.in_flight: set[int] = set()
+
+    async def read(self, chart: Chart) -> bytes | None:
+        """An archived chart's bytes, for a message that uploads them; None when the store has
+        none or cannot answer now (the message then names the chart instead)."""
+        if not chart.stored_path:
+            return None
+        try:
+            return await self.store.get(chart.stored_path)
+        except StoreError as exc:
+            log.warning("chart %s could not be read from the store: %s", chart.id, exc.reason)
+            return None
 
     async def archive_now(self, charts: Sequence[Chart]) -> None:
         """The command path: these charts side by side, all within one deadline, so the

@@ -1,4 +1,4 @@
-"""Chart images: which attachments are accepted, and the URL a plan message shows for each.
+"""Chart images: which attachments are accepted.
 
 Only attachments on Discord's CDN are accepted (see app/chart_downloads.py); app/chart_archive.py
 keeps a copy of each, and app/api/charts.py serves the archived bytes.
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import BadChart
-from app.records import Chart, NewChart
+from app.records import NewChart
 from app.settings import Settings
 from app.text_rules import one_line
 
@@ -66,11 +66,3 @@ def accept(attachments: Sequence[tuple[str, dict[str, Any]]], settings: Settings
             )
         charts.append(NewChart(url=url, filename=filename, content_type=content_type, size=size))
     return charts
-
-
-def public_url(settings: Settings, chart: Chart) -> str:
-    """Where Discord should load a chart image from: our archived copy when it is reachable
-    without a key at a public address, else Discord's own URL."""
-    if chart.stored_path and settings.public_base_url and settings.api_key is None:
-        return f"{settings.public_base_url.rstrip('/')}/charts/{chart.id}"
-    return chart.url

@@ -168,29 +168,46 @@ def render_message(message: dict[str, Any], *, title: str) -> list[str]:
     lines = [f"── {title} ({who}) " + "─" * 20]
     if message.get("content"):
         lines.append(message["content"])
-    for embed in message.get("embeds") or []:
-        if embed.get("title"):
-            lines.append(f"┃ {embed['title']}")
-        for text_line in (embed.get("description") or "").splitlines():
-            lines.append(f"┃ {text_line}")
-        for item in embed.get("fields") or []:
-            lines.append(f"┃ {item.get('name')}: {item.get('value')}")
-        if embed.get("image"):
-            lines.append(f"┃ [image] {embed['image'].get('url')}")
-        if embed.get("footer"):
-            lines.append(f"┃ — {embed['footer'].get('text')}")
-        if embed.get("url") and not embed.get("title"):
-            lines.append(f"┃ {embed['url']}")
-    for row in message.get("components") or []:
-        buttons = []
-        for component in row.get("components") or []:
-            style = _STYLE.get(component.get("style", protocol.SECONDARY), "")
-            buttons.append(
-                f"[{component.get('label', '?')}] ({style}; --click {component.get('custom_id')})"
-            )
-        if buttons:
-            lines.append("  ".join(buttons))
+    sizes = {a.get("filename"): a.get("size") for a in message.get("attachments") or []}
+    for component in message.get("components") or []:
+        lines += _component(component, sizes, "")
     return lines
+
+
+def _component(component: dict[str, Any], sizes: dict[Any, Any], indent: str) -> list[str]:
+    """A Components V2 component (or a classic action row) as terminal lines; a container's
+    content is drawn inside a bar."""
+    kind = component.get("type")
+    if kind == protocol.CONTAINER:
+        accent = component.get("accent_color")
+        colour = f" #{accent:06x}" if isinstance(accent, int) else ""
+        lines = [f"{indent}┏━━{colour}"]
+        for inner in component.get("components") or []:
+            lines += _component(inner, sizes, indent + "┃ ")
+        return [*lines, f"{indent}┗━━"]
+    if kind == protocol.TEXT_DISPLAY:
+        return [f"{indent}{line}" for line in str(component.get("content", "")).splitlines()]
+    if kind == protocol.SEPARATOR:
+        return [f"{indent}{'─' * 30 if component.get('divider', True) else ''}"]
+    if kind == protocol.MEDIA_GALLERY:
+        lines = []
+        for item in component.get("items") or []:
+            url = str((item.get("media") or {}).get("url", ""))
+            name = url.removeprefix("attachment://")
+            size = sizes.get(name) if url.startswith("attachment://") else None
+            about = f"{name} ({size} bytes)" if size is not None else url
+            alt = f" — {item['description']}" if item.get("description") else ""
+            lines.append(f"{indent}[image] {about}{alt}")
+        return lines
+    if kind == protocol.ACTION_ROW:
+        buttons = []
+        for button in component.get("components") or []:
+            style = _STYLE.get(button.get("style", protocol.SECONDARY), "")
+            buttons.append(
+                f"[{button.get('label', '?')}] ({style}; --click {button.get('custom_id')})"
+            )
+        return [f"{indent}{'  '.join(buttons)}"] if buttons else []
+    return [f"{indent}(component of type {kind})"]
 
 
 def render(response: dict[str, Any], followups: list[dict[str, Any]]) -> str:

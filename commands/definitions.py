@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.charts import public_url
 from app.discord import plan_messages, protocol, responses
+from app.discord.components import Outgoing, Upload
 from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
 from app.levels import GivenLevels
@@ -171,19 +171,34 @@ def api_base(services: Services) -> str:
     return (services.settings.public_base_url or "").rstrip("/")
 
 
-def chart_urls(services: Services, plan: Plan) -> list[str]:
-    """Where Discord loads the plan's charts from, in the plan's order."""
-    return [public_url(services.settings, chart) for chart in plan.charts]
+async def plan_card(services: Services, plan: Plan) -> Outgoing:
+    """The plan card with its archived charts uploaded as the message's own files, so no image
+    depends on Discord's expiring links or on this service's address. Charts that cannot go
+    (more than a message holds, too large, unreadable) are named on the card instead."""
+    files: dict[int, Upload] = {}
+    why: dict[int, str] = {}
+    for chart in plan.charts:
+        if chart.failed_reason or not chart.stored_path:
+            continue  # the card says why
+        if len(files) == protocol.ATTACHMENTS_MAX:
+            why[chart.id] = f"a message carries at most {protocol.ATTACHMENTS_MAX} files"
+            continue
+        data = await services.charts.read(chart)
+        if data is None:
+            continue
+        if len(data) > protocol.UPLOAD_MAX_BYTES:
+            why[chart.id] = "larger than the 10 MiB Discord takes in a file"
+            continue
+        files[chart.id] = plan_messages.chart_upload(len(files) + 1, chart, data)
+    return plan_messages.plan_card(
+        plan, files, api_base(services), why=why, coaches=services.settings.coaches
+    )
 
 
-def plan_message(services: Services, plan: Plan) -> dict[str, Any]:
-    """A plan as the `data` of a message, for an edit of the deferred answer."""
-    return plan_messages.plan_message(plan, chart_urls(services, plan), api_base(services))
-
-
-def plan_post(services: Services, plan: Plan) -> dict[str, Any]:
-    """A plan as an answer everyone in the channel sees."""
-    return plan_messages.plan_post(plan, chart_urls(services, plan), api_base(services))
+def text_only_card(services: Services, plan: Plan) -> dict[str, Any]:
+    """The card of a plan with no chart to upload, as an answer everyone sees."""
+    card = plan_messages.plan_card(plan, {}, api_base(services), coaches=services.settings.coaches)
+    return responses.message(card.data)
 
 
 async def date_choices(interaction: Interaction, services: Services) -> Reply:

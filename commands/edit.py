@@ -32,7 +32,6 @@ from commands.definitions import (
     given_levels,
     level_options,
     parse_custom_id,
-    plan_post,
     slash_command,
     text_option,
 )
@@ -129,7 +128,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         room = protocol.CONTENT_MAX - len(kept) - 8
         unsaved = responses.clip((text or "").replace("```", "'''"), room)
         return Reply(responses.ephemeral(f"{kept}```\n{unsaved}\n```"))
-    return Reply(plan_post(services, edited))
+    return plan_command.answer(interaction, services, edited)
 
 
 def _editor(current: Plan) -> dict[str, object]:

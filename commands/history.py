@@ -1,20 +1,28 @@
 """/history: a plan's earlier versions, newest first, as an ephemeral list; a deleted plan's too,
-saying who deleted it and when."""
+saying who deleted it and when. The History button of a plan card (custom_id
+`history:<plan_id>`) gives the same list to whoever presses it, to them alone."""
 
 from __future__ import annotations
+
+import re
 
 from app.discord import plan_messages
 from app.discord.interaction import Interaction, Reply
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (
+    PLAN_ID,
     Command,
     api_base,
     coach_option,
     date_option,
     history_date_choices,
+    parse_custom_id,
     slash_command,
 )
+
+PREFIX = plan_messages.HISTORY_PREFIX
+_BUTTON_ID = re.compile(rf"{PREFIX}:{PLAN_ID}")
 
 
 def command(settings: Settings) -> Command:
@@ -26,7 +34,7 @@ def command(settings: Settings) -> Command:
             date_option("The plan's date (default: today)", autocomplete=True),
         ],
     )
-    return Command(definition, run, autocomplete=history_date_choices)
+    return Command(definition, run, autocomplete=history_date_choices, components={PREFIX: press})
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
@@ -34,4 +42,16 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     current, entries = await services.read(plans.history, interaction.guild, coach, day)
+    return Reply(plan_messages.history_list(current, entries, api_base(services)))
+
+
+async def press(interaction: Interaction, services: Services) -> Reply:
+    """The History button of a plan card: the history of that card's plan, seen by the presser
+    only (a button's answer is a new message, flagged ephemeral)."""
+    match = parse_custom_id(_BUTTON_ID, interaction.custom_id, "/history")
+    plans = services.plans
+    shown = await services.read(plans.get_by_id, interaction.guild, int(match[1]))
+    current, entries = await services.read(
+        plans.history, interaction.guild, shown.coach, shown.date
+    )
     return Reply(plan_messages.history_list(current, entries, api_base(services)))

@@ -31,4 +31,4 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         )
     title = f"Your plans for {day.isoformat()}"
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
-    return Reply(plan_messages.plan_list(title, found, pointer))
+    return Reply(plan_messages.plan_list(title, found, pointer, services.settings.coaches))

@@ -2,7 +2,9 @@
 
 Text-only plans are answered at once. With charts, the plan is saved first (so a refusal is still
 an immediate ephemeral answer), Discord gets a deferral, and once that has gone out the charts
-are downloaded and the deferred answer is edited to show the plan.
+are downloaded into the archive and the deferred answer is edited into the plan card, the charts
+uploaded from the archive with it (an interaction's first answer, a JSON body here, cannot carry
+files).
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from commands.definitions import (
     date_option,
     given_levels,
     level_options,
-    plan_message,
-    plan_post,
+    plan_card,
     slash_command,
+    text_only_card,
     text_option,
 )
 
@@ -74,9 +76,10 @@ def _pending(plan: Plan) -> list[Chart]:
 
 
 def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
-    """The plan shown publicly: at once, or deferred while charts still need downloading."""
-    if not _pending(plan):
-        return Reply(plan_post(services, plan))
+    """The plan shown publicly: at once when it has no chart to upload, else deferred while
+    its charts are archived and read back for the upload."""
+    if all(chart.failed_reason for chart in plan.charts):
+        return Reply(text_only_card(services, plan))
     return Reply(
         responses.deferred(),
         later=functools.partial(_archive_then_show, interaction, services, plan),
@@ -92,11 +95,12 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
             await services.charts.archive_now(_pending(plan))
             plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
         except Exception:
-            # The plan is saved either way; show it with Discord's own chart URLs.
+            # The plan is saved either way; the card names the charts it cannot show.
             log.exception("archiving the charts of plan %s failed", plan.id)
+        card = await plan_card(services, plan)
         application_id = interaction.application_id or services.settings.discord_application_id
         await services.webhook.edit_original(
-            application_id or "", interaction.token, plan_message(services, plan)
+            application_id or "", interaction.token, card.data, card.files
         )
     except Exception:
         log.exception("showing plan %s after its deferral failed", plan.id)

@@ -26,4 +26,5 @@ async def run(interaction: Interaction, services: Services) -> Reply:
             responses.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
         )
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
-    return Reply(plan_messages.plan_list(f"Plans for {day.isoformat()}", found, pointer))
+    coaches = services.settings.coaches
+    return Reply(plan_messages.plan_list(f"Plans for {day.isoformat()}", found, pointer, coaches))

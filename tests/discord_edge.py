@@ -20,7 +20,13 @@ from app.discord import fake as shared
 from app.discord import payloads, protocol
 from app.settings import Settings
 from app.web import create_app
-from tests.discord_schema import check_commands, check_edit, check_response
+from tests.discord_schema import (
+    check_commands,
+    check_edit,
+    check_follow_up,
+    check_response,
+    check_upload,
+)
 
 APP_ID = payloads.APPLICATION_ID
 GUILD = payloads.GUILD
@@ -34,6 +40,8 @@ API_BASE = "http://discord.test/api/v10"
 AUTHOR = {"id": "53908232506183680", "username": "mason", "global_name": "Mason"}
 OTHER = {"id": "53908232506183681", "username": "rival", "global_name": "Rival"}
 MANAGE_MESSAGES = protocol.MANAGE_MESSAGES
+# The flags of a public plan card: Components V2, seen by everyone.
+CARD = protocol.IS_COMPONENTS_V2
 
 
 def png(size: int = 64) -> bytes:
@@ -46,7 +54,13 @@ class FakeDiscord(shared.FakeDiscord):
     definition against Discord's schema."""
 
     def __init__(self, **how: Any) -> None:
-        how = {"check_edit": check_edit, "check_commands": check_commands, **how}
+        how = {
+            "check_edit": check_edit,
+            "check_commands": check_commands,
+            "check_files": check_upload,
+            "check_follow_up": check_follow_up,
+            **how,
+        }
         super().__init__(API_BASE, recording=True, **how)
 
 
@@ -156,8 +170,7 @@ class Discord:
     def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: str) -> int:
         answer = self.command("plan", coach=coach, text=text, **options)
         assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
-        footer = answer["data"]["embeds"][0]["footer"]["text"]
-        return int(footer.split("#")[1].split(" ")[0])
+        return plan_id(answer["data"])
 
 
 def fast_settings(settings: Settings, **overrides: Any) -> Settings:
@@ -180,12 +193,47 @@ def discord_app(
         yield Discord(client, key, fake, clock)
 
 
+def components(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every component of a message, nested ones too, in reading order."""
+    found: list[dict[str, Any]] = []
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for one in items:
+            found.append(one)
+            walk(one.get("components") or [])
+
+    walk(data.get("components") or [])
+    return found
+
+
+def texts(data: dict[str, Any]) -> list[str]:
+    """The Text Displays of a Components V2 message, in reading order."""
+    return [one["content"] for one in components(data) if one["type"] == protocol.TEXT_DISPLAY]
+
+
+def card_text(data: dict[str, Any]) -> str:
+    """All the text a message shows: its content or its Text Displays."""
+    return "\n".join([data.get("content") or "", *texts(data)])
+
+
+def gallery(data: dict[str, Any]) -> list[str]:
+    """The files a message's Media Galleries show, as `attachment://` names stripped."""
+    return [
+        item["media"]["url"].removeprefix("attachment://")
+        for one in components(data)
+        if one["type"] == protocol.MEDIA_GALLERY
+        for item in one["items"]
+    ]
+
+
+def plan_id(data: dict[str, Any]) -> int:
+    """The plan a card shows, from its History button."""
+    [button] = [one for one in components(data) if one.get("custom_id", "").startswith("history:")]
+    return int(button["custom_id"].split(":")[1])
+
+
 def ephemeral_text(answer: dict[str, Any]) -> str:
     data = answer["data"]
     assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
-    assert data["flags"] == protocol.EPHEMERAL, answer
-    parts = [data.get("content") or ""]
-    for embed in data.get("embeds") or []:
-        parts += [embed.get("title") or "", embed.get("description") or ""]
-        parts += [f"{f['name']}: {f['value']}" for f in embed.get("fields") or []]
-    return "\n".join(parts)
+    assert data["flags"] & protocol.EPHEMERAL, answer
+    return card_text(data)

@@ -1,6 +1,10 @@
 """Checks our answers against Discord's own schemas (copied into fixtures/discord_schemas.json
-from Discord's OpenAPI description; its `$comment` names the source), plus the limits the
-schemas cannot say: 6000 characters of embeds per message, and no pings ever."""
+from Discord's OpenAPI description; its `$comment` names the source), strictly: the published
+schemas allow fields they do not declare, so a misspelt field would pass; here every object
+schema that declares its properties allows no others. Plus what the schemas cannot say: a
+Components V2 message's 40 components and 4000 characters of text, no pings ever, and the files
+of a message: every `attachment://` reference has its `files[n]` part, listed in `attachments`,
+and every part is referenced; no image is loaded from outside the message."""
 
 from __future__ import annotations
 
@@ -13,8 +17,24 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from app.discord import protocol
+from app.discord.multipart import FilePart
 
-_DOCUMENT = json.loads((Path(__file__).parent / "fixtures" / "discord_schemas.json").read_text())
+
+def _strict(schema: Any) -> Any:
+    """The schema with `additionalProperties: false` on every object that lists properties."""
+    if isinstance(schema, list):
+        return [_strict(one) for one in schema]
+    if not isinstance(schema, dict):
+        return schema
+    found = {key: _strict(value) for key, value in schema.items()}
+    if isinstance(found.get("properties"), dict) and "additionalProperties" not in found:
+        found["additionalProperties"] = False
+    return found
+
+
+_DOCUMENT = _strict(
+    json.loads((Path(__file__).parent / "fixtures" / "discord_schemas.json").read_text())
+)
 _BASE = "urn:discord-api-v10"
 _REGISTRY = Registry().with_resource(
     _BASE, Resource.from_contents(_DOCUMENT, default_specification=DRAFT202012)
@@ -27,6 +47,7 @@ def _validator(pointer: str) -> Draft202012Validator:
 
 _RESPONSE = _validator("interaction_response")
 _EDIT = _validator("edit_original")
+_FOLLOW_UP = _validator("follow_up")
 _COMMANDS = _validator("bulk_overwrite")
 
 
@@ -37,21 +58,71 @@ def _errors(validator: Draft202012Validator, body: Any) -> list[str]:
     ]
 
 
+def _walk(components: Any) -> list[dict[str, Any]]:
+    """Every component, nested ones too."""
+    found = []
+    for one in components or []:
+        found.append(one)
+        found += _walk(one.get("components"))
+    return found
+
+
 def _message_rules(data: dict[str, Any]) -> list[str]:
     problems = []
     if data.get("allowed_mentions") != {"parse": []}:
         problems.append("a message must carry allowed_mentions {'parse': []}")
-    total = 0
-    for embed in data.get("embeds") or []:
-        total += len(embed.get("title") or "") + len(embed.get("description") or "")
-        total += len((embed.get("footer") or {}).get("text") or "")
-        total += len((embed.get("author") or {}).get("name") or "")
-        total += sum(len(f["name"]) + len(f["value"]) for f in embed.get("fields") or [])
     # Written out, not taken from app/discord/protocol.py: the check stays independent of the
-    # limit the code under test uses.
-    if total > 6000:
-        problems.append(f"embeds hold {total} characters; Discord allows 6000 per message")
+    # limits the code under test uses (https://discord.com/developers/docs/components/reference).
+    if int(data.get("flags") or 0) & (1 << 15):
+        if data.get("content") or data.get("embeds"):
+            problems.append("a Components V2 message cannot carry content or embeds")
+        every = _walk(data.get("components"))
+        if len(every) > 40:
+            problems.append(f"{len(every)} components; Discord allows 40 per message")
+        text = sum(len(one["content"]) for one in every if one.get("type") == 10)
+        if text > 4000:
+            problems.append(f"{text} characters of Text Display; Discord allows 4000")
+    elif any(one.get("type") != 1 for one in data.get("components") or []):
+        problems.append("layout components need the IS_COMPONENTS_V2 flag")
     return problems
+
+
+def media_urls(data: dict[str, Any]) -> list[str]:
+    """The URLs of every image a message shows (galleries, thumbnails, files)."""
+    urls = []
+    for one in _walk(data.get("components")):
+        for item in one.get("items") or []:
+            urls.append(item["media"]["url"])
+        for key in ("media", "file"):
+            if isinstance(one.get(key), dict):
+                urls.append(one[key]["url"])
+    return urls
+
+
+def check_upload(data: dict[str, Any], files: list[FilePart]) -> None:
+    """The files sent with a message match what it references and lists."""
+    problems = []
+    parts = {part.filename: part for part in files}
+    if len(parts) != len(files):
+        problems.append("two file parts share a filename")
+    listed = {str(a.get("id")): a.get("filename") for a in data.get("attachments") or []}
+    referenced = set()
+    for url in media_urls(data):
+        if not url.startswith("attachment://"):
+            problems.append(f"{url} is loaded from outside the message")
+            continue
+        name = url.removeprefix("attachment://")
+        referenced.add(name)
+        if name not in parts:
+            problems.append(f"{url} has no file part")
+    for part in files:
+        if part.filename not in referenced:
+            problems.append(f"file part files[{part.n}] ({part.filename}) is not shown")
+        if listed.get(str(part.n)) != part.filename:
+            problems.append(f"files[{part.n}] is not listed in attachments with its id")
+    if len(listed) != len(files):
+        problems.append(f"attachments lists {len(listed)} files; {len(files)} were sent")
+    assert not problems, f"the message's files do not match it: {problems}"
 
 
 def check_response(body: Any) -> None:
@@ -62,12 +133,20 @@ def check_response(body: Any) -> None:
     if isinstance(data, dict) and body.get("type") in messages:
         problems += _message_rules(data)
     assert not problems, f"not a valid interaction response: {problems}\n{body}"
+    if isinstance(data, dict):
+        check_upload(data, [])  # a JSON answer carries no files
 
 
 def check_edit(body: Any) -> None:
     """A PATCH of @original, as Discord would accept it."""
     problems = _errors(_EDIT, body) + _message_rules(body)
     assert not problems, f"not a valid edit of the original answer: {problems}"
+
+
+def check_follow_up(body: Any) -> None:
+    """A follow-up message (POST to the interaction webhook), as Discord would accept it."""
+    problems = _errors(_FOLLOW_UP, body) + _message_rules(body)
+    assert not problems, f"not a valid follow-up message: {problems}"
 
 
 def check_commands(body: Any) -> None:

@@ -21,10 +21,13 @@ from tests.discord_edge import (
     Discord,
     FakeDiscord,
     attachment,
+    card_text,
     discord_app,
     ephemeral_text,
     fast_settings,
+    gallery,
     png,
+    texts,
 )
 
 
@@ -41,10 +44,9 @@ def one_chart(
     return {"chart1": attachment(url, name, size or len(body))}
 
 
-def edited_fields(fake: FakeDiscord) -> dict[str, str]:
-    """The fields of the plan message the deferred answer was replaced with."""
-    [(_, _, body)] = fake.edits
-    return {f["name"]: f["value"] for f in body["embeds"][0]["fields"]}
+def edited_text(fake: FakeDiscord) -> str:
+    """The text of the plan card the deferred answer was last replaced with."""
+    return card_text(fake.edits[-1][2])
 
 
 def chart_status(discord: Discord, coach: str = "d") -> tuple[int, str]:
@@ -116,8 +118,9 @@ def test_a_slow_drip_is_given_up_and_the_deferred_answer_still_replaced(
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
         [(edited_at, _, _)] = fake.edits
         assert edited_at - started < 3, "the answer waited for the drip"
-        note = edited_fields(fake)["Chart not archived yet"]
-        assert note == "drip.png (still downloading, retried later)"
+        text = edited_text(fake)
+        assert "Chart missing: drip.png — not archived yet (retried later)" in text
+        assert "good.png —" not in text and gallery(fake.edits[-1][2]) == ["1-good.png"]
         plan = discord.client.get("/api/coach-plans/?coach=d").json()
         drip_chart, good_chart = plan["charts"]
         assert discord.client.get(f"/charts/{good_chart['id']}").status_code == 200
@@ -137,7 +140,7 @@ def test_a_failing_source_does_not_hold_the_answer_for_the_backoff(
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
         [(edited_at, _, _)] = fake.edits
         assert edited_at - started < 3
-        assert "busy.png (still downloading" in edited_fields(fake)["Chart not archived yet"]
+        assert "Chart missing: busy.png — not archived yet (retried later)" in edited_text(fake)
         assert chart_status(discord)[0] == 404
 
 
@@ -168,7 +171,7 @@ def test_a_chart_refused_for_good_is_recorded_and_never_fetched_again(
     busy = one_chart(fake, "busy.png", png(), failures=3)
     with discord_app(settings, signer, fake) as discord:
         assert discord.command("plan", coach="d", text="x", attachments=bad) == {"type": 5}
-        assert edited_fields(fake)["Chart not kept"] == f"spy.png ({reason})"
+        assert f"Chart missing: spy.png — not kept: {reason}" in edited_text(fake)
         assert fake.downloads == [bad_url], "a refusal for good is not retried"
         status, text = chart_status(discord)
         assert status == 404 and "was not kept" in text and reason in text
@@ -191,10 +194,8 @@ def test_an_edit_of_a_plan_with_a_refused_chart_answers_at_once(
         answer = discord.command("edit", coach="d", text="new levels")
         assert time.monotonic() - started < 1
         assert answer["type"] == 4, "no deferral: there is nothing left to download"
-        main = answer["data"]["embeds"][0]
-        assert main["description"] == "new levels" and "image" not in main
-        fields = {f["name"]: f["value"] for f in main["fields"]}
-        assert fields["Chart not kept"] == "gone.png (HTTP 404)"
+        assert texts(answer["data"])[1] == "new levels" and gallery(answer["data"]) == []
+        assert "Chart missing: gone.png — not kept: HTTP 404" in card_text(answer["data"])
     assert len(fake.downloads) == 1
 
 
@@ -208,7 +209,7 @@ def test_a_passing_failure_stays_pending_and_the_retry_fetches_it_again(
     url = attachments["chart1"]["url"]
     with discord_app(settings, signer, fake) as discord:
         discord.command("plan", coach="d", text="x", attachments=attachments)
-        assert "busy.png (still downloading" in edited_fields(fake)["Chart not archived yet"]
+        assert "Chart missing: busy.png — not archived yet (retried later)" in edited_text(fake)
         status, text = chart_status(discord)
         assert status == 404 and "retried later" in text
     tried = len(fake.downloads)

@@ -1,5 +1,6 @@
-"""Chart attachments: accepted types and sizes, the deferred answer and its edit of @original,
-archiving under CHART_STORAGE_DIR, GET /charts/{id}, and downloads that fail or are slow."""
+"""Chart attachments: accepted types and sizes, the deferred answer and its edit of @original
+into a card whose charts are the message's own files (uploaded from the archive), archiving
+under CHART_STORAGE_DIR, GET /charts/{id}, and downloads that fail or are slow."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
+from app.discord.multipart import FilePart
 from app.settings import Settings
 from tests.discord_edge import (
     APP_ID,
@@ -17,10 +19,13 @@ from tests.discord_edge import (
     FakeDiscord,
     attachment,
     button_interaction,
+    card_text,
     discord_app,
     ephemeral_text,
     fast_settings,
+    gallery,
     png,
+    texts,
 )
 
 
@@ -54,6 +59,12 @@ def chart_path(url: str) -> str:
     return url[url.index("/charts/") :]
 
 
+def edited(fake: FakeDiscord) -> tuple[dict[str, Any], dict[str, FilePart]]:
+    """The one edit of @original: its payload, and the files uploaded with it by name."""
+    [(_, path, body)] = fake.edits
+    return body, fake.uploads(path.split("/")[-3])
+
+
 def test_plan_with_a_chart_defers_then_edits_the_original(discord: Discord, fake: FakeDiscord):
     attachments = charts_for(fake, 1)
     answer = discord.command("plan", coach="d", text="With a chart", attachments=attachments)
@@ -61,9 +72,15 @@ def test_plan_with_a_chart_defers_then_edits_the_original(discord: Discord, fake
     [(_, path, body)] = fake.edits
     token = path.split("/")[-3]
     assert path == f"/api/v10/webhooks/{APP_ID}/{token}/messages/@original"
-    embed = body["embeds"][0]
-    assert embed["description"] == "With a chart" and embed["image"]["url"].startswith("http")
-    assert "chart1.png" in embed["fields"][-1]["value"]
+    body, files = edited(fake)
+    assert body["flags"] == 1 << 15 and texts(body)[1] == "With a chart"
+    # The gallery shows the message's own file, uploaded from the archive with the edit.
+    assert gallery(body) == ["1-chart1.png"]
+    [item] = [i for c in body["components"][0]["components"] if c["type"] == 12 for i in c["items"]]
+    assert item == {"media": {"url": "attachment://1-chart1.png"}, "description": "chart1.png"}
+    assert body["attachments"] == [{"id": "0", "filename": "1-chart1.png"}]
+    upload = files["1-chart1.png"]
+    assert (upload.n, upload.content_type, upload.data) == (0, "image/png", png(2048))
     [chart] = plan_json(discord)["charts"]
     served = discord.client.get(chart_path(chart["url"]))
     assert served.status_code == 200 and served.content == png(2048)
@@ -88,30 +105,29 @@ def test_ten_chart_plan_shows_and_archives_every_chart(discord: Discord, fake: F
         "plan", coach="d", text="Ten charts", attachments=charts_for(fake, 10, size=4096)
     )
     assert answer == {"type": 5}
-    [(_, _, body)] = fake.edits
-    embeds = body["embeds"]
-    assert len(embeds) == 10
-    images = [e["image"]["url"] for e in embeds]
-    assert len(set(images)) == 10
-    assert body["embeds"][0]["fields"][-1]["name"] == "Charts (10)"
+    body, files = edited(fake)
+    names = [f"{n}-chart{n}.png" for n in range(1, 11)]
+    assert gallery(body) == names and sorted(files) == sorted(names)
+    assert all(files[name].data == png(4096) for name in names)
+    assert "missing" not in card_text(body)
     charts = plan_json(discord)["charts"]
     assert [c["filename"] for c in charts] == [f"chart{n}.png" for n in range(1, 11)]
     for chart in charts:
         assert discord.client.get(chart_path(chart["url"])).status_code == 200
 
 
-def test_a_plan_with_most_charts_lists_the_charts_past_ten_embeds(
+def test_a_plan_with_more_charts_than_a_message_holds_names_the_rest(
     settings: Settings, signer: SigningKey, fake: FakeDiscord
 ) -> None:
     # 17 chart options: Discord's 25 options less coach, text, date and the five levels.
     with discord_app(fast_settings(settings, max_chart_attachments=20), signer, fake) as discord:
         discord.command("plan", coach="d", text="x", attachments=charts_for(fake, 17, size=100))
-        [(_, _, body)] = fake.edits
-        assert len(body["embeds"]) == 10
-        more = body["embeds"][0]["fields"][-1]
-        assert more["name"] == "More charts (7)"
-        assert "chart11.png" in more["value"] and "chart17.png" in more["value"]
-        assert "chart10.png" not in more["value"]
+        body, files = edited(fake)
+        assert len(gallery(body)) == len(files) == 10
+        text = card_text(body)
+        for n in range(11, 18):
+            assert f"Chart missing: chart{n}.png — a message carries at most 10 files" in text
+        assert "chart10.png —" not in text
 
 
 @pytest.mark.parametrize(
@@ -161,9 +177,9 @@ def test_edit_adds_charts_with_a_deferred_answer(discord: Discord, fake: FakeDis
     discord.command("plan", coach="d", text="text only")
     more = {"chart1": attachment(fake.add_file("late.png", png(300)), "late.png", 300)}
     assert discord.command("edit", coach="d", attachments=more) == {"type": 5}
-    [(_, _, body)] = fake.edits
-    assert body["embeds"][0]["description"] == "text only"
-    assert body["embeds"][0]["image"]["url"]
+    body, files = edited(fake)
+    assert texts(body)[1] == "text only" and gallery(body) == ["1-late.png"]
+    assert files["1-late.png"].data == png(300)
     [chart] = plan_json(discord)["charts"]
     assert discord.client.get(chart_path(chart["url"])).content == png(300)
 
@@ -177,18 +193,23 @@ def test_slow_download_is_answered_at_once_and_edited_after(discord: Discord, fa
     assert answered_at - started < 0.5, "the deferral must go out before any download ends"
     [(edited_at, _, body)] = fake.edits
     assert edited_at >= answered_at + 0.5, "the edit of @original comes after the deferral"
-    assert body["embeds"][0]["description"] == "Slow link"
+    assert texts(body)[1] == "Slow link" and len(gallery(body)) == 10
 
 
-def test_failed_download_keeps_the_plan_and_the_discord_url(discord: Discord, fake: FakeDiscord):
+def test_failed_download_keeps_the_plan_and_names_the_missing_charts(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     fake.cdn_down = True
     attachments = charts_for(fake, 2)
     assert discord.command("plan", coach="d", text="CDN down", attachments=attachments) == {
         "type": 5
     }
-    [(_, _, body)] = fake.edits
-    assert body["embeds"][0]["description"] == "CDN down"
-    assert body["embeds"][0]["image"]["url"] == attachments["chart1"]["url"]
+    body, files = edited(fake)
+    assert texts(body)[1] == "CDN down"
+    # No image from Discord's CDN stands in: the card names what is missing.
+    assert gallery(body) == [] and files == {} and "attachments" not in body
+    for name in ("chart1.png", "chart2.png"):
+        assert f"Chart missing: {name} — not archived yet (retried later)" in card_text(body)
     assert len(fake.downloads) == 2 * 3  # two charts, three attempts each
     charts = plan_json(discord)["charts"]
     assert len(charts) == 2
@@ -252,6 +273,6 @@ def test_edit_of_original_is_retried_while_discord_answers_404_or_5xx(
 ) -> None:
     fake.edit_refusals = [404, 502]
     discord.command("plan", coach="d", text="retried edit", attachments=charts_for(fake, 1))
-    [(_, _, body)] = fake.edits
-    assert body["embeds"][0]["description"] == "retried edit"
+    body, files = edited(fake)
+    assert texts(body)[1] == "retried edit" and files["1-chart1.png"].data == png(2048)
     assert fake.edit_refusals == []

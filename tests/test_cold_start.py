@@ -37,7 +37,9 @@ from tests.discord_edge import (
     attachment,
     autocomplete_data,
     fast_settings,
+    gallery,
     png,
+    texts,
 )
 from tests.service_process import BIN, free_port, service_env
 
@@ -137,9 +139,9 @@ def test_a_plan_with_a_chart_is_shown_with_its_chart_after_a_cold_start(
         charts = {"chart1": attachment(url, "spy.png", len(body))}
         answer = discord.command("plan", coach="i", text="Fade 960", attachments=charts)
         assert answer == {"type": 5}
-        [(_, _, edit)] = discord.fake.edits
-        embed = edit["embeds"][0]
-        assert embed["description"] == "Fade 960" and "spy.png" in json.dumps(edit)
+        [(_, path, edit)] = discord.fake.edits
+        assert texts(edit)[1] == "Fade 960" and gallery(edit) == ["1-spy.png"]
+        assert discord.fake.uploads(path.split("/")[-3])["1-spy.png"].data == body
         plan = discord.client.get("/api/coach-plans/?coach=i").json()
         [chart] = plan["charts"]
         assert discord.client.get(chart["url"][chart["url"].index("/charts/") :]).content == body

@@ -1,5 +1,5 @@
 """The six slash commands end to end: definitions as Discord requires them, public plan
-embeds, ephemeral lists and refusals, and answers cut to Discord's limits."""
+cards, ephemeral lists and refusals, and answers cut to Discord's limits."""
 
 from __future__ import annotations
 
@@ -18,9 +18,12 @@ from tests.discord_edge import (
     MANAGE_MESSAGES,
     OTHER,
     Discord,
+    card_text,
+    components,
     discord_app,
     ephemeral_text,
     fast_settings,
+    texts,
 )
 from tests.discord_schema import check_commands
 
@@ -87,19 +90,32 @@ def test_coach_choices_follow_the_coaches_setting(settings: Settings) -> None:
 # --- /plan ---------------------------------------------------------------------------------------
 
 
-def test_plan_answers_publicly_with_an_embed(discord: Discord) -> None:
+def test_plan_answers_publicly_with_a_components_v2_card(discord: Discord) -> None:
     answer = discord.command("plan", coach="D", text="Long above 950, stop 940")
-    assert answer["type"] == 4 and "flags" not in answer["data"]
-    [embed] = answer["data"]["embeds"]
-    assert embed["description"] == "Long above 950, stop 940"
-    fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert fields["Coach"] == "d" and fields["Posted by"] == "Mason"
-    assert today().isoformat() in fields["Date"] and today().isoformat() in embed["title"]
+    data = answer["data"]
+    assert answer["type"] == 4 and data["flags"] == 1 << 15  # public: no ephemeral bit
+    assert "content" not in data and "embeds" not in data
+    [card] = data["components"]
+    assert card["type"] == 17 and isinstance(card["accent_color"], int)
+    title, body, *rest = texts(data)
+    assert title == f"## Coach d — plan for {today().isoformat()}"
+    assert body == "Long above 950, stop 940"
+    assert f"Posted by Mason · {today():%a %Y-%m-%d}" in rest[-1]
+    [button] = [one for one in components(data) if one["type"] == 2]
+    assert button["label"] == "History" and button["custom_id"].startswith("history:")
+
+
+def test_each_coach_has_its_own_accent_colour(discord: Discord) -> None:
+    colours = {
+        discord.command("plan", coach=coach, text="x")["data"]["components"][0]["accent_color"]
+        for coach in "disn"
+    }
+    assert len(colours) == 4
 
 
 def test_plan_for_a_given_date(discord: Discord) -> None:
     answer = discord.command("plan", coach="i", text="Gap fill", date="2026-01-05")
-    assert "2026-01-05" in answer["data"]["embeds"][0]["title"]
+    assert "plan for 2026-01-05" in texts(answer["data"])[0]
     found = discord.client.get("/api/coach-plans/?coach=i&date=2026-01-05").json()
     assert found["plan"] == "Gap fill"
 
@@ -107,7 +123,7 @@ def test_plan_for_a_given_date(discord: Discord) -> None:
 def test_plan_text_never_pings(discord: Discord) -> None:
     answer = discord.command("plan", coach="d", text="@everyone <@53908232506183681> <@&1> go")
     assert answer["data"]["allowed_mentions"] == {"parse": []}
-    assert "@everyone" in answer["data"]["embeds"][0]["description"]
+    assert "@everyone" in texts(answer["data"])[1]
 
 
 def test_second_plan_same_day_is_refused_pointing_to_edit(discord: Discord) -> None:
@@ -134,9 +150,18 @@ def test_plan_refusals_are_ephemeral_and_say_how(
     assert discord.client.get("/api/coach-plans/all").json()["count"] == 0
 
 
-def test_longest_plan_fits_one_message(discord: Discord) -> None:
+def test_longest_plan_is_cut_to_discords_4000_characters_with_a_pointer(
+    discord: Discord,
+) -> None:
     answer = discord.command("plan", coach="d", text="word " * 799 + "end.")
-    assert answer["data"]["embeds"][0]["description"].endswith("end.")
+    body = texts(answer["data"])[1]  # the schema check holds the message to 4000 in all
+    assert body.startswith("word word") and not body.endswith("end.")
+    assert body.endswith(f"[cut; full text: GET /api/coach-plans/?coach=d&date={today()}]")
+
+
+def test_a_short_plan_is_shown_whole(discord: Discord) -> None:
+    text = "word " * 600 + "end."
+    assert texts(discord.command("plan", coach="d", text=text)["data"])[1] == text
 
 
 # --- /edit with text -----------------------------------------------------------------------------
@@ -145,9 +170,9 @@ def test_longest_plan_fits_one_message(discord: Discord) -> None:
 def test_edit_with_text_answers_publicly_with_the_new_plan(discord: Discord) -> None:
     discord.command("plan", coach="d", text="Long above 950")
     answer = discord.command("edit", coach="d", text="Long above 955")
-    assert answer["type"] == 4 and "flags" not in answer["data"]
-    [embed] = answer["data"]["embeds"]
-    assert embed["description"] == "Long above 955" and "version 2" in embed["footer"]["text"]
+    assert answer["type"] == 4 and answer["data"]["flags"] == 1 << 15
+    _, body, *_, meta = texts(answer["data"])
+    assert body == "Long above 955" and "version 2 · edited" in meta
 
 
 def test_edit_by_someone_else_is_refused(discord: Discord) -> None:
@@ -180,12 +205,17 @@ def test_plans_for_an_empty_day_says_so(discord: Discord) -> None:
 
 
 def test_plans_of_four_long_plans_are_cut_with_a_marker_and_pointer(discord: Discord) -> None:
+    colours = []
     for coach in "disn":
-        discord.command("plan", coach=coach, text=f"{coach} " + "x" * 3990)
+        card = discord.command("plan", coach=coach, text=f"{coach} " + "x" * 3990)["data"]
+        colours.append(card["components"][0]["accent_color"])
     answer = discord.command("plans")
     text = ephemeral_text(answer)
     assert "[cut; full text: GET /api/coach-plans/all?date=" in text
-    assert len(answer["data"]["embeds"][0]["fields"]) == 4
+    # Each plan in the list wears its card's colour.
+    assert [c["accent_color"] for c in answer["data"]["components"] if c["type"] == 17] == colours
+    for coach in "disn":
+        assert f"**Coach {coach}** · by Mason" in text
 
 
 def test_myplans_lists_only_the_callers_plans(discord: Discord) -> None:
@@ -225,12 +255,12 @@ def test_history_with_many_long_versions_fits_discords_limits(discord: Discord) 
     for n in range(1, 28):
         discord.command("edit", coach="d", text=f"v{n} " + "y" * 3000)
     answer = discord.command("history", coach="d")  # the schema check enforces every limit
-    embed = answer["data"]["embeds"][0]
-    assert len(embed["fields"]) == 25
-    assert (
-        "2 older version(s) not shown: GET /api/coach-plans/history?coach=d"
-        in (embed["description"])
+    text = card_text(answer["data"])
+    assert "v26 " in text and "v0 " not in text
+    assert re.search(
+        r"… \d+ older version\(s\) not shown: GET /api/coach-plans/history\?coach=d", text
     )
+    assert "[cut; full text: GET /api/coach-plans/history?coach=d" in text
 
 
 def test_moderator_is_recognised_from_member_permissions(discord: Discord) -> None:

@@ -25,17 +25,21 @@ from app.storage.database import make_engine
 from app.storage.repository import PlanRepository
 from tests.discord_edge import (
     AUTHOR,
+    CARD,
     GUILD,
     MANAGE_MESSAGES,
     OTHER,
     Discord,
     autocomplete_data,
     button_interaction,
+    card_text,
     command_data,
     discord_app,
     ephemeral_text,
     fast_settings,
     guild_interaction,
+    plan_id,
+    texts,
 )
 
 OTHER_GUILD = "390926798626357111"
@@ -66,14 +70,13 @@ def in_guild(
 
 def post(discord: Discord, plan: str, *, guild: str = GUILD, day: str = DAY) -> int:
     answer = in_guild(discord, "plan", guild=guild, coach="d", text=plan, date=day)
-    assert answer["type"] == 4 and "flags" not in answer["data"], answer
-    footer = answer["data"]["embeds"][0]["footer"]["text"]
-    return int(footer.split("#")[1].split(" ")[0])
+    assert answer["type"] == 4 and answer["data"].get("flags") == CARD, answer
+    return plan_id(answer["data"])
 
 
 def edit(discord: Discord, plan: str, *, guild: str = GUILD) -> None:
     answer = in_guild(discord, "edit", guild=guild, coach="d", text=plan, date=DAY)
-    assert answer["type"] == 4 and "flags" not in answer["data"], answer
+    assert answer["type"] == 4 and answer["data"].get("flags") == CARD, answer
 
 
 def delete(
@@ -143,7 +146,7 @@ def test_a_deleted_plans_history_shows_every_text_and_who_deleted_it_when(
     assert f"coach d's deleted plan for {DAY}" in shown
     assert f"Deleted by Mason (<@{AUTHOR['id']}>) on <t:{int(at.timestamp())}:f>." in shown
     assert "1 earlier version(s), newest first" in shown
-    assert "Its last text (version 2, by Mason):\nLong above 955" in shown
+    assert "**Its last text** (version 2, by Mason):\nLong above 955" in shown
     assert (
         shown.index("Long above 955")
         < shown.index("Replaced by Mason")
@@ -167,7 +170,7 @@ def test_a_moderators_delete_names_the_moderator(discord: Discord) -> None:
     shown = history_text(discord)
     assert f"Deleted by Rival (<@{OTHER['id']}>)" in shown
     assert "Never edited, so there are no earlier versions." in shown
-    assert "Its last text (version 1, by Mason):\nMason's plan" in shown
+    assert "**Its last text** (version 1, by Mason):\nMason's plan" in shown
 
 
 def test_a_live_plan_comes_first_then_the_last_deleted_one(discord: Discord) -> None:
@@ -179,7 +182,7 @@ def test_a_live_plan_comes_first_then_the_last_deleted_one(discord: Discord) -> 
     body = history_json(discord).json()
     assert (body["plan_id"], body["history"], body["deleted"]) == (second, [], None)
     shown = history_text(discord)
-    assert "Now (version 1, by Mason):\nsecond plan" in shown
+    assert "**Now** (version 1, by Mason):\nsecond plan" in shown
     assert "Deleted" not in shown and "deleted" not in shown and "first plan" not in shown
 
     edit(discord, "second plan, edited")
@@ -209,13 +212,12 @@ def test_a_long_deleted_history_fits_discords_limits(discord: Discord) -> None:
     delete(discord)
     # discord.send checks the answer against Discord's schema, limits included.
     answer = in_guild(discord, "history", coach="d", date=DAY)
-    [embed] = answer["data"]["embeds"]
-    assert len(embed["fields"]) == 25
-    assert embed["description"].startswith("Deleted by Mason")
+    head, last, *_ = texts(answer["data"])
+    assert "Deleted by Mason" in head
     # The cut last text points where it can still be read: the plan read answers 404 now.
     pointer = f"[cut; full text: GET /api/coach-plans/history?coach=d&date={DAY}]"
-    assert f"v27 {'y' * 900}" in embed["description"] and pointer in embed["description"]
-    assert "older version(s) not shown" in embed["description"]
+    assert f"v27 {'y' * 900}" in last and pointer in last
+    assert "older version(s) not shown" in card_text(answer["data"])
 
 
 # --- only in its own guild ----------------------------------------------------------------------

@@ -69,3 +69,35 @@ def test_the_cdn_serves_only_the_files_it_was_given() -> None:
 
     assert anyio.run(fetch) == [503, 200, 404]
     assert fake.downloads == [url, url, f"{protocol.CDN}/attachments/1/2/other.png"]
+
+
+def test_the_webhook_reads_a_multipart_edit_and_keeps_its_files() -> None:
+    payload = {
+        "flags": 1 << 15,
+        "components": [{"type": 12, "items": [{"media": {"url": "attachment://a.png"}}]}],
+        "attachments": [{"id": "0", "filename": "a.png"}],
+    }
+
+    async def exchange() -> list[httpx.Response]:
+        fake = FakeDiscord(API)
+        original = f"{API}/webhooks/{payloads.APPLICATION_ID}/token-2/messages/@original"
+        async with httpx.AsyncClient(transport=fake) as http:
+            form = [
+                ("payload_json", (None, json.dumps(payload), "application/json")),
+                ("files[0]", ("a.png", b"\x89PNG-bytes", "image/png")),
+            ]
+            edited = await http.patch(original, files=form)
+            broken = await http.patch(
+                original,
+                content=b"--x\r\nnot a form",
+                headers={"content-type": "multipart/form-data; boundary=x"},
+            )
+            kept = fake.uploads("token-2")
+            assert kept["a.png"].data == b"\x89PNG-bytes"
+            return [edited, broken]
+
+    edited, broken = anyio.run(exchange)
+    assert edited.status_code == 200
+    shown = edited.json()["attachments"]
+    assert shown == [{"id": "0", "filename": "a.png", "size": 10, "content_type": "image/png"}]
+    assert broken.status_code == 400

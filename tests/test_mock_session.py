@@ -67,6 +67,11 @@ def test_a_whole_mock_session(session: Session) -> None:
 
     with_chart = session.send('/plan coach:i text:"Fade the gap" chart1:./spy.png')
     assert "Fade the gap" in with_chart
+    # The chart is the message's own file, uploaded with it from the archive.
+    assert f"[image] 1-spy.png ({len(tiny_png())} bytes) — spy.png" in with_chart
+    shown_history = session.send("--click", custom_id(with_chart, "History"))
+    assert "only you can see this" in shown_history
+    assert "History of coach i's plan" in shown_history and "Fade the gap" in shown_history
     plan_i = httpx.get(f"{session.base}/api/coach-plans/?coach=i").json()
     [chart] = plan_i["charts"]
     image = httpx.get(chart["url"])

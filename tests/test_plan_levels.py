@@ -3,10 +3,12 @@ ticker over REST and the client, given and refused in Discord commands and the e
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -26,7 +28,7 @@ from app.storage import database
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from app.web import create_app
-from tests.discord_edge import Discord, discord_app, ephemeral_text, fast_settings
+from tests.discord_edge import Discord, discord_app, ephemeral_text, fast_settings, texts
 from tests.discord_edge import guild_interaction as signed_guild_interaction
 from tests.live_server import live_server
 
@@ -185,9 +187,14 @@ def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
         yield app
 
 
-def _fields(answer: dict[str, object]) -> dict[str, str]:
-    embed = answer["data"]["embeds"][0]  # type: ignore[index]
-    return {f["name"]: f["value"] for f in embed["fields"]}
+def _fields(answer: dict[str, Any]) -> dict[str, str]:
+    """The card's Text Displays that start with a bold name: {name: the lines below it}."""
+    found = {}
+    for block in texts(answer["data"]):
+        match = re.fullmatch(r"\*\*(.+?)\*\*\n(.*)", block, re.S)
+        if match:
+            found[match[1]] = match[2]
+    return found
 
 
 def test_plan_with_level_options_shows_them_on_the_card(discord: Discord) -> None:

@@ -12,6 +12,7 @@ from nacl.signing import SigningKey
 from app.settings import Settings
 from tests.discord_edge import (
     AUTHOR,
+    CARD,
     MANAGE_MESSAGES,
     OTHER,
     Discord,
@@ -22,6 +23,7 @@ from tests.discord_edge import (
     fast_settings,
     guild_interaction,
     modal_data,
+    texts,
 )
 
 
@@ -78,8 +80,8 @@ def test_saving_the_modal_answers_publicly_with_the_new_plan(discord: Discord) -
     discord.post_plan(text="old")
     modal = open_editor(discord)
     answer = submit(discord, modal["custom_id"], "new from the modal")  # type: ignore[arg-type]
-    assert answer["type"] == 4 and "flags" not in answer["data"]  # type: ignore[operator]
-    assert answer["data"]["embeds"][0]["description"] == "new from the modal"  # type: ignore[index]
+    assert answer["type"] == 4 and answer["data"].get("flags") == CARD  # type: ignore[operator]
+    assert texts(answer["data"])[1] == "new from the modal"  # type: ignore[index]
     assert current_text(discord) == "new from the modal"
 
 

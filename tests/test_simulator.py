@@ -121,20 +121,12 @@ def test_same_user_name_is_the_same_discord_id() -> None:
     assert len(stable_id("user:alice")) == 18
 
 
-def test_render_shows_ephemeral_embeds_buttons_and_followups() -> None:
+def test_render_shows_ephemeral_messages_buttons_and_followups() -> None:
     answer = {
         "type": 4,
         "data": {
             "flags": EPHEMERAL,
             "content": "Delete this plan?",
-            "embeds": [
-                {
-                    "title": "Coach d · 2026-03-02",
-                    "description": "Watch 950",
-                    "fields": [{"name": "Author", "value": "alice"}],
-                    "image": {"url": "http://x/charts/1"},
-                }
-            ],
             "components": [
                 {
                     "type": 1,
@@ -147,12 +139,47 @@ def test_render_shows_ephemeral_embeds_buttons_and_followups() -> None:
     }
     followup = {"content": "Charts archived."}
     text = render(answer, [followup])
-    assert "only you can see this" in text
-    assert "┃ Coach d · 2026-03-02" in text
-    assert "┃ Author: alice" in text
-    assert "[image] http://x/charts/1" in text
+    assert "only you can see this" in text and "Delete this plan?" in text
     assert "[Confirm] (danger; --click delete:yes:1:1)" in text
     assert "follow-up" in text and "Charts archived." in text
+
+
+def test_render_shows_a_components_v2_card_with_its_files() -> None:
+    card = {
+        "flags": 1 << 15,
+        "components": [
+            {
+                "type": 17,
+                "accent_color": 0x2B6CB0,
+                "components": [
+                    {"type": 10, "content": "## Coach d — plan for 2026-03-02"},
+                    {"type": 10, "content": "Watch 950\nstop 940"},
+                    {
+                        "type": 12,
+                        "items": [
+                            {"media": {"url": "attachment://1-spy.png"}, "description": "spy.png"}
+                        ],
+                    },
+                    {"type": 14, "divider": True},
+                    {
+                        "type": 1,
+                        "components": [
+                            {"type": 2, "style": 2, "label": "History", "custom_id": "history:7"}
+                        ],
+                    },
+                ],
+            }
+        ],
+        "attachments": [{"id": "0", "filename": "1-spy.png", "size": 4096}],
+    }
+    text = render({"type": 5}, [card])
+    lines = text.splitlines()
+    assert "visible to everyone" in text and "┏━━ #2b6cb0" in lines
+    assert "┃ ## Coach d — plan for 2026-03-02" in lines
+    assert "┃ Watch 950" in lines and "┃ stop 940" in lines
+    assert "┃ [image] 1-spy.png (4096 bytes) — spy.png" in lines
+    assert "┃ [History] (secondary; --click history:7)" in lines
+    assert lines[-1] == "┗━━"
 
 
 def test_render_shows_a_modal_and_how_to_submit_it() -> None:

@@ -21,6 +21,7 @@ from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.discord_edge import (
     AUTHOR,
+    CARD,
     Discord,
     attachment,
     command_data,
@@ -162,10 +163,10 @@ def test_a_plan_of_only_a_nul_is_refused(discord: Discord) -> None:
 
 def test_a_nul_in_plan_text_is_dropped_alike_on_either_database(discord: Discord) -> None:
     answer = discord.command("plan", coach="d", text="Long\x00 950")
-    assert answer["type"] == 4 and "flags" not in answer["data"], answer
+    assert answer["type"] == 4 and answer["data"].get("flags") == CARD, answer
     assert stored_plan(discord)["plan"] == "Long 950"
     edited = discord.command("edit", coach="d", text="Short\x00 960")
-    assert "flags" not in edited["data"], edited
+    assert edited["data"].get("flags") == CARD, edited
     assert stored_plan(discord)["plan"] == "Short 960"
 
 
@@ -194,7 +195,7 @@ def test_control_characters_in_author_and_channel_names_are_dropped(discord: Dis
     payload = plan_payload()
     payload["member"]["nick"] = "Ma\x00son"
     payload["channel"]["name"] = "trading\x00-plans"
-    assert "flags" not in discord.send(payload)["data"]
+    assert discord.send(payload)["data"].get("flags") == CARD
     plan = stored_plan(discord)
     assert (plan["author"], plan["channel"]) == ("Mason", "trading-plans")
 
@@ -216,13 +217,13 @@ def test_a_user_id_that_is_not_a_discord_id_is_refused(discord: Discord) -> None
 def test_a_channel_id_that_is_not_a_discord_id_is_not_stored(discord: Discord) -> None:
     payload = plan_payload()
     payload["channel_id"] = payload["channel"]["id"] = "6450\x00"
-    assert "flags" not in discord.send(payload)["data"]
+    assert discord.send(payload)["data"].get("flags") == CARD
     assert stored_plan(discord)["channel_id"] is None
 
 
 def test_an_interaction_id_with_a_nul_is_still_carried_out_once(discord: Discord) -> None:
     payload = plan_payload()
     payload["id"] = "7860\x00"
-    assert "flags" not in discord.send(payload)["data"]
+    assert discord.send(payload)["data"].get("flags") == CARD
     assert "already handled" in ephemeral_text(discord.send(payload))
     assert discord.client.get("/api/coach-plans/all").json()["count"] == 1

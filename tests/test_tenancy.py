@@ -34,6 +34,7 @@ from tests.discord_edge import (
     fast_settings,
     guild_interaction,
     modal_data,
+    plan_id,
 )
 
 OTHER_GUILD = "390926798626357111"
@@ -72,8 +73,7 @@ def plan_text(discord: Discord, guild: str) -> str | None:
 def post_in(discord: Discord, guild: str, text: str) -> int:
     answer = in_guild(discord, guild, "plan", coach="d", text=text)
     assert answer["type"] == 4, answer
-    footer = answer["data"]["embeds"][0]["footer"]["text"]
-    return int(footer.split("#")[1].split(" ")[0])
+    return plan_id(answer["data"])
 
 
 # --- commands ------------------------------------------------------------------------------------

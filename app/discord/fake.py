@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-import anyio
 import httpx
-from cachetools import TTLCache
 
 from app.discord import payloads, protocol
+from app.discord.fake_parts import CdnFile, KeptMessages, as_shown
+from app.discord.multipart import BadForm, FilePart, is_form, read_form
+
+__all__ = ["CdnFile", "FakeDiscord", "KeptMessages", "local_cdn_base"]
 
 # Paths under the API base URL. The interaction webhook:
 # https://discord.com/developers/docs/interactions/receiving-and-responding#endpoints
@@ -30,6 +30,7 @@ LOCAL_CDN = "mock-cdn"
 _LOCAL_CDN = re.compile(rf"/{LOCAL_CDN}/(?P<port>[1-9][0-9]{{0,4}})/(?P<path>.+)")
 
 Check = Callable[[Any], None]
+CheckFiles = Callable[[dict[str, Any], list[FilePart]], None]
 
 
 def local_cdn_base(api_base_url: str, port: int) -> str:
@@ -40,56 +41,6 @@ def local_cdn_base(api_base_url: str, port: int) -> str:
 def _error(status: int, message: str, code: int = 0) -> httpx.Response:
     # Discord's error body (https://discord.com/developers/docs/reference#error-messages).
     return httpx.Response(status, json={"message": message, "code": code})
-
-
-@dataclass
-class CdnFile:
-    """A file on the fake CDN, and how it is served."""
-
-    body: bytes
-    status: int = 200
-    delay: float = 0.0
-    failures: int = 0  # answer 503 this many times first
-    drip: float = 0.0  # send the body one byte every `drip` seconds
-    headers: dict[str, str] = field(default_factory=dict)
-
-    async def serve(self) -> httpx.Response:
-        if self.delay:
-            await anyio.sleep(self.delay)
-        if self.failures:
-            self.failures -= 1
-            return httpx.Response(503, text="Service Unavailable")
-        if self.drip:
-            return httpx.Response(self.status, headers=self.headers, content=self._dripped())
-        return httpx.Response(self.status, headers=self.headers, content=self.body)
-
-    async def _dripped(self) -> AsyncIterator[bytes]:
-        for n in range(len(self.body)):
-            await anyio.sleep(self.drip)
-            yield self.body[n : n + 1]
-
-
-class KeptMessages:
-    """Recent interactions' messages by token; an hour outlives any token's 15 minutes."""
-
-    def __init__(self) -> None:
-        self._messages: TTLCache[str, dict[str, dict[str, Any]]] = TTLCache(maxsize=2000, ttl=3600)
-        self._lock = threading.Lock()  # the blocking transport may be used from other threads
-
-    def put(self, token: str, message_id: str, message: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            messages = self._messages.setdefault(token, {})
-            kept = {**messages.get(message_id, {}), **message, "id": message_id}
-            messages[message_id] = kept
-            return kept
-
-    def get(self, token: str) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self._messages.get(token, {}).values())
-
-    def drop(self, token: str, message_id: str) -> None:
-        with self._lock:
-            self._messages.get(token, {}).pop(message_id, None)
 
 
 class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
@@ -107,12 +58,16 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
         bot_token: str | None = None,
         check_edit: Check | None = None,
         check_commands: Check | None = None,
+        check_files: CheckFiles | None = None,
+        check_follow_up: Check | None = None,
     ) -> None:
         self.api_base = httpx.URL(api_base_url.rstrip("/") + "/")
         self.outside = outside
         self.local_cdn = local_cdn  # serve LOCAL_CDN URLs from 127.0.0.1 through `outside`
         self.bot_token = bot_token  # when set, the commands API wants it
         self.check_edit, self.check_commands = check_edit, check_commands
+        self.check_files = check_files  # a message's files against its payload
+        self.check_follow_up = check_follow_up
         self.kept = KeptMessages()
         self.files: dict[str, CdnFile] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # by URL path, one list per scope
@@ -138,6 +93,10 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
     def messages(self, token: str) -> list[dict[str, Any]]:
         """The messages kept for one interaction: its edited answer and its follow-ups."""
         return self.kept.get(token)
+
+    def uploads(self, token: str) -> dict[str, FilePart]:
+        """The files last uploaded with the interaction's messages, by filename."""
+        return self.kept.files(token)
 
     @property
     def urls(self) -> list[str]:
@@ -226,19 +185,29 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
     def _webhook(
         self, request: httpx.Request, token: str, message_id: str | None
     ) -> httpx.Response:
-        if request.method == "POST" and message_id is None:  # a follow-up message
-            message_id = str(len(self.kept.get(token)) + 1)
-            return httpx.Response(200, json=self.kept.put(token, message_id, _body(request)))
-        if request.method == "PATCH" and message_id is not None:
-            body = _body(request)
-            if self.check_edit is not None:
-                self.check_edit(body)
-            if self.edit_refusals:
+        sends = (request.method == "POST" and message_id is None) or (
+            request.method == "PATCH" and message_id is not None
+        )
+        if sends:  # a follow-up message, or an edit
+            try:
+                body, files = _message(request)
+            except (BadForm, ValueError) as exc:
+                return _error(400, f"Cannot parse the form body: {exc}", 50109)
+            check = self.check_edit if request.method == "PATCH" else self.check_follow_up
+            if check is not None:
+                check(body)
+            if request.method == "PATCH" and self.edit_refusals:
                 status = self.edit_refusals.pop(0)
                 return _error(status, "Unknown Webhook", protocol.UNKNOWN_WEBHOOK)
-            if self.recording:
+            if self.check_files is not None:
+                self.check_files(body, files)
+            if message_id is None:
+                message_id = str(len(self.kept.get(token)) + 1)
+            elif self.recording:
                 self.edits.append((time.monotonic(), request.url.path, body))
-            return httpx.Response(200, json=self.kept.put(token, message_id, body))
+            self.kept.put_files(token, files)
+            kept = self.kept.put(token, message_id, as_shown(body, files))
+            return httpx.Response(200, json=kept)
         if request.method == "DELETE" and message_id is not None:
             self.kept.drop(token, message_id)
             return httpx.Response(204)
@@ -274,6 +243,17 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
 
 def _body(request: httpx.Request) -> Any:
     return json.loads(request.content or b"{}")
+
+
+def _message(request: httpx.Request) -> tuple[dict[str, Any], list[FilePart]]:
+    """A message's JSON and files: a JSON body, or a form with payload_json and files[n]."""
+    content_type = request.headers.get("content-type", "")
+    if is_form(content_type):
+        return read_form(content_type, request.content)
+    body = _body(request)
+    if not isinstance(body, dict):
+        raise BadForm("the body is not a JSON object")
+    return body, []
 
 
 def _without_false_required(option: dict[str, Any]) -> dict[str, Any]:

@@ -1,45 +1,44 @@
-"""Plans as Discord shows them: the plan card (embeds with its charts, and the charts not kept),
-plan lists and a plan's history, within the limits of one message."""
+"""Plans as Discord shows them, as Components V2 messages: the plan card (a Container in the
+coach's colour: title, text, levels, the charts as a gallery of the message's own files, the
+charts not shown and why, who posted it, a History button), plan lists and a plan's history,
+within the 40 components and 4000 characters of text one message may hold."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+import zlib
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from app.discord.protocol import (
-    DESCRIPTION_MAX,
-    EMBEDS_MAX,
-    FIELD_NAME_MAX,
-    FIELD_VALUE_MAX,
-    FIELDS_MAX,
-    GALLERY_SIZE,
-    MESSAGE_TEXT_MAX,
-    TITLE_MAX,
-)
-from app.discord.responses import clip, ephemeral, message, message_data
-from app.records import HistoryEntry, Levels, Plan, price_text
+from app.discord import components as ui
+from app.discord import protocol
+from app.discord.components import Component, Outgoing, Upload
+from app.discord.responses import clip
+from app.records import Chart, HistoryEntry, Levels, Plan, price_text
 
-COLOR = 0x2B6CB0
+# Distinct, readable on Discord's dark and light themes; coach n of COACHES gets colour n.
+PALETTE = (0x2B6CB0, 0xC05621, 0x2F855A, 0x6B46C1, 0xB83280, 0x00838F, 0xB7791F, 0x4A5568)
+HISTORY_PREFIX = "history"  # the History button's custom_id: `history:<plan_id>`
+# Room kept for the lines around the plan's text (title, levels, chart notes, meta).
+NOTES_MAX = 1000
+_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<@-])")
+
+
+def accent_color(coach: str, coaches: Sequence[str] = ()) -> int:
+    """The coach's colour: by place in COACHES, else from the name (same name, same colour)."""
+    if coach in coaches:
+        return PALETTE[list(coaches).index(coach) % len(PALETTE)]
+    return PALETTE[zlib.crc32(coach.encode()) % len(PALETTE)]
+
+
+def plain(value: str) -> str:
+    """A name shown as written: markdown characters escaped."""
+    return _MARKDOWN.sub(r"\\\1", value)
 
 
 def api_pointer(base: str, coach: str, day: date) -> str:
     return f"GET {base}/api/coach-plans/?coach={coach}&date={day.isoformat()}"
-
-
-def embed_text_size(embed: dict[str, Any]) -> int:
-    """Characters Discord counts toward a message's 6000."""
-    size = len(embed.get("title") or "") + len(embed.get("description") or "")
-    size += len((embed.get("footer") or {}).get("text") or "")
-    size += len((embed.get("author") or {}).get("name") or "")
-    for item in embed.get("fields") or []:
-        size += len(item["name"]) + len(item["value"])
-    return size
-
-
-def _link_text(name: str) -> str:
-    # Brackets and parentheses would break the markdown link.
-    return "".join("_" if ch in "[]()" else ch for ch in name) or "chart"
 
 
 def _when(moment: datetime) -> str:
@@ -60,156 +59,95 @@ def levels_block(levels: Levels) -> str:
     if levels.targets:
         prices.append("targets " + " / ".join(map(price_text, levels.targets)))
     lines = [" · ".join(head), " · ".join(prices)]
-    return clip("\n".join(line for line in lines if line), FIELD_VALUE_MAX)
+    return "\n".join(line for line in lines if line)
 
 
-def plan_embeds(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> list[dict[str, Any]]:
-    """The plan as embeds: text, coach, date, author; the charts as images (galleries of four
-    share a url) up to Discord's 10 embeds, and the charts linked in a field: all of them, or
-    those that found no embed. `chart_urls` go with `plan.charts`; charts refused for good are
-    not shown, only named with why, and those still downloading are named too."""
+def upload_name(position: int, chart: Chart) -> str:
+    """The name a chart is uploaded under: unique in the message, and only characters an
+    `attachment://` reference carries as they are."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", chart.filename.rsplit(".", 1)[0]).strip("_")
+    # The archive names a chart by its content: its extension is the image's own.
+    ext = (chart.stored_path or "").rpartition(".")[2] or "png"
+    return f"{position}-{stem[:60] or 'chart'}.{ext}"
+
+
+def chart_upload(position: int, chart: Chart, data: bytes) -> Upload:
+    return Upload(upload_name(position, chart), chart.content_type, data, chart.filename)
+
+
+def _chart_notes(plan: Plan, files: Mapping[int, Upload], why: Mapping[int, str]) -> list[str]:
+    """One line per chart the card does not show, naming its file and why."""
+    lines = []
+    for chart in plan.charts:
+        if chart.id in files:
+            continue
+        if chart.failed_reason:
+            reason = f"not kept: {chart.failed_reason}"
+        elif not chart.stored_path:
+            reason = "not archived yet (retried later)"
+        else:
+            reason = why.get(chart.id, "could not be read from the archive")
+        lines.append(f"⚠️ Chart missing: {plain(chart.filename)} — {reason}")
+    return lines
+
+
+def plan_card(
+    plan: Plan,
+    files: Mapping[int, Upload],
+    api_base: str = "",
+    *,
+    why: Mapping[int, str] | None = None,
+    coaches: Sequence[str] = (),
+) -> Outgoing:
+    """The plan card and the files it shows. `files` maps chart ids to their uploads (in the
+    plan's order); `why` says why an archived chart is not among them."""
     pointer = api_pointer(api_base, plan.coach, plan.date)
-    shown_charts = [
-        (chart, url)
-        for chart, url in zip(plan.charts, chart_urls, strict=False)
-        if not chart.failed_reason
-    ]
-    chart_urls = [url for _, url in shown_charts]  # from here on, the charts shown
-    fields: list[dict[str, Any]] = [
-        {"name": "Coach", "value": plan.coach, "inline": True},
-        {"name": "Date", "value": plan.date.strftime("%a %Y-%m-%d"), "inline": True},
-        {"name": "Posted by", "value": clip(plan.author, FIELD_VALUE_MAX), "inline": True},
-    ]
+    title = ui.text(f"## Coach {plain(plan.coach)} — plan for {plan.date.isoformat()}")
+    extra: list[Component] = []
     if plan.levels is not None and not plan.levels.is_empty():
         name = "Levels" if plan.levels.source == "given" else "Levels (read from the text)"
-        fields.append({"name": name, "value": levels_block(plan.levels)})
-    footer = f"Plan #{plan.id} · version {plan.version}"
+        extra.append(ui.text(f"**{name}**\n{levels_block(plan.levels)}"))
+    shown = list(files.values())
+    if shown:
+        extra.append(ui.gallery(shown))
+    notes = _chart_notes(plan, files, why or {})
+    if notes:
+        extra.append(ui.text(clip("\n".join(notes), NOTES_MAX, pointer)))
+    meta = f"-# Posted by {plain(plan.author)} · {plan.date:%a %Y-%m-%d} · Plan #{plan.id}"
+    meta += f" · version {plan.version}"
     if plan.edited_at is not None:
-        footer += f" · edited {_when(plan.edited_at)}"
-    main: dict[str, Any] = {
-        "title": clip(f"Coach {plan.coach} — plan for {plan.date.isoformat()}", TITLE_MAX),
-        "description": clip(plan.text, DESCRIPTION_MAX, pointer),
-        "color": COLOR,
-        "fields": fields,
-        "footer": {"text": footer},
-        "timestamp": (plan.edited_at or plan.created_at).isoformat(),
-    }
-    embeds = [main]
-    for start in range(0, len(chart_urls), GALLERY_SIZE):
-        group = chart_urls[start : start + GALLERY_SIZE]
-        if start == 0:
-            main["url"] = group[0]
-            main["image"] = {"url": group[0]}
-            rest = group[1:]
-        else:
-            if len(embeds) >= EMBEDS_MAX:
-                break
-            last = start + len(group)
-            embeds.append(
-                {
-                    "title": f"Charts {start + 1} to {last}",
-                    "url": group[0],
-                    "image": {"url": group[0]},
-                }
-            )
-            rest = group[1:]
-        for url in rest:
-            if len(embeds) >= EMBEDS_MAX:
-                break
-            embeds.append({"url": group[0], "image": {"url": url}})
-    shown = sum(1 for embed in embeds if "image" in embed)
-    links = [f"[{_link_text(chart.filename)}]({url})" for chart, url in shown_charts]
-    if links:
-        more = shown < len(links)
-        name = f"More charts ({len(links) - shown})" if more else f"Charts ({len(links)})"
-        listed = links[shown:] if more else links
-        fields.append({"name": name, "value": _joined(listed, FIELD_VALUE_MAX, pointer)})
-    fields.extend(_chart_notes(plan, pointer))
-    excess = sum(map(embed_text_size, embeds)) - MESSAGE_TEXT_MAX
-    if excess > 0:
-        main["description"] = clip(plan.text, len(main["description"]) - excess, pointer)
-    return embeds
+        meta += f" · edited {_when(plan.edited_at)}"
+    tail = [ui.separator(), ui.text(meta)]
+    tail.append(ui.button_row(("History", protocol.SECONDARY, f"{HISTORY_PREFIX}:{plan.id}")))
+    room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size([title, *extra, *tail])
+    body = ui.text(clip(plan.text, room, pointer))
+    card = ui.container(accent_color(plan.coach, coaches), [title, body, *extra, *tail])
+    return Outgoing(ui.message_data([card], shown), shown)
 
 
-def plan_message(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> dict[str, Any]:
-    """The plan card as a message's `data`, for an edit of the deferred answer."""
-    return message_data(None, plan_embeds(plan, chart_urls, api_base))
-
-
-def plan_post(plan: Plan, chart_urls: Sequence[str], api_base: str = "") -> dict[str, Any]:
-    """The plan card as an answer everyone in the channel sees."""
-    return message(plan_message(plan, chart_urls, api_base))
-
-
-def _chart_notes(plan: Plan, pointer: str) -> list[dict[str, Any]]:
-    """Fields naming the charts that were not kept (and why), and those not downloaded yet."""
-    refused = [
-        f"{_link_text(c.filename)} ({c.failed_reason})" for c in plan.charts if c.failed_reason
-    ]
-    waiting = [
-        f"{_link_text(c.filename)} (still downloading, retried later)"
-        for c in plan.charts
-        if not c.failed_reason and not c.stored_path
-    ]
-    notes = []
-    for one, many, lines in (
-        ("Chart not kept", "Charts not kept", refused),
-        ("Chart not archived yet", "Charts not archived yet", waiting),
-    ):
-        if lines:
-            name = one if len(lines) == 1 else f"{many} ({len(lines)})"
-            notes.append({"name": name, "value": _joined(lines, FIELD_VALUE_MAX, pointer)})
-    return notes
-
-
-def _joined(lines: Sequence[str], limit: int, pointer: str) -> str:
-    out: list[str] = []
-    size = 0
-    for n, line in enumerate(lines):
-        tail = f"\n… and {len(lines) - n} more ({pointer})"
-        if size + len(line) + 1 + len(tail) > limit and n < len(lines) - 1:
-            return clip("\n".join(out) + tail, limit)
-        out.append(line)
-        size += len(line) + 1
-    return clip("\n".join(out), limit)
-
-
-def _fitted_fields(
-    entries: Sequence[tuple[str, str]], budget: int, pointer: str
-) -> tuple[list[dict[str, Any]], int]:
-    """Fields for (name, value) pairs within FIELDS_MAX fields and `budget` characters; also returns
-    how many entries did not fit."""
-    shown = entries[:FIELDS_MAX]
-    fields: list[dict[str, Any]] = []
-    if not shown:
-        return fields, 0
-    names = [clip(name, FIELD_NAME_MAX) for name, _ in shown]
-    room = budget - sum(map(len, names))
-    per_value = max(40, min(FIELD_VALUE_MAX, room // len(shown)))
-    for name, (_, value) in zip(names, shown, strict=True):
-        fields.append({"name": name, "value": clip(value or "-", per_value, pointer)})
-    return fields, len(entries) - len(shown)
-
-
-def plan_list(title: str, plans: Sequence[Plan], pointer: str) -> dict[str, Any]:
-    """An ephemeral list: one field per plan, each cut to share the message's 6000 characters."""
-    entries = []
+def plan_list(
+    title: str, plans: Sequence[Plan], pointer: str, coaches: Sequence[str] = ()
+) -> dict[str, Any]:
+    """An ephemeral list: one Container per plan in its coach's colour, the texts cut to share
+    the message's 4000 characters."""
+    head = ui.text(f"## {title}\n{len(plans)} plan(s). Full texts: {pointer}")
+    blocks = []
     for plan in plans:
         charts = f" · {len(plan.charts)} chart(s)" if plan.charts else ""
-        name = f"Coach {plan.coach} · {plan.date.isoformat()} · by {plan.author}{charts}"
-        entries.append((name, plan.text))
-    budget = MESSAGE_TEXT_MAX - len(title) - 300
-    fields, left_out = _fitted_fields(entries, budget, pointer)
-    description = f"{len(plans)} plan(s). Full texts: {pointer}"
-    if left_out:
-        description += f"\n… and {left_out} more not shown here."
-    embed = {
-        "title": clip(title, TITLE_MAX),
-        "description": description,
-        "color": COLOR,
-        "fields": fields,
-    }
-    return ephemeral(None, [embed])
+        about = f"**Coach {plain(plan.coach)}** · by {plain(plan.author)}{charts}"
+        blocks.append((plan, about, plan.text))
+    # A Container and its Text Display per plan; the head and a last line besides.
+    blocks = blocks[: (protocol.COMPONENTS_MAX - 2) // 2]
+    room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size([head]) - 200
+    room -= sum(len(about) + 1 for _, about, _ in blocks)
+    texts = ui.shares([text for _, _, text in blocks], room, pointer)
+    parts: list[Component] = [head]
+    for (plan, about, _), text in zip(blocks, texts, strict=False):
+        accent = accent_color(plan.coach, coaches)
+        parts.append(ui.container(accent, [ui.text(f"{about}\n{text or '-'}")]))
+    if len(texts) < len(plans):
+        parts.append(ui.text(f"… and {len(plans) - len(texts)} more not shown here: {pointer}"))
+    return ui.ephemeral(parts)
 
 
 def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> dict[str, Any]:
@@ -219,34 +157,31 @@ def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> 
     pointer = f"GET {api_base}/api/coach-plans/history?coach={plan.coach}&date={day}"
     deletion = plan.deletion
     if deletion is None:
-        title = f"History of coach {plan.coach}'s plan for {day}"
+        title = f"History of coach {plain(plan.coach)}'s plan for {day}"
         current = clip(plan.text, 1000, api_pointer(api_base, plan.coach, plan.date))
-        head, now = "", f"Now (version {plan.version}, by {plan.author}):\n{current}"
+        head, now = "", f"**Now** (version {plan.version}, by {plain(plan.author)}):\n{current}"
     else:
-        title = f"History of coach {plan.coach}'s deleted plan for {day}"
+        title = f"History of coach {plain(plan.coach)}'s deleted plan for {day}"
         # The plan read answers 404 once it is deleted; the history read still has the text.
         current = clip(plan.text, 1000, pointer)
         stamp = int(deletion.at.timestamp())  # Discord shows it in each reader's own time zone
-        head = f"Deleted by {deletion.by} (<@{deletion.by_id}>) on <t:{stamp}:f>.\n"
+        head = f"Deleted by {plain(deletion.by)} (<@{deletion.by_id}>) on <t:{stamp}:f>.\n"
         # Deleting counted as a version: the text is that of the version before.
-        now = f"Its last text (version {plan.version - 1}, by {plan.author}):\n{current}"
+        version = plan.version - 1
+        now = f"**Its last text** (version {version}, by {plain(plan.author)}):\n{current}"
     if not entries:
-        description = f"{head}Never edited, so there are no earlier versions. {now}"
-        embed = {"title": clip(title, TITLE_MAX), "description": description, "color": COLOR}
-        return ephemeral(None, [embed])
-    items = [
-        (f"Replaced by {entry.edited_by} at {_when(entry.edited_at)}", entry.plan_text)
-        for entry in entries
-    ]
-    description = f"{head}{len(entries)} earlier version(s), newest first. {now}"
-    budget = MESSAGE_TEXT_MAX - len(title) - len(description) - 100
-    fields, left_out = _fitted_fields(items, budget, pointer)
-    if left_out:
-        description += f"\n… {left_out} older version(s) not shown: {pointer}"
-    embed = {
-        "title": clip(title, TITLE_MAX),
-        "description": clip(description, DESCRIPTION_MAX),
-        "color": COLOR,
-        "fields": fields,
-    }
-    return ephemeral(None, [embed])
+        intro = f"{head}Never edited, so there are no earlier versions."
+        return ui.ephemeral([ui.text(f"## {title}\n{intro}"), ui.separator(), ui.text(now)])
+    intro = f"{head}{len(entries)} earlier version(s), newest first."
+    parts: list[Component] = [ui.text(f"## {title}\n{intro}"), ui.separator(), ui.text(now)]
+    shown = entries[: (protocol.COMPONENTS_MAX - len(parts) - 1) // 2]
+    names = [f"**Replaced by {plain(e.edited_by)}** at {_when(e.edited_at)}:" for e in shown]
+    room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size(parts) - 200
+    room -= sum(len(name) + 1 for name in names)
+    texts = ui.shares([entry.plan_text for entry in shown], room, pointer)
+    for name, text in zip(names, texts, strict=False):
+        parts += [ui.separator(), ui.text(f"{name}\n{text or '-'}")]
+    if len(texts) < len(entries):
+        left_out = len(entries) - len(texts)
+        parts.append(ui.text(f"… {left_out} older version(s) not shown: {pointer}"))
+    return ui.ephemeral(parts)

@@ -73,11 +73,21 @@ MODAL: Final[int] = InteractionResponseType.MODAL
 
 # Message flags (https://discord.com/developers/docs/resources/message#message-object-message-flags).
 EPHEMERAL: Final[int] = InteractionResponseFlags.EPHEMERAL
+# Layout components instead of content and embeds; once set, never removed from the message
+# (https://discord.com/developers/docs/components/reference#component-reference).
+IS_COMPONENTS_V2: Final = 1 << 15
 
 # Component types (https://discord.com/developers/docs/components/reference#component-object-component-types).
 ACTION_ROW: Final = 1
 BUTTON: Final = 2
 TEXT_INPUT: Final = 4
+SECTION: Final = 9
+TEXT_DISPLAY: Final = 10
+THUMBNAIL: Final = 11
+MEDIA_GALLERY: Final = 12
+FILE: Final = 13
+SEPARATOR: Final = 14
+CONTAINER: Final = 17
 # Button styles (https://discord.com/developers/docs/components/reference#button-button-styles).
 PRIMARY, SECONDARY, SUCCESS, DANGER, LINK = 1, 2, 3, 4, 5
 # Text input styles (https://discord.com/developers/docs/components/reference#text-input-text-input-styles).
@@ -94,17 +104,18 @@ STRING, INTEGER, BOOLEAN, NUMBER, ATTACHMENT = 3, 4, 5, 10, 11
 
 # Message content (https://discord.com/developers/docs/resources/message#create-message-jsonform-params).
 CONTENT_MAX: Final = 2000
-EMBEDS_MAX: Final = 10
-# Embeds (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
-TITLE_MAX: Final = 256
-DESCRIPTION_MAX: Final = 4096
-FIELDS_MAX: Final = 25
-FIELD_NAME_MAX: Final = 256
-FIELD_VALUE_MAX: Final = 1024
-FOOTER_MAX: Final = 2048
-MESSAGE_TEXT_MAX: Final = 6000  # all embeds' titles, descriptions, fields and footers together
-# Not a documented limit but Discord's client: embeds sharing a url show as one gallery of four.
-GALLERY_SIZE: Final = 4
+# Components V2 messages (https://discord.com/developers/docs/components/reference): 40
+# components in all, nested ones counted; 4000 characters of text across all Text Displays; a
+# Media Gallery holds 1 to 10 items, each with alt text of up to 1024 characters.
+COMPONENTS_MAX: Final = 40
+TEXT_DISPLAY_TOTAL_MAX: Final = 4000
+GALLERY_ITEMS_MAX: Final = 10
+MEDIA_DESCRIPTION_MAX: Final = 1024
+BUTTON_LABEL_MAX: Final = 80
+# Uploads (https://discord.com/developers/docs/reference#uploading-files): at most 10 files a
+# message, each within the default upload limit of 10 MiB (checked per file).
+ATTACHMENTS_MAX: Final = 10
+UPLOAD_MAX_BYTES: Final = 10 * 1024 * 1024
 # Autocomplete (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-choice-structure).
 CHOICES_MAX: Final = 25
 CHOICE_MAX: Final = 100  # a choice's name, and a string choice's value

@@ -1,5 +1,5 @@
-"""Interaction responses in Discord's shapes: pong, messages, updates, deferrals, modals, buttons
-and autocomplete choices, each cut to Discord's documented limits with a visible marker."""
+"""Interaction responses in Discord's shapes: pong, text messages, updates, deferrals, modals,
+buttons and autocomplete choices, each cut to Discord's documented limits with a visible marker."""
 
 from __future__ import annotations
 
@@ -29,17 +29,15 @@ def pong() -> dict[str, Any]:
 
 def message_data(
     content: str | None = None,
-    embeds: Sequence[dict[str, Any]] = (),
     components: list[dict[str, Any]] | None = None,
     *,
     ephemeral: bool = False,
 ) -> dict[str, Any]:
-    """A message's `data`: what an answer carries, and what an edit of @original sends."""
+    """A text message's `data`: what an answer carries, and what an edit of @original sends.
+    Plans are shown as Components V2 messages instead (app/discord/components.py)."""
     data: dict[str, Any] = {"allowed_mentions": NO_PINGS}
     if content:
         data["content"] = clip(content, protocol.CONTENT_MAX)
-    if embeds:
-        data["embeds"] = list(embeds[: protocol.EMBEDS_MAX])
     if components is not None:
         data["components"] = components
     if ephemeral:
@@ -52,22 +50,16 @@ def message(data: dict[str, Any]) -> dict[str, Any]:
     return {"type": protocol.CHANNEL_MESSAGE, "data": data}
 
 
-def public(embeds: Sequence[dict[str, Any]], content: str | None = None) -> dict[str, Any]:
-    return message(message_data(content, embeds))
-
-
 def ephemeral(
-    content: str | None,
-    embeds: Sequence[dict[str, Any]] = (),
-    components: list[dict[str, Any]] | None = None,
+    content: str | None, components: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """A message only the user who asked sees."""
-    return message(message_data(content, embeds, components, ephemeral=True))
+    return message(message_data(content, components, ephemeral=True))
 
 
 def update(content: str) -> dict[str, Any]:
     """Replace the message a button sits on; the buttons go, so it cannot be pressed again."""
-    return {"type": protocol.UPDATE_MESSAGE, "data": message_data(content, (), [])}
+    return {"type": protocol.UPDATE_MESSAGE, "data": message_data(content, [])}
 
 
 def deferred(*, ephemeral: bool = False) -> dict[str, Any]:

@@ -4,9 +4,10 @@ register_commands.py), with Discord's rate limits waited out through app/retry.p
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -14,6 +15,8 @@ import anyio
 import httpx
 
 from app import __version__
+from app.discord.components import Upload
+from app.discord.protocol import EPHEMERAL
 from app.retry import Backoff, is_transient
 
 log = logging.getLogger("coach_plans")
@@ -41,12 +44,23 @@ class Webhook:
         webhook = f"{self.api_base}/webhooks/{_segment(application_id)}/{_segment(token)}"
         return f"{webhook}/messages/@original"
 
-    async def edit_original(self, application_id: str, token: str, data: dict[str, Any]) -> bool:
-        """Replace the "thinking…" message with `data`. Retries connection errors, 5xx, 429 (after
-        Discord's retry_after) and 404 (Discord answers 404 until it has seen the deferral)."""
-        # Flags cannot be changed by an edit: the deferral already decided who sees the answer.
-        body = {key: value for key, value in data.items() if key != "flags"}
-        return await self._send("PATCH", self.original_url(application_id, token), body)
+    async def edit_original(
+        self,
+        application_id: str,
+        token: str,
+        data: dict[str, Any],
+        files: Sequence[Upload] = (),
+    ) -> bool:
+        """Replace the "thinking…" message with `data`, uploading `files` with it (multipart:
+        `payload_json` and `files[n]`, n the id `data["attachments"]` gives each). Retries
+        connection errors, 5xx, 429 (after Discord's retry_after) and 404 (Discord answers 404
+        until it has seen the deferral)."""
+        body = dict(data)
+        # The deferral already decided who sees the answer; IS_COMPONENTS_V2 may still be set.
+        flags = int(body.pop("flags", 0) or 0) & ~EPHEMERAL
+        if flags:
+            body["flags"] = flags
+        return await self._send("PATCH", self.original_url(application_id, token), body, files)
 
     async def delete_original(self, application_id: str, token: str) -> bool:
         """Remove the "thinking…" message (an answer for fewer eyes follows)."""
@@ -57,12 +71,29 @@ class Webhook:
         url = f"{self.api_base}/webhooks/{_segment(application_id)}/{_segment(token)}"
         return await self._send("POST", url, data)
 
-    async def _send(self, method: str, url: str, body: dict[str, Any] | None) -> bool:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        files: Sequence[Upload] = (),
+    ) -> bool:
         attempts = self.backoff.retries + 1
         for attempt in range(1, attempts + 1):
             wait = self.backoff.delay(attempt - 1)
             try:
-                response = await self.http.request(method, url, json=body)
+                if files:
+                    # https://discord.com/developers/docs/reference#uploading-files
+                    parts = {"payload_json": (None, json.dumps(body), "application/json")}
+                    uploads = [
+                        (f"files[{n}]", (one.filename, one.data, one.content_type))
+                        for n, one in enumerate(files)
+                    ]
+                    response = await self.http.request(
+                        method, url, files=[*parts.items(), *uploads]
+                    )
+                else:
+                    response = await self.http.request(method, url, json=body)
             except httpx.HTTPError as exc:
                 why = f"{exc.__class__.__name__}"
             else:
