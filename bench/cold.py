@@ -8,7 +8,6 @@ a small local stand-in for Discord's API and CDN as an edit of the deferred answ
 
 from __future__ import annotations
 
-import json
 import statistics
 import threading
 import time
@@ -49,8 +48,9 @@ class LocalDiscord:
                 self.wfile.write(PNG)
 
             def _webhook(self) -> None:
+                # JSON, or multipart when the edit uploads the charts with the message.
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"null")
+                body = self.rfile.read(length)
                 with local.arrived:
                     local.calls.append((time.perf_counter(), self.command, self.path, body))
                     local.arrived.notify_all()
