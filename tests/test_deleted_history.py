@@ -6,21 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
 from nacl.signing import SigningKey
 from sqlalchemy import DateTime, bindparam, text
 
 from app.client import create_client
 from app.plans import PlanService
 from app.settings import Settings
-from app.storage import database
 from app.storage.database import make_engine
 from app.storage.repository import PlanRepository
 from tests.discord_edge import (
@@ -41,6 +37,7 @@ from tests.discord_edge import (
     plan_id,
     texts,
 )
+from tests.migrations import upgrade_to
 
 OTHER_GUILD = "390926798626357111"
 DAY = "2026-01-05"
@@ -279,12 +276,7 @@ def test_the_client_returns_the_deletion(discord: Discord) -> None:
 
 def test_plans_deleted_before_the_upgrade_get_their_deleters_name(database_url: str) -> None:
     engine = make_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
-        connection.commit()
+    upgrade_to(engine, "0003")
     insert = text(
         "INSERT INTO coach_plans (coach_name, date, plan, author, author_id, guild_id, "
         "created_at, is_deleted, deleted_at, deleted_by, version) VALUES (:coach, '2025-03-14', "
@@ -308,10 +300,7 @@ def test_plans_deleted_before_the_upgrade_get_their_deleters_name(database_url: 
             connection.execute(insert, {**row, **gone})
         live = {"coach": "n", "plan": "live", "author": "Mo", "author_id": "22", "by": None}
         connection.execute(insert, {**live, "deleted": False, "deleted_at": None})
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
+    upgrade_to(engine, "head")
     plans = PlanService(
         PlanRepository(engine), coaches=["d", "i", "s", "n"], timezone=ZoneInfo("UTC")
     )

@@ -7,13 +7,10 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from nacl.signing import SigningKey
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
@@ -24,13 +21,13 @@ from app.levels import GivenLevels
 from app.plans import PlanService
 from app.records import Actor, Levels, Place
 from app.settings import Settings
-from app.storage import database
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from app.web import create_app
 from tests.discord_edge import Discord, discord_app, ephemeral_text, fast_settings, texts
 from tests.discord_edge import guild_interaction as signed_guild_interaction
 from tests.live_server import live_server
+from tests.migrations import upgrade_to
 
 GUILD = "1"
 HERE = Place(guild_id=GUILD)
@@ -101,12 +98,7 @@ def test_by_ticker_sees_each_plan_as_it_stood(plans: PlanService) -> None:
 
 def test_upgrading_from_0003_keeps_old_plans_and_reads_their_levels(database_url: str) -> None:
     engine = make_engine(database_url)
-    config = Config()
-    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0003")
-        connection.commit()
+    upgrade_to(engine, "0003")
     with engine.begin() as connection:
         connection.execute(
             text(

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
@@ -26,6 +25,7 @@ from app.records import Actor, Place
 from app.storage.database import make_engine, migrate
 from app.storage.models import SQLModel
 from app.storage.repository import PlanRepository
+from tests.migrations import alembic_config
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -63,8 +63,7 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
 
 
 def test_the_start_up_shortcut_names_alembics_head() -> None:
-    config = Config()
-    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
+    config = alembic_config()
     assert ScriptDirectory.from_config(config).get_current_head() == database.HEAD_REVISION
 
 

@@ -19,7 +19,6 @@ from starlette.testclient import TestClient
 from app.client import create_client
 from app.discord.protocol import MANAGE_MESSAGES
 from app.settings import Settings
-from app.storage import database
 from app.storage.database import make_engine
 from tests.discord_edge import (
     AUTHOR,
@@ -36,6 +35,7 @@ from tests.discord_edge import (
     modal_data,
     plan_id,
 )
+from tests.migrations import alembic_config
 
 OTHER_GUILD = "390926798626357111"
 
@@ -218,9 +218,7 @@ def test_the_client_reads_the_guild_it_names(discord: Discord) -> None:
 
 
 def _alembic(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
-    return config
+    return alembic_config()
 
 
 def test_the_migration_keeps_each_plans_guild(database_url: str) -> None:

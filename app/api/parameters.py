@@ -27,7 +27,7 @@ GUILD: JSON = {
     "required": False,
     "description": (
         "The Discord server (guild) id whose plans to read: each server's plans are its own. "
-        "May be left out when DEFAULTGUILD_ID is set or plans of only one guild exist; "
+        "May be left out when DEFAULT_GUILD_ID is set or plans of only one guild exist; "
         "otherwise the answer is 400 `guild_required`."
     ),
     "schema": {"type": "string", "pattern": "^[0-9]{1,20}$", "example": "290926798626357999"},
