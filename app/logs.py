@@ -11,6 +11,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -47,12 +48,12 @@ def escape(text: str) -> str:
     return _UNSAFE.sub(_escape_one, text) if _UNSAFE.search(text) else text
 
 
+def _escaped(fields: Iterable[tuple[str, object]]) -> dict[str, object]:
+    return {k: escape(v) if isinstance(v, str) else v for k, v in fields}
+
+
 def _extras(record: logging.LogRecord) -> dict[str, object]:
-    return {
-        k: escape(v) if isinstance(v, str) else v
-        for k, v in record.__dict__.items()
-        if k not in _NOT_SHOWN
-    }
+    return _escaped((k, v) for k, v in record.__dict__.items() if k not in _NOT_SHOWN)
 
 
 ACCESS_LOGGER = "coach_plans.access"
@@ -82,7 +83,7 @@ class JsonFormatter(logging.Formatter):
             "logger": ACCESS_LOGGER,
             "request_id": request_id_var.get(),
             "message": escape(message),
-            **{k: escape(v) if isinstance(v, str) else v for k, v in fields.items()},
+            **_escaped(fields.items()),
         }
         return json.dumps(entry, default=str)
 

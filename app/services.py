@@ -121,6 +121,7 @@ def build_services(
             http,
             settings.discord_api_base_url,
             Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds),
+            settings.discord_application_id,
         ),
         fake_discord=fake_discord,
     )

@@ -69,12 +69,9 @@ async def _finish(
         return  # no database and no HTTP client: the warm-up's failure is logged
     try:
         reply = await run(handler, interaction, services)
-        body = reply.body
-        if body["type"] == protocol.DEFERRED_CHANNEL_MESSAGE:
-            if reply.later is not None:
-                await reply.later()  # it edits the deferral we already sent
-            return
-        await _replace(services, interaction, body, ephemeral)
+        # A handler's own deferral: its later step edits the one we already sent.
+        if reply.body["type"] != protocol.DEFERRED_CHANNEL_MESSAGE:
+            await _replace(services, interaction, reply.body, ephemeral)
         if reply.later is not None:
             await reply.later()
     except Exception:
@@ -85,7 +82,7 @@ async def _replace(
     services: Services, interaction: Interaction, body: dict[str, Any], ephemeral: bool
 ) -> None:
     webhook = services.webhook
-    application_id = interaction.application_id or services.settings.discord_application_id or ""
+    application_id = interaction.application_id
     data: dict[str, Any] = body.get("data") or {}
     if body["type"] != protocol.CHANNEL_MESSAGE:
         # A form or a message update cannot follow a deferral.

@@ -98,9 +98,8 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
             # The plan is saved either way; the card names the charts it cannot show.
             log.exception("archiving the charts of plan %s failed", plan.id)
         card = await plan_card(services, plan)
-        application_id = interaction.application_id or services.settings.discord_application_id
         await services.webhook.edit_original(
-            application_id or "", interaction.token, card.data, card.files
+            interaction.application_id, interaction.token, card.data, card.files
         )
     except Exception:
         log.exception("showing plan %s after its deferral failed", plan.id)

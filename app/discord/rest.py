@@ -34,15 +34,27 @@ class Webhook:
 
     https://discord.com/developers/docs/interactions/receiving-and-responding#endpoints"""
 
-    def __init__(self, http: httpx.AsyncClient, api_base_url: str, backoff: Backoff) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_base_url: str,
+        backoff: Backoff,
+        application_id: str | None = None,
+    ) -> None:
         self.http = http
         self.api_base = api_base_url.rstrip("/")
         self.backoff = backoff
+        # For an interaction that does not name its application (DISCORD_APPLICATION_ID).
+        self.application_id = application_id or ""
+
+    def url(self, application_id: str, token: str) -> str:
+        """/webhooks/{application.id}/{interaction.token}"""
+        application = _segment(application_id or self.application_id)
+        return f"{self.api_base}/webhooks/{application}/{_segment(token)}"
 
     def original_url(self, application_id: str, token: str) -> str:
         """PATCH /webhooks/{application.id}/{interaction.token}/messages/@original"""
-        webhook = f"{self.api_base}/webhooks/{_segment(application_id)}/{_segment(token)}"
-        return f"{webhook}/messages/@original"
+        return f"{self.url(application_id, token)}/messages/@original"
 
     async def edit_original(
         self,
@@ -68,8 +80,7 @@ class Webhook:
 
     async def follow_up(self, application_id: str, token: str, data: dict[str, Any]) -> bool:
         """A new message in answer to the interaction; `data` carries its own flags."""
-        url = f"{self.api_base}/webhooks/{_segment(application_id)}/{_segment(token)}"
-        return await self._send("POST", url, data)
+        return await self._send("POST", self.url(application_id, token), data)
 
     async def _send(
         self,
