@@ -17,12 +17,14 @@ import anyio
 import anyio.to_thread
 
 from app.chart_bucket import BucketStore
+from app.chart_downloads import IMAGE_TYPES
 from app.chart_store import StoreError, digest_of, holds
 from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
 
-_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp"}
+# The extension each stored name was given from its content type (app/chart_downloads.py).
+_TYPES = {extension: content_type for content_type, extension in IMAGE_TYPES.items()}
 
 
 @dataclass(slots=True)

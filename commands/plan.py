@@ -92,8 +92,10 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
     # the "thinking…" answer is always replaced, whatever the charts' sources do.
     try:
         try:
-            await services.charts.archive_now(_pending(plan))
-            plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
+            pending = _pending(plan)
+            if pending:  # charts archived before (an edit's) need no download nor a re-read
+                await services.charts.archive_now(pending)
+                plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
         except Exception:
             # The plan is saved either way; the card names the charts it cannot show.
             log.exception("archiving the charts of plan %s failed", plan.id)

@@ -76,11 +76,6 @@ def container(accent: int, components: Sequence[Component]) -> Component:
     return {"type": protocol.CONTAINER, "accent_color": accent, "components": list(components)}
 
 
-def count(components: Iterable[Component]) -> int:
-    """Components as Discord counts them toward its 40: nested ones too."""
-    return sum(1 + count(one.get("components") or ()) for one in components)
-
-
 def text_size(components: Iterable[Component]) -> int:
     """Characters of all Text Displays, nested ones too."""
     total = 0
@@ -112,11 +107,6 @@ def ephemeral(components: list[Component]) -> dict[str, Any]:
         "type": protocol.CHANNEL_MESSAGE,
         "data": message_data(components, ephemeral=True),
     }
-
-
-def public(components: list[Component]) -> dict[str, Any]:
-    """An answer everyone in the channel sees, without files."""
-    return {"type": protocol.CHANNEL_MESSAGE, "data": message_data(components)}
 
 
 def shares(texts: Sequence[str], room: int, more: str, least: int = 40) -> list[str]:
