@@ -11,8 +11,8 @@ Discord's URL may already have expired, and the read API promises only archived 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
@@ -73,11 +73,10 @@ class ChartArchive:
         """The command path: these charts side by side, all within one deadline, so the
         deferred answer is edited in time; what still fails then is left to the retries."""
         seconds = chart_downloads.deadline(self.settings)
-        attempts = self.settings.reconnect_attempts + 1
 
         async def one(chart: Chart) -> None:
             with anyio.move_on_after(seconds) as scope:
-                await self.keep(chart, attempts)
+                await self.keep(chart)
             if scope.cancelled_caught:
                 log.warning(
                     "chart %s (%s) was not archived within %gs; it is retried later",
@@ -86,9 +85,7 @@ class ChartArchive:
                     seconds,
                 )
 
-        async with anyio.create_task_group() as group:
-            for chart in charts:
-                group.start_soon(one, chart)
+        await _each(charts, one)
 
     async def archive_pending(self) -> int:
         """Retry every chart of a live plan that is neither archived nor refused for good;
@@ -111,18 +108,15 @@ class ChartArchive:
         if not pending:
             return 0
         log.info("archiving %d chart(s) that could not be downloaded before", len(pending))
-        attempts = self.settings.reconnect_attempts + 1
         slots = anyio.CapacityLimiter(RETRY_CONCURRENCY)
         archived = 0
 
         async def one(chart: Chart) -> None:
             nonlocal archived
             async with slots:
-                archived += await self.keep(chart, attempts)
+                archived += await self.keep(chart)
 
-        async with anyio.create_task_group() as group:
-            for chart in pending:
-                group.start_soon(one, chart)
+        await _each(pending, one)
         return archived
 
     async def keep_archiving(self, interval: float = RETRY_INTERVAL_SECONDS) -> None:
@@ -134,23 +128,25 @@ class ChartArchive:
                 log.exception("retrying chart downloads failed; will try again later")
             await anyio.sleep(interval)
 
-    async def keep(self, chart: Chart, attempts: int) -> bool:
-        """Archive one chart: up to `attempts` attempts with exponential backoff between them.
+    async def keep(self, chart: Chart) -> bool:
+        """Archive one chart: RECONNECT_ATTEMPTS + 1 attempts, exponential backoff between them.
         A refusal for good is recorded; a passing failure leaves the chart pending. True when
         the chart was archived. Never raises, but for cancellation."""
         if chart.id in self.in_flight:
             return False  # another task is on it
         self.in_flight.add(chart.id)
         try:
-            return await self._keep(chart, attempts)
+            return await self._keep(chart)
         except Exception:
             log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
             return False
         finally:
             self.in_flight.discard(chart.id)
 
-    async def _keep(self, chart: Chart, attempts: int) -> bool:
-        backoff = Backoff(attempts - 1, self.settings.reconnect_delay_seconds)
+    async def _keep(self, chart: Chart) -> bool:
+        retries = self.settings.reconnect_attempts
+        attempts = retries + 1
+        backoff = Backoff(retries, self.settings.reconnect_delay_seconds)
         why = "not tried"
         for attempt in range(1, attempts + 1):
             try:
@@ -191,3 +187,10 @@ class ChartArchive:
             why,
         )
         return False
+
+
+async def _each(charts: Sequence[Chart], one: Callable[[Chart], Coroutine[Any, Any, None]]) -> None:
+    """`one` for every chart, side by side; returns when all are done."""
+    async with anyio.create_task_group() as group:
+        for chart in charts:
+            group.start_soon(one, chart)
