@@ -57,36 +57,41 @@ def seed(settings: Settings) -> None:
 
 @contextmanager
 def locked(path: Path, seconds: float) -> Iterator[threading.Event]:
-    """The database file held by another connection for `seconds` (or until the event is set),
-    as a slow disk or another process would hold it."""
+    """The database file held by another connection, as a slow disk or another process would
+    hold it: for `seconds` once the yielded event is set (the app has started), so a slow start
+    of the test app never eats into the time the tests count on."""
     connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     connection.execute("PRAGMA locking_mode=EXCLUSIVE")
     connection.execute("BEGIN EXCLUSIVE")
-    release = threading.Event()
+    started = threading.Event()
+    done = threading.Event()
 
     def hold() -> None:
-        release.wait(seconds)
+        started.wait()
+        done.wait(seconds)
         connection.execute("ROLLBACK")
         connection.close()
 
     holder = threading.Thread(target=hold)
     holder.start()
     try:
-        yield release
+        yield started
     finally:
-        release.set()
+        started.set()
+        done.set()
         holder.join()
 
 
 @contextmanager
 def cold_app(settings: Settings, signer: SigningKey, hold: float) -> Iterator[Discord]:
-    """The app started while its database is locked for `hold` seconds."""
+    """The app started while its database is locked, for `hold` seconds from then on."""
     settings = fast_settings(settings)
     seed(settings)
     fake = FakeDiscord()
-    with locked(settings.database_path, hold):
+    with locked(settings.database_path, hold) as app_started:
         clock = AnswerClock(create_app(settings, http_transport=fake))
         with TestClient(clock) as client:
+            app_started.set()
             yield Discord(client, signer, fake, clock)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -14,7 +15,13 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from app.logs import JsonFormatter, TextFormatter, configure_logging, request_id_var
+from app.logs import (
+    JsonFormatter,
+    LineHandler,
+    TextFormatter,
+    configure_logging,
+    request_id_var,
+)
 from app.settings import Settings
 from tests.discord_edge import Discord, discord_app, fast_settings
 
@@ -138,10 +145,13 @@ def test_the_access_line_reads_the_same_with_or_without_our_own_handler(
         "coach_plans.access", logging.INFO, __file__, 1, "GET /a\nb 200 1.5ms", None, None
     )
     record.__dict__.update(fields)
+    handler = LineHandler(io.StringIO(), None)
+    handler.setFormatter(formatter)
     token = request_id_var.set("req-7")
     try:
-        record.request_id = request_id_var.get()
+        handler.emit(record)  # stamps the request id, as for any record
         direct = formatter.access(record.created, "GET /a\nb 200 1.5ms", fields)
     finally:
         request_id_var.reset(token)
-    assert direct == formatter.format(record)
+    assert isinstance(handler.console, io.StringIO)
+    assert handler.console.getvalue() == direct + "\n"

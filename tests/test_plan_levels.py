@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from nacl.signing import SigningKey
 from sqlalchemy import Engine, text
@@ -75,10 +76,9 @@ def test_plans_stored_before_levels_existed_read_them_from_their_text(
     plans: PlanService,
 ) -> None:
     # A row as revision 0003 left it: no levels column value.
-    legacy = plans.repository.insert(
+    plans.repository.insert(
         GUILD, "i", DAY, "$QQQ short below 400, stop 404", COACH, HERE, (), None
     )
-    assert legacy.levels is None
     found = plans.get(GUILD, "i", DAY).levels
     assert found == Levels(("QQQ",), "short", (400, 400), 404, (), "extracted")
     assert [p.coach for p in plans.by_ticker(GUILD, "qqq", DAY)] == ["i"]
@@ -136,7 +136,7 @@ def served(settings: Settings) -> Iterator[tuple[str, datetime]]:
     engine.dispose()
 
 
-def test_by_ticker_over_rest(served: tuple[str, datetime], client: TestClient) -> None:
+def test_by_ticker_over_rest(served: tuple[str, datetime]) -> None:
     base_url, before_edit = served
     with create_client(api_base_url=base_url) as reader:
         [plan] = reader.fetch_plans_for_ticker("spy")
@@ -259,8 +259,12 @@ def test_the_editor_form_saves_text_and_levels(discord: Discord) -> None:
     assert "written backwards" in ephemeral_text(answer)
 
 
-def test_by_ticker_takes_an_as_of_in_the_future(client: TestClient) -> None:
+def test_by_ticker_takes_an_as_of_in_the_future(served: tuple[str, datetime]) -> None:
     # A backtest running up to now may ask past the present: it reads the plans as they are.
+    base_url, _ = served
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    found = client.get("/api/coach-plans/by-ticker", params={"ticker": "SPY", "as_of": later})
-    assert found.status_code == 200 and found.json()["count"] == 0
+    found = httpx.get(
+        f"{base_url}/api/coach-plans/by-ticker", params={"ticker": "SPY", "as_of": later}
+    )
+    assert found.status_code == 200 and found.json()["count"] == 1
+    assert found.json()["plans"][0]["levels"]["bias"] == "short"  # the edited version

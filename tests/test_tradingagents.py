@@ -4,7 +4,6 @@ end of the asked day."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from app.storage.repository import PlanRepository
 from app.web import create_app
 from tests.conftest import settings_in
 from tests.live_server import live_server
+from tests.service_process import free_port
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -107,14 +107,17 @@ def test_a_ticker_no_coach_names_is_said_plainly(service: str) -> None:
 
 
 def test_the_service_down_gives_data_unavailable_not_a_crash() -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    register(api_base_url=f"http://127.0.0.1:{port}", **FAST)
+    before = {
+        method: dict(vendors)
+        for method, vendors in interface.VENDOR_METHODS.items()
+        if method != "get_coach_plans"  # ours: an earlier register() may have put it there
+    }
+    register(api_base_url=f"http://127.0.0.1:{free_port()}", **FAST)  # nothing listens there
     answer = interface.route_to_vendor("get_coach_plans", "SPY", DAY.isoformat())
     assert answer.startswith("DATA_UNAVAILABLE: optional coach_plans could not be retrieved")
     # TradingAgents' own vendors are still routed as before.
-    assert interface.get_category_for_method("get_stock_data") == "core_stock_apis"
+    after = interface.VENDOR_METHODS
+    assert {method: dict(after[method]) for method in before} == before
 
 
 def test_importing_the_vendor_module_loads_neither_tradingagents_nor_the_service() -> None:
