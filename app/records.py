@@ -85,14 +85,14 @@ class Chart:
 BIASES = ("long", "short", "neutral")
 
 
-def _number(value: float) -> float | int:
+def json_number(value: float) -> float | int:
     # 950 stays 950 in JSON, not 950.0: the number as the trader wrote it.
     return int(value) if float(value).is_integer() else value
 
 
 def price_text(value: float) -> str:
     """A price as a trader writes it: 950, 948.5, 4500.25."""
-    return str(_number(value))
+    return str(json_number(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +120,9 @@ class Levels:
             "bias": self.bias,
             "entry": None
             if self.entry is None
-            else {"low": _number(self.entry[0]), "high": _number(self.entry[1])},
-            "stop": None if self.stop is None else _number(self.stop),
-            "targets": [_number(target) for target in self.targets],
+            else {"low": json_number(self.entry[0]), "high": json_number(self.entry[1])},
+            "stop": None if self.stop is None else json_number(self.stop),
+            "targets": [json_number(target) for target in self.targets],
             "source": self.source,
         }
 

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PlainSerializer
 from starlette.responses import Response
 
+from app.records import json_number
+
 
 def utc_iso(moment: dt.datetime) -> str:
     """ISO 8601 in UTC with an explicit +00:00 offset (pydantic's own form would end in Z)."""
@@ -22,9 +24,7 @@ def utc_iso(moment: dt.datetime) -> str:
 # A moment, written as utc_iso writes it; documented as a date-time string.
 Instant = Annotated[dt.datetime, PlainSerializer(utc_iso, return_type=str)]
 # A price: 950 stays 950 in JSON rather than 950.0, as the trader wrote it.
-Price = Annotated[
-    float, PlainSerializer(lambda v: int(v) if v.is_integer() else v, return_type=int | float)
-]
+Price = Annotated[float, PlainSerializer(json_number, return_type=int | float)]
 # Discord ids exceed JavaScript's safe integers, so they always travel as strings.
 Snowflake = Annotated[str, Field(pattern=r"^[0-9]{1,20}$")]
 

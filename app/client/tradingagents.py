@@ -73,9 +73,12 @@ def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
     day = date.fromisoformat(curr_date.strip()[:10])
     zone = client.timezone
     end_of_day = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta.resolution
-    instant = min(end_of_day.astimezone(UTC), datetime.now(UTC))
+    # A day not over yet is read as it is now: the live read (one query, and cached by the
+    # client) gives what an as_of of now would.
+    instant = end_of_day.astimezone(UTC)
+    as_of = instant if instant < datetime.now(UTC) else None
     try:
-        plans = client.fetch_plans_for_ticker(ticker, day, as_of=instant)
+        plans = client.fetch_plans_for_ticker(ticker, day, as_of=as_of)
     except (ApiError, InvalidRequest) as refused:
         if isinstance(refused, ApiError) and refused.code != "bad_levels":
             raise

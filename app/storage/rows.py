@@ -66,15 +66,13 @@ HISTORY_COLUMNS = (
 )
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; we only ever store UTC.
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; we only ever store UTC.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
 
 
 def plans_from_rows(rows: Iterable[Any], charts_until: datetime | None = None) -> list[Plan]:
