@@ -211,12 +211,8 @@ class PlanService(PlanInputs):
         if instant is None:
             found = self.list_by_date(guild, day)
         else:
-            instant = instant.astimezone(UTC)
-            stood = (
-                self.repository.as_of(guild, coach, day, instant)
-                for coach in self.repository.coaches_on(guild, day)
-            )
-            found = self._in_coach_order([_with_levels(plan) for plan in stood if plan])
+            stood = self.repository.all_as_of(guild, day, instant.astimezone(UTC))
+            found = self._in_coach_order([_with_levels(plan) for plan in stood])
         return [plan for plan in found if plan.levels and symbol in plan.levels.tickers]
 
     def list_by_date(self, guild: str, day: date | str | None) -> list[Plan]:

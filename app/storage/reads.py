@@ -20,7 +20,6 @@ from app.storage.rows import (
     HISTORY_COLUMNS,
     LIVE,
     LIVE_CHARTS,
-    PLAN_COLUMNS,
     PLANS_WITH_CHARTS,
     charts_t,
     history_t,
@@ -121,39 +120,52 @@ class PlanReads:
 
     def as_of(self, guild: str, coach: str, day: date, instant: datetime) -> Plan | None:
         """The plan as it stood at `instant`: its text then, and only the charts it had then."""
+        found = self.all_as_of(guild, day, instant, coach)
+        return found[0] if found else None
+
+    def all_as_of(
+        self, guild: str, day: date, instant: datetime, coach: str | None = None
+    ) -> list[Plan]:
+        """Each coach's plan of the date as it stood at `instant` (deleted ones included if
+        they still stood then), read in one transaction."""
+        where = [
+            plans_t.c.guild_id == guild,
+            plans_t.c.date == day,
+            plans_t.c.created_at <= instant,
+            or_(plans_t.c.deleted_at.is_(None), plans_t.c.deleted_at > instant),
+        ]
+        if coach is not None:
+            where.append(plans_t.c.coach_name == coach)
         with self._reading() as connection:
-            row = connection.execute(
-                select(*PLAN_COLUMNS)
-                .where(
-                    plans_t.c.guild_id == guild,
-                    plans_t.c.coach_name == coach,
-                    plans_t.c.date == day,
-                    plans_t.c.created_at <= instant,
-                    or_(plans_t.c.deleted_at.is_(None), plans_t.c.deleted_at > instant),
-                )
-                .order_by(plans_t.c.created_at.desc())
-                .limit(1)
-            ).first()
-            if row is None:
-                return None
-            # Each history row holds the text an edit replaced, stamped with that edit's time.
-            later = connection.execute(
-                select(history_t.c.plan_text, history_t.c.plan_levels)
-                .where(history_t.c.plan_id == row.id, history_t.c.edited_at > instant)
-                .order_by(history_t.c.edited_at, history_t.c.id)
-                .limit(1)
-            ).first()
-            last_edit = connection.execute(
-                select(func.max(history_t.c.edited_at)).where(
-                    history_t.c.plan_id == row.id, history_t.c.edited_at <= instant
-                )
-            ).scalar()
-            [plan] = rows.plans_from_rows(
-                connection.execute(PLANS_WITH_CHARTS.where(plans_t.c.id == row.id)),
+            standing: dict[str, int] = {}  # per coach, the newest plan standing then
+            query = select(plans_t.c.id, plans_t.c.coach_name).where(*where)
+            for row in connection.execute(query.order_by(plans_t.c.created_at.desc())):
+                standing.setdefault(row.coach_name, row.id)
+            if not standing:
+                return []
+            plans = rows.plans_from_rows(
+                connection.execute(PLANS_WITH_CHARTS.where(plans_t.c.id.in_(standing.values()))),
                 charts_until=instant.astimezone(UTC),
             )
+            return [self._then(connection, plan, instant) for plan in plans]
+
+    @staticmethod
+    def _then(connection: Connection, plan: Plan, instant: datetime) -> Plan:
+        """`plan` with the text and levels it had at `instant`."""
+        # Each history row holds the text an edit replaced, stamped with that edit's time.
+        later = connection.execute(
+            select(history_t.c.plan_text, history_t.c.plan_levels)
+            .where(history_t.c.plan_id == plan.id, history_t.c.edited_at > instant)
+            .order_by(history_t.c.edited_at, history_t.c.id)
+            .limit(1)
+        ).first()
         if later is None:
             return replace(plan, is_deleted=False, deletion=None)
+        last_edit = connection.execute(
+            select(func.max(history_t.c.edited_at)).where(
+                history_t.c.plan_id == plan.id, history_t.c.edited_at <= instant
+            )
+        ).scalar()
         return replace(
             plan,
             text=later.plan_text,
@@ -162,16 +174,6 @@ class PlanReads:
             is_deleted=False,
             deletion=None,
         )
-
-    def coaches_on(self, guild: str, day: date) -> list[str]:
-        """Coaches with a plan for the date in the guild, deleted ones too (as_of reads)."""
-        query = (
-            select(plans_t.c.coach_name)
-            .where(plans_t.c.guild_id == guild, plans_t.c.date == day)
-            .distinct()
-        )
-        with self._reading() as connection:
-            return [row.coach_name for row in connection.execute(query)]
 
     def by_date(self, guild: str, day: date) -> list[Plan]:
         with storage_errors():
