@@ -4,8 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 TA_STAMP := $(VENV)/.installed-tradingagents
-# TradingAgents is not on the registries: its wheel comes from shared/ beside the checkout.
-TRADINGAGENTS_WHEEL ?= $(firstword $(wildcard ../shared/wheels/tradingagents-*.whl))
+# TradingAgents is not on the registries: its wheel comes from shared/ beside the checkout, or
+# beside the repository a local clone was made from.
+ORIGIN := $(shell git remote get-url origin 2>/dev/null)
+TRADINGAGENTS_WHEEL ?= $(firstword $(wildcard ../shared/wheels/tradingagents-*.whl \
+	$(if $(ORIGIN),$(ORIGIN)/../shared/wheels/tradingagents-*.whl)))
 
 .PHONY: run test lint format postgres bench load lock clean
 
