@@ -108,16 +108,17 @@ def test_discord_media_proxy_host_is_accepted(
 def test_a_slow_drip_is_given_up_and_the_deferred_answer_still_replaced(
     settings: Settings, signer: SigningKey, fake: FakeDiscord
 ) -> None:
-    # One byte every 0.1 s: each read is quick, so only an overall deadline ends it.
-    settings = fast_settings(settings, connection_timeout=0.25)
-    drip = one_chart(fake, "drip.png", png(40), drip=0.1)
+    # One byte every 0.4 s: each read beats the 1 s timeout, so only the attempt's overall
+    # deadline (3 s) ends the 16 s drip. The good chart has all of those 3 s, ample on a busy box.
+    settings = fast_settings(settings, connection_timeout=1)
+    drip = one_chart(fake, "drip.png", png(40), drip=0.4)
     good = fake.add_file("good.png", png(100))
     attachments = {**drip, "chart2": attachment(good, "good.png", 100)}
     with discord_app(settings, signer, fake) as discord:
         started = time.monotonic()
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
         [(edited_at, _, _)] = fake.edits
-        assert edited_at - started < 3, "the answer waited for the drip"
+        assert edited_at - started < 8, "the answer waited for the drip"
         text = edited_text(fake)
         assert "Chart missing: drip.png — not archived yet (retried later)" in text
         assert "good.png —" not in text and gallery(fake.edits[-1][2]) == ["1-good.png"]
@@ -139,7 +140,7 @@ def test_a_failing_source_does_not_hold_the_answer_for_the_backoff(
         started = time.monotonic()
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
         [(edited_at, _, _)] = fake.edits
-        assert edited_at - started < 3
+        assert edited_at - started < 5  # the backoff alone would be 31 s
         assert "Chart missing: busy.png — not archived yet (retried later)" in edited_text(fake)
         assert chart_status(discord)[0] == 404
 
@@ -259,7 +260,8 @@ def test_unrelated_charts_are_retried_side_by_side(
     with discord_app(settings, signer, fake) as discord:
         started = time.monotonic()
         assert wait_until(lambda: chart_status(discord, "i")[0] == 200)
-        assert time.monotonic() - started < 1, "the slow chart held up the other"
+        # One after the other, it would wait for the drip's three 1.5 s attempts.
+        assert time.monotonic() - started < 3, "the slow chart held up the other"
         # The drip is given up within each attempt's deadline, so the pass ends.
         drip_url = drip["chart1"]["url"]
         assert wait_until(lambda: fake.downloads.count(drip_url) == 3 + 3)

@@ -96,22 +96,22 @@ def cold_app(settings: Settings, signer: SigningKey, hold: float) -> Iterator[Di
 
 
 def test_ping_is_answered_while_the_storage_warms_up(settings: Settings, signer: SigningKey):
-    with cold_app(settings, signer, hold=0.5) as discord:
+    with cold_app(settings, signer, hold=1.5) as discord:
         started = time.monotonic()
         ping = {"id": payloads.new_id(), "type": protocol.PING, "application_id": "1", "version": 1}
         assert discord.send(ping) == {"type": protocol.PONG}
-        assert time.monotonic() - started < 0.3
+        assert time.monotonic() - started < 1.0  # not held for the 1.5 s warm-up
 
 
 def test_a_command_is_deferred_then_answered_once_the_storage_is_ready(
     settings: Settings, signer: SigningKey
 ) -> None:
-    with cold_app(settings, signer, hold=0.5) as discord:
+    with cold_app(settings, signer, hold=1.5) as discord:
         started = time.monotonic()
         answer = discord.command("plans", date=DAY)
         # Deferred at once, visible only to the caller as /plans' list is.
         assert answer == {"type": 5, "data": {"flags": protocol.EPHEMERAL}}
-        assert discord.clock.sent_at[0] - started < 0.3
+        assert discord.clock.sent_at[0] - started < 1.0
         [(edited_at, path, body)] = discord.fake.edits
         assert path.endswith("/messages/@original")
         assert "Long above 950" in json.dumps(body)
