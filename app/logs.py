@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -11,10 +12,11 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from app.settings import Settings
 
@@ -116,8 +118,9 @@ class TextFormatter(logging.Formatter):
 
     def access(self, created: float, message: str, fields: dict[str, object]) -> str:
         """The access line as `format` writes it (fields passed with `extra=` are not shown)."""
+        # Only the message can hold a client's characters: the request id is checked or ours.
         request_id = request_id_var.get()
-        return escape(f"{self._time(created)} INFO    [{request_id}] {ACCESS_LOGGER}: {message}")
+        return f"{self._time(created)} INFO    [{request_id}] {ACCESS_LOGGER}: {escape(message)}"
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
@@ -137,30 +140,38 @@ class RotatingFile(logging.handlers.RotatingFileHandler):
 
     _size = -1
 
-    def write_line(self, line: str) -> None:
+    def write_line(self, data: bytes) -> None:
+        """Append encoded lines (the console takes the same bytes, so past the text layer)."""
         if self.stream is None:
             self.stream = self._open()
         if self._size < 0:
             self._size = os.path.getsize(self.baseFilename)
-        self._size += len(line.encode("utf-8", "replace"))
+        self._size += len(data)
         if 0 < self.maxBytes <= self._size:
             self.doRollover()
-            self._size = len(line)
-        self.stream.write(line)
-        self.stream.flush()
+            self._size = len(data)
+        self.stream.buffer.write(data)
+        self.stream.buffer.flush()
 
 
 class LineHandler(logging.Handler):
     """Writes each record as one line to the console and to the log file.
 
     One handler for both outputs, because logging is on the hot path (an access line per
-    request): a record is stamped with its request id, formatted and dispatched once, not once
-    per output."""
+    request): a record is stamped with its request id, formatted, encoded and dispatched once,
+    not once per output. A record goes out at once; access lines are batched (`write_soon`)."""
 
     def __init__(self, console: TextIO, file: RotatingFile | None) -> None:
         super().__init__()
         self.console = console
+        # Bytes go to the console's own buffer when it has one: sys.stderr's text layer writes
+        # through at every newline, which would undo the batching of access lines.
+        self._console_bytes: BinaryIO | None = getattr(console, "buffer", None)
         self.file = file
+        # Access lines not written yet. A deque: the event loop appends while a record logged
+        # in another thread may be writing them out.
+        self._pending: deque[str] = deque()
+        self._flush_due = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -170,13 +181,47 @@ class LineHandler(logging.Handler):
             self.handleError(record)
 
     def write(self, line: str) -> None:
+        """Write one line now, after the access lines still pending."""
         with self.lock or contextlib.nullcontext():
-            self.console.write(line)
-            self.console.flush()
+            self._write_out([*self._drained(), line])
+
+    def write_soon(self, line: str) -> None:
+        """Write an access line once the event loop has finished its current turn: the requests
+        answered in one turn share one write per output instead of one each (a write is a
+        system call, the largest cost of a signed PING's line)."""
+        self._pending.append(line)
+        if self._flush_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop: nothing would write it later
+            self.flush()
+            return
+        self._flush_due = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            self._flush_due = False  # before draining: a line added later schedules a flush
+            self._write_out(self._drained())
+
+    def _drained(self) -> list[str]:
+        pending = self._pending
+        return [pending.popleft() for _ in range(len(pending))]
+
+    def _write_out(self, lines: list[str]) -> None:
+        if lines:
+            data = "".join(lines)
+            if self._console_bytes is None:
+                self.console.write(data)
+            else:
+                self._console_bytes.write(data.encode("utf-8", "backslashreplace"))
             if self.file is not None:
-                self.file.write_line(line)
+                self.file.write_line(data.encode("utf-8", "backslashreplace"))
+        self.console.flush()  # a text stream flushes its byte buffer too
 
     def close(self) -> None:
+        self.flush()
         if self.file is not None:
             self.file.close()
         super().close()
@@ -206,7 +251,7 @@ def log_access(method: str, path: str, status: int, seconds: float) -> None:
         access_log.info(message, extra=fields)
         return
     assert isinstance(handler, LineHandler)
-    handler.write(formatter.access(time.time(), message, fields) + "\n")
+    handler.write_soon(formatter.access(time.time(), message, fields) + "\n")
 
 
 _ROOT = logging.getLogger()

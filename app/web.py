@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount, Route
 
 from app import api
 from app.api.errors import exception_handlers
 from app.auth import ApiKeyMiddleware
 from app.interactions import InteractionsEndpoint
 from app.metrics import Metrics
-from app.middleware import CorsMiddleware, RequestContextMiddleware
+from app.middleware import RequestContextMiddleware
 from app.services import Runtime
 from app.settings import Settings
 from app.signatures import verify_key_for
@@ -71,21 +72,11 @@ def create_app(
 
     # The service's outside. Routes are tried in order, so Discord's endpoint (the one with a
     # deadline) comes first; it is a pure ASGI app, with no request/response wrapper, and it
-    # answers other methods than POST with a JSON 405 itself.
-    routes = [
-        Route("/interactions", InteractionsEndpoint(settings, metrics, verify_key_for(settings))),
-        *api.routes,  # the JSON reads, chart images, status and /openapi.json
-    ]
-    if settings.mock_mode:
-        from app.api.mock import kept_messages
-
-        routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
-    # Discord's calls carry no Origin and need no key: CORS and the key check let them through
-    # at once.
-    middleware = [
-        Middleware(RequestContextMiddleware, metrics=metrics),
+    # answers other methods than POST with a JSON 405 itself. CORS and the key check wrap the
+    # API alone: Discord's calls carry no Origin and sign themselves, so they pass neither.
+    api_middleware = [
         Middleware(
-            CorsMiddleware,
+            CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "HEAD", "OPTIONS"],
             allow_headers=["Authorization", "X-Request-ID", "If-None-Match"],
@@ -94,9 +85,18 @@ def create_app(
         # Inside CORS, so a browser's preflight (which carries no key) is still answered.
         Middleware(ApiKeyMiddleware, api_key=settings.api_key),
     ]
+    routes: list[BaseRoute] = [
+        Route("/interactions", InteractionsEndpoint(settings, metrics, verify_key_for(settings)))
+    ]
+    if settings.mock_mode:
+        from app.api.mock import kept_messages
+
+        routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
+    # The JSON reads, chart images, status and /openapi.json; an unknown path ends here too.
+    routes.append(Mount("", routes=api.routes, middleware=api_middleware))
     return Starlette(
         routes=routes,
-        middleware=middleware,
+        middleware=[Middleware(RequestContextMiddleware, metrics=metrics)],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )

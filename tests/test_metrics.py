@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from app.metrics import Metrics
 from app.plans import PlanService
 from app.records import Actor, Place
 
@@ -82,3 +84,28 @@ def test_prometheus_counts_requests_and_times_each_route(client: TestClient) -> 
     error = ("coach_plans_requests_total", (("outcome", "error"),))
     assert second[success] - first.get(success, 0) == 4  # three reads and the first scrape
     assert second[error] - first.get(error, 0) == 1
+
+
+def test_prometheus_buckets_are_cumulative_and_a_bound_holds_its_own_value() -> None:
+    metrics = Metrics()
+    for seconds in (0.0004, 0.005, 0.0051, 7.0):  # 7 s: beyond the last bound
+        metrics.observe("GET", "/x", 200, seconds)
+    text = generate_latest(metrics.registry).decode()
+    counts = {
+        sample.labels["le"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "coach_plans_request_duration_seconds_bucket"
+    }
+    assert counts["0.001"] == 1
+    assert counts["0.0025"] == 1
+    assert counts["0.005"] == 2  # "le": 0.005 s itself is in the 0.005 bucket
+    assert counts["0.01"] == 3
+    assert counts["5.0"] == 3
+    assert counts["+Inf"] == 4
+    assert metrics.snapshot()["requests"] == {
+        "total": 4,
+        "success": 4,
+        "error": 0,
+        "error_rate_percent": 0.0,
+    }

@@ -12,7 +12,7 @@ import anyio
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from app import __version__
 from app.api import models, openapi
@@ -32,8 +32,8 @@ def listed_endpoints(routes: Iterable[BaseRoute]) -> Iterator[str]:
     """`METHOD /path` per endpoint of the route table, with the query a read takes; a path's
     twin (the same endpoint with or without the trailing slash) is not listed again."""
     seen: set[object] = set()
-    for route in routes:
-        if not isinstance(route, Route) or route.endpoint in seen:
+    for route in _flattened(routes):
+        if route.endpoint in seen:
             continue
         seen.add(route.endpoint)
         # A Route without methods takes them all; its ASGI endpoint says which it answers.
@@ -41,6 +41,15 @@ def listed_endpoints(routes: Iterable[BaseRoute]) -> Iterator[str]:
         query = "&".join(f"{name}=" for name in openapi.query_parameters(route.path))
         for method in sorted(set(methods) - {"HEAD"}):
             yield f"{method} {route.path}" + (f"?{query}" if query else "")
+
+
+def _flattened(routes: Iterable[BaseRoute]) -> Iterator[Route]:
+    """The routes of the table, a Mount's own ones included (the API is mounted at the root)."""
+    for route in routes:
+        if isinstance(route, Mount):
+            yield from _flattened(route.routes)
+        elif isinstance(route, Route):
+            yield route
 
 
 async def health(request: Request) -> Response:
