@@ -13,10 +13,12 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import Collector
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
 # Upper bounds in seconds; a last, implicit bucket takes the slower answers (+Inf).
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
@@ -38,8 +40,16 @@ class Metrics:
         self.outcomes = {"success": 0, "error": 0}
         self.timings: dict[tuple[str, str], Timings] = {}
         self.commands: dict[str, int] = {}
-        self.registry = CollectorRegistry()
-        self.registry.register(_Exposition(self))
+
+    @cached_property
+    def registry(self) -> CollectorRegistry:
+        """The counts for prometheus-client's text format; it is imported at the first scrape,
+        not on the start path."""
+        from prometheus_client import CollectorRegistry
+
+        registry = CollectorRegistry()
+        registry.register(_Exposition(self))
+        return registry
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.outcomes["error" if status >= 400 else "success"] += 1
@@ -68,13 +78,15 @@ class Metrics:
         }
 
 
-class _Exposition(Collector):
-    """The counts as Prometheus metric families, built when they are scraped."""
+class _Exposition:
+    """A prometheus-client collector: the counts as metric families, built when scraped."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
         requests = CounterMetricFamily(
             "coach_plans_requests",
             "HTTP requests answered, by outcome (success < 400 <= error).",

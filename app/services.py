@@ -164,15 +164,32 @@ class Runtime:
         transport: httpx.AsyncBaseTransport | None,
         on_failure: Callable[[], None] | None = None,
         after_listening: bool = False,
+        then: Callable[[], None] | None = None,
     ) -> None:
+        """Build the services in a worker thread; once they are ready, run `then` (more
+        imports) in one too."""
         if after_listening:
             await self.listening.wait()
-        started = time.perf_counter()
-        build = functools.partial(build_services, settings, metrics, transport)
         # The warm-up's imports hold the GIL for 5 ms at a time by default; meanwhile the
         # event loop, answering the interaction that woke the machine, gets it back sooner.
         switch = sys.getswitchinterval()
         sys.setswitchinterval(WARM_UP_SWITCH_INTERVAL)
+        try:
+            await self._build(settings, metrics, transport, on_failure)
+            if self.current is not None and then is not None:
+                await anyio.to_thread.run_sync(then)
+        finally:
+            sys.setswitchinterval(switch)
+
+    async def _build(
+        self,
+        settings: Settings,
+        metrics: Metrics,
+        transport: httpx.AsyncBaseTransport | None,
+        on_failure: Callable[[], None] | None,
+    ) -> None:
+        started = time.perf_counter()
+        build = functools.partial(build_services, settings, metrics, transport)
         try:
             self.current = await anyio.to_thread.run_sync(build)
             log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)
@@ -182,7 +199,6 @@ class Runtime:
             if on_failure is not None:
                 on_failure()
         finally:
-            sys.setswitchinterval(switch)
             self.ready.set()
             self._built.set()
 

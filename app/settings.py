@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from contextvars import ContextVar
-from importlib.abc import Traversable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -28,6 +27,9 @@ from pydantic_settings import (
 from app import defaults
 from app.discord.protocol import API_BASE_URL
 from app.settings_problems import describe
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable  # its import costs milliseconds of every start
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")

@@ -110,7 +110,8 @@ async def _warm_up(
     on_failure: Callable[[], None] | None,
     after_listening: bool,
 ) -> None:
-    await runtime.warm_up(settings, metrics, transport, on_failure, after_listening)
+    # The API's modules load after the storage, so that the first API request need not.
+    await runtime.warm_up(settings, metrics, transport, on_failure, after_listening, api.load)
     if runtime.current is not None:
         # Charts whose download failed earlier are retried now and then, off the request path.
         await runtime.current.charts.keep_archiving()
