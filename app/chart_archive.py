@@ -54,9 +54,9 @@ class ChartArchive:
         self.threads = threads
         self.store = store
         self.lease = lease  # None: this process is alone on its database
-        # Ids of charts being downloaded now, so a command and the background retry never fetch
-        # the same chart at once.
-        self.in_flight: set[int] = set()
+        # Charts being downloaded now, each with the event its end sets, so a command and the
+        # background retry never fetch the same chart at once: the second waits for the first.
+        self.in_flight: dict[int, anyio.Event] = {}
 
     async def read(self, chart: Chart) -> bytes | None:
         """An archived chart's bytes, for a message that uploads them; None when the store has
@@ -131,17 +131,23 @@ class ChartArchive:
     async def keep(self, chart: Chart) -> bool:
         """Archive one chart: RECONNECT_ATTEMPTS + 1 attempts, exponential backoff between them.
         A refusal for good is recorded; a passing failure leaves the chart pending. True when
-        the chart was archived. Never raises, but for cancellation."""
-        if chart.id in self.in_flight:
-            return False  # another task is on it
-        self.in_flight.add(chart.id)
+        the chart was archived. Never raises, but for cancellation.
+
+        When another task is archiving the chart, this waits for it to end, so that what the
+        caller reads next is that outcome; that task counts it (False here)."""
+        running = self.in_flight.get(chart.id)
+        if running is not None:
+            await running.wait()
+            return False
+        done = self.in_flight[chart.id] = anyio.Event()
         try:
             return await self._keep(chart)
         except Exception:
             log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
             return False
         finally:
-            self.in_flight.discard(chart.id)
+            del self.in_flight[chart.id]
+            done.set()
 
     async def _keep(self, chart: Chart) -> bool:
         retries = self.settings.reconnect_attempts

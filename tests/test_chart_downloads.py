@@ -11,12 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from nacl.signing import SigningKey
 
 from app.discord.fake import CdnFile
 from app.settings import Settings
 from tests.discord_edge import (
+    GUILD,
     MEDIA,
     Discord,
     FakeDiscord,
@@ -266,3 +268,30 @@ def test_unrelated_charts_are_retried_side_by_side(
         drip_url = drip["chart1"]["url"]
         assert wait_until(lambda: fake.downloads.count(drip_url) == 3 + 3)
         assert chart_status(discord)[0] == 404
+
+
+def test_a_command_waits_for_the_background_retry_already_fetching_its_chart(
+    settings: Settings, signer: SigningKey, fake: FakeDiscord
+) -> None:
+    settings = fast_settings(settings, max_chart_bytes=1048576)
+    fake.cdn_down = True  # the command's own attempts fail: the chart stays pending
+    attachments = one_chart(fake, "slow.png", png(), status=403, delay=0.5)
+    with discord_app(settings, signer, fake) as discord:
+        discord.command("plan", coach="d", text="x", attachments=attachments)
+        fake.cdn_down = False
+        services = discord.client.app_state["runtime"].wait()
+        [chart] = services.plans.unarchived_charts()
+
+        async def retry_and_command() -> str | None:
+            async with anyio.create_task_group() as group:
+                group.start_soon(services.charts.keep, chart)  # the background retry
+                await anyio.sleep(0.1)  # it is fetching now
+                await services.charts.archive_now([chart])  # the command's pass
+                # What the plan card reads next: the retry's outcome, not a chart "still pending".
+                [seen] = services.plans.get_by_id(GUILD, chart.plan_id).charts
+                return seen.failed_reason
+
+        portal = discord.client.portal
+        assert portal is not None
+        assert portal.call(retry_and_command) == "HTTP 403"
+    assert fake.downloads.count(attachments["chart1"]["url"]) == 1 + 3  # 3 while down, 1 now

@@ -168,15 +168,18 @@ def test_autocomplete_gets_no_suggestions_when_the_storage_is_late(
 
 def test_the_start_path_leaves_the_storage_and_http_libraries_unloaded(settings: Settings):
     # What the server imports before it listens: anything heavy here delays the first answer
-    # after a wake (app/services.py). The warm-up loads these in a worker thread.
+    # after a wake (app/services.py). The warm-up loads these in a worker thread; the API's
+    # models and prometheus-client wait for the warm-up or their first use.
     script = (
         "import sys\n"
         "from app.settings import load_settings\n"
         "from app.web import create_app\n"
         f"create_app(load_settings(database_path={str(settings.database_path)!r}, mock_mode=True,"
         f" mock_key_file={str(settings.mock_key_file)!r}))\n"
-        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'httpx', 'psycopg', 'obstore')\n"
-        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'httpx', 'psycopg', 'obstore',\n"
+        "         'prometheus_client', 'app.api.models')\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
+        "print(sorted(loaded & set(heavy)))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
