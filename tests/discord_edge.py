@@ -159,13 +159,22 @@ class Discord:
         return body
 
     def command(
-        self, name: str, *, user: dict[str, Any] = AUTHOR, **options: Any
+        self,
+        name: str,
+        *,
+        user: dict[str, Any] = AUTHOR,
+        permissions: int = 0,
+        guild_id: str = GUILD,
+        **options: Any,
     ) -> dict[str, Any]:
+        """A slash command with these options, from `user` in the guild `guild_id`."""
         attachments = options.pop("attachments", None)
-        permissions = options.pop("permissions", 0)
         data = command_data(name, attachments, **options)
         kind = protocol.APPLICATION_COMMAND
-        return self.send(guild_interaction(kind, data, user=user, permissions=permissions))
+        interaction = guild_interaction(
+            kind, data, user=user, permissions=permissions, guild_id=guild_id
+        )
+        return self.send(interaction)
 
     def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: str) -> int:
         answer = self.command("plan", coach=coach, text=text, **options)

@@ -29,7 +29,6 @@ from tests.discord_edge import (
     autocomplete_data,
     button_interaction,
     card_text,
-    command_data,
     discord_app,
     ephemeral_text,
     fast_settings,
@@ -59,10 +58,7 @@ def in_guild(
     permissions: int = 0,
     **options: str,
 ) -> dict[str, Any]:
-    payload = command_data(name, **options)
-    return discord.send(
-        guild_interaction(2, payload, user=user, permissions=permissions, guild_id=guild)
-    )
+    return discord.command(name, user=user, permissions=permissions, guild_id=guild, **options)
 
 
 def post(discord: Discord, plan: str, *, guild: str = GUILD, day: str = DAY) -> int:
