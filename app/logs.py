@@ -211,13 +211,14 @@ class LineHandler(logging.Handler):
 
     def _write_out(self, lines: list[str]) -> None:
         if lines:
-            data = "".join(lines)
+            text = "".join(lines)
+            data = text.encode("utf-8", "backslashreplace")  # once, for both outputs
             if self._console_bytes is None:
-                self.console.write(data)
+                self.console.write(text)
             else:
-                self._console_bytes.write(data.encode("utf-8", "backslashreplace"))
+                self._console_bytes.write(data)
             if self.file is not None:
-                self.file.write_line(data.encode("utf-8", "backslashreplace"))
+                self.file.write_line(data)
         self.console.flush()  # a text stream flushes its byte buffer too
 
     def close(self) -> None:

@@ -14,9 +14,7 @@ import os
 import socket
 import struct
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,9 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_process import free_port
+from tests.service_process import BIN, free_port, wait_healthy
 
-BIN = Path(sys.executable).parent
 _SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
@@ -57,20 +54,11 @@ class S3Server:
         )
 
     def wait(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"moto_server exited with {self.proc.returncode}: run `make test`")
-            try:
-                httpx.get(f"{self.url}/moto-api/", timeout=1)
-                return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        pytest.fail("moto_server did not answer in time")
+        wait_healthy(f"{self.url}/moto-api/", self.proc, timeout)
 
     def new_bucket(self) -> str:
         name = f"charts-{os.getpid()}-{next(self._names)}"
-        httpx.put(f"{self.url}/{name}", headers=_SIGNED).raise_for_status()
+        self.create_bucket(name)
         return name
 
     def create_bucket(self, name: str) -> None:

@@ -49,26 +49,14 @@ def discord(settings: Settings, signer: SigningKey, database_url: str) -> Iterat
         yield app
 
 
-def in_guild(
-    discord: Discord,
-    name: str,
-    *,
-    guild: str = GUILD,
-    user: dict[str, Any] = AUTHOR,
-    permissions: int = 0,
-    **options: str,
-) -> dict[str, Any]:
-    return discord.command(name, user=user, permissions=permissions, guild_id=guild, **options)
-
-
 def post(discord: Discord, plan: str, *, guild: str = GUILD, day: str = DAY) -> int:
-    answer = in_guild(discord, "plan", guild=guild, coach="d", text=plan, date=day)
+    answer = discord.command("plan", guild_id=guild, coach="d", text=plan, date=day)
     assert answer["type"] == 4 and answer["data"].get("flags") == CARD, answer
     return plan_id(answer["data"])
 
 
 def edit(discord: Discord, plan: str, *, guild: str = GUILD) -> None:
-    answer = in_guild(discord, "edit", guild=guild, coach="d", text=plan, date=DAY)
+    answer = discord.command("edit", guild_id=guild, coach="d", text=plan, date=DAY)
     assert answer["type"] == 4 and answer["data"].get("flags") == CARD, answer
 
 
@@ -81,8 +69,8 @@ def delete(
     day: str = DAY,
 ) -> None:
     """/delete, then Confirm, as the same user."""
-    asked = in_guild(
-        discord, "delete", guild=guild, user=user, permissions=permissions, coach="d", date=day
+    asked = discord.command(
+        "delete", guild_id=guild, user=user, permissions=permissions, coach="d", date=day
     )
     [row] = asked["data"]["components"]
     [confirm] = [b["custom_id"] for b in row["components"] if b["label"] == "Confirm"]
@@ -93,7 +81,7 @@ def delete(
 
 
 def history_text(discord: Discord, *, guild: str = GUILD) -> str:
-    return ephemeral_text(in_guild(discord, "history", guild=guild, coach="d", date=DAY))
+    return ephemeral_text(discord.command("history", guild_id=guild, coach="d", date=DAY))
 
 
 def history_json(discord: Discord, *, guild: str = GUILD) -> httpx.Response:
@@ -148,7 +136,7 @@ def test_a_deleted_plans_history_shows_every_text_and_who_deleted_it_when(
     # Deleted everywhere else all the same.
     plan = discord.client.get("/api/coach-plans/", params={"coach": "d", "date": DAY})
     assert plan.status_code == 404
-    assert "has no plan" in ephemeral_text(in_guild(discord, "edit", coach="d", date=DAY))
+    assert "has no plan" in ephemeral_text(discord.command("edit", coach="d", date=DAY))
 
 
 def test_a_moderators_delete_names_the_moderator(discord: Discord) -> None:
@@ -204,7 +192,7 @@ def test_a_long_deleted_history_fits_discords_limits(discord: Discord) -> None:
         edit(discord, f"v{n} " + "y" * 3000)
     delete(discord)
     # discord.send checks the answer against Discord's schema, limits included.
-    answer = in_guild(discord, "history", coach="d", date=DAY)
+    answer = discord.command("history", coach="d", date=DAY)
     head, last, *_ = texts(answer["data"])
     assert "Deleted by Mason" in head
     # The cut last text points where it can still be read: the plan read answers 404 now.

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from nacl.signing import SigningKey
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
@@ -21,13 +19,11 @@ from app.discord.protocol import MANAGE_MESSAGES
 from app.settings import Settings
 from app.storage.database import make_engine
 from tests.discord_edge import (
-    AUTHOR,
     GUILD,
     OTHER,
     Discord,
     autocomplete_data,
     button_interaction,
-    command_data,
     discord_app,
     ephemeral_text,
     fast_settings,
@@ -35,7 +31,7 @@ from tests.discord_edge import (
     modal_data,
     plan_id,
 )
-from tests.migrations import alembic_config
+from tests.migrations import upgrade_to
 
 OTHER_GUILD = "390926798626357111"
 
@@ -44,21 +40,6 @@ OTHER_GUILD = "390926798626357111"
 def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
     with discord_app(fast_settings(settings), signer) as app:
         yield app
-
-
-def in_guild(
-    discord: Discord,
-    guild: str,
-    name: str,
-    *,
-    user: dict[str, Any] = AUTHOR,
-    permissions: int = 0,
-    **options: str,
-) -> dict[str, Any]:
-    payload = command_data(name, **options)
-    return discord.send(
-        guild_interaction(2, payload, user=user, permissions=permissions, guild_id=guild)
-    )
 
 
 def read(discord: Discord, path: str, **query: str) -> Any:
@@ -71,7 +52,7 @@ def plan_text(discord: Discord, guild: str) -> str | None:
 
 
 def post_in(discord: Discord, guild: str, text: str) -> int:
-    answer = in_guild(discord, guild, "plan", coach="d", text=text)
+    answer = discord.command("plan", guild_id=guild, coach="d", text=text)
     assert answer["type"] == 4, answer
     return plan_id(answer["data"])
 
@@ -85,30 +66,32 @@ def test_two_guilds_each_keep_their_own_plan_for_the_same_coach_and_date(discord
     assert plan_text(discord, GUILD) == "Guild A: long above 950"
     assert plan_text(discord, OTHER_GUILD) == "Guild B: short below 940"
     # A second plan in the same guild is still refused.
-    again = in_guild(discord, GUILD, "plan", coach="d", text="again")
+    again = discord.command("plan", guild_id=GUILD, coach="d", text="again")
     assert "already has a plan" in ephemeral_text(again)
 
 
 def test_lists_history_and_autocomplete_see_only_the_callers_guild(discord: Discord) -> None:
     post_in(discord, GUILD, "Guild A only")
-    in_guild(discord, GUILD, "edit", coach="d", text="Guild A, edited")
-    assert "No plans" in ephemeral_text(in_guild(discord, OTHER_GUILD, "plans"))
-    assert "no plans" in ephemeral_text(in_guild(discord, OTHER_GUILD, "myplans"))
-    assert "has no plan" in ephemeral_text(in_guild(discord, OTHER_GUILD, "history", coach="d"))
+    discord.command("edit", guild_id=GUILD, coach="d", text="Guild A, edited")
+    assert "No plans" in ephemeral_text(discord.command("plans", guild_id=OTHER_GUILD))
+    assert "no plans" in ephemeral_text(discord.command("myplans", guild_id=OTHER_GUILD))
+    assert "has no plan" in ephemeral_text(
+        discord.command("history", guild_id=OTHER_GUILD, coach="d")
+    )
     typed = autocomplete_data("history", "", coach="d")
     there = discord.send(guild_interaction(4, typed, guild_id=OTHER_GUILD))
     here = discord.send(guild_interaction(4, typed, guild_id=GUILD))
     assert there["data"]["choices"] == []
     assert len(here["data"]["choices"]) == 1
     # The plan's own guild still sees it all.
-    assert "Guild A, edited" in str(in_guild(discord, GUILD, "plans"))
-    assert "Guild A only" in str(in_guild(discord, GUILD, "history", coach="d"))
+    assert "Guild A, edited" in str(discord.command("plans", guild_id=GUILD))
+    assert "Guild A only" in str(discord.command("history", guild_id=GUILD, coach="d"))
 
 
 def test_a_moderator_of_another_guild_cannot_delete_a_plan(discord: Discord) -> None:
     plan_id = post_in(discord, GUILD, "Guild A's plan")
-    asked = in_guild(
-        discord, OTHER_GUILD, "delete", user=OTHER, permissions=MANAGE_MESSAGES, coach="d"
+    asked = discord.command(
+        "delete", guild_id=OTHER_GUILD, user=OTHER, permissions=MANAGE_MESSAGES, coach="d"
     )
     assert "has no plan" in ephemeral_text(asked)
     # Even with a Confirm button forged for the plan's id, pressed from the other guild.
@@ -135,7 +118,7 @@ def test_a_moderator_deletes_in_the_plans_own_guild(discord: Discord) -> None:
 
 def test_the_author_cannot_edit_a_plan_from_another_guild(discord: Discord) -> None:
     plan_id = post_in(discord, GUILD, "Guild A's plan")
-    edited = in_guild(discord, OTHER_GUILD, "edit", coach="d", text="from elsewhere")
+    edited = discord.command("edit", guild_id=OTHER_GUILD, coach="d", text="from elsewhere")
     assert "has no plan" in ephemeral_text(edited)
     saved = discord.send(
         guild_interaction(5, modal_data(f"edit:{plan_id}:1", "via a modal"), guild_id=OTHER_GUILD)
@@ -217,17 +200,9 @@ def test_the_client_reads_the_guild_it_names(discord: Discord) -> None:
 # --- the migration -------------------------------------------------------------------------------
 
 
-def _alembic(engine: Engine) -> Config:
-    return alembic_config()
-
-
 def test_the_migration_keeps_each_plans_guild(database_url: str) -> None:
     engine = make_engine(database_url)
-    config = _alembic(engine)
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0002")
-        connection.commit()
+    upgrade_to(engine, "0002")
     insert = text(
         "INSERT INTO coach_plans (coach_name, date, plan, author, author_id, guild_id, "
         "created_at, is_deleted, version) VALUES (:coach, '2025-03-14', :plan, 'a', '1', :guild, "
@@ -237,10 +212,7 @@ def test_the_migration_keeps_each_plans_guild(database_url: str) -> None:
         connection.execute(insert, {"coach": "d", "plan": "old A", "guild": GUILD})
         # A plan from before guilds were required (a DM) keeps having none.
         connection.execute(insert, {"coach": "i", "plan": "old DM", "guild": None})
-    with engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        connection.commit()
+    upgrade_to(engine, "head")
     with engine.begin() as connection:
         rows = connection.execute(text("SELECT plan, guild_id FROM coach_plans ORDER BY id")).all()
         assert [tuple(row) for row in rows] == [("old A", GUILD), ("old DM", None)]
