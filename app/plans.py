@@ -242,6 +242,14 @@ class PlanService(PlanInputs):
             raise PlanNotFound.for_plan(coach, day)
         return found, storage.history(found.id)
 
+    def history_of(self, guild: str, plan_id: int) -> tuple[Plan, list[HistoryEntry]]:
+        """One plan by id, deleted or not, with its earlier texts newest first: a card's History
+        button shows that card's plan even after another took its coach and date."""
+        found = self.repository.by_id(guild, plan_id)
+        if found is None:
+            raise PlanNotFound(f"There is no plan #{plan_id}.")
+        return found, self.repository.history(found.id)
+
     def dates_with_plans(
         self, guild: str, coach: str, typed: str = "", limit: int = 25, *, deleted: bool = False
     ) -> list[date]:

@@ -8,7 +8,6 @@ import re
 
 from app.discord import plan_messages
 from app.discord.interaction import Interaction, Reply
-from app.records import HistoryEntry, Plan
 from app.services import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -50,11 +49,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
     """The History button of a plan card: the history of that card's plan, seen by the presser
     only (a button's answer is a new message, flagged ephemeral)."""
     match = parse_custom_id(_BUTTON_ID, interaction.custom_id, "/history")
-    plans = services.plans
-
-    def history_of_card() -> tuple[Plan, list[HistoryEntry]]:  # one trip to a worker thread
-        shown = plans.get_by_id(interaction.guild, int(match[1]))
-        return plans.history(interaction.guild, shown.coach, shown.date)
-
-    current, entries = await services.read(history_of_card)
+    current, entries = await services.read(
+        services.plans.history_of, interaction.guild, int(match[1])
+    )
     return Reply(plan_messages.history_list(current, entries, api_base(services)))

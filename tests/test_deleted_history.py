@@ -300,3 +300,17 @@ def test_plans_deleted_before_the_upgrade_get_their_deleters_name(database_url: 
     }
     assert plans.history("1", "n", date(2025, 3, 14))[0].deletion is None
     engine.dispose()
+
+
+def test_an_old_cards_history_button_shows_that_plan_not_the_one_posted_after_it(
+    discord: Discord,
+) -> None:
+    first = post(discord, "First take")
+    edit(discord, "First take, edited")
+    delete(discord)
+    second = post(discord, "Second take")
+    assert second != first
+    pressed = discord.send(button_interaction(f"history:{first}", user=AUTHOR, guild_id=GUILD))
+    shown = ephemeral_text(pressed)
+    assert "First take, edited" in shown and "First take" in shown
+    assert "Second take" not in shown
