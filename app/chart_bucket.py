@@ -42,7 +42,7 @@ class BucketStore:
 
     backend: Backend = "bucket"
 
-    def __init__(self, settings: Settings, *, retries: int | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.bucket = bucket = settings.chart_bucket or ""
         endpoint = settings.aws_endpoint_url_s3
         secret = settings.aws_secret_access_key
@@ -63,8 +63,7 @@ class BucketStore:
             retry_config={"max_retries": 0, "retry_timeout": timeout},
             **{key: value for key, value in given.items() if value is not None},  # type: ignore[arg-type]
         )
-        attempts = settings.reconnect_attempts if retries is None else retries
-        self.backoff = Backoff(attempts, settings.reconnect_delay_seconds)
+        self.backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
 
     async def put(self, name: str, data: bytes, content_type: str) -> None:
         key = object_key(name)

@@ -146,9 +146,9 @@ class InteractionsEndpoint:
             self.seen[interaction.id] = True
         # Plans belong to a guild: a DM or group DM has none, so there is nothing to serve there.
         if interaction.guild_id is None:
-            return _json(_refusal(interaction, _NO_GUILD))
+            return _json(responses.refusal(interaction.type, _NO_GUILD))
         if self.allowed_guilds and interaction.guild_id not in self.allowed_guilds:
-            return _json(_refusal(interaction, _OTHER_GUILD))
+            return _json(responses.refusal(interaction.type, _OTHER_GUILD))
         runtime: Runtime = request.scope["state"]["runtime"]
         if runtime.current is None:  # just started: the storage is still warming up
             reply = await warming.answer(runtime, interaction, handler, deferral, _run)
@@ -258,11 +258,11 @@ def _shown(value: object) -> str:
 
 async def _run(handler: _Handler | None, interaction: Interaction, services: Services) -> Reply:
     if handler is None:
-        return Reply(_refusal(interaction, _UNKNOWN))
+        return Reply(responses.refusal(interaction.type, _UNKNOWN))
     try:
         return await handler(interaction, services)
     except PlanError as exc:
-        return Reply(_refusal(interaction, hints.refusal(exc)))
+        return Reply(responses.refusal(interaction.type, hints.refusal(exc)))
     except Exception:
         log.exception(
             "interaction %s (type %s, %s) failed",
@@ -270,19 +270,12 @@ async def _run(handler: _Handler | None, interaction: Interaction, services: Ser
             interaction.type,
             interaction.name or interaction.custom_id[:100],
         )
-        return Reply(_refusal(interaction, _BROKEN))
-
-
-def _refusal(interaction: Interaction, message: str) -> dict[str, Any]:
-    # Autocomplete can only be answered with choices: a refusal there is "no suggestions".
-    if interaction.type == AUTOCOMPLETE:
-        return responses.choices([])
-    return responses.ephemeral(message)
+        return Reply(responses.refusal(interaction.type, _BROKEN))
 
 
 def _already_handled(interaction: Interaction) -> dict[str, Any]:
-    return _refusal(
-        interaction, "This interaction was already handled (Discord delivered it twice)."
+    return responses.refusal(
+        interaction.type, "This interaction was already handled (Discord delivered it twice)."
     )
 
 

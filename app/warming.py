@@ -49,9 +49,7 @@ async def answer(
             services = await runtime.services()
     except (TimeoutError, NotStarted) as exc:
         message = exc.message if isinstance(exc, NotStarted) else STARTING
-        if interaction.type == protocol.AUTOCOMPLETE:
-            return Reply(responses.choices([]))
-        return Reply(responses.ephemeral(message))
+        return Reply(responses.refusal(interaction.type, message))
     return await run(handler, interaction, services)
 
 

@@ -15,6 +15,7 @@ import logging
 from app import charts
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
+from app.plans import MAX_TEXT
 from app.records import Chart, Plan
 from app.services import Services
 from app.settings import Settings
@@ -41,7 +42,9 @@ def command(settings: Settings) -> Command:
         "Post a coach's daily plan, with chart images",
         [
             coach_option(settings, "The coach whose plan this is"),
-            text_option("The plan: levels, setups, risk (up to 4000 characters)", required=True),
+            text_option(
+                f"The plan: levels, setups, risk (up to {MAX_TEXT} characters)", required=True
+            ),
             date_option("YYYY-MM-DD, today or yesterday (default: today)", autocomplete=False),
             *level_options(edit=False),
             *chart_options(settings),

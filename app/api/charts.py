@@ -31,8 +31,8 @@ async def chart(request: Request) -> Response:
         return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
     found = await services.read(services.plans.chart, chart_id)
     name = found.stored_path
-    if name and digest_of(name) is not None:
-        etag = f'"{digest_of(name)}"'
+    if name and (digest := digest_of(name)) is not None:
+        etag = f'"{digest}"'
         headers = {"ETag": etag, "Cache-Control": _CACHE_FOREVER}
         if _matches(request.headers.get("if-none-match", ""), etag):
             return Response(status_code=304, headers=headers)

@@ -70,6 +70,14 @@ def deferred(*, ephemeral: bool = False) -> dict[str, Any]:
     return {"type": protocol.DEFERRED_CHANNEL_MESSAGE}
 
 
+def refusal(interaction_type: int, message: str) -> dict[str, Any]:
+    """A refusal of any interaction: an ephemeral message, or for autocomplete (which can only
+    be answered with choices) no suggestions."""
+    if interaction_type == protocol.AUTOCOMPLETE:
+        return choices([])
+    return ephemeral(message)
+
+
 def choices(values: Sequence[tuple[str, str]]) -> dict[str, Any]:
     """Autocomplete suggestions as (shown name, value) pairs."""
     return {
