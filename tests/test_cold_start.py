@@ -36,6 +36,7 @@ from tests.discord_edge import (
     FakeDiscord,
     attachment,
     autocomplete_data,
+    card_text,
     fast_settings,
     gallery,
     png,
@@ -114,7 +115,7 @@ def test_a_command_is_deferred_then_answered_once_the_storage_is_ready(
         assert discord.clock.sent_at[0] - started < 1.0
         [(edited_at, path, body)] = discord.fake.edits
         assert path.endswith("/messages/@original")
-        assert "Long above 950" in json.dumps(body)
+        assert "Long above 950" in card_text(body)
         assert edited_at - started < 3.0  # Discord's users wait no longer than a normal answer
 
 

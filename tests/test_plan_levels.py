@@ -29,6 +29,7 @@ from tests.discord_edge import Discord, discord_app, ephemeral_text, fast_settin
 from tests.discord_edge import guild_interaction as signed_guild_interaction
 from tests.live_server import live_server
 from tests.migrations import upgrade_to
+from tests.test_api import PLAN_FIELDS
 
 GUILD = "1"
 HERE = Place(guild_id=GUILD)
@@ -160,9 +161,20 @@ def test_by_ticker_over_rest(served: tuple[str, datetime]) -> None:
 def test_by_ticker_answers_its_documented_shape_and_refuses_a_bad_ticker(
     client: TestClient,
 ) -> None:
+    plans = client.app_state["runtime"].wait().plans
+    plans.post("d", "2025-03-14", "$SPY long above 950, stop 940", COACH, place=HERE)
     found = client.get("/api/coach-plans/by-ticker", params={"ticker": "SPY", "date": "2025-03-14"})
     assert found.status_code == 200
-    assert found.json() == {"date": "2025-03-14", "ticker": "SPY", "count": 0, "plans": []}
+    body = found.json()
+    assert {key: body[key] for key in ("date", "ticker", "count")} == {
+        "date": "2025-03-14",
+        "ticker": "SPY",
+        "count": 1,
+    }
+    [plan] = body["plans"]
+    assert set(plan) == PLAN_FIELDS and plan["coach"] == "d"
+    none = client.get("/api/coach-plans/by-ticker", params={"ticker": "QQQ", "date": "2025-03-14"})
+    assert none.json()["count"] == 0 and none.json()["plans"] == []
     bad = client.get("/api/coach-plans/by-ticker", params={"ticker": "SPY QQQ"})
     assert bad.status_code == 400 and bad.json()["error"] == "bad_levels"
     assert "not one ticker" in bad.json()["message"]
