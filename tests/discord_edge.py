@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.discord import fake as shared
 from app.discord import payloads, protocol
+from app.discord.multipart import FilePart
 from app.settings import Settings
 from app.web import create_app
 from tests.discord_schema import (
@@ -223,6 +224,17 @@ def texts(data: dict[str, Any]) -> list[str]:
 def card_text(data: dict[str, Any]) -> str:
     """All the text a message shows: its content or its Text Displays."""
     return "\n".join([data.get("content") or "", *texts(data)])
+
+
+def edited(fake: FakeDiscord) -> tuple[dict[str, Any], dict[str, FilePart]]:
+    """The one edit of @original: its payload, and the files uploaded with it by name."""
+    [(_, path, body)] = fake.edits
+    return body, fake.uploads(path.split("/")[-3])
+
+
+def chart_path(url: str) -> str:
+    """The path of a chart URL the API gives (its host is PUBLIC_BASE_URL's)."""
+    return url[url.index("/charts/") :]
 
 
 def gallery(data: dict[str, Any]) -> list[str]:

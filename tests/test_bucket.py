@@ -15,7 +15,15 @@ from pydantic import SecretStr
 
 from app.settings import Settings
 from tests.bucket_server import BucketEdge, S3Server
-from tests.discord_edge import Discord, FakeDiscord, attachment, discord_app, fast_settings, png
+from tests.discord_edge import (
+    Discord,
+    FakeDiscord,
+    attachment,
+    chart_path,
+    discord_app,
+    fast_settings,
+    png,
+)
 
 
 def on_bucket(settings: Settings, endpoint: str, bucket: str, **more: Any) -> Settings:
@@ -41,13 +49,9 @@ def post_chart(discord: Discord, body: bytes, coach: str = "d") -> dict[str, Any
     return dict(chart)
 
 
-def chart_path(chart: dict[str, Any]) -> str:
-    return str(chart["url"][chart["url"].index("/charts/") :])
-
-
 def served(settings: Settings, signer: SigningKey, body: bytes) -> tuple[dict[str, str], bytes]:
     with discord_app(settings, signer, FakeDiscord()) as discord:
-        response = discord.client.get(chart_path(post_chart(discord, body)))
+        response = discord.client.get(chart_path(post_chart(discord, body)["url"]))
         assert response.status_code == 200, response.text
         keep = ("etag", "cache-control", "x-content-type-options", "content-type")
         return {k: response.headers[k] for k in keep}, response.content
@@ -84,7 +88,7 @@ def test_the_bucket_chart_answers_304_and_needs_the_api_key(
         discord.command("plan", coach="d", text="x", attachments=charts)
         auth = {"Authorization": "Bearer sekrit"}
         plan = discord.client.get("/api/coach-plans/?coach=d", headers=auth).json()
-        path = chart_path(plan["charts"][0])
+        path = chart_path(plan["charts"][0]["url"])
         assert discord.client.get(path).status_code == 401
         first = discord.client.get(path, headers=auth)
         again = discord.client.get(path, headers={**auth, "If-None-Match": first.headers["etag"]})
@@ -114,14 +118,14 @@ def test_a_missing_bucket_leaves_the_chart_pending_until_it_exists(
     bucket = f"later-{id(caplog)}"
     with discord_app(on_bucket(settings, s3_server.url, bucket), signer) as discord:
         chart = post_chart(discord, png(700))
-        pending = discord.client.get(chart_path(chart))
+        pending = discord.client.get(chart_path(chart["url"]))
         assert (pending.status_code, pending.json()["error"]) == (404, "chart_not_archived")
         assert f"bucket '{bucket}' does not exist (NoSuchBucket)" in caplog.text
         assert "stays pending" in caplog.text
         s3_server.create_bucket(bucket)
         services = discord.client.app_state["runtime"].wait()
         assert discord.client.portal.call(services.charts.archive_pending) == 1
-        assert discord.client.get(chart_path(chart)).content == png(700)
+        assert discord.client.get(chart_path(chart["url"])).content == png(700)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +154,7 @@ def test_bucket_faults_are_logged_retried_when_passing_and_never_lose_the_chart(
     body = png(3000)
     with discord_app(on_bucket(settings, bucket_edge.url, bucket), signer) as discord:
         chart = post_chart(discord, body)
-        answer = discord.client.get(chart_path(chart))
+        answer = discord.client.get(chart_path(chart["url"]))
         assert [m for m, _ in bucket_edge.seen if m == "PUT"] == ["PUT"] * puts
         assert logged in caplog.text
         if archived:
@@ -160,7 +164,7 @@ def test_bucket_faults_are_logged_retried_when_passing_and_never_lose_the_chart(
         # Never lost: once the bucket behaves, the next round of retries archives it.
         services = discord.client.app_state["runtime"].wait()
         assert discord.client.portal.call(services.charts.archive_pending) == 1
-        assert discord.client.get(chart_path(chart)).content == body
+        assert discord.client.get(chart_path(chart["url"])).content == body
 
 
 def test_an_archived_chart_the_bucket_cannot_serve_now_is_a_503(
@@ -171,9 +175,11 @@ def test_an_archived_chart_the_bucket_cannot_serve_now_is_a_503(
         chart = post_chart(discord, png(800))
         bucket_edge.methods = ("GET",)
         bucket_edge.faults = ["slowdown"] * 3  # the first try and both retries
-        answer = discord.client.get(chart_path(chart))
+        answer = discord.client.get(chart_path(chart["url"]))
         assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
-        assert discord.client.get(chart_path(chart)).content == png(800)  # and then it is back
+        assert discord.client.get(chart_path(chart["url"])).content == png(
+            800
+        )  # and then it is back
 
 
 def test_the_bucket_settings_are_read_as_fly_storage_create_names_them(

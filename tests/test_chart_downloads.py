@@ -24,6 +24,7 @@ from tests.discord_edge import (
     FakeDiscord,
     attachment,
     card_text,
+    chart_path,
     discord_app,
     ephemeral_text,
     fast_settings,
@@ -55,7 +56,7 @@ def chart_status(discord: Discord, coach: str = "d") -> tuple[int, str]:
     """GET /charts/{id} of the coach's one chart: its status, and its text unless it is 200."""
     plan = discord.client.get(f"/api/coach-plans/?coach={coach}").json()
     [chart] = plan["charts"]
-    served = discord.client.get(chart["url"][chart["url"].index("/charts/") :])
+    served = discord.client.get(chart_path(chart["url"]))
     return served.status_code, served.text if served.status_code != 200 else ""
 
 

@@ -12,9 +12,9 @@ from nacl.signing import SigningKey
 
 from app.settings import Settings
 from tests.bucket_server import BucketEdge, S3Server, bucket_env
-from tests.discord_edge import discord_app, fast_settings, png
+from tests.discord_edge import chart_path, discord_app, fast_settings, png
 from tests.service_process import BIN, service_env
-from tests.test_bucket import chart_path, on_bucket, post_chart
+from tests.test_bucket import on_bucket, post_chart
 
 
 def archive(folder: Path, count: int) -> dict[str, bytes]:
@@ -101,13 +101,13 @@ def test_after_migrating_the_service_serves_old_charts_from_the_bucket(
     body = png(4321)
     with discord_app(fast_settings(settings), signer) as discord:
         chart = post_chart(discord, body)
-        before = discord.client.get(chart_path(chart))
+        before = discord.client.get(chart_path(chart["url"]))
     bucket = s3_server.new_bucket()
     env = service_env(tmp_path, **bucket_env(s3_server.url, bucket))
     env["CHART_STORAGE_DIR"] = str(settings.chart_storage_dir)
     assert migrate(env).returncode == 0
     shutil.rmtree(settings.chart_storage_dir)  # from now on, only the bucket has it
     with discord_app(on_bucket(settings, s3_server.url, bucket), signer) as discord:
-        after = discord.client.get(chart_path(chart))
+        after = discord.client.get(chart_path(chart["url"]))
     assert (after.status_code, after.content) == (200, body)
     assert after.headers["etag"] == before.headers["etag"]

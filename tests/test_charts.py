@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-from app.discord.multipart import FilePart
 from app.settings import Settings
 from tests.discord_edge import (
     APP_ID,
@@ -20,7 +19,9 @@ from tests.discord_edge import (
     attachment,
     button_interaction,
     card_text,
+    chart_path,
     discord_app,
+    edited,
     ephemeral_text,
     fast_settings,
     gallery,
@@ -53,16 +54,6 @@ def plan_json(discord: Discord, coach: str = "d") -> dict[str, Any]:
     response = discord.client.get(f"/api/coach-plans/?coach={coach}")
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def chart_path(url: str) -> str:
-    return url[url.index("/charts/") :]
-
-
-def edited(fake: FakeDiscord) -> tuple[dict[str, Any], dict[str, FilePart]]:
-    """The one edit of @original: its payload, and the files uploaded with it by name."""
-    [(_, path, body)] = fake.edits
-    return body, fake.uploads(path.split("/")[-3])
 
 
 def test_plan_with_a_chart_defers_then_edits_the_original(discord: Discord, fake: FakeDiscord):

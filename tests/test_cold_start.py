@@ -37,6 +37,8 @@ from tests.discord_edge import (
     attachment,
     autocomplete_data,
     card_text,
+    chart_path,
+    edited,
     fast_settings,
     gallery,
     png,
@@ -145,12 +147,12 @@ def test_a_plan_with_a_chart_is_shown_with_its_chart_after_a_cold_start(
         charts = {"chart1": attachment(url, "spy.png", len(body))}
         answer = discord.command("plan", coach="i", text="Fade 960", attachments=charts)
         assert answer == {"type": 5}
-        [(_, path, edit)] = discord.fake.edits
+        edit, files = edited(discord.fake)
         assert texts(edit)[1] == "Fade 960" and gallery(edit) == ["1-spy.png"]
-        assert discord.fake.uploads(path.split("/")[-3])["1-spy.png"].data == body
+        assert files["1-spy.png"].data == body
         plan = discord.client.get("/api/coach-plans/?coach=i").json()
         [chart] = plan["charts"]
-        assert discord.client.get(chart["url"][chart["url"].index("/charts/") :]).content == body
+        assert discord.client.get(chart_path(chart["url"])).content == body
 
 
 def test_autocomplete_gets_no_suggestions_when_the_storage_is_late(

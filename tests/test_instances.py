@@ -27,7 +27,7 @@ from app.storage.database import make_engine, migrate
 from app.storage.leases import CHART_RETRIES, Lease
 from app.storage.repository import PlanRepository
 from tests.bucket_server import S3Server, bucket_env
-from tests.discord_edge import png
+from tests.discord_edge import chart_path, png
 from tests.postgres_server import PostgresServer
 from tests.service_process import BIN, running_service, service_env
 
@@ -94,7 +94,7 @@ def test_a_chart_posted_through_one_instance_is_served_by_the_other(
         seen = {(p["id"], p["plan"], tuple(c["id"] for c in p["charts"])) for p in plans}
         assert len(seen) == 1
         [chart] = plans[0]["charts"]
-        path = chart["url"][chart["url"].index("/charts/") :]
+        path = chart_path(chart["url"])
         from_b = httpx.get(f"{b}{path}")
         assert (from_b.status_code, from_b.content) == (200, body)
         assert from_b.headers["etag"] == httpx.get(f"{a}{path}").headers["etag"]
