@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from app import __version__
 from app.api import models
-from app.api.parameters import AS_OF, COACH, DATE, GUILD, JSON, TICKER
+from app.api.parameters import AS_OF, AS_OF_LIST, COACH, DATE, GUILD, JSON, TICKER
 from app.services import services_for
 
 _REF = "#/components/schemas/{model}"
@@ -126,7 +126,7 @@ _PATHS: dict[str, dict[str, JSON]] = {
         "get": {
             "operationId": "listPlansForTicker",
             "summary": "The plans of a date whose levels name a ticker, ordered by coach.",
-            "parameters": [TICKER, DATE, AS_OF, GUILD],
+            "parameters": [TICKER, DATE, AS_OF_LIST, GUILD],
             "responses": {
                 "200": _ok("The plans (possibly none).", models.TickerPlans),
                 **_READ_ERRORS,
