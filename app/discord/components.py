@@ -13,6 +13,9 @@ from app.discord.responses import NO_PINGS, clip
 
 Component = dict[str, Any]
 
+# Characters kept for the "… N more not shown" line a list may end with.
+_LAST_LINE = 200
+
 
 @dataclass(frozen=True, slots=True)
 class Upload:
@@ -107,6 +110,18 @@ def ephemeral(components: list[Component]) -> dict[str, Any]:
         "type": protocol.CHANNEL_MESSAGE,
         "data": message_data(components, ephemeral=True),
     }
+
+
+def labelled_shares(
+    used: Sequence[Component], entries: Sequence[tuple[str, str]], more: str
+) -> list[str]:
+    """Each (label, text) entry as "label\ntext", the texts cut to share what a message's
+    characters leave after `used` and a last line; entries that do not fit are left out, from
+    the end."""
+    room = protocol.TEXT_DISPLAY_TOTAL_MAX - text_size(used) - _LAST_LINE
+    room -= sum(len(label) + 1 for label, _ in entries)
+    texts = shares([text for _, text in entries], room, more)
+    return [f"{label}\n{text or '-'}" for (label, _), text in zip(entries, texts, strict=False)]
 
 
 def shares(texts: Sequence[str], room: int, more: str, least: int = 40) -> list[str]:

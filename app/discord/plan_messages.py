@@ -138,13 +138,10 @@ def plan_list(
         blocks.append((plan, about, plan.text))
     # A Container and its Text Display per plan; the head and a last line besides.
     blocks = blocks[: (protocol.COMPONENTS_MAX - 2) // 2]
-    room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size([head]) - 200
-    room -= sum(len(about) + 1 for _, about, _ in blocks)
-    texts = ui.shares([text for _, _, text in blocks], room, pointer)
+    texts = ui.labelled_shares([head], [(about, text) for _, about, text in blocks], pointer)
     parts: list[Component] = [head]
-    for (plan, about, _), text in zip(blocks, texts, strict=False):
-        accent = accent_color(plan.coach, coaches)
-        parts.append(ui.container(accent, [ui.text(f"{about}\n{text or '-'}")]))
+    for (plan, _, _), text in zip(blocks, texts, strict=False):
+        parts.append(ui.container(accent_color(plan.coach, coaches), [ui.text(text)]))
     if len(texts) < len(plans):
         parts.append(ui.text(f"… and {len(plans) - len(texts)} more not shown here: {pointer}"))
     return ui.ephemeral(parts)
@@ -169,18 +166,19 @@ def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> 
         # Deleting counted as a version: the text is that of the version before.
         version = plan.version - 1
         now = f"**Its last text** (version {version}, by {plain(plan.author)}):\n{current}"
-    if not entries:
+    if entries:
+        intro = f"{head}{len(entries)} earlier version(s), newest first."
+    else:
         intro = f"{head}Never edited, so there are no earlier versions."
-        return ui.ephemeral([ui.text(f"## {title}\n{intro}"), ui.separator(), ui.text(now)])
-    intro = f"{head}{len(entries)} earlier version(s), newest first."
     parts: list[Component] = [ui.text(f"## {title}\n{intro}"), ui.separator(), ui.text(now)]
     shown = entries[: (protocol.COMPONENTS_MAX - len(parts) - 1) // 2]
-    names = [f"**Replaced by {plain(e.edited_by)}** at {_when(e.edited_at)}:" for e in shown]
-    room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size(parts) - 200
-    room -= sum(len(name) + 1 for name in names)
-    texts = ui.shares([entry.plan_text for entry in shown], room, pointer)
-    for name, text in zip(names, texts, strict=False):
-        parts += [ui.separator(), ui.text(f"{name}\n{text or '-'}")]
+    named = [
+        (f"**Replaced by {plain(e.edited_by)}** at {_when(e.edited_at)}:", e.plan_text)
+        for e in shown
+    ]
+    texts = ui.labelled_shares(parts, named, pointer)
+    for text in texts:
+        parts += [ui.separator(), ui.text(text)]
     if len(texts) < len(entries):
         left_out = len(entries) - len(texts)
         parts.append(ui.text(f"… {left_out} older version(s) not shown: {pointer}"))
