@@ -53,7 +53,8 @@ _LONG = re.compile(r"\b(?:long|longs|bullish|calls|buy|buying)\b", re.IGNORECASE
 _SHORT = re.compile(r"\b(?:short|shorts|bearish|puts|sell|selling)\b", re.IGNORECASE)
 _NEUTRAL = re.compile(r"\b(?:neutral|no bias|flat|sidelines|chop|choppy)\b", re.IGNORECASE)
 _BIAS_WORDS = {"bullish": "long", "bearish": "short"}
-_DOLLAR_TICKER = re.compile(r"(?<![\w$])\$([A-Za-z]{1,5}(?:\.[A-Za-z])?)\b")
+# Not the start of a longer word ("$A.0", "$SPY-X"): a symbol is a whole word, as below.
+_DOLLAR_TICKER = re.compile(r"(?<![\w$])\$([A-Za-z]{1,5}(?:\.[A-Za-z])?)\b(?![.\-]\w)")
 _CAPS_WORD = re.compile(r"(?<![\w$/.])/?([A-Z]{2,5})\b(?![.\-]\w)")
 # Capital words traders write that are not symbols.
 _JARGON = """AM PM ET EST EDT CT PT PST UTC NY US USA ATH ATL HOD LOD PDH PDL PDC ONH ONL IB POC VAH

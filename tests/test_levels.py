@@ -97,6 +97,7 @@ _plan_texts = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(_plan_texts)
 @example("A-AA")  # a symbol after a dash, found once by the search
+@example("$A.0")  # and a $ word that goes on past the symbol, found by it too
 def test_every_extracted_number_and_symbol_is_in_the_text(text: str) -> None:
     levels = extract(text)
     numbers = {float(n) for n in re.findall(r"[0-9]+(?:\.[0-9]+)?", text)}
