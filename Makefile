@@ -62,7 +62,7 @@ load: $(STAMP)
 
 # The image installs from requirements.lock: runtime dependencies only, exact, with hashes.
 lock: $(STAMP)
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --python-platform linux \
 		--generate-hashes --quiet -o requirements.lock
 
 clean:
