@@ -21,7 +21,7 @@ import httpx
 from app.discord.rest import ApplicationCommands, CommandsError
 from app.registration import compare
 from app.settings import SettingsError, load_settings
-from commands import registry
+from commands.registry import registry
 
 
 def _parser() -> argparse.ArgumentParser:

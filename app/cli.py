@@ -18,7 +18,14 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 from app import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
+
     from app.settings import Settings
+    from app.wake import Early
 
 log = logging.getLogger("coach_plans")
 
@@ -76,59 +83,125 @@ def settings_or_exit(args: argparse.Namespace, **overrides: object) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    settings = settings_or_exit(
+    if args.workers < 1:
+        print("coach-plans: setting error: --workers must be 1 or more", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.workers == 1:
+        from app.wake import early_start
+
+        early = early_start(
+            os.environ, config=args.config, mock=args.mock, host=args.host, port=args.port
+        )
+        if early is not None:
+            return _serve_woken(args, early)
+    settings = _serve_settings(args)
+    import uvicorn
+
+    from app.logs import configure_logging
+
+    configure_logging(settings)
+    config: dict[str, Any] = {**_SERVER, "host": settings.api_host, "port": settings.api_port}
+    if args.workers > 1:
+        # Worker processes rebuild the settings from the environment: hand the flags down.
+        _export_for_workers(args, settings)
+        _stop_on_signals()
+        gc.enable()  # this process only supervises; each worker starts its own interpreter
+        uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **config)
+        log.info("stopped")
+        return 0
+    from app.web import create_app
+
+    server = _Server()
+    app = create_app(settings, on_failure=server.stop, warm_up_after_listening=True)
+    return server.run(app, config, lambda: app.state.runtime.listening.set())
+
+
+def _serve_woken(args: argparse.Namespace, early: Early) -> int:
+    """Listen first; the settings are loaded and the app built once the server listens
+    (app/wake.py). A bad setting still stops it with status 2."""
+    from app.logs import configure_logging, hold_records
+    from app.metrics import Metrics
+    from app.wake import WakeApp
+
+    hold_records()  # until the settings say where logs go
+    server = _Server()
+    metrics = Metrics()
+
+    def build() -> Starlette | None:
+        try:
+            settings = _serve_settings(args)
+        except SystemExit:
+            server.code = EXIT_CONFIG
+            return None
+        configure_logging(settings)
+        started = (settings.api_host, settings.api_port, settings.discord_public_key)
+        if started != (early.host, early.port, early.public_key) or settings.mock_mode:
+            log.error("the settings differ from those the server started with; not serving")
+            server.code = EXIT_CONFIG
+            return None
+        from app.web import create_app
+
+        return create_app(settings, on_failure=server.stop, metrics=metrics)
+
+    front = WakeApp(early, metrics, build, on_failure=server.stop)
+    config = {**_SERVER, "host": early.host, "port": early.port}
+    return server.run(front, config, front.listening)
+
+
+def _serve_settings(args: argparse.Namespace) -> Settings:
+    return settings_or_exit(
         args,
         mock_mode=True if args.mock else None,
         api_host=args.host,
         api_port=args.port,
     )
-    if args.workers < 1:
-        print("coach-plans: setting error: --workers must be 1 or more", file=sys.stderr)
-        return EXIT_CONFIG
 
-    import uvicorn
 
-    from app.logs import configure_logging
-    from app.server import AnnouncingServer
+# uvicorn's options for both ways of serving.
+_SERVER: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": True,
+    "forwarded_allow_ips": "*",
+    "timeout_graceful_shutdown": 20,
+    "ws": "none",  # no websockets here: their library stays unloaded, for a faster start
+}
 
-    configure_logging(settings)
+
+def _stop_on_signals() -> None:
     # uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; a no-op handler here turns
     # that into a clean exit 0 once in-flight requests have finished.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    common: dict[str, Any] = {
-        "host": settings.api_host,
-        "port": settings.api_port,
-        "log_config": None,
-        "access_log": False,
-        "proxy_headers": True,
-        "forwarded_allow_ips": "*",
-        "timeout_graceful_shutdown": 20,
-        "ws": "none",  # no websockets here: their library stays unloaded, for a faster start
-    }
-    if args.workers == 1:
-        from app.web import create_app
 
-        server: uvicorn.Server | None = None
 
-        def stop() -> None:  # the database cannot be opened: nothing to serve
-            if server is not None:
-                server.should_exit = True
+class _Server:
+    """One uvicorn server in this process, and the status `serve` exits with."""
 
-        app = create_app(settings, on_failure=stop, warm_up_after_listening=True)
-        server = AnnouncingServer(uvicorn.Config(app, **common))
-        server.run()
-        runtime = getattr(app.state, "runtime", None)
-        if runtime is not None and runtime.error is not None:
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self.code = 0
+
+    def stop(self) -> None:
+        """Nothing to serve (the database cannot be opened, or the settings are bad)."""
+        if self.code == 0:
+            self.code = 1
+        if self.server is not None:
+            self.server.should_exit = True
+
+    def run(self, app: ASGIApp, config: dict[str, Any], listening: Callable[[], None]) -> int:
+        import uvicorn
+
+        from app.server import AnnouncingServer
+
+        _stop_on_signals()
+        self.server = AnnouncingServer(uvicorn.Config(app, **config), listening)
+        self.server.run()
+        if self.code == 1:
             log.error("stopped: the database could not be opened")
-            return 1
-    else:
-        # Worker processes rebuild the settings from the environment: hand the flags down.
-        _export_for_workers(args, settings)
-        gc.enable()  # this process only supervises; each worker starts its own interpreter
-        uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **common)
-    log.info("stopped")
-    return 0
+        elif self.code == 0:
+            log.info("stopped")
+        return self.code
 
 
 def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 COACHES = ("d", "i", "s", "n")
 TIMEZONE = "America/New_York"
-API_BASE_URL = "http://localhost:5000"
+API_HOST = "0.0.0.0"
+API_PORT = 5000
+API_BASE_URL = f"http://localhost:{API_PORT}"
 CACHE_TTL_SECONDS = 3600.0
 MAX_CACHE_SIZE = 100
 RECONNECT_ATTEMPTS = 5

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 from nacl.signing import VerifyKey
@@ -39,24 +37,21 @@ from app.discord.protocol import (
 from app.errors import PlanError
 from app.metrics import Metrics
 from app.services import Runtime, Services
-from app.settings import Settings
-from app.signatures import verify
-from app.text_rules import canonical_uint, has_lone_surrogate
-from app.warming import Visibility
-from commands import Registry, hints, registry
+from app.signatures import check_signature
+from app.text_rules import SURROGATE_ESCAPE, has_lone_surrogate
+from commands import hints
+from commands.deferrals import Visibility
+from commands.registry import Registry, registry
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
 
 MAX_BODY_BYTES = 1024 * 1024
-MAX_CLOCK_SKEW_SECONDS = 300
 # Discord never redelivers an interaction after its token has expired.
 SEEN_TTL_SECONDS = TOKEN_LIFETIME_SECONDS
 SEEN_MAX = 100_000
-# A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
-# overflow a float in the comparison with now).
-_TIMESTAMP_DIGITS = 12
-# A \uD800-\uDFFF escape: only when the body has one can a string hold a lone surrogate.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 _PONG = json.dumps(responses.pong(), separators=(",", ":")).encode()
 _KINDS = {
@@ -104,7 +99,7 @@ class InteractionsEndpoint:
                 f"The body is larger than {MAX_BODY_BYTES} bytes.",
                 "payload_too_large",
             )
-        refusal = _check_signature(headers, self.verify_key, body)
+        refusal = check_signature(headers, self.verify_key, body)
         if refusal is not None:
             return error_response(request, 401, refusal, "invalid_signature")
         try:
@@ -116,7 +111,7 @@ class InteractionsEndpoint:
             return error_response(request, 400, "The body's JSON is nested too deeply.", "bad_json")
         if not isinstance(payload, dict):
             return error_response(request, 400, "The body is not a JSON object.", "bad_json")
-        if _SURROGATE_ESCAPE.search(body) and has_lone_surrogate(payload):
+        if SURROGATE_ESCAPE.search(body) and has_lone_surrogate(payload):
             # Such a string cannot be stored, nor sent back in a UTF-8 answer.
             return error_response(
                 request,
@@ -144,11 +139,9 @@ class InteractionsEndpoint:
             if interaction.id in self.seen:
                 return _json(_already_handled(interaction))
             self.seen[interaction.id] = True
-        # Plans belong to a guild: a DM or group DM has none, so there is nothing to serve there.
-        if interaction.guild_id is None:
-            return _json(responses.refusal(interaction.type, _NO_GUILD))
-        if self.allowed_guilds and interaction.guild_id not in self.allowed_guilds:
-            return _json(responses.refusal(interaction.type, _OTHER_GUILD))
+        refusal = self._refusal(interaction)
+        if refusal is not None:
+            return _json(responses.refusal(interaction.type, refusal))
         runtime: Runtime = request.scope["state"]["runtime"]
         if runtime.current is None:  # just started: the storage is still warming up
             reply = await warming.answer(runtime, interaction, handler, deferral, _run)
@@ -156,6 +149,29 @@ class InteractionsEndpoint:
             reply = await _run(handler, interaction, runtime.current)
         later = reply.later
         return _json(reply.body, BackgroundTask(later) if later is not None else None)
+
+    async def adopt(self, payload: dict[str, Any], deferral: Visibility, runtime: Runtime) -> None:
+        """Run a command that the wake front (app/wake.py) deferred before this app was built:
+        the checks of `handle` after the signature's, then its answer replaces the deferral."""
+        interaction = Interaction.parse(payload)
+        label, handler, _ = self._route(interaction, "command")
+        self.metrics.count_interaction(label)
+        if interaction.id:
+            if interaction.id in self.seen:
+                return
+            self.seen[interaction.id] = True
+        refusal = self._refusal(interaction)
+        if refusal is not None:
+            handler = _refusing(refusal)
+        await warming.finish(runtime, interaction, handler, deferral == "ephemeral", _run)
+
+    def _refusal(self, interaction: Interaction) -> str | None:
+        # Plans belong to a guild: a DM or group DM has none, so there is nothing to serve there.
+        if interaction.guild_id is None:
+            return _NO_GUILD
+        if self.allowed_guilds and interaction.guild_id not in self.allowed_guilds:
+            return _OTHER_GUILD
+        return None
 
     def _route(
         self, interaction: Interaction, kind: str
@@ -232,23 +248,6 @@ async def _read_body(request: Request, declared: bytes) -> bytes | None:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _check_signature(headers: dict[bytes, bytes], key: VerifyKey, body: bytes) -> str | None:
-    """Why the request is not Discord's, or None when it is."""
-    signature = headers.get(b"x-signature-ed25519", b"").decode("latin-1")
-    timestamp = headers.get(b"x-signature-timestamp", b"").decode("latin-1")
-    if not signature or not timestamp:
-        return "Missing X-Signature-Ed25519 or X-Signature-Timestamp header."
-    if not verify(key, signature, timestamp, body):
-        return "The request signature is not valid."
-    # Only checked once the signature proves the timestamp is the one that was signed.
-    sent = canonical_uint(timestamp, _TIMESTAMP_DIGITS)
-    if sent is None:
-        return "X-Signature-Timestamp is not a Unix time."
-    if abs(time.time() - sent) > MAX_CLOCK_SKEW_SECONDS:
-        return "The request timestamp is more than 5 minutes away from now (a replay?)."
-    return None
-
-
 def _shown(value: object) -> str:
     """A client's value as quoted in an error: short, and never the repr of a nested value."""
     if isinstance(value, str | int | float | bool) or value is None:
@@ -271,6 +270,13 @@ async def _run(handler: _Handler | None, interaction: Interaction, services: Ser
             interaction.name or interaction.custom_id[:100],
         )
         return Reply(responses.refusal(interaction.type, _BROKEN))
+
+
+def _refusing(message: str) -> _Handler:
+    async def refuse(interaction: Interaction, services: Services) -> Reply:
+        return Reply(responses.refusal(interaction.type, message))
+
+    return refuse
 
 
 def _already_handled(interaction: Interaction) -> dict[str, Any]:

@@ -1,137 +1,43 @@
-"""Logging set-up: text or JSON lines, console plus a rotating file, request ids on every line."""
+"""Logging set-up: console plus a rotating file, access lines written in batches, and the
+records held until a woken server knows its settings. The lines' look: app/log_format.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import json
 import logging
 import logging.handlers
 import os
-import re
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from app.settings import Settings
+if TYPE_CHECKING:
+    from app.settings import Settings
 
-# Set by the request middleware; every record logged while serving that request carries it.
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+from app.log_format import (
+    ACCESS_LOGGER,
+    JsonFormatter,
+    TextFormatter,
+    access_log,
+    escape,
+    request_id_var,
+)
 
-# Attributes every LogRecord has; anything else was passed with `extra=` and is shown.
-_STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
-# uvicorn passes its messages again with terminal colours for its own console formatter.
-_NOT_SHOWN = _STANDARD | {"color_message"}
-
-
-# What a client could use to forge or hide log lines: C0 and C1 controls (newline, carriage
-# return, escape sequences), DEL, the Unicode line and paragraph separators, and the bidi
-# overrides that reorder what a reader sees.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _escape_one(match: re.Match[str]) -> str:
-    char = match.group()
-    return _NAMED.get(char) or (
-        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-    )
-
-
-def escape(text: str) -> str:
-    """`text` with every unsafe character written as its Python escape (a newline as \\n), so
-    whatever a request carries, one record is one line."""
-    # The search alone costs little: most lines have nothing to escape.
-    return _UNSAFE.sub(_escape_one, text) if _UNSAFE.search(text) else text
-
-
-def _escaped(fields: Iterable[tuple[str, object]]) -> dict[str, object]:
-    return {k: escape(v) if isinstance(v, str) else v for k, v in fields}
-
-
-def _extras(record: logging.LogRecord) -> dict[str, object]:
-    return _escaped((k, v) for k, v in record.__dict__.items() if k not in _NOT_SHOWN)
-
-
-ACCESS_LOGGER = "coach_plans.access"
-access_log = logging.getLogger(ACCESS_LOGGER)
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "time": _iso_time(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "request_id": getattr(record, "request_id", "-"),
-            # Escaped as in text lines: a log viewer shows the message field's newlines.
-            "message": escape(record.getMessage()),
-            **_extras(record),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-    def access(self, created: float, message: str, fields: dict[str, object]) -> str:
-        """The access line as `format` writes it for a record with these `extra=` fields."""
-        entry = {
-            "time": _iso_time(created),
-            "level": "INFO",
-            "logger": ACCESS_LOGGER,
-            "request_id": request_id_var.get(),
-            "message": escape(message),
-            **_escaped(fields.items()),
-        }
-        return json.dumps(entry, default=str)
-
-
-def _iso_time(created: float) -> str:
-    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
-
-
-class TextFormatter(logging.Formatter):
-    """Human-readable lines; fields passed with `extra=` appear only in JSON lines.
-
-    A record is one line with its unsafe characters escaped; a traceback follows on lines of its
-    own, each indented, so a line that starts at the margin always starts a record."""
-
-    def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
-        self._second = -1
-        self._stamp = ""
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return self._time(record.created)
-
-    def _time(self, created: float) -> str:
-        # The same as the default format; the date and time part is made once per second.
-        second = int(created)
-        if second != self._second:
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(created))
-            self._second = second
-        return f"{self._stamp},{int((created - second) * 1000):03d}"
-
-    def access(self, created: float, message: str, fields: dict[str, object]) -> str:
-        """The access line as `format` writes it (fields passed with `extra=` are not shown)."""
-        # Only the message can hold a client's characters: the request id is checked or ours.
-        request_id = request_id_var.get()
-        return f"{self._time(created)} INFO    [{request_id}] {ACCESS_LOGGER}: {escape(message)}"
-
-    def format(self, record: logging.LogRecord) -> str:
-        record.message = record.getMessage()
-        record.asctime = self.formatTime(record)
-        line = escape(self.formatMessage(record))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
-            if block:
-                line += "".join(f"\n    {escape(part)}" for part in block.split("\n"))
-        return line
+__all__ = [
+    "ACCESS_LOGGER",
+    "JsonFormatter",
+    "LineHandler",
+    "RotatingFile",
+    "TextFormatter",
+    "configure_logging",
+    "escape",
+    "hold_records",
+    "log_access",
+    "request_id_var",
+]
 
 
 class RotatingFile(logging.handlers.RotatingFileHandler):
@@ -175,7 +81,8 @@ class LineHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            record.request_id = request_id_var.get()
+            if "request_id" not in record.__dict__:  # held records carry theirs (HeldRecords)
+                record.request_id = request_id_var.get()
             self.write(self.format(record) + "\n")
         except Exception:
             self.handleError(record)
@@ -258,8 +165,41 @@ def log_access(method: str, path: str, status: int, seconds: float) -> None:
 _ROOT = logging.getLogger()
 
 
+class HeldRecords(logging.Handler):
+    """Keeps what is logged before the settings say where logs go (a server woken from zero
+    listens before it loads them, app/wake.py); from pass_to() on, passes records on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.target: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:  # called under the handler's lock
+        if self.target is None:
+            record.request_id = request_id_var.get()  # the request's, not the writer's
+            self.records.append(record)
+        elif record.levelno >= logging.getLogger().level:
+            self.target.handle(record)
+
+    def pass_to(self, target: logging.Handler) -> None:
+        """Write the records held so far to `target`, and pass it those that still come."""
+        with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
+            self.target = target
+            held, self.records = self.records, []
+            for record in held:
+                self.emit(record)
+
+
+def hold_records() -> None:
+    """Keep every record until configure_logging, which drops those below its level."""
+    root = logging.getLogger()
+    root.handlers = [HeldRecords()]
+    root.setLevel(logging.DEBUG)
+
+
 def configure_logging(settings: Settings) -> None:
-    """Replace the root handlers; called once per process before serving."""
+    """Replace the root handlers; called once per process before serving, or by a woken server
+    once it has its settings (records held until then are written first)."""
     file = None
     if settings.log_file:
         path = Path(settings.log_file)
@@ -273,11 +213,12 @@ def configure_logging(settings: Settings) -> None:
     handler = LineHandler(sys.stderr, file)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()
-    for old in root.handlers[:]:
-        root.removeHandler(old)
-        old.close()
-    root.addHandler(handler)
     root.setLevel(settings.log_level)
+    previous, root.handlers = root.handlers, [handler]  # one assignment: no record goes twice
+    for old in previous:
+        if isinstance(old, HeldRecords):
+            old.pass_to(handler)
+        old.close()
     # No line shows the caller's file, thread or process: skip gathering them per record
     # (the logging docs' "Optimization" section).
     logging._srcfile = None

@@ -55,7 +55,7 @@ def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) ->
         _, values = parse_command(f"/submit {args.command}")
         data = payloads.modal_data(args.submit, values)
         return payloads.guild_interaction(protocol.MODAL_SUBMIT, data, **where)
-    from commands import registry
+    from commands.registry import registry
 
     name, values = parse_command(args.command)
     definitions = {c["name"]: c for c in registry(settings).to_discord()}

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import gc
 import socket
+from collections.abc import Callable
 
 import uvicorn
 
 
 class AnnouncingServer(uvicorn.Server):
-    """Sets the app's `runtime.listening` once the socket accepts connections: the storage
-    warm-up starts then, not before (app/services.py)."""
+    """Calls `listening` once the socket accepts connections: the warm-up starts then, not
+    before (app/services.py, app/wake.py)."""
+
+    def __init__(self, config: uvicorn.Config, listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.listening = listening
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -18,7 +23,4 @@ class AnnouncingServer(uvicorn.Server):
         # look at them again (app/cli.py turned it off for the start).
         gc.freeze()
         gc.enable()
-        app = self.config.app
-        runtime = getattr(getattr(app, "state", None), "runtime", None)
-        if runtime is not None:
-            runtime.listening.set()
+        self.listening()

@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./data/coach_plans.db"
     database_path: Path | None = None
 
-    api_host: str = "0.0.0.0"
-    api_port: int = Field(5000, ge=1, le=65535)
+    api_host: str = defaults.API_HOST
+    api_port: int = Field(defaults.API_PORT, ge=1, le=65535)
     public_base_url: str | None = None
     api_key: SecretStr | None = None
     cors_origins: CommaList = ["*"]

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from app.settings import Settings
+from app.text_rules import canonical_uint
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
+
+MAX_CLOCK_SKEW_SECONDS = 300
+# A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
+# overflow a float in the comparison with now).
+_TIMESTAMP_DIGITS = 12
 
 
 def load_or_create_mock_key(path: Path) -> SigningKey:
@@ -62,3 +72,21 @@ def verify(key: VerifyKey, signature_hex: str, timestamp: str, body: bytes) -> b
     except BadSignatureError:
         return False
     return True
+
+
+def check_signature(headers: dict[bytes, bytes], key: VerifyKey, body: bytes) -> str | None:
+    """Why a request is not Discord's, or None when it is: its X-Signature-Ed25519 signs
+    X-Signature-Timestamp + body with `key`, and that time is within 5 minutes of now."""
+    signature = headers.get(b"x-signature-ed25519", b"").decode("latin-1")
+    timestamp = headers.get(b"x-signature-timestamp", b"").decode("latin-1")
+    if not signature or not timestamp:
+        return "Missing X-Signature-Ed25519 or X-Signature-Timestamp header."
+    if not verify(key, signature, timestamp, body):
+        return "The request signature is not valid."
+    # Only checked once the signature proves the timestamp is the one that was signed.
+    sent = canonical_uint(timestamp, _TIMESTAMP_DIGITS)
+    if sent is None:
+        return "X-Signature-Timestamp is not a Unix time."
+    if abs(time.time() - sent) > MAX_CLOCK_SKEW_SECONDS:
+        return "The request timestamp is more than 5 minutes away from now (a replay?)."
+    return None

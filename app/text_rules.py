@@ -84,6 +84,10 @@ def snowflake(value: object) -> str | None:
     return None
 
 
+# A \uD800-\uDFFF escape in a JSON body: only when it has one can a string hold a lone surrogate.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def has_lone_surrogate(payload: object) -> bool:
     """Whether any string (key or value) in the parsed body holds a lone surrogate. A loop, not
     recursion: the body may nest as deep as the decoder allowed."""

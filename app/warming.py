@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.services import NotStarted, Runtime, Services
+from commands.deferrals import Visibility
 
 log = logging.getLogger("coach_plans")
 
-Visibility = Literal["public", "ephemeral"]
 Handler = Callable[[Interaction, Services], Awaitable[Reply]]
 Run = Callable[[Handler | None, Interaction, Services], Awaitable[Reply]]
 
@@ -40,10 +40,10 @@ async def answer(
     if interaction.type == protocol.APPLICATION_COMMAND and deferral is not None:
         ephemeral = deferral == "ephemeral"
 
-        async def finish() -> None:
-            await _finish(runtime, interaction, handler, ephemeral, run)
+        async def later() -> None:
+            await finish(runtime, interaction, handler, ephemeral, run)
 
-        return Reply(responses.deferred(ephemeral=ephemeral), later=finish)
+        return Reply(responses.deferred(ephemeral=ephemeral), later=later)
     try:
         with anyio.fail_after(WAIT_SECONDS):
             services = await runtime.services()
@@ -53,14 +53,15 @@ async def answer(
     return await run(handler, interaction, services)
 
 
-async def _finish(
+async def finish(
     runtime: Runtime,
     interaction: Interaction,
     handler: Handler | None,
     ephemeral: bool,
     run: Run,
 ) -> None:
-    """Runs after the deferral went out: the handler's answer replaces it."""
+    """Runs after the deferral went out (ours, or the wake front's: app/wake.py): the
+    handler's answer replaces it."""
     try:
         services = await runtime.services()
     except NotStarted:

@@ -35,11 +35,13 @@ def create_app(
     http_transport: httpx.AsyncBaseTransport | None = None,
     on_failure: Callable[[], None] | None = None,
     warm_up_after_listening: bool = False,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge. The
     server passes `on_failure`, called when the database cannot be opened, to stop itself; and
-    with `warm_up_after_listening` it sets `app.state.runtime.listening` once it listens."""
-    metrics = Metrics()
+    with `warm_up_after_listening` it sets `app.state.runtime.listening` once it listens. A
+    woken server passes the `metrics` its front has counted in since it listened."""
+    metrics = Metrics() if metrics is None else metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -85,21 +87,22 @@ def create_app(
         # Inside CORS, so a browser's preflight (which carries no key) is still answered.
         Middleware(ApiKeyMiddleware, api_key=settings.api_key),
     ]
-    routes: list[BaseRoute] = [
-        Route("/interactions", InteractionsEndpoint(settings, metrics, verify_key_for(settings)))
-    ]
+    interactions = InteractionsEndpoint(settings, metrics, verify_key_for(settings))
+    routes: list[BaseRoute] = [Route("/interactions", interactions)]
     if settings.mock_mode:
         from app.api.mock import kept_messages
 
         routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
     # The JSON reads, chart images, status and /openapi.json; an unknown path ends here too.
     routes.append(Mount("", routes=api.routes, middleware=api_middleware))
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware, metrics=metrics)],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
     )
+    app.state.interactions = interactions  # the wake front hands it the commands it deferred
+    return app
 
 
 async def _warm_up(

@@ -7,7 +7,7 @@ import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from app.discord import plan_messages, protocol, responses
 from app.discord.components import Outgoing, Upload
@@ -17,6 +17,7 @@ from app.levels import GivenLevels
 from app.records import Plan
 from app.services import Services
 from app.settings import Settings
+from commands.deferrals import WHILE_WARMING, Visibility
 
 Handler = Callable[[Interaction, Services], Awaitable[Reply]]
 
@@ -48,14 +49,15 @@ class Command:
     autocomplete: Handler | None = None
     components: Mapping[str, Handler] = field(default_factory=dict)  # custom_id prefix → handler
     modals: Mapping[str, Handler] = field(default_factory=dict)
-    # Who sees the deferral a command gets while the storage warms up after a start (its answer
-    # usually has the same visibility); None: it may open a form, which cannot follow a
-    # deferral, so it waits for the warm-up instead (app/warming.py).
-    while_warming: Literal["public", "ephemeral"] | None = "ephemeral"
 
     @property
     def name(self) -> str:
         return str(self.definition["name"])
+
+    @property
+    def while_warming(self) -> Visibility | None:
+        """Who sees its deferral while the service starts (commands/deferrals.py)."""
+        return WHILE_WARMING.get(self.name, "ephemeral")
 
 
 def slash_command(name: str, description: str, options: list[dict[str, Any]]) -> dict[str, Any]:

@@ -64,7 +64,6 @@ def command(settings: Settings) -> Command:
         run,
         autocomplete=date_choices,
         modals={MODAL_PREFIX: submit},
-        while_warming=None,
     )
 
 

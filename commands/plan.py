@@ -50,7 +50,7 @@ def command(settings: Settings) -> Command:
             *chart_options(settings),
         ],
     )
-    return Command(definition, run, while_warming="public")
+    return Command(definition, run)
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:

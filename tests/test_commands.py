@@ -12,7 +12,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from commands import registry
+from commands.registry import registry
 from tests.discord_edge import (
     AUTHOR,
     MANAGE_MESSAGES,

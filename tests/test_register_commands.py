@@ -12,7 +12,7 @@ import pytest
 import register_commands
 from app.discord.rest import USER_AGENT
 from app.settings import load_settings
-from commands import registry
+from commands.registry import registry
 from tests.discord_edge import APP_ID, FakeDiscord
 from tests.discord_schema import check_commands
 

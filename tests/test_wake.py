@@ -1,0 +1,251 @@
+"""A start from zero with DISCORD_PUBLIC_KEY in the environment: the server listens before it
+loads its settings and builds the app (app/wake.py).
+
+Each test runs `coach-plans serve` as a real process; Discord's webhook endpoints are a small
+HTTP server on 127.0.0.1 that keeps every call.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from nacl.signing import SigningKey
+
+from app.discord import payloads, protocol
+from app.plans import PlanService
+from app.records import Actor, Place
+from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
+from app.wake import Early, early_start
+from tests.discord_edge import AUTHOR
+from tests.service_process import BIN, free_port, service_env
+
+KEY = SigningKey.generate()
+PUBLIC = KEY.verify_key.encode().hex()
+DAY = "2026-03-02"
+
+
+class StandInDiscord:
+    """Discord's webhook endpoints: answers every call with {} and keeps (method, path, body)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, bytes]] = []
+        self.arrived = threading.Condition()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _keep(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with stand_in.arrived:
+                    stand_in.calls.append((self.command, self.path, body))
+                    stand_in.arrived.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_PATCH = do_POST = do_DELETE = _keep
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.api = f"http://127.0.0.1:{self.server.server_address[1]}/api/v10"
+
+    def edit_of(self, token: str, timeout: float = 30) -> bytes:
+        """The body of the edit that replaced the answer to `token`."""
+        with self.arrived:
+            found = self.arrived.wait_for(
+                lambda: [b for m, p, b in self.calls if m == "PATCH" and f"/{token}/" in p],
+                timeout,
+            )
+        assert found, f"no edit of the answer to {token}: {self.calls}"
+        return found[0]
+
+
+@pytest.fixture
+def discord() -> Iterator[StandInDiscord]:
+    stand_in = StandInDiscord()
+    yield stand_in
+    stand_in.server.shutdown()
+    stand_in.server.server_close()
+
+
+def woken_env(folder: Path, discord: StandInDiscord, **settings: str) -> dict[str, str]:
+    return service_env(
+        folder,
+        DISCORD_PUBLIC_KEY=PUBLIC,
+        DISCORD_APPLICATION_ID=payloads.APPLICATION_ID,
+        DISCORD_API_BASE_URL=discord.api,
+        LOG_FORMAT="json",
+        **settings,
+    )
+
+
+@contextmanager
+def woken(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`coach-plans serve`, yielded as soon as its port accepts a connection."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the server did not listen"
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{port}", proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+
+
+def post(base: str, payload: dict[str, object]) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = payloads.signed_headers(KEY, body)
+    return httpx.post(f"{base}/interactions", content=body, headers=headers, timeout=30)
+
+
+def seed(env: dict[str, str]) -> None:
+    """A plan on the database the server will find, as a woken machine finds its volume."""
+    Path(env["DATABASE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(f"sqlite:///{env['DATABASE_PATH']}")
+    migrate(engine)
+    service = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
+    author = Actor(id=AUTHOR["id"], name=AUTHOR["username"])
+    service.post("d", DAY, "Long above 950, stop 940", author, place=Place(payloads.GUILD))
+    engine.dispose()
+
+
+def test_the_command_that_wakes_the_server_is_deferred_then_answered(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    env = woken_env(tmp_path, discord)
+    seed(env)
+    data = payloads.command_data("plans", [payloads.option("date", DAY)])
+    command = payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, user=AUTHOR)
+    with woken(tmp_path, env) as (base, _):
+        answer = post(base, command)
+        assert answer.status_code == 200
+        # Discord's "thinking…", seen by the caller alone as /plans' list is.
+        assert answer.json() == {
+            "type": protocol.DEFERRED_CHANNEL_MESSAGE,
+            "data": {"flags": protocol.EPHEMERAL},
+        }
+        assert b"Long above 950" in discord.edit_of(str(command["token"]))
+        metrics = httpx.get(f"{base}/metrics", timeout=30).json()
+    assert metrics["interactions"]["by_command"] == {"plans": 1}
+    assert metrics["requests"]["total"] == 1  # the command, answered before the app was built
+
+
+def test_a_ping_before_the_settings_load_is_answered_counted_and_logged(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    env = woken_env(tmp_path, discord)
+    with woken(tmp_path, env) as (base, proc):
+        pong = post(base, {"type": protocol.PING})
+        assert pong.json() == {"type": protocol.PONG}
+        request_id = pong.headers["X-Request-ID"]
+        assert httpx.get(f"{base}/health", timeout=30).status_code == 200
+        metrics = httpx.get(f"{base}/metrics", timeout=30).json()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert metrics["interactions"]["by_command"] == {"ping": 1}
+    # What was logged before the settings said where logs go is in the file, as JSON lines.
+    lines = [json.loads(line) for line in Path(env["LOG_FILE"]).read_text().splitlines()]
+    messages = [line["message"] for line in lines]
+    assert any(m.startswith("Uvicorn running on http://127.0.0.1:") for m in messages)
+    access = [line for line in lines if line.get("path") == "/interactions"]
+    assert [(a["status"], a["request_id"]) for a in access] == [(200, request_id)]
+
+
+def test_a_bad_signature_at_wake_is_refused_by_the_app(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    with woken(tmp_path, woken_env(tmp_path, discord)) as (base, _):
+        body = json.dumps({"type": protocol.PING}).encode()
+        headers = payloads.signed_headers(SigningKey.generate(), body)
+        refused = httpx.post(f"{base}/interactions", content=body, headers=headers, timeout=30)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_signature"
+
+
+def test_a_bad_setting_found_after_listening_stops_with_status_2(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    env = woken_env(tmp_path, discord, TIMEZONE="Mars/Olympus")
+    with woken(tmp_path, env) as (_, proc):
+        assert proc.wait(timeout=30) == 2
+        errors = proc.communicate()[1]
+    [line] = errors.splitlines()  # one line, no traceback
+    assert line.startswith("coach-plans: setting error: TIMEZONE: 'Mars/Olympus' is not an IANA")
+
+
+@pytest.mark.parametrize(
+    ("environ", "flags", "expected"),
+    [
+        ({"DISCORD_PUBLIC_KEY": PUBLIC.upper()}, {}, Early("0.0.0.0", 5000, PUBLIC)),
+        ({"discord_public_key": PUBLIC, "API_PORT": "8080"}, {}, Early("0.0.0.0", 8080, PUBLIC)),
+        (
+            {"DISCORD_PUBLIC_KEY": PUBLIC, "API_PORT": "8080"},
+            {"port": 9000, "host": "::1"},
+            Early("::1", 9000, PUBLIC),
+        ),
+        ({"DISCORD_PUBLIC_KEY": PUBLIC, "MOCK_MODE": "no"}, {}, Early("0.0.0.0", 5000, PUBLIC)),
+        # Only the settings can tell: the server loads them before it listens.
+        ({"DISCORD_PUBLIC_KEY": PUBLIC}, {"config": Path("config.yaml")}, None),
+        ({"DISCORD_PUBLIC_KEY": PUBLIC}, {"mock": True}, None),
+        ({"DISCORD_PUBLIC_KEY": PUBLIC, "MOCK_MODE": "true"}, {}, None),
+        ({}, {}, None),
+        ({"DISCORD_PUBLIC_KEY": "abc123"}, {}, None),
+        ({"DISCORD_PUBLIC_KEY": PUBLIC, "API_PORT": "abc"}, {}, None),
+        ({"DISCORD_PUBLIC_KEY": PUBLIC, "API_PORT": "70000"}, {}, None),
+        ({"DISCORD_PUBLIC_KEY": PUBLIC, "discord_public_key": "0" * 64}, {}, None),
+    ],
+)
+def test_the_server_listens_first_only_when_the_environment_decides(
+    environ: dict[str, str], flags: dict[str, object], expected: Early | None
+) -> None:
+    options: dict[str, object] = {"config": None, "mock": False, "host": None, "port": None}
+    assert early_start(environ, **{**options, **flags}) == expected  # type: ignore[arg-type]
+
+
+def test_the_woken_start_path_loads_neither_the_settings_nor_the_app() -> None:
+    # Everything imported before a woken server listens; the settings' validation (pydantic),
+    # the app and its storage load in a worker thread once it does.
+    script = (
+        "import sys\n"
+        "import uvicorn, app.cli, app.server, app.wake, app.logs\n"
+        "heavy = ('pydantic', 'pydantic_settings', 'sqlalchemy', 'httpx', 'yaml',\n"
+        "         'starlette.applications', 'app.settings', 'app.web', 'app.interactions')\n"
+        "print(sorted(set(sys.modules) & set(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
