@@ -77,6 +77,14 @@ class FakeDiscord(shared.FakeDiscord):
 
         return noted
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        # The fake answers 400 only to a message body it cannot read (not JSON, or a form
+        # without payload_json or with a part that is not files[n]), as Discord would.
+        if response.status_code == 400 and "/webhooks/" in request.url.path:
+            self.problems.append(f"{request.method} {request.url.path}: {response.text}")
+        return response
+
     def assert_no_problems(self) -> None:
         assert not self.problems, f"the app sent Discord what it would refuse: {self.problems}"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from nacl.signing import SigningKey
 from pydantic import SecretStr
@@ -14,6 +16,8 @@ from pydantic import SecretStr
 from app.discord.multipart import FilePart
 from app.settings import Settings
 from tests.discord_edge import (
+    API_BASE,
+    APP_ID,
     OTHER,
     Discord,
     FakeDiscord,
@@ -147,6 +151,26 @@ def test_the_upload_check_pairs_references_and_file_parts() -> None:
     stray = FilePart(0, "b.png", "image/png", b"x")
     with pytest.raises(AssertionError, match=r"files\[0\] \(b.png\) is not shown"):
         check_upload({"components": [], "attachments": [{"id": "0", "filename": "b.png"}]}, [stray])
+
+
+def test_what_the_app_sends_after_its_answer_is_checked_too() -> None:
+    # The app only logs a failed call to Discord, so the fake keeps what it refused.
+    fake = FakeDiscord()
+    url = f"{API_BASE}/webhooks/{APP_ID}/token/messages/@original"
+    card = {"type": 17, "accent_colour": 1, "components": [{"type": 10, "content": "x"}]}
+    misspelt = {"flags": 1 << 15, "allowed_mentions": {"parse": []}, "components": [card]}
+
+    async def send() -> int:
+        async with httpx.AsyncClient(transport=fake) as http:
+            with pytest.raises(AssertionError, match="accent_colour"):
+                await http.patch(url, json=misspelt)
+            no_payload = await http.patch(url, files={"files[0]": ("a.png", b"x", "image/png")})
+            return no_payload.status_code
+
+    assert anyio.run(send) == 400
+    assert len(fake.problems) == 2
+    with pytest.raises(AssertionError, match="what it would refuse"):
+        fake.assert_no_problems()
 
 
 # --- lists within one message -------------------------------------------------------------------
