@@ -176,15 +176,18 @@ def test_what_the_app_sends_after_its_answer_is_checked_too() -> None:
 # --- lists within one message -------------------------------------------------------------------
 
 
+# The pointers to the API grow with PUBLIC_BASE_URL; a long one must not push a list over.
+@pytest.mark.parametrize("base", [None, "https://" + "plans." * 40 + "example"])
 def test_plans_of_many_coaches_fit_one_message_and_point_to_the_api(
-    settings: Settings, signer: SigningKey
+    settings: Settings, signer: SigningKey, base: str | None
 ) -> None:
     coaches = [f"c{n}" for n in range(30)]
-    with discord_app(fast_settings(settings, coaches=coaches), signer) as discord:
+    settings = fast_settings(settings, coaches=coaches, public_base_url=base)
+    with discord_app(settings, signer) as discord:
         for coach in coaches:
             discord.command("plan", coach=coach, text=f"{coach} plan " + "z" * 500)
         answer = discord.command("plans")  # the schema check holds it to Discord's limits
     text = card_text(answer["data"])
     assert len(components(answer["data"])) <= 40
     assert "**Coach c0** · by Mason" in text and "**Coach c29**" not in text
-    assert "more not shown here: GET /api/coach-plans/all?date=" in text
+    assert f"more not shown here: GET {base or ''}/api/coach-plans/all?date=" in text
