@@ -21,6 +21,8 @@ from app.discord.protocol import ATTACHMENT, BOOLEAN, INTEGER, NUMBER, STRING
 # Where `coach-plans send` users are: plans stay in this guild from one run to the next.
 GUILD_ID = "100000000000000001"
 CHANNEL_ID = "100000000000000002"
+# The id the fake Discord keeps the edited first answer under (PATCH …/messages/@original).
+ORIGINAL = "@original"
 
 
 class SendError(Exception):
@@ -159,12 +161,16 @@ _STYLE = {
 }
 
 
-def render_message(message: dict[str, Any], *, title: str) -> list[str]:
-    flags = int(message.get("flags") or 0)
+def render_message(
+    message: dict[str, Any], *, title: str, ephemeral: bool | None = None
+) -> list[str]:
+    """`ephemeral` None: the message's own flags say who sees it."""
+    if ephemeral is None:
+        ephemeral = bool(int(message.get("flags") or 0) & protocol.EPHEMERAL)
     if title == "message updated":
         who = "seen by whoever saw it before"  # an update keeps the message's audience
     else:
-        who = "only you can see this" if flags & protocol.EPHEMERAL else "visible to everyone"
+        who = "only you can see this" if ephemeral else "visible to everyone"
     lines = [f"── {title} ({who}) " + "─" * 20]
     if message.get("content"):
         lines.append(message["content"])
@@ -244,5 +250,11 @@ def render(response: dict[str, Any], followups: list[dict[str, Any]]) -> str:
     else:
         lines = [f"(answer of type {kind})"]
     for message in followups:
-        lines += render_message(message, title="follow-up")
+        if message.get("id") == ORIGINAL:
+            # The edit of the deferred answer replaces "thinking…"; the deferral decided who
+            # sees it (an edit carries no EPHEMERAL flag).
+            hidden = bool(int(data.get("flags") or 0) & protocol.EPHEMERAL)
+            lines += render_message(message, title="answer, in place of it", ephemeral=hidden)
+        else:
+            lines += render_message(message, title="follow-up")
     return "\n".join(lines)

@@ -21,7 +21,9 @@ from tests.discord_edge import (
     attachment,
     chart_path,
     discord_app,
+    edited,
     fast_settings,
+    gallery,
     png,
 )
 
@@ -77,7 +79,7 @@ def test_a_chart_is_served_from_the_bucket_as_from_the_directory(
     assert headers["etag"] == f'"{digest}"'
 
 
-def test_the_bucket_chart_answers_304_and_needs_the_api_key(
+def test_a_bucket_chart_goes_with_its_card_and_is_served_with_the_key_and_304(
     settings: Settings, signer: SigningKey, s3_server: S3Server
 ) -> None:
     bucket = s3_server.new_bucket()
@@ -86,6 +88,9 @@ def test_the_bucket_chart_answers_304_and_needs_the_api_key(
         url = discord.fake.add_file("spy.png", png(900))
         charts = {"chart1": attachment(url, "spy.png", 900)}
         discord.command("plan", coach="d", text="x", attachments=charts)
+        # The card carries the chart read back from the bucket: no URL of ours, key or not.
+        card, files = edited(discord.fake)
+        assert gallery(card) == ["1-spy.png"] and files["1-spy.png"].data == png(900)
         auth = {"Authorization": "Bearer sekrit"}
         plan = discord.client.get("/api/coach-plans/?coach=d", headers=auth).json()
         path = chart_path(plan["charts"][0]["url"])

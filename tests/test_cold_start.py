@@ -96,6 +96,7 @@ def cold_app(settings: Settings, signer: SigningKey, hold: float) -> Iterator[Di
         with TestClient(clock) as client:
             app_started.set()
             yield Discord(client, signer, fake, clock)
+    fake.assert_no_problems()
 
 
 def test_ping_is_answered_while_the_storage_warms_up(settings: Settings, signer: SigningKey):

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from nacl.signing import SigningKey
 from pydantic import SecretStr
@@ -14,6 +16,8 @@ from pydantic import SecretStr
 from app.discord.multipart import FilePart
 from app.settings import Settings
 from tests.discord_edge import (
+    API_BASE,
+    APP_ID,
     OTHER,
     Discord,
     FakeDiscord,
@@ -109,6 +113,21 @@ def test_a_chart_the_archive_cannot_give_back_is_named_on_the_card(
     assert card_text(card).startswith("\n## Coach d") and "v2" in card_text(card)  # whole otherwise
 
 
+def test_a_chart_refused_for_good_is_named_and_the_next_edit_is_answered_at_once(
+    discord: Discord, fake: FakeDiscord
+) -> None:
+    url = fake.add_file("fake.png", b"<html>not an image</html>")
+    fake_chart = {"chart1": attachment(url, "fake.png", 25)}
+    assert discord.command("plan", coach="d", text="v1", attachments=fake_chart) == {"type": 5}
+    missing = "Chart missing: fake.png — not kept: not a PNG image"
+    card = last_card(fake)
+    assert gallery(card) == [] and missing in card_text(card) and "v1" in card_text(card)
+    # Nothing left to upload: the edit is the card itself, still naming the chart.
+    answer = discord.command("edit", coach="d", text="v2")
+    assert answer["type"] == 4 and missing in card_text(answer["data"])
+    assert "v2" in card_text(answer["data"]) and len(fake.edits) == 1
+
+
 def test_a_modal_save_of_a_plan_with_charts_is_deferred_and_uploads_them(
     discord: Discord, fake: FakeDiscord
 ) -> None:
@@ -149,18 +168,41 @@ def test_the_upload_check_pairs_references_and_file_parts() -> None:
         check_upload({"components": [], "attachments": [{"id": "0", "filename": "b.png"}]}, [stray])
 
 
+def test_what_the_app_sends_after_its_answer_is_checked_too() -> None:
+    # The app only logs a failed call to Discord, so the fake keeps what it refused.
+    fake = FakeDiscord()
+    url = f"{API_BASE}/webhooks/{APP_ID}/token/messages/@original"
+    card = {"type": 17, "accent_colour": 1, "components": [{"type": 10, "content": "x"}]}
+    misspelt = {"flags": 1 << 15, "allowed_mentions": {"parse": []}, "components": [card]}
+
+    async def send() -> int:
+        async with httpx.AsyncClient(transport=fake) as http:
+            with pytest.raises(AssertionError, match="accent_colour"):
+                await http.patch(url, json=misspelt)
+            no_payload = await http.patch(url, files={"files[0]": ("a.png", b"x", "image/png")})
+            return no_payload.status_code
+
+    assert anyio.run(send) == 400
+    assert len(fake.problems) == 2
+    with pytest.raises(AssertionError, match="what it would refuse"):
+        fake.assert_no_problems()
+
+
 # --- lists within one message -------------------------------------------------------------------
 
 
+# The pointers to the API grow with PUBLIC_BASE_URL; a long one must not push a list over.
+@pytest.mark.parametrize("base", [None, "https://" + "plans." * 40 + "example"])
 def test_plans_of_many_coaches_fit_one_message_and_point_to_the_api(
-    settings: Settings, signer: SigningKey
+    settings: Settings, signer: SigningKey, base: str | None
 ) -> None:
     coaches = [f"c{n}" for n in range(30)]
-    with discord_app(fast_settings(settings, coaches=coaches), signer) as discord:
+    settings = fast_settings(settings, coaches=coaches, public_base_url=base)
+    with discord_app(settings, signer) as discord:
         for coach in coaches:
             discord.command("plan", coach=coach, text=f"{coach} plan " + "z" * 500)
         answer = discord.command("plans")  # the schema check holds it to Discord's limits
     text = card_text(answer["data"])
     assert len(components(answer["data"])) <= 40
     assert "**Coach c0** · by Mason" in text and "**Coach c29**" not in text
-    assert "more not shown here: GET /api/coach-plans/all?date=" in text
+    assert f"more not shown here: GET {base or ''}/api/coach-plans/all?date=" in text

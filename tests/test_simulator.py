@@ -171,15 +171,27 @@ def test_render_shows_a_components_v2_card_with_its_files() -> None:
             }
         ],
         "attachments": [{"id": "0", "filename": "1-spy.png", "size": 4096}],
+        "id": "@original",  # the deferred answer, edited
     }
     text = render({"type": 5}, [card])
     lines = text.splitlines()
-    assert "visible to everyone" in text and "┏━━ #2b6cb0" in lines
+    assert lines[0] == "(Coach Plans is thinking…)"
+    assert lines[1].startswith("── answer, in place of it (visible to everyone)")
+    assert "┏━━ #2b6cb0" in lines
     assert "┃ ## Coach d — plan for 2026-03-02" in lines
     assert "┃ Watch 950" in lines and "┃ stop 940" in lines
     assert "┃ [image] 1-spy.png (4096 bytes) — spy.png" in lines
     assert "┃ [History] (secondary; --click history:7)" in lines
     assert lines[-1] == "┗━━"
+
+
+def test_an_answer_deferred_for_the_caller_alone_is_shown_as_theirs_alone() -> None:
+    # An edit of @original carries no EPHEMERAL flag: the deferral decided who sees it.
+    listed = {"id": "@original", "flags": 1 << 15, "components": [{"type": 10, "content": "x"}]}
+    text = render({"type": 5, "data": {"flags": EPHEMERAL}}, [listed])
+    assert "answer, in place of it (only you can see this)" in text
+    followup = {"id": "1", "flags": EPHEMERAL, "content": "Only you"}
+    assert "follow-up (only you can see this)" in render({"type": 5}, [followup])
 
 
 def test_render_shows_a_modal_and_how_to_submit_it() -> None:

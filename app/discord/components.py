@@ -13,8 +13,9 @@ from app.discord.responses import NO_PINGS, clip
 
 Component = dict[str, Any]
 
-# Characters kept for the "… N more not shown" line a list may end with.
-_LAST_LINE = 200
+# Characters kept for the "… N more not shown: <pointer>" line a list may end with, besides
+# its pointer (which grows with PUBLIC_BASE_URL).
+_LAST_LINE = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,7 @@ def labelled_shares(
     """Each (label, text) entry as "label\ntext", the texts cut to share what a message's
     characters leave after `used` and a last line; entries that do not fit are left out, from
     the end."""
-    room = protocol.TEXT_DISPLAY_TOTAL_MAX - text_size(used) - _LAST_LINE
+    room = protocol.TEXT_DISPLAY_TOTAL_MAX - text_size(used) - _LAST_LINE - len(more)
     room -= sum(len(label) + 1 for label, _ in entries)
     texts = shares([text for _, text in entries], room, more)
     return [f"{label}\n{text or '-'}" for (label, _), text in zip(entries, texts, strict=False)]
