@@ -12,6 +12,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from app.settings import Settings
+from commands.deferrals import WHILE_WARMING
 from commands.registry import registry
 from tests.discord_edge import (
     AUTHOR,
@@ -79,6 +80,12 @@ def test_definitions_obey_discords_rules(settings: Settings, charts: int) -> Non
     for name in ("edit", "delete", "history"):
         assert by_name[name]["date"]["autocomplete"] is True
     assert by_name["plan"]["text"]["required"] and by_name["plan"]["text"]["max_length"] == 4000
+
+
+def test_every_command_says_how_it_waits_for_a_start_from_zero(settings: Settings) -> None:
+    # A woken server defers a command by this table before the commands are loaded
+    # (app/wake.py): a command missing from it would never get its deferral there.
+    assert set(WHILE_WARMING) == set(registry(settings).commands)
 
 
 def test_coach_choices_follow_the_coaches_setting(settings: Settings) -> None:

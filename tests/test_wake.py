@@ -163,6 +163,22 @@ def test_the_command_that_wakes_the_server_is_deferred_then_answered(
     assert metrics["requests"]["total"] == 1  # the command, answered before the app was built
 
 
+def test_an_edit_that_wakes_the_server_opens_its_form(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    # A form cannot follow a deferral: the front leaves /edit to the app, which opens it.
+    env = woken_env(tmp_path, discord)
+    seed(env)
+    data = payloads.command_data(
+        "edit", [payloads.option("coach", "d"), payloads.option("date", DAY)]
+    )
+    command = payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, user=AUTHOR)
+    with woken(tmp_path, env) as (base, _):
+        answer = post(base, command).json()
+    assert answer["type"] == protocol.MODAL
+    assert "Long above 950" in json.dumps(answer["data"])
+
+
 def test_a_ping_before_the_settings_load_is_answered_counted_and_logged(
     tmp_path: Path, discord: StandInDiscord
 ) -> None:
