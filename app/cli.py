@@ -119,7 +119,7 @@ def serve(args: argparse.Namespace) -> int:
 def _serve_woken(args: argparse.Namespace, early: Early) -> int:
     """Listen first; the settings are loaded and the app built once the server listens
     (app/wake.py). A bad setting still stops it with status 2."""
-    from app.logs import configure_logging, hold_records
+    from app.logs import configure_logging, hold_records, show_held_records
     from app.metrics import Metrics
     from app.wake import WakeApp
 
@@ -145,7 +145,9 @@ def _serve_woken(args: argparse.Namespace, early: Early) -> int:
 
     front = WakeApp(early, metrics, build, on_failure=server.stop)
     config = {**_SERVER, "host": early.host, "port": early.port}
-    return server.run(front, config, front.listening)
+    code = server.run(front, config, front.listening)
+    show_held_records()  # if it stopped before logging was set up, say why
+    return code
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
@@ -183,7 +185,8 @@ class _Server:
         self.code = 0
 
     def stop(self) -> None:
-        """Nothing to serve (the database cannot be opened, or the settings are bad)."""
+        """Nothing to serve: the database cannot be opened, the settings are bad (status 2), or
+        a woken server's app could not be built."""
         if self.code == 0:
             self.code = 1
         if self.server is not None:
@@ -198,7 +201,7 @@ class _Server:
         self.server = AnnouncingServer(uvicorn.Config(app, **config), listening)
         self.server.run()
         if self.code == 1:
-            log.error("stopped: the database could not be opened")
+            log.error("stopped: nothing to serve (the error above says why)")
         elif self.code == 0:
             log.info("stopped")
         return self.code

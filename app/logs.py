@@ -37,6 +37,7 @@ __all__ = [
     "hold_records",
     "log_access",
     "request_id_var",
+    "show_held_records",
 ]
 
 
@@ -195,6 +196,16 @@ def hold_records() -> None:
     root = logging.getLogger()
     root.handlers = [HeldRecords()]
     root.setLevel(logging.DEBUG)
+
+
+def show_held_records() -> None:
+    """Write the warnings and errors still held to stderr: the server stopped before its
+    settings said where logs go."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if isinstance(handler, HeldRecords):
+            root.setLevel(logging.WARNING)
+            handler.pass_to(logging.StreamHandler(sys.stderr))
 
 
 def configure_logging(settings: Settings) -> None:

@@ -146,6 +146,9 @@ class WakeApp:
         sys.setswitchinterval(_SWITCH_INTERVAL)  # the first request gets the GIL back sooner
         try:
             app = await anyio.to_thread.run_sync(self.build)
+        except Exception:
+            log.exception("the service could not be built, so it cannot serve")
+            app = None
         finally:
             sys.setswitchinterval(switch)
         if app is None:

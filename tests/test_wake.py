@@ -265,3 +265,17 @@ def test_the_woken_start_path_loads_neither_the_settings_nor_the_app() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_an_app_that_cannot_be_built_stops_the_server_and_says_why(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    # The log file's folder cannot be made (a file is in the way): found once the settings
+    # are loaded, after the server listens, when logs have nowhere to go yet but stderr.
+    (tmp_path / "in-the-way").write_text("")
+    env = woken_env(tmp_path, discord, LOG_FILE=str(tmp_path / "in-the-way" / "serve.log"))
+    with woken(tmp_path, env) as (_, proc):
+        assert proc.wait(timeout=30) == 1
+        errors = proc.communicate()[1]
+    assert "the service could not be built, so it cannot serve" in errors
+    assert "in-the-way" in errors.splitlines()[-2]  # the error names the path
