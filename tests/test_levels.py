@@ -172,6 +172,13 @@ def test_bad_levels_are_refused_with_what_to_write(given: GivenLevels, message: 
         resolve("text", given)
 
 
+def test_given_prices_may_have_thousands_separators() -> None:
+    given = GivenLevels(entry="5,850-5,855", stop="5,838", targets="5,875, 5,890")
+    levels = resolve("ES plan", given)
+    assert (levels.entry, levels.stop, levels.targets) == ((5850, 5855), 5838, (5875, 5890))
+    assert resolve("x", GivenLevels(targets="960,975")).targets == (960, 975)
+
+
 def test_given_levels_are_kept_as_given() -> None:
     levels = resolve(
         "whatever the text says: long above 1",
