@@ -18,12 +18,15 @@ import re
 from dataclasses import dataclass, fields, replace
 
 from app.errors import BadLevels
-from app.level_extraction import extract
+from app.level_extraction import extract, ungrouped
 from app.records import BIASES, NO_LEVELS, Levels, price_text
 
 MAX_TICKERS = 10
 MAX_TARGETS = 10
-_PRICE = re.compile(r"\$?([0-9]{1,7}(?:\.[0-9]{1,4})?)")
+# 940, 939.5, $940, or with thousands separators: 5,838 or 104,500.
+_PRICE = re.compile(
+    r"\$?([0-9]{1,3}(?:,[0-9]{3}){1,2}(?:\.[0-9]{1,4})?|[0-9]{1,7}(?:\.[0-9]{1,4})?)"
+)
 # A symbol: SPY, $spy, BRK.B, BF-B.
 TICKER = r"\$?([A-Za-z][A-Za-z0-9]{0,9}(?:[.\-][A-Za-z0-9]{1,4})?)"
 _TICKER = re.compile(TICKER)
@@ -107,11 +110,12 @@ def bias(value: str) -> str:
 
 def price(value: str, name: str) -> float:
     match = _PRICE.fullmatch(value.strip())
-    if match is None or float(match[1]) <= 0:
+    number = 0.0 if match is None else float(match[1].replace(",", ""))
+    if number <= 0:
         raise BadLevels(
             f"`{name}` takes one price, e.g. 940 or 939.5; {value.strip()[:20]!r} is not a price."
         )
-    return float(match[1])
+    return number
 
 
 def entry(value: str) -> tuple[float, float]:
@@ -131,7 +135,8 @@ def entry(value: str) -> tuple[float, float]:
 
 
 def targets(value: str) -> tuple[float, ...]:
-    words = [word for word in _LIST_SEPARATOR.split(value.strip()) if word]
+    # "5,875, 5,890" is two prices, as the extractor reads them; so is "960,975".
+    words = [word for word in _LIST_SEPARATOR.split(ungrouped(value.strip())) if word]
     found = tuple(dict.fromkeys(price(word, "targets") for word in words))
     if len(found) > MAX_TARGETS:
         raise BadLevels(f"At most {MAX_TARGETS} targets; {len(found)} were given.")

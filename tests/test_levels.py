@@ -24,6 +24,9 @@ def test_the_extractor_reads_the_golden_corpus_and_never_says_a_wrong_level() ->
     # It may miss a level written in an unusual way, but a level it states is the text's.
     assert result.wrong == 0, result.misses
     assert result.right / result.fields >= 0.95, result.misses
+    # Each expected answer is the whole `levels` JSON, its source too.
+    for case in cases():
+        assert extract(case["text"]).as_dict()["source"] == case["expected"]["source"], case
 
 
 @pytest.mark.parametrize(
@@ -76,8 +79,32 @@ def test_a_stop_as_a_distance_is_not_a_price() -> None:
     assert extract("SPY long above 950, stop 4 points").stop is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Long 2 contracts here, stop 945",  # a size
+        "Long above the 50 EMA, stop 945",  # an indicator's length
+        "Long the 950 calls, stop 945",  # a strike
+        "Long above 950,5, stop 945",  # a decimal comma: no guess at what it means
+        "Long above \u0669\u0665\u0660, stop 945",  # 950 in another script's digits
+        "A bounce from 940 to 950 on the daily, stop 945",  # a move, not a zone
+    ],
+)
+def test_numbers_that_are_not_the_entry_are_not_read_as_it(text: str) -> None:
+    levels = extract(text)
+    assert levels.entry is None and levels.stop == 945
+
+
+def test_thousands_separators_are_read_as_one_price_unless_they_make_a_list() -> None:
+    levels = extract("NQ short under 20,150, stop 20,210, targets 20,050 / 19,990")
+    assert (levels.entry, levels.stop, levels.targets) == ((20150, 20150), 20210, (20050, 19990))
+    assert extract("targets 960,975").targets == (960, 975)  # two prices of one instrument
+    assert extract("BTC target 106,000").targets == (106000,)
+
+
 _WORDS = [
     "long", "short", "above", "below", "stop", "SL", "targets", "tgt", "TP1", "entry", "zone",
+    "EMA", "contracts", "between", "second", "\U0001f3af", "\U0001f6d1", "\u0669\u0665\u0660",
     "calls", "puts", "bias:", "neutral", "-", "/", ",", "and", "then", "$", "at", "to", "\n",
     "SPY", "$qqq", "ES", "VWAP", "PDH", "%", ":", "points", "R", ".",
 ]  # fmt: skip
@@ -86,6 +113,7 @@ _tokens = st.one_of(
     st.decimals(min_value=0, max_value=99999, places=2).map(str),
     st.integers(min_value=0, max_value=10**7).map(str),
     st.text(alphabet="$-/.,: 0123456789abcABCxyzXYZ", max_size=8),
+    st.from_regex(r"[0-9]{1,3}(,[0-9]{3}){1,2}(\.[0-9]{1,2})?", fullmatch=True),
 )
 _plan_texts = st.one_of(
     st.lists(_tokens, max_size=30).map(" ".join),
@@ -98,9 +126,15 @@ _plan_texts = st.one_of(
 @given(_plan_texts)
 @example("A-AA")  # a symbol after a dash, found once by the search
 @example("$A.0")  # and a $ word that goes on past the symbol, found by it too
+@example("stop \u0669\u0664\u0660")  # 940 in Arabic-Indic digits: not the literal 940
+@example("targets 5,875, 5,890 and 960,975")
 def test_every_extracted_number_and_symbol_is_in_the_text(text: str) -> None:
     levels = extract(text)
+    # A number as written in ASCII digits, with or without thousands separators (5,850).
     numbers = {float(n) for n in re.findall(r"[0-9]+(?:\.[0-9]+)?", text)}
+    numbers |= {
+        float(n.replace(",", "")) for n in re.findall(r"[0-9]+(?:,[0-9]{3})+(?:\.[0-9]+)?", text)
+    }
     prices = [*(levels.entry or ()), *levels.targets]
     prices += [] if levels.stop is None else [levels.stop]
     assert set(prices) <= numbers
@@ -136,6 +170,13 @@ def test_every_extracted_number_and_symbol_is_in_the_text(text: str) -> None:
 def test_bad_levels_are_refused_with_what_to_write(given: GivenLevels, message: str) -> None:
     with pytest.raises(BadLevels, match=re.escape(message)):
         resolve("text", given)
+
+
+def test_given_prices_may_have_thousands_separators() -> None:
+    given = GivenLevels(entry="5,850-5,855", stop="5,838", targets="5,875, 5,890")
+    levels = resolve("ES plan", given)
+    assert (levels.entry, levels.stop, levels.targets) == ((5850, 5855), 5838, (5875, 5890))
+    assert resolve("x", GivenLevels(targets="960,975")).targets == (960, 975)
 
 
 def test_given_levels_are_kept_as_given() -> None:

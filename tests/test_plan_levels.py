@@ -3,6 +3,7 @@ ticker over REST and the client, given and refused in Discord commands and the e
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from nacl.signing import SigningKey
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
-from app.client import create_client
+from app.client import create_async_client, create_client
 from app.discord.payloads import modal_data
 from app.levels import GivenLevels
 from app.plans import PlanService
@@ -141,9 +142,12 @@ def test_by_ticker_over_rest(served: tuple[str, datetime]) -> None:
     base_url, before_edit = served
     with create_client(api_base_url=base_url) as reader:
         [plan] = reader.fetch_plans_for_ticker("spy")
-        [then] = reader.fetch_plans_for_ticker("SPY", as_of=before_edit)
+        [then] = reader.fetch_plans_for_ticker("SPY", date=plan["date"], as_of=before_edit)
         assert reader.fetch_plans_for_ticker("AAPL") == []
         state = reader.agent_state()
+        # One plan read as of an instant carries that version's levels too.
+        assert reader.fetch_coach_plan("d", as_of=before_edit)["levels"] == then["levels"]
+    assert asyncio.run(_async_by_ticker(base_url, before_edit)) == [then]
     assert plan["levels"] == {
         "tickers": ["SPY"],
         "bias": "short",
@@ -156,6 +160,11 @@ def test_by_ticker_over_rest(served: tuple[str, datetime]) -> None:
     assert then["levels"]["source"] == "extracted"
     assert state["coach_d_levels"] == plan["levels"]
     assert state["coach_i_levels"]["source"] == "none" and state["coach_s_levels"] is None
+
+
+async def _async_by_ticker(base_url: str, as_of: datetime) -> list[dict[str, Any]]:
+    async with create_async_client(api_base_url=base_url) as reader:
+        return await reader.fetch_plans_for_ticker("$SPY", date=None, as_of=as_of)
 
 
 def test_by_ticker_answers_its_documented_shape_and_refuses_a_bad_ticker(

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from tradingagents.dataflows import interface
@@ -26,7 +27,8 @@ from tests.service_process import free_port
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
 DAY = date(2025, 3, 14)
-FAST = {"reconnect_attempts": 0, "timezone": "America/New_York", "cache_ttl_seconds": 0}
+NEW_YORK = ZoneInfo("America/New_York")
+FAST = {"reconnect_attempts": 0, "timezone": NEW_YORK.key, "cache_ttl_seconds": 0}
 
 
 class Clock:
@@ -60,6 +62,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # The next afternoon, coach d rewrites the plan: a backtest of the 14th must not see it.
     clock.now = datetime(2025, 3, 15, 19, 0, tzinfo=UTC)
     plans.edit(GUILD, "d", DAY, d, text="$SPY short below 945, stop 955, target 930")
+    today = datetime.now(NEW_YORK).date()
+    plans.post("n", today, "IWM long above 225", Actor(id="444", name="coach n"), place=HERE)
     with live_server(create_app(settings)) as base_url:
         yield base_url
     engine.dispose()
@@ -93,6 +97,15 @@ def test_the_langchain_tool_reads_through_the_router(service: str) -> None:
     answer = tool.invoke({"ticker": "SPY", "curr_date": DAY.isoformat()})
     assert answer == interface.route_to_vendor("get_coach_plans", "SPY", DAY.isoformat())
     assert "Coach d" in answer
+
+
+def test_a_day_not_over_is_read_as_it_stands(service: str) -> None:
+    register(api_base_url=service, **FAST)
+    today = datetime.now(NEW_YORK).date()
+    answer = interface.route_to_vendor("get_coach_plans", "IWM", today.isoformat())
+    assert "Coach n" in answer and "IWM long above 225" in answer
+    if datetime.now(NEW_YORK).date() == today:  # not past midnight meanwhile
+        assert answer.splitlines()[0].endswith("the day not over:")
 
 
 def test_a_ticker_no_coach_names_is_said_plainly(service: str) -> None:

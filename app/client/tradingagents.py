@@ -42,8 +42,10 @@ def register(
 ) -> BaseTool:
     """Adds `get_coach_plans` to TradingAgents' vendors and returns it as a LangChain tool.
 
-    `client_options` go to `create_client` (timezone, reconnect_attempts, …). Calling it again
-    points the vendor at the new service.
+    `client_options` go to `create_client` (timezone, reconnect_attempts, …). The day ends at
+    midnight in `timezone` (else the TIMEZONE environment variable, else America/New_York):
+    give the service's TIMEZONE when it is another. Calling it again points the vendor at the
+    new service.
     """
     from tradingagents.dataflows import interface
 
@@ -83,10 +85,14 @@ def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
         if isinstance(refused, ApiError) and refused.code != "bad_levels":
             raise
         plans = []  # not a symbol a coach can name
-    when = f"{end_of_day:%Y-%m-%d %H:%M} {zone.key}"
+    if as_of is None:
+        now = datetime.now(zone)
+        when = f"as they stand at {now:%Y-%m-%d %H:%M} {zone.key}, the day not over"
+    else:
+        when = f"as they stood at {end_of_day:%Y-%m-%d %H:%M} {zone.key}"
     if not plans:
-        return f"No coach plan names {ticker} for {day.isoformat()} (as of {when})."
-    header = f"Coach plans naming {ticker} for {day.isoformat()}, as they stood at {when}:"
+        return f"No coach plan names {ticker} for {day.isoformat()} ({when})."
+    header = f"Coach plans naming {ticker} for {day.isoformat()}, {when}:"
     return "\n\n".join([header, *map(_plan_text, plans)])
 
 
