@@ -49,6 +49,8 @@ def test_migrate_resumes_after_a_failure_and_is_idempotent(
     assert first.returncode == 1, first.stderr
     assert "2 copied, 0 already in the bucket, 1 failed" in first.stdout
     assert "Connection reset by peer" in first.stderr
+    # On the terminal only: the service's own log file (LOG_FILE) is not the command's.
+    assert not Path(env["LOG_FILE"]).exists()
     assert len(s3_server.keys(bucket)) == 2
 
     second = migrate(env)  # resumes: only the missing one is sent
