@@ -7,6 +7,9 @@ is back."""
 from __future__ import annotations
 
 import hashlib
+import time
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,6 +113,26 @@ def test_health_reports_the_store_and_its_state(
     assert charts(on_bucket(settings, s3_server.url, bucket)) == up
     missing = on_bucket(settings, s3_server.url, "no-such-bucket")
     assert charts(missing) == {"status": "down", "backend": "bucket"}
+
+
+def test_a_stalled_bucket_is_reported_down_within_the_deadline_of_flys_health_check(
+    settings: Settings, signer: SigningKey, s3_server: S3Server, bucket_edge: BucketEdge
+) -> None:
+    fly = tomllib.loads((Path(__file__).parent.parent / "fly.toml").read_text())
+    [check] = fly["http_service"]["checks"]
+    deadline = float(check["timeout"].removesuffix("s"))
+    bucket = s3_server.new_bucket()
+    with discord_app(on_bucket(settings, bucket_edge.url, bucket), signer) as discord:
+        bucket_edge.methods, bucket_edge.faults = ("GET",), ["stall"]
+        started = time.monotonic()
+        health = discord.client.get("/health")
+        # Answered, and healthy (plans are still taken), before Fly would give up on it.
+        assert time.monotonic() - started < deadline
+        assert health.status_code == 200
+        assert health.json()["components"]["charts"] == {"status": "down", "backend": "bucket"}
+        bucket_edge.released.set()
+        up = discord.client.get("/health").json()["components"]["charts"]
+        assert up == {"status": "up", "backend": "bucket"}
 
 
 def test_a_missing_bucket_leaves_the_chart_pending_until_it_exists(
