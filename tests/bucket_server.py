@@ -104,9 +104,9 @@ def bucket_env(server_url: str, bucket: str) -> dict[str, str]:
 
 @dataclass
 class BucketEdge:
-    """A proxy to the S3 server. Each fault in `faults` ("slowdown", "denied", "reset", "stall")
-    answers one request whose method is in `methods`, in order; the rest pass through. A stalled
-    request passes through once `released` is set."""
+    """A proxy to the S3 server. Each fault in `faults` ("slowdown", "denied", "reset", "stall",
+    or "pass") answers one request whose method is in `methods`, in order; the rest pass
+    through. A stalled request passes through once `released` is set."""
 
     upstream: str
     faults: list[str] = field(default_factory=list)
