@@ -32,6 +32,8 @@ run: $(STAMP)
 	$(BIN)/coach-plans serve $(if $(CONFIG),--config $(CONFIG)) \
 		$(if $(or $(DISCORD_PUBLIC_KEY),$(CONFIG)),,--mock)
 
+# The suite starts its own PostgreSQL (installed below if missing) and its own S3 API server
+# (moto's, a dev dependency), each on a free port of 127.0.0.1.
 test: $(TA_STAMP) postgres lint
 	$(BIN)/pytest
 

@@ -64,6 +64,11 @@ class BucketStore:
             **{key: value for key, value in given.items() if value is not None},  # type: ignore[arg-type]
         )
         self.backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
+        # Someone waits on a read (a chart request, a plan card being sent): one quick retry,
+        # not the minutes the full backoff of an upload may take.
+        self.read_backoff = Backoff(
+            min(settings.reconnect_attempts, 1), min(settings.reconnect_delay_seconds, 0.5)
+        )
 
     async def put(self, name: str, data: bytes, content_type: str) -> None:
         key = object_key(name)
@@ -72,7 +77,7 @@ class BucketStore:
         async def put() -> None:
             await obstore.put_async(self.store, key, data, attributes=attributes)
 
-        await self._retrying(f"PUT {key}", put)
+        await self._retrying(f"PUT {key}", put, self.backoff)
 
     async def get(self, name: str) -> bytes | None:
         key = object_key(name)
@@ -86,7 +91,7 @@ class BucketStore:
                     raise
                 return None
 
-        return await self._retrying(f"GET {key}", get)
+        return await self._retrying(f"GET {key}", get, self.read_backoff)
 
     async def check(self) -> None:
         """One listing of at most one key: the bucket exists and these credentials may read it."""
@@ -99,23 +104,23 @@ class BucketStore:
     async def close(self) -> None:
         pass  # obstore's connections close with the store
 
-    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        for retry in range(self.backoff.retries + 1):
+    async def _retrying(self, what: str, call: Callable[[], Awaitable[T]], backoff: Backoff) -> T:
+        for retry in range(backoff.retries + 1):
             try:
                 return await call()
             except Exception as exc:
                 fault = self._fault(exc)
-                if not fault.transient or retry == self.backoff.retries:
+                if not fault.transient or retry == backoff.retries:
                     log.warning("chart bucket: %s failed: %s", what, fault.reason)
                     fault.retried = True
                     raise fault from exc
-                wait = self.backoff.delay(retry)
+                wait = backoff.delay(retry)
                 log.warning(
                     "chart bucket: %s failed: %s; retry %d of %d in %.1fs",
                     what,
                     fault.reason,
                     retry + 1,
-                    self.backoff.retries,
+                    backoff.retries,
                     wait,
                 )
                 await anyio.sleep(wait)

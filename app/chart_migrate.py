@@ -8,6 +8,7 @@ bytes is left alone, so a second run, or a run after an interruption, copies onl
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -62,13 +63,17 @@ async def copy_one(bucket: BucketStore, path: Path, outcome: Outcome) -> None:
     outcome.copied += 1
 
 
-async def migrate(settings: Settings, *, progress: bool = True) -> Outcome:
+async def migrate(
+    settings: Settings, *, progress: bool = True, outcome: Outcome | None = None
+) -> Outcome:
+    """Copy every chart of the archive; `outcome` (given, or a new one) counts as it goes, so
+    an interrupted run still tells what it did."""
     from tqdm import tqdm  # only for this command
 
     files = archived_files(settings.chart_storage_dir)
     bucket = BucketStore(settings)
     await bucket.check()  # a missing bucket or wrong keys stop the run before it starts
-    outcome = Outcome()
+    outcome = outcome if outcome is not None else Outcome()
     bar = tqdm(total=len(files), unit="chart", disable=not progress, file=sys.stderr)
     try:
         for path in files:
@@ -81,7 +86,8 @@ async def migrate(settings: Settings, *, progress: bool = True) -> Outcome:
 
 
 def run(settings: Settings) -> int:
-    """The command: 0 when every chart is in the bucket and verified, 1 otherwise."""
+    """The command: 0 when every chart is in the bucket and verified, 1 otherwise, 130 when
+    interrupted (Ctrl-C): what was copied stays, and the next run goes on from there."""
     if not settings.chart_bucket:
         print(
             "coach-plans: setting error: CHART_BUCKET: not set (or BUCKET_NAME): "
@@ -91,15 +97,22 @@ def run(settings: Settings) -> int:
         return 2
     where = f"{settings.chart_storage_dir} to bucket {settings.chart_bucket!r}"
     print(f"copying charts from {where}", file=sys.stderr)
+    outcome = Outcome()
+    interrupted = False
     try:
-        outcome = anyio.run(migrate, settings)
+        anyio.run(functools.partial(migrate, settings, outcome=outcome))
     except StoreError as exc:
         print(f"coach-plans: cannot use the bucket: {exc.reason}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        interrupted = True
     for line in outcome.failed:
         print(f"not copied: {line}", file=sys.stderr)
     print(
         f"{outcome.copied} copied, {outcome.present} already in the bucket, "
         f"{len(outcome.failed)} failed"
     )
+    if interrupted:
+        print("coach-plans: interrupted; run it again to copy the rest", file=sys.stderr)
+        return 130
     return 1 if outcome.failed else 0

@@ -232,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         from app.logs import configure_logging
 
         settings = settings_or_exit(args, mock_mode=True)
-        configure_logging(settings)
+        # A one-off command logs to the terminal only: run as root on a machine (fly ssh), it
+        # must not write, or rotate, the service's own log file.
+        configure_logging(settings.model_copy(update={"log_file": ""}))
         return run(settings)
     return 1
 

@@ -104,14 +104,16 @@ def bucket_env(server_url: str, bucket: str) -> dict[str, str]:
 
 @dataclass
 class BucketEdge:
-    """A proxy to the S3 server. Each fault in `faults` ("slowdown", "denied", "reset") answers
-    one request whose method is in `methods`, in order; the rest pass through."""
+    """A proxy to the S3 server. Each fault in `faults` ("slowdown", "denied", "reset", "stall",
+    or "pass") answers one request whose method is in `methods`, in order; the rest pass
+    through. A stalled request passes through once `released` is set."""
 
     upstream: str
     faults: list[str] = field(default_factory=list)
     methods: tuple[str, ...] = ("PUT",)
     seen: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     url: str = ""
+    released: threading.Event = field(default_factory=threading.Event)
 
     def fault_for(self, method: str) -> str | None:
         if method in self.methods and self.faults:
@@ -140,6 +142,8 @@ def _handler(edge: BucketEdge) -> type[BaseHTTPRequestHandler]:
                 self.connection.close()
                 return
             body = self.rfile.read(length) if length else b""
+            if fault == "stall":
+                edge.released.wait(60)
             if fault in ("slowdown", "denied"):
                 status, text = (503, _SLOW_DOWN) if fault == "slowdown" else (403, _DENIED)
                 self.send_response(status)
@@ -153,15 +157,17 @@ def _handler(edge: BucketEdge) -> type[BaseHTTPRequestHandler]:
             conn.request(self.command, self.path, body=body, headers=headers)
             answer = conn.getresponse()
             data = answer.read()
-            self.send_response(answer.status)
-            for key, value in answer.getheaders():
-                if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
             conn.close()
+            # A client that gave up waiting (a stalled request) has closed its end by now.
+            with contextlib.suppress(ConnectionError):
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
         def finish(self) -> None:
             with contextlib.suppress(OSError):  # the connection was reset on purpose
@@ -183,5 +189,6 @@ def bucket_edge(s3_server: S3Server) -> Iterator[BucketEdge]:
     try:
         yield edge
     finally:
+        edge.released.set()
         httpd.shutdown()
         httpd.server_close()

@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 
 BIN = Path(sys.executable).parent
+# A started service imports this checkout's code, whichever checkout the scripts in BIN were
+# installed from (an editable install maps the package to its own folder).
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -39,6 +42,7 @@ def service_env(folder: Path, **settings: str) -> dict[str, str]:
     """Settings for a service whose files all live in `folder`."""
     return {
         "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(ROOT),
         "DATABASE_PATH": str(folder / "data" / "plans.db"),
         "CHART_STORAGE_DIR": str(folder / "data" / "charts"),
         "LOG_FILE": str(folder / "logs" / "serve.log"),

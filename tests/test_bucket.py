@@ -7,6 +7,9 @@ is back."""
 from __future__ import annotations
 
 import hashlib
+import time
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,6 +120,26 @@ def test_health_reports_the_store_and_its_state(
     assert charts(missing) == {"status": "down", "backend": "bucket"}
 
 
+def test_a_stalled_bucket_is_reported_down_within_the_deadline_of_flys_health_check(
+    settings: Settings, signer: SigningKey, s3_server: S3Server, bucket_edge: BucketEdge
+) -> None:
+    fly = tomllib.loads((Path(__file__).parent.parent / "fly.toml").read_text())
+    [check] = fly["http_service"]["checks"]
+    deadline = float(check["timeout"].removesuffix("s"))
+    bucket = s3_server.new_bucket()
+    with discord_app(on_bucket(settings, bucket_edge.url, bucket), signer) as discord:
+        bucket_edge.methods, bucket_edge.faults = ("GET",), ["stall"]
+        started = time.monotonic()
+        health = discord.client.get("/health")
+        # Answered, and healthy (plans are still taken), before Fly would give up on it.
+        assert time.monotonic() - started < deadline
+        assert health.status_code == 200
+        assert health.json()["components"]["charts"] == {"status": "down", "backend": "bucket"}
+        bucket_edge.released.set()
+        up = discord.client.get("/health").json()["components"]["charts"]
+        assert up == {"status": "up", "backend": "bucket"}
+
+
 def test_a_missing_bucket_leaves_the_chart_pending_until_it_exists(
     settings: Settings, signer: SigningKey, s3_server: S3Server, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -172,19 +195,25 @@ def test_bucket_faults_are_logged_retried_when_passing_and_never_lose_the_chart(
         assert discord.client.get(chart_path(chart["url"])).content == body
 
 
-def test_an_archived_chart_the_bucket_cannot_serve_now_is_a_503(
+def test_an_archived_chart_the_bucket_cannot_serve_now_is_a_quick_503(
     settings: Settings, signer: SigningKey, s3_server: S3Server, bucket_edge: BucketEdge
 ) -> None:
     bucket = s3_server.new_bucket()
-    with discord_app(on_bucket(settings, bucket_edge.url, bucket), signer) as discord:
+    # The default retries (RECONNECT_ATTEMPTS=5, RECONNECT_DELAY_SECONDS=5) would wait minutes.
+    defaults = on_bucket(settings, bucket_edge.url, bucket).model_copy(
+        update={"reconnect_attempts": 5, "reconnect_delay_seconds": 5.0}
+    )
+    with discord_app(defaults, signer) as discord:
         chart = post_chart(discord, png(800))
         bucket_edge.methods = ("GET",)
-        bucket_edge.faults = ["slowdown"] * 3  # the first try and both retries
+        bucket_edge.faults = ["slowdown"] * 2  # the first try and its one quick retry
+        started = time.monotonic()
         answer = discord.client.get(chart_path(chart["url"]))
+        assert time.monotonic() - started < 5  # the reader is not kept waiting
         assert (answer.status_code, answer.json()["error"]) == (503, "unavailable")
-        assert discord.client.get(chart_path(chart["url"])).content == png(
-            800
-        )  # and then it is back
+        assert answer.headers["retry-after"] == "30"
+        back = discord.client.get(chart_path(chart["url"]))  # and then it is back
+        assert (back.status_code, back.content) == (200, png(800))
 
 
 def test_the_bucket_settings_are_read_as_fly_storage_create_names_them(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from nacl.signing import SigningKey
@@ -49,6 +51,8 @@ def test_migrate_resumes_after_a_failure_and_is_idempotent(
     assert first.returncode == 1, first.stderr
     assert "2 copied, 0 already in the bucket, 1 failed" in first.stdout
     assert "Connection reset by peer" in first.stderr
+    # On the terminal only: the service's own log file (LOG_FILE) is not the command's.
+    assert not Path(env["LOG_FILE"]).exists()
     assert len(s3_server.keys(bucket)) == 2
 
     second = migrate(env)  # resumes: only the missing one is sent
@@ -64,6 +68,31 @@ def test_migrate_resumes_after_a_failure_and_is_idempotent(
     for name, data in files.items():
         digest = name.split("-")[1]
         assert s3_server.object(bucket, f"charts/{digest}").content == data
+
+
+def test_an_interrupted_migration_says_so_and_the_next_run_goes_on(
+    tmp_path: Path, s3_server: S3Server, bucket_edge: BucketEdge
+) -> None:
+    archive(tmp_path / "data" / "charts", 3)
+    bucket = s3_server.new_bucket()
+    env = service_env(tmp_path, **bucket_env(bucket_edge.url, bucket))
+    bucket_edge.faults = ["pass", "stall"]  # the second chart's upload hangs: Ctrl-C then
+    command = [str(BIN / "coach-plans"), "charts", "migrate"]
+    run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while sum(m == "PUT" for m, _ in bucket_edge.seen) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    assert "1 copied, 0 already in the bucket, 0 failed" in out
+    assert "interrupted; run it again to copy the rest" in err
+    assert "Traceback" not in err
+    again = migrate(env)
+    assert again.returncode == 0, again.stderr
+    assert "2 copied, 1 already in the bucket, 0 failed" in again.stdout
+    assert len(s3_server.keys(bucket)) == 3
 
 
 def test_a_damaged_file_is_not_copied(tmp_path: Path, s3_server: S3Server) -> None:

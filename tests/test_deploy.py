@@ -55,6 +55,48 @@ def test_database_charts_and_logs_live_on_the_volume(fly: dict) -> None:
         assert mount in PurePosixPath(env[name]).parents, name
 
 
+# What `fly postgres attach` and `fly storage create` add as secrets (README, "Several instances").
+FLY_SECRETS = {
+    "DATABASE_URL": "postgres://coach_plans:pw@coach-plans-db.flycast:5432/coach_plans"
+    "?sslmode=disable",
+    "BUCKET_NAME": "coach-plans-charts",
+    "AWS_ENDPOINT_URL_S3": "https://fly.storage.tigris.dev",
+    "AWS_ACCESS_KEY_ID": "tid_key",
+    "AWS_SECRET_ACCESS_KEY": "tsec_secret",
+    "AWS_REGION": "auto",
+}
+
+
+def test_several_instances_run_on_fly_postgres_and_tigris_as_the_readme_sets_them(
+    fly: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.services import open_store
+    from app.storage.database import make_engine
+
+    env = {k: v for k, v in fly["env"].items() if k not in ("DATABASE_PATH", "CHART_STORAGE_DIR")}
+    for name, value in {**env, "LOG_FILE": "", **FLY_SECRETS}.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(discord_public_key="ab" * 32)
+    assert open_store(settings).backend == "bucket"
+    assert settings.chart_bucket == "coach-plans-charts"
+    engine = make_engine(settings.database_url)
+    assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg")
+    engine.dispose()
+
+
+def test_the_single_machine_env_with_the_attached_database_url_does_not_start(
+    fly: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Why the README has the bucket come first on a deployed app: `fly storage create` restarts
+    # the machine with every secret set so far, and fly.toml's DATABASE_PATH is still there.
+    from app.settings import SettingsError
+
+    for name, value in {**fly["env"], **FLY_SECRETS}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match="DATABASE_PATH and DATABASE_URL are both set"):
+        load_settings(discord_public_key="ab" * 32)
+
+
 def test_secrets_are_named_but_never_set_in_fly_toml(fly: dict) -> None:
     text = (ROOT / "fly.toml").read_text()
     assert "fly secrets set DISCORD_PUBLIC_KEY=" in text
