@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -123,5 +124,10 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     except SendError as exc:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 2
-    print(render(answer, followups))
+    try:
+        print(render(answer, followups), flush=True)
+    except BrokenPipeError:
+        # The reader left early (`send … | head`): what it read is what it wanted. Python would
+        # report the broken pipe again when it flushes stdout at exit; point stdout elsewhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -115,3 +115,21 @@ def test_a_whole_mock_session(session: Session) -> None:
 
     health = httpx.get(f"{session.base}/health").json()
     assert health["components"]["discord"]["status"] == "mock"
+
+
+def test_send_into_a_reader_that_leaves_early_prints_no_traceback(session: Session) -> None:
+    # As `coach-plans send '/plans' | head -1` does once head has its line.
+    proc = subprocess.Popen(
+        [str(BIN / "coach-plans"), "send", "/plans", "--url", session.base],
+        env=session.env,
+        cwd=session.folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the answer is printed
+    with proc.stderr:
+        errors = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, errors
+    assert errors == ""
