@@ -164,10 +164,10 @@ class WakeApp:
             await self._stopping.wait()
 
     async def _early(self, scope: Scope, receive: Receive, send: Send) -> None:
-        body = b""
-        if scope["type"] == "http" and (scope["method"], scope["path"]) == (
-            "POST",
-            "/interactions",
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/interactions"
+            and scope["method"] == "POST"
         ):
             body, receive = await _read_body(receive)
             answer = self._answer_now(scope, body)
