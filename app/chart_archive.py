@@ -21,6 +21,7 @@ from app import chart_downloads
 from app.chart_downloads import Passing, Refused, StoreFailed
 from app.chart_store import ChartStore, StoreError
 from app.db_threads import DatabaseThreads
+from app.errors import ChartNotFound
 from app.plans import PlanService
 from app.records import Chart
 from app.retry import Backoff
@@ -114,7 +115,7 @@ class ChartArchive:
         async def one(chart: Chart) -> None:
             nonlocal archived
             async with slots:
-                archived += await self.keep(chart)
+                archived += await self.keep(chart, recheck=True)
 
         await _each(pending, one)
         return archived
@@ -128,19 +129,22 @@ class ChartArchive:
                 log.exception("retrying chart downloads failed; will try again later")
             await anyio.sleep(interval)
 
-    async def keep(self, chart: Chart) -> bool:
+    async def keep(self, chart: Chart, *, recheck: bool = False) -> bool:
         """Archive one chart: RECONNECT_ATTEMPTS + 1 attempts, exponential backoff between them.
         A refusal for good is recorded; a passing failure leaves the chart pending. True when
         the chart was archived. Never raises, but for cancellation.
 
         When another task is archiving the chart, this waits for it to end, so that what the
-        caller reads next is that outcome; that task counts it (False here)."""
+        caller reads next is that outcome; that task counts it (False here). With `recheck`
+        (`chart` was read a while ago: the retry pass), a chart settled since is left alone."""
         running = self.in_flight.get(chart.id)
         if running is not None:
             await running.wait()
             return False
         done = self.in_flight[chart.id] = anyio.Event()
         try:
+            if recheck and not await self.threads.read(self._still_pending, chart.id):
+                return False
             return await self._keep(chart)
         except Exception:
             log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
@@ -148,6 +152,13 @@ class ChartArchive:
         finally:
             del self.in_flight[chart.id]
             done.set()
+
+    def _still_pending(self, chart_id: int) -> bool:
+        try:
+            now = self.plans.chart(chart_id)
+        except ChartNotFound:  # its plan was deleted since
+            return False
+        return now.stored_path is None and now.failed_reason is None
 
     async def _keep(self, chart: Chart) -> bool:
         retries = self.settings.reconnect_attempts
