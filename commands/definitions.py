@@ -106,9 +106,6 @@ def text_option(description: str, *, required: bool) -> dict[str, Any]:
     }
 
 
-# Discord takes at most 25 options; /plan and /edit have 8 besides their charts.
-OPTIONS_MAX = 25
-CHART_OPTIONS_MAX = OPTIONS_MAX - 8
 LEVEL_OPTIONS = (
     ("ticker", "Symbol(s) the plan is about, e.g. SPY or SPY, QQQ", 60),
     ("bias", "long, short or neutral", 10),
@@ -116,6 +113,10 @@ LEVEL_OPTIONS = (
     ("stop", "Stop price, e.g. 940", 20),
     ("targets", "Target prices, e.g. 960, 975", 100),
 )
+# Discord takes at most 25 options; besides their charts, /plan and /edit have coach, date,
+# text and the levels.
+OPTIONS_MAX = 25
+CHART_OPTIONS_MAX = OPTIONS_MAX - 3 - len(LEVEL_OPTIONS)
 
 
 def level_options(edit: bool) -> list[dict[str, Any]]:
