@@ -9,10 +9,13 @@ from pathlib import Path
 import httpx
 import pytest
 from nacl.signing import SigningKey
+from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from app.settings import Settings, load_settings
+from app.storage.database import make_engine, migrate
 from app.web import create_app
+from tests.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
 
 pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]
 
@@ -136,6 +139,27 @@ class FakeApi:
 
 def _fake_error(status: int, code: str, message: str) -> httpx.Response:
     return httpx.Response(status, json={"error": code, "message": message, "request_id": "r1"})
+
+
+@pytest.fixture
+def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
+    """The app on a test client, Discord faked at its HTTP edge (tests/discord_edge.py)."""
+    with discord_app(fast_settings(settings), signer) as app:
+        yield app
+
+
+@pytest.fixture
+def fake() -> FakeDiscord:
+    return FakeDiscord()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database, SQLite and PostgreSQL in turn."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

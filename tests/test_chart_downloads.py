@@ -34,11 +34,6 @@ from tests.discord_edge import (
 )
 
 
-@pytest.fixture
-def fake() -> FakeDiscord:
-    return FakeDiscord()
-
-
 def one_chart(
     fake: FakeDiscord, name: str, body: bytes, size: int = 0, **how: Any
 ) -> dict[str, dict[str, Any]]:

@@ -31,11 +31,6 @@ from tests.discord_edge import (
 
 
 @pytest.fixture
-def fake() -> FakeDiscord:
-    return FakeDiscord()
-
-
-@pytest.fixture
 def discord(settings: Settings, signer: SigningKey, fake: FakeDiscord) -> Iterator[Discord]:
     with discord_app(fast_settings(settings), signer, fake) as app:
         yield app

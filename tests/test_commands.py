@@ -4,12 +4,10 @@ cards, ephemeral lists and refusals, and answers cut to Discord's limits."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from nacl.signing import SigningKey
 
 from app.settings import Settings
 from commands.deferrals import WHILE_WARMING
@@ -21,18 +19,10 @@ from tests.discord_edge import (
     Discord,
     card_text,
     components,
-    discord_app,
     ephemeral_text,
-    fast_settings,
     texts,
 )
 from tests.discord_schema import check_commands
-
-
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
 
 
 def today() -> date:

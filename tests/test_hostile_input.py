@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -14,25 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from nacl.signing import SigningKey
 
-from app.settings import Settings
 from tests.discord_edge import (
     CDN,
     Discord,
     attachment,
     command_data,
-    discord_app,
-    fast_settings,
     guild_interaction,
     png,
 )
-
-
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
 
 
 def assert_json_error(response: Any, status: int, code: str | None = None) -> None:

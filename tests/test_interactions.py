@@ -30,12 +30,6 @@ from tests.discord_edge import (
 from tests.discord_schema import check_response
 
 
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
-
-
 def plans_of_day(discord: Discord) -> list[dict[str, object]]:
     return discord.client.get("/api/coach-plans/all").json()["plans"]
 

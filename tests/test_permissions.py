@@ -3,29 +3,17 @@ string, is read; anything else grants nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from nacl.signing import SigningKey
 
 from app.discord.protocol import ADMINISTRATOR, MANAGE_MESSAGES
-from app.settings import Settings
 from tests.discord_edge import (
     OTHER,
     Discord,
     button_interaction,
     command_data,
-    discord_app,
     ephemeral_text,
-    fast_settings,
     guild_interaction,
 )
-
-
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
 
 
 def live_plans(discord: Discord) -> int:

@@ -37,11 +37,6 @@ from tests.discord_schema import check_edit, check_response, check_upload
 
 
 @pytest.fixture
-def fake() -> FakeDiscord:
-    return FakeDiscord()
-
-
-@pytest.fixture
 def discord(settings: Settings, signer: SigningKey, fake: FakeDiscord) -> Iterator[Discord]:
     with discord_app(fast_settings(settings), signer, fake) as app:
         yield app

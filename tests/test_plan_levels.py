@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from nacl.signing import SigningKey
 from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
@@ -26,7 +25,7 @@ from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from app.web import create_app
-from tests.discord_edge import Discord, discord_app, ephemeral_text, fast_settings, texts
+from tests.discord_edge import Discord, ephemeral_text, texts
 from tests.discord_edge import guild_interaction as signed_guild_interaction
 from tests.live_server import live_server
 from tests.migrations import upgrade_to
@@ -37,14 +36,6 @@ HERE = Place(guild_id=GUILD)
 DAY = date(2025, 3, 14)
 COACH = Actor(id="123456789012345678", name="coach d")
 NY = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -192,12 +183,6 @@ def test_by_ticker_answers_its_documented_shape_and_refuses_a_bad_ticker(
 
 
 # --- Discord -------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
 
 
 def _fields(answer: dict[str, Any]) -> dict[str, str]:

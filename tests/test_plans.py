@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,6 @@ from app.errors import (
 )
 from app.plans import PlanService
 from app.records import Actor, NewChart, Place
-from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from commands import hints
 
@@ -38,14 +36,6 @@ NY = ZoneInfo("America/New_York")
 
 def chart(n: int = 1) -> NewChart:
     return NewChart(f"https://cdn.discordapp.test/{n}.png", f"chart{n}.png", "image/png", 1000 + n)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@ with real signatures: stale modals, forged custom_ids and double presses include
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
-from nacl.signing import SigningKey
 
-from app.settings import Settings
 from tests.discord_edge import (
     AUTHOR,
     CARD,
@@ -18,19 +15,11 @@ from tests.discord_edge import (
     Discord,
     autocomplete_data,
     button_interaction,
-    discord_app,
     ephemeral_text,
-    fast_settings,
     guild_interaction,
     modal_data,
     texts,
 )
-
-
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
 
 
 def open_editor(discord: Discord, coach: str = "d", **options: str) -> dict[str, object]:

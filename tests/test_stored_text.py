@@ -17,7 +17,6 @@ from app.errors import BadText
 from app.plans import PlanService
 from app.records import Actor, NewChart, Place
 from app.settings import Settings
-from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.discord_edge import (
     AUTHOR,
@@ -48,14 +47,6 @@ INVISIBLE = [
     "\u2800",
     "\u202e\u200e",
 ]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

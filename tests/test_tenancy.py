@@ -4,7 +4,6 @@ signatures; the migration test upgrades a real database holding plans of the old
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,6 @@ from tests.discord_edge import (
 from tests.migrations import upgrade_to
 
 OTHER_GUILD = "390926798626357111"
-
-
-@pytest.fixture
-def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    with discord_app(fast_settings(settings), signer) as app:
-        yield app
 
 
 def read(discord: Discord, path: str, **query: str) -> Any:
