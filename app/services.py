@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import anyio
 import anyio.to_thread
 from starlette.requests import HTTPConnection
 
-from app.db_threads import DatabaseThreads
+from app.db_threads import DatabaseThreads, switching_often
 from app.errors import PlanError
 from app.metrics import Metrics
 from app.settings import Settings
@@ -39,8 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coach_plans")
 T = TypeVar("T")
-
-WARM_UP_SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +167,10 @@ class Runtime:
         imports) in one too."""
         if after_listening:
             await self.listening.wait()
-        # The warm-up's imports hold the GIL for 5 ms at a time by default; meanwhile the
-        # event loop, answering the interaction that woke the machine, gets it back sooner.
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(WARM_UP_SWITCH_INTERVAL)
-        try:
+        with switching_often():
             await self._build(settings, metrics, transport, on_failure)
             if self.current is not None and then is not None:
                 await anyio.to_thread.run_sync(then)
-        finally:
-            sys.setswitchinterval(switch)
 
     async def _build(
         self,

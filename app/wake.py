@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from anyio.abc import TaskGroup
 from nacl.signing import VerifyKey
 
 from app import defaults
+from app.db_threads import switching_often
 from app.discord import protocol, responses
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
@@ -42,7 +42,6 @@ log = logging.getLogger("coach_plans")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _FALSE = frozenset(("0", "off", "f", "false", "n", "no"))  # what pydantic reads as false
 _MAX_BODY_BYTES = 1024 * 1024  # the endpoint's own limit: a larger body waits for the app
-_SWITCH_INTERVAL = 0.0005  # seconds, while the build's imports hold the GIL (app/services.py)
 _WANTED = frozenset((b"x-signature-ed25519", b"x-signature-timestamp"))
 
 
@@ -142,15 +141,12 @@ class WakeApp:
         """Build the app, then run its lifespan until the server stops."""
         assert self._listening and self._ready and self._stopping
         await self._listening.wait()
-        switch = sys.getswitchinterval()
-        sys.setswitchinterval(_SWITCH_INTERVAL)  # the first request gets the GIL back sooner
         try:
-            app = await anyio.to_thread.run_sync(self.build)
+            with switching_often():
+                app = await anyio.to_thread.run_sync(self.build)
         except Exception:
             log.exception("the service could not be built, so it cannot serve")
             app = None
-        finally:
-            sys.setswitchinterval(switch)
         if app is None:
             self._ready.set()
             self.on_failure()
