@@ -37,7 +37,7 @@ from app.discord.protocol import (
 from app.errors import PlanError
 from app.metrics import Metrics
 from app.services import Runtime, Services
-from app.signatures import check_signature
+from app.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
 from app.text_rules import SURROGATE_ESCAPE, has_lone_surrogate
 from commands import hints
 from commands.deferrals import Visibility
@@ -48,12 +48,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coach_plans")
 
-MAX_BODY_BYTES = 1024 * 1024
 # Discord never redelivers an interaction after its token has expired.
 SEEN_TTL_SECONDS = TOKEN_LIFETIME_SECONDS
 SEEN_MAX = 100_000
 
-_PONG = json.dumps(responses.pong(), separators=(",", ":")).encode()
 _KINDS = {
     APPLICATION_COMMAND: "command",
     MESSAGE_COMPONENT: "button",
@@ -123,7 +121,7 @@ class InteractionsEndpoint:
         if raw_type == PING and raw_type is not True:  # JSON true equals 1 in Python
             self.metrics.count_interaction("ping")
             # A new Response each time: middleware may add headers to a response's own list.
-            return Response(_PONG, media_type="application/json")
+            return Response(responses.PONG_BODY, media_type="application/json")
         interaction = Interaction.parse(payload)
         kind = _KINDS.get(interaction.type)
         if kind is None:
@@ -218,7 +216,7 @@ _BROKEN = (
 )
 
 
-_WANTED = frozenset((b"content-length", b"x-signature-ed25519", b"x-signature-timestamp"))
+_WANTED = SIGNATURE_HEADERS | {b"content-length"}
 
 
 def _wanted_headers(scope: Scope) -> dict[bytes, bytes]:

@@ -1,4 +1,5 @@
-"""Ed25519 request signatures: Discord's public key, or a development key pair in mock mode."""
+"""What a request to /interactions must pass before it is parsed: a size limit and an Ed25519
+signature by Discord's public key (or a development key pair in mock mode)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coach_plans")
 
+MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
+SIGNATURE_HEADERS = frozenset((b"x-signature-ed25519", b"x-signature-timestamp"))
 # A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
 # overflow a float in the comparison with now).
 _TIMESTAMP_DIGITS = 12

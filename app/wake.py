@@ -29,7 +29,7 @@ from app.db_threads import switching_often
 from app.discord import protocol, responses
 from app.metrics import Metrics
 from app.middleware import RequestContextMiddleware
-from app.signatures import check_signature
+from app.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
 from app.text_rules import SURROGATE_ESCAPE
 from commands.deferrals import WHILE_WARMING, Visibility
 
@@ -41,8 +41,6 @@ log = logging.getLogger("coach_plans")
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _FALSE = frozenset(("0", "off", "f", "false", "n", "no"))  # what pydantic reads as false
-_MAX_BODY_BYTES = 1024 * 1024  # the endpoint's own limit: a larger body waits for the app
-_WANTED = frozenset((b"x-signature-ed25519", b"x-signature-timestamp"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +178,7 @@ class WakeApp:
     def _answer_now(self, scope: Scope, body: bytes) -> bytes | None:
         """A PONG or a deferral, for a signed PING or command that needs nothing else; None
         leaves the request to the app, which checks and answers it in full."""
-        headers = {name: value for name, value in scope["headers"] if name in _WANTED}
+        headers = {name: value for name, value in scope["headers"] if name in SIGNATURE_HEADERS}
         if check_signature(headers, self.key, body) is not None or SURROGATE_ESCAPE.search(body):
             return None
         try:
@@ -191,7 +189,7 @@ class WakeApp:
             return None
         if payload.get("type") == protocol.PING:
             self.metrics.count_interaction("ping")
-            answer = _PONG
+            answer = responses.PONG_BODY
         else:
             deferral = _deferral(payload)
             if deferral is None:
@@ -228,7 +226,7 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
     size = 0
     more = True
     last: Message | None = None
-    while more and size <= _MAX_BODY_BYTES:
+    while more and size <= MAX_BODY_BYTES:
         last = await receive()
         if last["type"] != "http.request":
             break
@@ -248,7 +246,7 @@ async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
             return last
         return {"type": "http.request", "body": body, "more_body": more}
 
-    complete = not more and size <= _MAX_BODY_BYTES
+    complete = not more and size <= MAX_BODY_BYTES
     return (body if complete else b""), replay
 
 
@@ -266,7 +264,6 @@ class _Route:
 
 
 _ROUTE = _Route()
-_PONG = json.dumps(responses.pong(), separators=(",", ":")).encode()
 _UNAVAILABLE = json.dumps(
     {"error": "unavailable", "message": "Coach Plans could not start; its log says why."}
 ).encode()

@@ -3,6 +3,7 @@ buttons and autocomplete choices, each cut to Discord's documented limits with a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,10 @@ def clip(text: str, limit: int, pointer: str = "") -> str:
 
 def pong() -> dict[str, Any]:
     return {"type": protocol.PONG}
+
+
+# The PONG's body, made once: the answer to every PING.
+PONG_BODY = json.dumps(pong(), separators=(",", ":")).encode()
 
 
 def message_data(
