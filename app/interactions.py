@@ -133,10 +133,8 @@ class InteractionsEndpoint:
             )
         label, handler, deferral = self._route(interaction, kind)
         self.metrics.count_interaction(label)
-        if interaction.id:
-            if interaction.id in self.seen:
-                return _json(_already_handled(interaction))
-            self.seen[interaction.id] = True
+        if not self._first_delivery(interaction):
+            return _json(_already_handled(interaction))
         refusal = self._refusal(interaction)
         if refusal is not None:
             return _json(responses.refusal(interaction.type, refusal))
@@ -154,14 +152,21 @@ class InteractionsEndpoint:
         interaction = Interaction.parse(payload)
         label, handler, _ = self._route(interaction, "command")
         self.metrics.count_interaction(label)
-        if interaction.id:
-            if interaction.id in self.seen:
-                return
-            self.seen[interaction.id] = True
+        if not self._first_delivery(interaction):
+            return
         refusal = self._refusal(interaction)
         if refusal is not None:
             handler = _refusing(refusal)
         await warming.finish(runtime, interaction, handler, deferral == "ephemeral", _run)
+
+    def _first_delivery(self, interaction: Interaction) -> bool:
+        """False for an id seen in the last 15 minutes: Discord delivered it twice."""
+        if not interaction.id:
+            return True
+        if interaction.id in self.seen:
+            return False
+        self.seen[interaction.id] = True
+        return True
 
     def _refusal(self, interaction: Interaction) -> str | None:
         # Plans belong to a guild: a DM or group DM has none, so there is nothing to serve there.
