@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
 import socket
@@ -51,6 +52,33 @@ def service_env(folder: Path, **settings: str) -> dict[str, str]:
     }
 
 
+def serve(
+    folder: Path, env: dict[str, str], port: int, *args: str, stdout: Any, stderr: Any
+) -> subprocess.Popen[str]:
+    """`coach-plans serve ARGS` on 127.0.0.1:`port`, started in `folder`."""
+    return subprocess.Popen(
+        [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
+        env=env,
+        cwd=folder,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def loaded_modules(code: str, watched: tuple[str, ...]) -> list[str]:
+    """Which of `watched` (modules or packages) a fresh interpreter has loaded after `code`."""
+    script = (
+        f"import sys\n{code}\n"
+        "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
+        f"print(sorted(loaded & set({watched!r})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    return list(ast.literal_eval(done.stdout.strip()))
+
+
 @contextlib.contextmanager
 def running_service(
     folder: Path, env: dict[str, str], *args: str
@@ -59,14 +87,7 @@ def running_service(
     port = free_port()
     # Console output goes to a file: an unread pipe fills up and stalls a busy server.
     console = open(folder / "console.log", "a")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
-        env=env,
-        cwd=folder,
-        stdout=console,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = serve(folder, env, port, *args, stdout=console, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(f"{base}/health", proc)

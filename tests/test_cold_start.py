@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -44,7 +43,7 @@ from tests.discord_edge import (
     png,
     texts,
 )
-from tests.service_process import BIN, free_port, service_env
+from tests.service_process import BIN, free_port, loaded_modules, service_env
 
 DAY = "2026-03-02"
 
@@ -174,21 +173,14 @@ def test_the_start_path_leaves_the_storage_and_http_libraries_unloaded(settings:
     # What the server imports before it listens: anything heavy here delays the first answer
     # after a wake (app/services.py). The warm-up loads these in a worker thread; the API's
     # models and prometheus-client wait for the warm-up or their first use.
-    script = (
-        "import sys\n"
+    code = (
         "from app.settings import load_settings\n"
         "from app.web import create_app\n"
         f"create_app(load_settings(database_path={str(settings.database_path)!r}, mock_mode=True,"
-        f" mock_key_file={str(settings.mock_key_file)!r}))\n"
-        "heavy = ('sqlalchemy', 'sqlmodel', 'alembic', 'httpx', 'psycopg', 'obstore',\n"
-        "         'prometheus_client', 'app.api.models')\n"
-        "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
-        "print(sorted(loaded & set(heavy)))\n"
+        f" mock_key_file={str(settings.mock_key_file)!r}))"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    heavy = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "psycopg", "obstore")
+    assert loaded_modules(code, (*heavy, "prometheus_client", "app.api.models")) == []
 
 
 def test_a_server_whose_database_cannot_open_stops_with_status_1(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import json
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from app.wake import Early, early_start
 from tests.discord_edge import AUTHOR
-from tests.service_process import BIN, free_port, service_env
+from tests.service_process import free_port, loaded_modules, serve, service_env
 
 KEY = SigningKey.generate()
 PUBLIC = KEY.verify_key.encode().hex()
@@ -101,14 +100,7 @@ def woken_env(folder: Path, discord: StandInDiscord, **settings: str) -> dict[st
 def woken(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`coach-plans serve`, yielded as soon as its port accepts a connection."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = serve(folder, env, port, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -254,17 +246,10 @@ def test_the_server_listens_first_only_when_the_environment_decides(
 def test_the_woken_start_path_loads_neither_the_settings_nor_the_app() -> None:
     # Everything imported before a woken server listens; the settings' validation (pydantic),
     # the app and its storage load in a worker thread once it does.
-    script = (
-        "import sys\n"
-        "import uvicorn, app.cli, app.server, app.wake, app.logs\n"
-        "heavy = ('pydantic', 'pydantic_settings', 'sqlalchemy', 'httpx', 'yaml',\n"
-        "         'starlette.applications', 'app.settings', 'app.web', 'app.interactions')\n"
-        "print(sorted(set(sys.modules) & set(heavy)))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    code = "import uvicorn, app.cli, app.server, app.wake, app.logs"
+    heavy = ("pydantic", "pydantic_settings", "sqlalchemy", "httpx", "yaml")
+    ours = ("starlette.applications", "app.settings", "app.web", "app.interactions")
+    assert loaded_modules(code, (*heavy, *ours)) == []
 
 
 def test_an_app_that_cannot_be_built_stops_the_server_and_says_why(
