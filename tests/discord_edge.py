@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from nacl.signing import SigningKey
@@ -19,7 +20,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.discord import fake as shared
 from app.discord import payloads, protocol
 from app.discord.multipart import FilePart
+from app.plans import PlanService
+from app.records import Actor, Place
 from app.settings import Settings
+from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
 from app.web import create_app
 from tests.discord_schema import (
     check_commands,
@@ -284,3 +289,14 @@ def ephemeral_text(answer: dict[str, Any]) -> str:
     assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
     assert data["flags"] & protocol.EPHEMERAL, answer
     return card_text(data)
+
+
+def seed_plan(database_url: str, day: str, text: str) -> None:
+    """Coach d's plan of `day` by AUTHOR in GUILD, on a database brought to the newest schema:
+    what a service started on it finds, as a woken machine finds its volume."""
+    engine = make_engine(database_url)
+    migrate(engine)
+    service = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
+    author = Actor(id=AUTHOR["id"], name=AUTHOR["username"])
+    service.post("d", day, text, author, place=Place(GUILD))
+    engine.dispose()

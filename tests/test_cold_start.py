@@ -20,16 +20,11 @@ from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
 from app.discord import payloads, protocol
-from app.plans import PlanService
-from app.records import Actor, Place
 from app.settings import Settings
-from app.storage.database import make_engine, migrate
-from app.storage.repository import PlanRepository
 from app.warming import WAIT_SECONDS
 from app.web import create_app
 from tests.discord_edge import (
     AUTHOR,
-    GUILD,
     AnswerClock,
     Discord,
     FakeDiscord,
@@ -41,20 +36,12 @@ from tests.discord_edge import (
     fast_settings,
     gallery,
     png,
+    seed_plan,
     texts,
 )
 from tests.service_process import BIN, free_port, loaded_modules, service_env
 
 DAY = "2026-03-02"
-
-
-def seed(settings: Settings) -> None:
-    engine = make_engine(settings.database_url)
-    migrate(engine)
-    service = PlanService(PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone)
-    author = Actor(id=AUTHOR["id"], name=AUTHOR["username"])
-    service.post("d", DAY, "Long above 950, stop 940", author, place=Place(GUILD))
-    engine.dispose()
 
 
 @contextmanager
@@ -88,7 +75,7 @@ def locked(path: Path, seconds: float) -> Iterator[threading.Event]:
 def cold_app(settings: Settings, signer: SigningKey, hold: float) -> Iterator[Discord]:
     """The app started while its database is locked, for `hold` seconds from then on."""
     settings = fast_settings(settings)
-    seed(settings)
+    seed_plan(settings.database_url, DAY, "Long above 950, stop 940")
     fake = FakeDiscord()
     with locked(settings.database_path, hold) as app_started:
         clock = AnswerClock(create_app(settings, http_transport=fake))

@@ -17,19 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from nacl.signing import SigningKey
 
 from app.discord import payloads, protocol
-from app.plans import PlanService
-from app.records import Actor, Place
-from app.storage.database import make_engine, migrate
-from app.storage.repository import PlanRepository
 from app.wake import Early, early_start
-from tests.discord_edge import AUTHOR
+from tests.discord_edge import AUTHOR, seed_plan
 from tests.service_process import free_port, loaded_modules, serve, service_env
 
 KEY = SigningKey.generate()
@@ -123,22 +118,11 @@ def post(base: str, payload: dict[str, object]) -> httpx.Response:
     return httpx.post(f"{base}/interactions", content=body, headers=headers, timeout=30)
 
 
-def seed(env: dict[str, str]) -> None:
-    """A plan on the database the server will find, as a woken machine finds its volume."""
-    Path(env["DATABASE_PATH"]).parent.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(f"sqlite:///{env['DATABASE_PATH']}")
-    migrate(engine)
-    service = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
-    author = Actor(id=AUTHOR["id"], name=AUTHOR["username"])
-    service.post("d", DAY, "Long above 950, stop 940", author, place=Place(payloads.GUILD))
-    engine.dispose()
-
-
 def test_the_command_that_wakes_the_server_is_deferred_then_answered(
     tmp_path: Path, discord: StandInDiscord
 ) -> None:
     env = woken_env(tmp_path, discord)
-    seed(env)
+    seed_plan(f"sqlite:///{env['DATABASE_PATH']}", DAY, "Long above 950, stop 940")
     data = payloads.command_data("plans", [payloads.option("date", DAY)])
     command = payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, user=AUTHOR)
     with woken(tmp_path, env) as (base, _):
@@ -160,7 +144,7 @@ def test_an_edit_that_wakes_the_server_opens_its_form(
 ) -> None:
     # A form cannot follow a deferral: the front leaves /edit to the app, which opens it.
     env = woken_env(tmp_path, discord)
-    seed(env)
+    seed_plan(f"sqlite:///{env['DATABASE_PATH']}", DAY, "Long above 950, stop 940")
     data = payloads.command_data(
         "edit", [payloads.option("coach", "d"), payloads.option("date", DAY)]
     )
