@@ -23,10 +23,8 @@ from app.records import BIASES, NO_LEVELS, Levels, price_text
 
 MAX_TICKERS = 10
 MAX_TARGETS = 10
-# 940, 939.5, $940, or with thousands separators: 5,838 or 104,500.
-_PRICE = re.compile(
-    r"\$?([0-9]{1,3}(?:,[0-9]{3}){1,2}(?:\.[0-9]{1,4})?|[0-9]{1,7}(?:\.[0-9]{1,4})?)"
-)
+# 940, 939.5, $940; thousands separators (5,838) are taken out first, as the extractor does.
+_PRICE = re.compile(r"\$?([0-9]{1,7}(?:\.[0-9]{1,4})?)")
 # A symbol: SPY, $spy, BRK.B, BF-B.
 TICKER = r"\$?([A-Za-z][A-Za-z0-9]{0,9}(?:[.\-][A-Za-z0-9]{1,4})?)"
 _TICKER = re.compile(TICKER)
@@ -109,8 +107,8 @@ def bias(value: str) -> str:
 
 
 def price(value: str, name: str) -> float:
-    match = _PRICE.fullmatch(value.strip())
-    number = 0.0 if match is None else float(match[1].replace(",", ""))
+    match = _PRICE.fullmatch(ungrouped(value.strip()))
+    number = 0.0 if match is None else float(match[1])
     if number <= 0:
         raise BadLevels(
             f"`{name}` takes one price, e.g. 940 or 939.5; {value.strip()[:20]!r} is not a price."

@@ -177,6 +177,9 @@ def test_given_prices_may_have_thousands_separators() -> None:
     levels = resolve("ES plan", given)
     assert (levels.entry, levels.stop, levels.targets) == ((5850, 5855), 5838, (5875, 5890))
     assert resolve("x", GivenLevels(targets="960,975")).targets == (960, 975)
+    # Read as the targets read it: two prices, so not one stop.
+    with pytest.raises(BadLevels, match="takes one price"):
+        resolve("x", GivenLevels(stop="960,975"))
 
 
 def test_given_levels_are_kept_as_given() -> None:
