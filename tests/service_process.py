@@ -39,11 +39,15 @@ def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 20) -> 
     raise AssertionError("server did not answer in time")
 
 
+def base_env(path: str | None = None) -> dict[str, str]:
+    """The environment every process the tests start gets: this checkout's code on the path."""
+    return {"PATH": path or os.environ["PATH"], "PYTHONPATH": str(ROOT)}
+
+
 def service_env(folder: Path, **settings: str) -> dict[str, str]:
     """Settings for a service whose files all live in `folder`."""
     return {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": str(ROOT),
+        **base_env(),
         "DATABASE_PATH": str(folder / "data" / "plans.db"),
         "CHART_STORAGE_DIR": str(folder / "data" / "charts"),
         "LOG_FILE": str(folder / "logs" / "serve.log"),

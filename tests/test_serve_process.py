@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from app.signatures import sign
-from tests.service_process import free_port, wait_healthy
+from tests.service_process import base_env, free_port, wait_healthy
 
 
 @pytest.mark.parametrize(
@@ -33,7 +32,7 @@ def test_serve_answers_health_and_exits_0_on_signal(
     exe = Path(sys.executable).parent / command[0] if command[0] == "coach-plans" else None
     argv = [str(exe), *command[1:]] if exe else command
     env = {
-        "PATH": os.environ["PATH"],
+        **base_env(),
         "DATABASE_PATH": str(tmp_path / "plans.db"),
         "LOG_FILE": str(tmp_path / "serve.log"),
         "LOG_FORMAT": "json",
@@ -71,7 +70,7 @@ def test_serve_answers_health_and_exits_0_on_signal(
 def test_a_request_in_flight_at_sigterm_is_answered_before_exit(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        "PATH": os.environ["PATH"],
+        **base_env(),
         "DATABASE_PATH": str(tmp_path / "plans.db"),
         "LOG_FILE": str(tmp_path / "serve.log"),
         "MOCK_KEY_FILE": str(tmp_path / "mock.key"),

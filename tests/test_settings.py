@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import SettingsError, load_settings
+from tests.service_process import base_env
 
 KEY = "ab" * 32
 
@@ -109,7 +110,7 @@ def _free_port() -> int:
 
 
 def _serve(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LOG_FILE": str(tmp_path / "l.log")}
+    base = {**base_env("/usr/bin:/bin"), "HOME": str(tmp_path), "LOG_FILE": str(tmp_path / "l.log")}
     return subprocess.run(
         [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", *args],
         env={**base, **env},

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from app.discord.payloads import stable_id
 from app.discord.protocol import EPHEMERAL
 from app.signatures import load_or_create_mock_key
 from app.simulator import SendError, command_data, parse_command, render, serve_files
+from tests.service_process import base_env
 
 API_BASE = "https://discord.com/api/v10"
 PLAN = {
@@ -253,7 +253,7 @@ def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Pat
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     env = {
-        "PATH": os.environ["PATH"],
+        **base_env(),
         "MOCK_MODE": "true",
         "MOCK_KEY_FILE": str(tmp_path / "mock.key"),
         "LOG_FILE": str(tmp_path / "send.log"),
