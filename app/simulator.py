@@ -161,12 +161,16 @@ _STYLE = {
 }
 
 
+def _ephemeral(message: dict[str, Any]) -> bool:
+    return bool(int(message.get("flags") or 0) & protocol.EPHEMERAL)
+
+
 def render_message(
     message: dict[str, Any], *, title: str, ephemeral: bool | None = None
 ) -> list[str]:
     """`ephemeral` None: the message's own flags say who sees it."""
     if ephemeral is None:
-        ephemeral = bool(int(message.get("flags") or 0) & protocol.EPHEMERAL)
+        ephemeral = _ephemeral(message)
     if title == "message updated":
         who = "seen by whoever saw it before"  # an update keeps the message's audience
     else:
@@ -253,8 +257,9 @@ def render(response: dict[str, Any], followups: list[dict[str, Any]]) -> str:
         if message.get("id") == ORIGINAL:
             # The edit of the deferred answer replaces "thinking…"; the deferral decided who
             # sees it (an edit carries no EPHEMERAL flag).
-            hidden = bool(int(data.get("flags") or 0) & protocol.EPHEMERAL)
-            lines += render_message(message, title="answer, in place of it", ephemeral=hidden)
+            lines += render_message(
+                message, title="answer, in place of it", ephemeral=_ephemeral(data)
+            )
         else:
             lines += render_message(message, title="follow-up")
     return "\n".join(lines)
