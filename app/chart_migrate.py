@@ -8,7 +8,6 @@ bytes is left alone, so a second run, or a run after an interruption, copies onl
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from dataclasses import dataclass, field
@@ -63,17 +62,14 @@ async def copy_one(bucket: BucketStore, path: Path, outcome: Outcome) -> None:
     outcome.copied += 1
 
 
-async def migrate(
-    settings: Settings, *, progress: bool = True, outcome: Outcome | None = None
-) -> Outcome:
-    """Copy every chart of the archive; `outcome` (given, or a new one) counts as it goes, so
-    an interrupted run still tells what it did."""
+async def migrate(settings: Settings, outcome: Outcome, *, progress: bool = True) -> None:
+    """Copy every chart of the archive; `outcome` counts as it goes, so an interrupted run
+    still tells what it did."""
     from tqdm import tqdm  # only for this command
 
     files = archived_files(settings.chart_storage_dir)
     bucket = BucketStore(settings)
     await bucket.check()  # a missing bucket or wrong keys stop the run before it starts
-    outcome = outcome if outcome is not None else Outcome()
     bar = tqdm(total=len(files), unit="chart", disable=not progress, file=sys.stderr)
     try:
         for path in files:
@@ -82,7 +78,6 @@ async def migrate(
     finally:
         bar.close()
         await bucket.close()
-    return outcome
 
 
 def run(settings: Settings) -> int:
@@ -100,7 +95,7 @@ def run(settings: Settings) -> int:
     outcome = Outcome()
     interrupted = False
     try:
-        anyio.run(functools.partial(migrate, settings, outcome=outcome))
+        anyio.run(migrate, settings, outcome)
     except StoreError as exc:
         print(f"coach-plans: cannot use the bucket: {exc.reason}", file=sys.stderr)
         return 1

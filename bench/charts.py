@@ -103,7 +103,8 @@ def case_charts(b: Bench) -> list[Result]:
             mock_mode=True,
             **{k.lower(): v for k, v in bucket.items()},
         )
-        outcome = anyio.run(lambda: chart_migrate.migrate(settings, progress=False))
+        outcome = chart_migrate.Outcome()
+        anyio.run(lambda: chart_migrate.migrate(settings, outcome, progress=False))
         assert outcome.copied == len(ids), outcome
         ctx, base = b.ours("charts", bucket)
         with ctx:
