@@ -42,7 +42,9 @@ class BucketStore:
 
     backend: Backend = "bucket"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, waited_on: bool = True) -> None:
+        """`waited_on`: someone waits on each read (a chart request, a plan card being sent),
+        so reads retry once, quickly; `charts migrate` waits out the full backoff instead."""
         self.bucket = bucket = settings.chart_bucket or ""
         endpoint = settings.aws_endpoint_url_s3
         secret = settings.aws_secret_access_key
@@ -64,10 +66,10 @@ class BucketStore:
             **{key: value for key, value in given.items() if value is not None},  # type: ignore[arg-type]
         )
         self.backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
-        # Someone waits on a read (a chart request, a plan card being sent): one quick retry,
-        # not the minutes the full backoff of an upload may take.
-        self.read_backoff = Backoff(
-            min(settings.reconnect_attempts, 1), min(settings.reconnect_delay_seconds, 0.5)
+        self.read_backoff = (
+            Backoff(min(settings.reconnect_attempts, 1), min(settings.reconnect_delay_seconds, 0.5))
+            if waited_on
+            else self.backoff
         )
 
     async def put(self, name: str, data: bytes, content_type: str) -> None:

@@ -68,7 +68,7 @@ async def migrate(settings: Settings, outcome: Outcome, *, progress: bool = True
     from tqdm import tqdm  # only for this command
 
     files = archived_files(settings.chart_storage_dir)
-    bucket = BucketStore(settings)
+    bucket = BucketStore(settings, waited_on=False)  # a bulk copy waits out a SlowDown
     await bucket.check()  # a missing bucket or wrong keys stop the run before it starts
     bar = tqdm(total=len(files), unit="chart", disable=not progress, file=sys.stderr)
     try:
