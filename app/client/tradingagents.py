@@ -75,10 +75,10 @@ def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
     day = date.fromisoformat(curr_date.strip()[:10])
     zone = client.timezone
     end_of_day = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta.resolution
+    now = datetime.now(zone)  # once: the read and the header name the same instant
     # A day not over yet is read as it is now: the live read (one query, and cached by the
     # client) gives what an as_of of now would.
-    instant = end_of_day.astimezone(UTC)
-    as_of = instant if instant < datetime.now(UTC) else None
+    as_of = end_of_day.astimezone(UTC) if end_of_day < now else None
     try:
         plans = client.fetch_plans_for_ticker(ticker, day, as_of=as_of)
     except (ApiError, InvalidRequest) as refused:
@@ -86,7 +86,6 @@ def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
             raise
         plans = []  # not a symbol a coach can name
     if as_of is None:
-        now = datetime.now(zone)
         when = f"as they stand at {now:%Y-%m-%d %H:%M} {zone.key}, the day not over"
     else:
         when = f"as they stood at {end_of_day:%Y-%m-%d %H:%M} {zone.key}"
