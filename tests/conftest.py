@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -160,6 +162,12 @@ def engine(database_url: str) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def fly() -> dict[str, Any]:
+    """fly.toml, as Fly reads it."""
+    return tomllib.loads((Path(__file__).resolve().parent.parent / "fly.toml").read_text())
 
 
 @pytest.fixture

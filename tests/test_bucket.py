@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-import tomllib
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,9 +119,12 @@ def test_health_reports_the_store_and_its_state(
 
 
 def test_a_stalled_bucket_is_reported_down_within_the_deadline_of_flys_health_check(
-    settings: Settings, signer: SigningKey, s3_server: S3Server, bucket_edge: BucketEdge
+    settings: Settings,
+    signer: SigningKey,
+    s3_server: S3Server,
+    bucket_edge: BucketEdge,
+    fly: dict[str, Any],
 ) -> None:
-    fly = tomllib.loads((Path(__file__).parent.parent / "fly.toml").read_text())
     [check] = fly["http_service"]["checks"]
     deadline = float(check["timeout"].removesuffix("s"))
     bucket = s3_server.new_bucket()

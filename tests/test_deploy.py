@@ -19,11 +19,6 @@ from app.web import create_app
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def fly() -> dict:
-    return tomllib.loads((ROOT / "fly.toml").read_text())
-
-
 def test_fly_env_is_valid_settings(fly: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in fly["env"].items():
         monkeypatch.setenv(name, value)
