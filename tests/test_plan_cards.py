@@ -26,6 +26,7 @@ from tests.discord_edge import (
     card_text,
     components,
     discord_app,
+    edited,
     ephemeral_text,
     fast_settings,
     gallery,
@@ -115,12 +116,13 @@ def test_a_chart_refused_for_good_is_named_and_the_next_edit_is_answered_at_once
     fake_chart = {"chart1": attachment(url, "fake.png", 25)}
     assert discord.command("plan", coach="d", text="v1", attachments=fake_chart) == {"type": 5}
     missing = "Chart missing: fake.png — not kept: not a PNG image"
-    card = last_card(fake)
+    card, _ = edited(fake)
     assert gallery(card) == [] and missing in card_text(card) and "v1" in card_text(card)
     # Nothing left to upload: the edit is the card itself, still naming the chart.
     answer = discord.command("edit", coach="d", text="v2")
     assert answer["type"] == 4 and missing in card_text(answer["data"])
-    assert "v2" in card_text(answer["data"]) and len(fake.edits) == 1
+    assert "v2" in card_text(answer["data"])
+    assert edited(fake)[0] == card  # still the one edit, of the deferred post
 
 
 def test_a_modal_save_of_a_plan_with_charts_is_deferred_and_uploads_them(
