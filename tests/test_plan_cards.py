@@ -180,7 +180,7 @@ def test_what_the_app_sends_after_its_answer_is_checked_too() -> None:
             return no_payload.status_code
 
     assert anyio.run(send) == 400
-    assert len(fake.problems) == 2
+    assert len(fake.refused) == 2
     with pytest.raises(AssertionError, match="what it would refuse"):
         fake.assert_no_problems()
 

@@ -68,6 +68,9 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
         self.check_edit, self.check_commands = check_edit, check_commands
         self.check_files = check_files  # a message's files against its payload
         self.check_follow_up = check_follow_up
+        # What Discord would have refused: bodies it cannot read, and failed checks. The app
+        # only logs a failed call, so tests read this afterwards.
+        self.refused: list[str] = []
         self.kept = KeptMessages()
         self.files: dict[str, CdnFile] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}  # by URL path, one list per scope
@@ -192,15 +195,16 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
             try:
                 body, files = _message(request)
             except (BadForm, ValueError) as exc:
+                if self.recording:
+                    self.refused.append(f"{request.method} {request.url.path}: {exc}")
                 return _error(400, f"Cannot parse the form body: {exc}", 50109)
-            check = self.check_edit if request.method == "PATCH" else self.check_follow_up
-            if check is not None:
-                check(body)
+            self._check(
+                self.check_edit if request.method == "PATCH" else self.check_follow_up, body
+            )
             if request.method == "PATCH" and self.edit_refusals:
                 status = self.edit_refusals.pop(0)
                 return _error(status, "Unknown Webhook", protocol.UNKNOWN_WEBHOOK)
-            if self.check_files is not None:
-                self.check_files(body, files)
+            self._check(self.check_files, body, files)
             if message_id is None:
                 message_id = str(len(self.kept.get(token)) + 1)
             elif self.recording:
@@ -218,6 +222,16 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
             return _error(404, "Unknown Message", protocol.UNKNOWN_MESSAGE)
         return _error(405, "405: Method Not Allowed")
 
+    def _check(self, check: Callable[..., None] | None, *args: Any) -> None:
+        """A check the tests gave; its failure is kept in `refused`, then raised."""
+        if check is None:
+            return
+        try:
+            check(*args)
+        except AssertionError as exc:
+            self.refused.append(str(exc))
+            raise
+
     def _commands(self, request: httpx.Request, application_id: str) -> httpx.Response:
         wanted = f"Bot {self.bot_token}"
         if self.bot_token is not None and request.headers.get("authorization") != wanted:
@@ -234,8 +248,7 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
             return httpx.Response(200, json=self.commands.get(scope, []))
         if request.method == "PUT":
             sent = _body(request)
-            if self.check_commands is not None:
-                self.check_commands(sent)
+            self._check(self.check_commands, sent)
             self.commands[scope] = [_as_kept(c, n, application_id) for n, c in enumerate(sent)]
             return httpx.Response(200, json=self.commands[scope])
         return _error(405, "405: Method Not Allowed")
