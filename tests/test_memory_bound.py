@@ -58,6 +58,9 @@ class StandIn:
 
     def __init__(self) -> None:
         self.edits: list[Edit] = []
+        # The client's end of each connection a chart was fetched over, or an edit sent over.
+        self.cdn_ports: set[int] = set()
+        self.api_ports: set[int] = set()
         self.slow_started = 0
         self.slow_finished = 0
         self.release = threading.Event()
@@ -71,6 +74,7 @@ class StandIn:
                 pass
 
             def do_GET(self) -> None:
+                stand_in.cdn_ports.add(self.client_address[1])
                 kind = self.path.split("/")[-2]
                 body = CHART if kind == "big" else SLOW
                 self.send_response(200)
@@ -90,6 +94,7 @@ class StandIn:
                     stand_in.note("slow_finished")
 
             def do_PATCH(self) -> None:
+                stand_in.api_ports.add(self.client_address[1])
                 left = int(self.headers.get("Content-Length") or 0)
                 size, head = left, b""
                 while left:
@@ -221,6 +226,9 @@ def test_large_and_slow_charts_keep_the_service_small_and_other_servers_served(
         for edit in stand_in.edits:
             assert len(edit.payload.get("attachments", [])) == 10, edit.payload
             assert edit.size > 10 * len(CHART)
+        assert peak_memory(proc.pid) < PEAK_MAX, f"peak {peak_memory(proc.pid) / MIB:.0f} MiB"
+        # Calls to Discord never wait for a connection that chart downloads use.
+        assert stand_in.api_ports and not stand_in.api_ports & stand_in.cdn_ports
 
         # Twelve plans with ten slow charts each, then another server's plan with one chart.
         slow = [
