@@ -235,7 +235,7 @@ async def _open_charts(
         for chart in batch:
             file = found[chart.id]
             if file is not None and size_of(file) > protocol.UPLOAD_MAX_BYTES:
-                file.close()  # Discord's size: larger than declared, so not read until now
+                file.close()  # declared within Discord's limit, kept larger: never sent
                 why[chart.id] = TOO_LARGE
     for chart in left:
         why[chart.id] = f"a message carries at most {protocol.ATTACHMENTS_MAX} files"
