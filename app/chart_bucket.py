@@ -9,6 +9,9 @@ is async, typed, and wraps the Rust `object_store` crate of Apache Arrow.
 obstore's own retries are turned off: retries follow the service's one policy (app/retry.py),
 and each is logged. obstore reports an S3 failure as text that carries the HTTP status and the
 S3 error code of the answer; `_fault` reads them from there to say what went wrong.
+
+A chart goes up from its spooled download in one PUT (obstore holds it in memory meanwhile), and
+comes back for a message through a temporary file, copied in pieces.
 """
 
 from __future__ import annotations
