@@ -6,13 +6,19 @@ at a time (a lease in the shared database). So is a chart the store would not ke
 missing, refusing or down): it is never lost, only late. One refused for good is never fetched
 again. Until a chart is archived, /charts/{id} answers 404 saying so:
 Discord's URL may already have expired, and the read API promises only archived bytes.
+
+Chart transfers (a download into the store; a message's upload of the charts it shows) take a
+slot of `Transfers`: TRANSFERS_MAX at a time in the process, at most TRANSFERS_PER_SERVER of them
+for one Discord server, so a server that posts many charts, or slow ones, waits on its own
+queue while other servers' charts go by.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import anyio
 import httpx
@@ -33,8 +39,37 @@ if TYPE_CHECKING:
 log = logging.getLogger("coach_plans")
 
 RETRY_INTERVAL_SECONDS = 600.0
-# Background retries download this many charts at a time (each holds up to MAX_CHART_BYTES).
+# Background retries work on this many charts at a time.
 RETRY_CONCURRENCY = 4
+# Chart transfers at once, in all and for one server. A transfer streams through files, but a
+# bucket's upload holds its chart in memory (app/chart_bucket.py): 12 of 10 MiB stay well within
+# a 512 MiB machine. Four at a time still fetch a plan's ten charts within seconds.
+TRANSFERS_MAX = 12
+TRANSFERS_PER_SERVER = 4
+
+
+class Transfers:
+    """Slots for chart transfers: TRANSFERS_MAX in all, at most TRANSFERS_PER_SERVER for one
+    server (or for the background retries, `server` None). Each queue is first come, first
+    served; a server's transfers wait in their own queue before they wait for the shared one,
+    so no server holds more than its share, and one that piles up work delays only itself."""
+
+    def __init__(self, total: int = TRANSFERS_MAX, per_server: int = TRANSFERS_PER_SERVER) -> None:
+        self.total = anyio.CapacityLimiter(total)
+        self.per_server = per_server
+        self.servers: dict[str | None, anyio.CapacityLimiter] = {}
+
+    @contextlib.asynccontextmanager
+    async def slot(self, server: str | None) -> AsyncIterator[None]:
+        own = self.servers.get(server)
+        if own is None:
+            own = self.servers[server] = anyio.CapacityLimiter(self.per_server)
+        try:
+            async with own, self.total:
+                yield
+        finally:
+            if own.borrowed_tokens == 0 and own.statistics().tasks_waiting == 0:
+                self.servers.pop(server, None)  # an idle server's queue is not kept
 
 
 class ChartArchive:
@@ -55,29 +90,32 @@ class ChartArchive:
         self.threads = threads
         self.store = store
         self.lease = lease  # None: this process is alone on its database
+        self.transfers = Transfers()
         # Charts being downloaded now, each with the event its end sets, so a command and the
         # background retry never fetch the same chart at once: the second waits for the first.
         self.in_flight: dict[int, anyio.Event] = {}
 
-    async def read(self, chart: Chart) -> bytes | None:
-        """An archived chart's bytes, for a message that uploads them; None when the store has
-        none or cannot answer now (the message then names the chart instead)."""
+    async def open(self, chart: Chart) -> BinaryIO | None:
+        """An archived chart as a file open at its start, for a message that uploads it (the
+        caller closes it); None when the store has none or cannot answer now (the message then
+        names the chart instead)."""
         if not chart.stored_path:
             return None
         try:
-            return await self.store.get(chart.stored_path)
+            return await self.store.open(chart.stored_path)
         except StoreError as exc:
             log.warning("chart %s could not be read from the store: %s", chart.id, exc.reason)
             return None
 
-    async def archive_now(self, charts: Sequence[Chart]) -> None:
-        """The command path: these charts side by side, all within one deadline, so the
-        deferred answer is edited in time; what still fails then is left to the retries."""
+    async def archive_now(self, charts: Sequence[Chart], server: str | None) -> None:
+        """The command path: these charts of `server` side by side (as its transfer slots
+        allow), all within one deadline, so the deferred answer is edited in time; what still
+        fails or waits then is left to the retries."""
         seconds = chart_downloads.deadline(self.settings)
 
         async def one(chart: Chart) -> None:
             with anyio.move_on_after(seconds) as scope:
-                await self.keep(chart)
+                await self.keep(chart, server=server)
             if scope.cancelled_caught:
                 log.warning(
                     "chart %s (%s) was not archived within %gs; it is retried later",
@@ -129,10 +167,11 @@ class ChartArchive:
                 log.exception("retrying chart downloads failed; will try again later")
             await anyio.sleep(interval)
 
-    async def keep(self, chart: Chart, *, recheck: bool = False) -> bool:
-        """Archive one chart: RECONNECT_ATTEMPTS + 1 attempts, exponential backoff between them.
-        A refusal for good is recorded; a passing failure leaves the chart pending. True when
-        the chart was archived. Never raises, but for cancellation.
+    async def keep(self, chart: Chart, *, server: str | None = None, recheck: bool = False) -> bool:
+        """Archive one chart: RECONNECT_ATTEMPTS + 1 attempts, exponential backoff between them,
+        each in a transfer slot of `server` (None: the background retries' own). A refusal for
+        good is recorded; a passing failure leaves the chart pending. True when the chart was
+        archived. Never raises, but for cancellation.
 
         When another task is archiving the chart, this waits for it to end, so that what the
         caller reads next is that outcome; that task counts it (False here). With `recheck`
@@ -145,7 +184,7 @@ class ChartArchive:
         try:
             if recheck and not await self.threads.read(self._still_pending, chart.id):
                 return False
-            return await self._keep(chart)
+            return await self._keep(chart, server)
         except Exception:
             log.exception("archiving chart %s (%s) failed; retried later", chart.id, chart.filename)
             return False
@@ -160,14 +199,17 @@ class ChartArchive:
             return False
         return now.stored_path is None and now.failed_reason is None
 
-    async def _keep(self, chart: Chart) -> bool:
+    async def _keep(self, chart: Chart, server: str | None) -> bool:
         retries = self.settings.reconnect_attempts
         attempts = retries + 1
         backoff = Backoff(retries, self.settings.reconnect_delay_seconds)
         why = "not tried"
         for attempt in range(1, attempts + 1):
             try:
-                name = await chart_downloads.attempt(self.http, self.settings, chart, self.store)
+                async with self.transfers.slot(server):
+                    name = await chart_downloads.attempt(
+                        self.http, self.settings, chart, self.store
+                    )
             except Refused as refused:
                 log.warning(
                     "chart %s (%s) is refused for good: %s; it will not be downloaded again",

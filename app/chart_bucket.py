@@ -9,15 +9,20 @@ is async, typed, and wraps the Rust `object_store` crate of Apache Arrow.
 obstore's own retries are turned off: retries follow the service's one policy (app/retry.py),
 and each is logged. obstore reports an S3 failure as text that carries the HTTP status and the
 S3 error code of the answer; `_fault` reads them from there to say what went wrong.
+
+A chart goes up from its spooled download in one PUT (obstore holds it in memory meanwhile), and
+comes back for a message through a temporary file, copied in pieces.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import anyio
 import obstore
@@ -35,6 +40,8 @@ _CODE = re.compile(r"<Code>(\w+)</Code>")
 # When no answer came, the operating system's words ("Connection reset by peer"), else the kind.
 _CAUSE = re.compile(r'message: "([^"]{1,200})"')
 _KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
+# A read is copied to a temporary file in pieces of this size (obstore's default is 10 MiB).
+READ_CHUNK = 256 * 1024
 
 
 class BucketStore:
@@ -46,6 +53,7 @@ class BucketStore:
         """`waited_on`: someone waits on each read (a chart request, a plan card being sent),
         so reads retry once, quickly; `charts migrate` waits out the full backoff instead."""
         self.bucket = bucket = settings.chart_bucket or ""
+        self.spool = Path(tempfile.gettempdir())  # downloads wait there until they are uploaded
         endpoint = settings.aws_endpoint_url_s3
         secret = settings.aws_secret_access_key
         timeout = timedelta(seconds=settings.connection_timeout)
@@ -72,12 +80,16 @@ class BucketStore:
             else self.backoff
         )
 
-    async def put(self, name: str, data: bytes, content_type: str) -> None:
+    async def put_file(self, name: str, path: Path, content_type: str) -> None:
         key = object_key(name)
         attributes = {"Content-Type": content_type}
 
         async def put() -> None:
-            await obstore.put_async(self.store, key, data, attributes=attributes)
+            # One PUT (no multipart upload, which could leave parts behind when cut off):
+            # obstore holds the chart in memory while it is sent, one chart per transfer.
+            await obstore.put_async(
+                self.store, key, path, attributes=attributes, use_multipart=False
+            )
 
         await self._retrying(f"PUT {key}", put, self.backoff)
 
@@ -94,6 +106,29 @@ class BucketStore:
                 return None
 
         return await self._retrying(f"GET {key}", get, self.read_backoff)
+
+    async def open(self, name: str) -> BinaryIO | None:
+        key = object_key(name)
+
+        async def copy() -> BinaryIO | None:
+            copied: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+            try:
+                try:
+                    result = await obstore.get_async(self.store, key)
+                except FileNotFoundError as exc:
+                    if "NoSuchBucket" in str(exc):
+                        raise
+                    copied.close()
+                    return None
+                async for chunk in result.stream(min_chunk_size=READ_CHUNK):
+                    await anyio.to_thread.run_sync(copied.write, chunk)
+                copied.seek(0)
+                return copied
+            except BaseException:
+                copied.close()
+                raise
+
+        return await self._retrying(f"GET {key}", copy, self.read_backoff)
 
     async def check(self) -> None:
         """One listing of at most one key: the bucket exists and these credentials may read it."""

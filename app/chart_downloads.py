@@ -5,14 +5,20 @@ Every attempt has an overall deadline, and every failure is sorted: one that can
 error, timeout, 429, 5xx, storage trouble) leaves the chart pending for a later retry; one that
 never will (not the declared image, too large, another 4xx, a redirect, a host other than
 Discord's CDN) is recorded in `failed_reason`, and the chart is never fetched again.
+
+The bytes go to a spool file as they arrive, hashed and checked on the way, and the store keeps
+that file: a download holds a chunk in memory, never the chart.
 """
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import anyio
 import httpx
 
-from app.chart_store import ChartStore, StoreError, stored_name
+from app.chart_store import ChartStore, StoreError, named, spool_file
 from app.discord.protocol import API_HOST, CDN_HOSTS
 from app.records import Chart
 from app.settings import Settings
@@ -92,6 +98,10 @@ def host_allowed(url: str, settings: Settings) -> bool:
 # --- one attempt ----------------------------------------------------------------------------------
 
 
+# The longest start of an image _looks_like reads (WebP's "RIFF" size "WEBP").
+_SIGNATURE_BYTES = 12
+
+
 def _looks_like(content_type: str, data: bytes) -> bool:
     """The bytes start the way the declared image type does, so we never serve other content."""
     if content_type == "image/png":
@@ -109,12 +119,16 @@ def megabytes(size: int) -> str:
     return f"{size / 1048576:.1f} MB"
 
 
-async def _fetch(http: httpx.AsyncClient, settings: Settings, chart: Chart) -> bytes:
-    """The chart's bytes, checked; raises Refused or Passing."""
+async def _fetch(http: httpx.AsyncClient, settings: Settings, chart: Chart, spool: Path) -> str:
+    """Write the chart's bytes to `spool`, checked; their SHA-256 (hex). Raises Refused,
+    Passing, or StoreError when the spool cannot be written."""
     if not host_allowed(chart.url, settings):
         raise Refused("not on Discord's CDN")
     limit = settings.max_chart_bytes
     too_large = Refused(f"larger than {megabytes(limit)}")
+    wrong_kind = Refused(f"not a {_KIND.get(chart.content_type, chart.content_type)} image")
+    digest = hashlib.sha256()
+    size, head = 0, b""
     try:
         # Never follow a redirect: it could lead anywhere, and Discord's CDN does not send them.
         async with http.stream("GET", chart.url, follow_redirects=False) as response:
@@ -128,16 +142,31 @@ async def _fetch(http: httpx.AsyncClient, settings: Settings, chart: Chart) -> b
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise too_large
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > limit:
-                    raise too_large
+            async with await _spool_open(spool) as out:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise too_large
+                    if len(head) < _SIGNATURE_BYTES:
+                        head += chunk[:_SIGNATURE_BYTES]
+                        if len(head) >= _SIGNATURE_BYTES and not _looks_like(
+                            chart.content_type, head
+                        ):
+                            raise wrong_kind
+                    digest.update(chunk)
+                    await out.write(chunk)
     except httpx.HTTPError as exc:
         raise Passing(exc.__class__.__name__) from exc
-    if not _looks_like(chart.content_type, bytes(data)):
-        raise Refused(f"not a {_KIND.get(chart.content_type, chart.content_type)} image")
-    return bytes(data)
+    except OSError as exc:  # the spool: a full disk, a folder that cannot be made
+        raise StoreError(f"{spool.parent}: {exc.strerror or exc}", transient=True) from exc
+    if not _looks_like(chart.content_type, head):
+        raise wrong_kind
+    return digest.hexdigest()
+
+
+async def _spool_open(spool: Path) -> anyio.AsyncFile[bytes]:
+    await anyio.to_thread.run_sync(lambda: spool.parent.mkdir(parents=True, exist_ok=True))
+    return await anyio.open_file(spool, "wb")
 
 
 async def attempt(
@@ -145,14 +174,19 @@ async def attempt(
 ) -> str:
     """Download and store the chart; its stored name. Raises Refused or Passing."""
     seconds = deadline(settings)
+    spool = spool_file(store.spool, chart.id)
     try:
         with anyio.fail_after(seconds):
-            data = await _fetch(http, settings, chart)
-            name = stored_name(chart.id, data, IMAGE_TYPES[chart.content_type])
-            await store.put(name, data, chart.content_type)
+            sha256 = await _fetch(http, settings, chart, spool)
+            name = named(chart.id, sha256, IMAGE_TYPES[chart.content_type])
+            await store.put_file(name, spool, chart.content_type)
             return name
     except TimeoutError:
         raise Passing(f"not done within {seconds:g}s") from None
     except StoreError as exc:
         again = exc.transient and not exc.retried
         raise StoreFailed(f"chart store: {exc.reason}", again=again) from exc
+    finally:
+        # What is left of it: all of it when it was not kept, nothing once it was moved.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(lambda: spool.unlink(missing_ok=True))

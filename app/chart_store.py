@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 import anyio.to_thread
 
@@ -37,12 +37,18 @@ class StoreError(Exception):
 
 class ChartStore(Protocol):
     backend: Backend
+    spool: Path  # where downloads are written before they are kept
 
-    async def put(self, name: str, data: bytes, content_type: str) -> None:
-        """Keep `data` under `name`; raises StoreError."""
+    async def put_file(self, name: str, path: Path, content_type: str) -> None:
+        """Keep the bytes of the file at `path` under `name`; the file may be moved away.
+        Raises StoreError."""
 
     async def get(self, name: str) -> bytes | None:
         """The bytes kept under `name`, None when there are none; raises StoreError."""
+
+    async def open(self, name: str) -> BinaryIO | None:
+        """The bytes kept under `name` as a file open for reading at its start (the caller
+        closes it), None when there are none; raises StoreError."""
 
     async def check(self) -> None:
         """Raise StoreError unless the store can be written to and read now."""
@@ -51,7 +57,26 @@ class ChartStore(Protocol):
 
 
 def stored_name(chart_id: int, data: bytes, ext: str) -> str:
-    return f"{chart_id}-{hashlib.sha256(data).hexdigest()[:32]}{ext}"
+    return named(chart_id, hashlib.sha256(data).hexdigest(), ext)
+
+
+def named(chart_id: int, sha256: str, ext: str) -> str:
+    """The stored name of chart `chart_id` whose bytes have this SHA-256 (hex)."""
+    return f"{chart_id}-{sha256[:32]}{ext}"
+
+
+def spool_file(folder: Path, chart_id: int) -> Path:
+    """Where a download of the chart is written as it arrives. Per process, so two workers
+    downloading the same chart never write into one file; a dot file, so it is no chart."""
+    return folder / f".{chart_id}.{os.getpid()}.part"
+
+
+def _open_binary(path: Path) -> BinaryIO:
+    return path.open("rb")
+
+
+def size_of(file: BinaryIO) -> int:
+    return os.fstat(file.fileno()).st_size
 
 
 def digest_of(name: str) -> str | None:
@@ -75,16 +100,18 @@ def object_key(name: str) -> str:
 
 
 class DirectoryStore:
-    """Files under CHART_STORAGE_DIR, each written atomically."""
+    """Files under CHART_STORAGE_DIR, each put in place atomically."""
 
     backend: Backend = "directory"
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.spool = folder  # the same file system: a spooled download is renamed into place
 
-    async def put(self, name: str, data: bytes, content_type: str) -> None:
+    async def put_file(self, name: str, path: Path, content_type: str) -> None:
         try:
-            await anyio.to_thread.run_sync(self._write, name, data)
+            # Atomic: a reader never sees half a file.
+            await anyio.to_thread.run_sync(path.replace, self.folder / name)
         except OSError as exc:
             raise StoreError(f"{self.folder}: {exc.strerror or exc}", transient=True) from exc
 
@@ -97,6 +124,15 @@ class DirectoryStore:
             raise StoreError(
                 f"{self.folder / name}: {exc.strerror or exc}", transient=True
             ) from exc
+
+    async def open(self, name: str) -> BinaryIO | None:
+        path = self.folder / name
+        try:
+            return await anyio.to_thread.run_sync(_open_binary, path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"{path}: {exc.strerror or exc}", transient=True) from exc
 
     async def check(self) -> None:
         def writable() -> bool:
@@ -112,14 +148,3 @@ class DirectoryStore:
 
     async def close(self) -> None:
         pass
-
-    def _write(self, name: str, data: bytes) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # Per process, so two workers archiving the same chart never write into one file.
-        partial = self.folder / f".{name}.{os.getpid()}.part"
-        try:
-            partial.write_bytes(data)
-            partial.replace(self.folder / name)  # atomic: a reader never sees half a file
-        except BaseException:
-            partial.unlink(missing_ok=True)  # a full disk must not keep what did fit
-            raise

@@ -47,11 +47,11 @@ class Services:
     probe: Callable[[], int]  # plan count over a new connection: /health sees the database now
     plans: PlanService
     metrics: Metrics
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # chart downloads (Discord's CDN)
     threads: DatabaseThreads
     charts: ChartArchive
     store: ChartStore  # where archived charts are kept: a directory or a bucket
-    webhook: Webhook  # answers after the first, to interactions we deferred
+    webhook: Webhook  # answers after the first, to interactions we deferred (its own client)
     fake_discord: FakeDiscord | None  # mock mode: Discord's side, kept in-process
 
     async def write(self, call: Callable[..., T], *args: object) -> T:
@@ -62,6 +62,7 @@ class Services:
 
     async def close(self) -> None:
         await self.http.aclose()
+        await self.webhook.http.aclose()
         await self.store.close()
         self.engine.dispose()
 
@@ -92,9 +93,11 @@ def build_services(
         outside = transport or httpx.AsyncHTTPTransport()
         fake_discord = FakeDiscord(settings.discord_api_base_url, outside=outside, local_cdn=True)
         transport = fake_discord
-    http = httpx.AsyncClient(
-        transport=transport, timeout=httpx.Timeout(settings.connection_timeout)
-    )
+    timeout = httpx.Timeout(settings.connection_timeout)
+    # Two clients, two connection pools: chart downloads, however many and slow, never hold
+    # the connections an answer to Discord waits for.
+    http = httpx.AsyncClient(transport=transport, timeout=timeout)
+    discord_http = httpx.AsyncClient(transport=transport, timeout=timeout)
     plans = PlanService(
         PlanRepository(engine),
         coaches=settings.coaches,
@@ -115,7 +118,7 @@ def build_services(
         charts=ChartArchive(settings, http, plans, threads, store, lease),
         store=store,
         webhook=Webhook(
-            http,
+            discord_http,
             settings.discord_api_base_url,
             Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds),
             settings.discord_application_id,

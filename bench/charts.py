@@ -47,7 +47,7 @@ def s3_server(port: int) -> Iterator[str]:
 
 def seed_archived(b: Bench, name: str) -> list[int]:
     """One archived chart per coach, kept under CHART_STORAGE_DIR; their ids."""
-    from app.chart_store import DirectoryStore, stored_name
+    from app.chart_store import stored_name
     from app.plans import Actor, NewChart, Place, PlanService
     from app.settings import load_settings
     from app.storage.database import make_engine, migrate
@@ -58,7 +58,8 @@ def seed_archived(b: Bench, name: str) -> list[int]:
     engine = make_engine(settings.database_url)
     migrate(engine)
     service = PlanService(PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone)
-    folder = DirectoryStore(Path(env["CHART_STORAGE_DIR"]))
+    folder = Path(env["CHART_STORAGE_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
     ids = []
     for n, coach in enumerate(settings.coaches):
         chart = NewChart(f"https://cdn.discordapp.com/{coach}.png", "c.png", "image/png", 1)
@@ -66,7 +67,7 @@ def seed_archived(b: Bench, name: str) -> list[int]:
                             place=Place("200000000000000001"), charts=[chart])  # fmt: skip
         data = b"\x89PNG\r\n\x1a\n" + bytes([n]) * CHART_BYTES
         stored = stored_name(plan.charts[0].id, data, ".png")
-        folder._write(stored, data)
+        (folder / stored).write_bytes(data)
         service.mark_archived(plan.charts[0].id, stored)
         ids.append(plan.charts[0].id)
     engine.dispose()

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import anyio
 
+from app.chart_store import size_of
 from app.discord import plan_messages, protocol, responses
 from app.discord.components import Outgoing, Upload
 from app.discord.interaction import Interaction, Reply
@@ -176,36 +178,73 @@ def api_base(services: Services) -> str:
     return (services.settings.public_base_url or "").rstrip("/")
 
 
-async def plan_card(services: Services, plan: Plan) -> Outgoing:
+@contextlib.asynccontextmanager
+async def plan_card(services: Services, plan: Plan) -> AsyncIterator[Outgoing]:
     """The plan card with its archived charts uploaded as the message's own files, so no image
     depends on Discord's expiring links or on this service's address. Charts that cannot go
-    (more than a message holds, too large, unreadable) are named on the card instead."""
-    files: dict[int, Upload] = {}
+    (more than a message holds, too large, unreadable) are named on the card instead.
+
+    Only the charts the message carries are opened, each as a file the upload streams from;
+    they stay open, and the plan's server holds a transfer slot (app/chart_archive.py), while
+    the card is used: upload it within the `async with`."""
     why: dict[int, str] = {}
     # A chart refused or not archived yet is named on the card instead.
     archived = [chart for chart in plan.charts if not chart.failed_reason and chart.stored_path]
-    contents: dict[int, bytes | None] = {}
-
-    async def read(chart: Chart) -> None:
-        contents[chart.id] = await services.charts.read(chart)
-
-    async with anyio.create_task_group() as reads:  # side by side: a bucket answers each slowly
-        for chart in archived:
-            reads.start_soon(read, chart)
+    fitting = []
     for chart in archived:
-        if len(files) == protocol.ATTACHMENTS_MAX:
-            why[chart.id] = f"a message carries at most {protocol.ATTACHMENTS_MAX} files"
-            continue
-        data = contents[chart.id]
-        if data is None:
-            continue
-        if len(data) > protocol.UPLOAD_MAX_BYTES:
-            why[chart.id] = "larger than the 10 MiB Discord takes in a file"
-            continue
-        files[chart.id] = plan_messages.chart_upload(len(files) + 1, chart, data)
-    return plan_messages.plan_card(
-        plan, files, api_base(services), why=why, coaches=services.settings.coaches
-    )
+        if chart.size > protocol.UPLOAD_MAX_BYTES:  # as Discord declared it: not worth a read
+            why[chart.id] = TOO_LARGE
+        else:
+            fitting.append(chart)
+    async with contextlib.AsyncExitStack() as opened:
+        if fitting:
+            await opened.enter_async_context(services.charts.transfers.slot(plan.guild_id))
+        files = await _open_charts(services, fitting, opened, why)
+        yield plan_messages.plan_card(
+            plan, files, api_base(services), why=why, coaches=services.settings.coaches
+        )
+
+
+TOO_LARGE = "larger than the 10 MiB Discord takes in a file"
+
+
+async def _open_charts(
+    services: Services, charts: list[Chart], opened: contextlib.AsyncExitStack, why: dict[int, str]
+) -> dict[int, Upload]:
+    """The uploads of the first ATTACHMENTS_MAX charts that can be read, in the plan's order,
+    their files closed by `opened`; `why` says why the others are left out. Opened side by side
+    (a bucket answers each slowly), never more than a message carries at once."""
+    found: dict[int, BinaryIO | None] = {}
+
+    async def open_one(chart: Chart) -> None:
+        found[chart.id] = file = await services.charts.open(chart)
+        if file is not None:
+            opened.callback(file.close)
+
+    left = list(charts)
+    while left:
+        room = protocol.ATTACHMENTS_MAX - sum(
+            1 for file in found.values() if file is not None and not file.closed
+        )
+        if room <= 0:
+            break
+        batch, left = left[:room], left[room:]
+        async with anyio.create_task_group() as reads:
+            for chart in batch:
+                reads.start_soon(open_one, chart)
+        for chart in batch:
+            file = found[chart.id]
+            if file is not None and size_of(file) > protocol.UPLOAD_MAX_BYTES:
+                file.close()  # declared within Discord's limit, kept larger: never sent
+                why[chart.id] = TOO_LARGE
+    for chart in left:
+        why[chart.id] = f"a message carries at most {protocol.ATTACHMENTS_MAX} files"
+    files: dict[int, Upload] = {}
+    for chart in charts:
+        file = found.get(chart.id)
+        if file is not None and not file.closed:
+            files[chart.id] = plan_messages.chart_upload(len(files) + 1, chart, file)
+    return files
 
 
 def text_only_card(services: Services, plan: Plan) -> dict[str, Any]:

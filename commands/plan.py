@@ -97,14 +97,14 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
         try:
             pending = _pending(plan)
             if pending:  # charts archived before (an edit's) need no download nor a re-read
-                await services.charts.archive_now(pending)
+                await services.charts.archive_now(pending, plan.guild_id)
                 plan = await services.read(services.plans.get_by_id, interaction.guild, plan.id)
         except Exception:
             # The plan is saved either way; the card names the charts it cannot show.
             log.exception("archiving the charts of plan %s failed", plan.id)
-        card = await plan_card(services, plan)
-        await services.webhook.edit_original(
-            interaction.application_id, interaction.token, card.data, card.files
-        )
+        async with plan_card(services, plan) as card:  # the charts stream from their files
+            await services.webhook.edit_original(
+                interaction.application_id, interaction.token, card.data, card.files
+            )
     except Exception:
         log.exception("showing plan %s after its deferral failed", plan.id)

@@ -101,6 +101,34 @@ def test_a_bucket_chart_goes_with_its_card_and_is_served_with_the_key_and_304(
         assert (first.status_code, again.status_code, again.content) == (200, 304, b"")
 
 
+def test_a_card_reads_from_the_bucket_only_the_charts_it_carries(
+    settings: Settings, signer: SigningKey, s3_server: S3Server, bucket_edge: BucketEdge
+) -> None:
+    bucket = s3_server.new_bucket()
+    many = on_bucket(settings, bucket_edge.url, bucket, max_chart_attachments=20)
+    with discord_app(many, signer, FakeDiscord()) as discord:
+        charts = {}
+        for n in range(1, 18):  # 17 charts; a message carries 10
+            url = discord.fake.add_file(f"c{n}.png", png(100 + n))
+            charts[f"chart{n}"] = attachment(url, f"c{n}.png", 100 + n)
+
+        def reads() -> int:
+            return sum(1 for m, p in bucket_edge.seen if m == "GET" and f"/{bucket}/charts/" in p)
+
+        discord.command("plan", coach="d", text="x", attachments=charts)
+        card, files = edited(discord.fake)
+        assert len(gallery(card)) == 10
+        assert [files[f"{n}-c{n}.png"].data for n in range(1, 11)] == [
+            png(100 + n) for n in range(1, 11)
+        ]
+        assert reads() == 10
+        # A text-only edit's card shows the same ten: read once each, the other seven not at all.
+        answer = discord.command("edit", coach="d", text="Levels moved")
+        assert answer == {"type": 5}
+        assert len(gallery(discord.fake.edits[-1][2])) == 10
+        assert reads() == 20
+
+
 def test_health_reports_the_store_and_its_state(
     settings: Settings, signer: SigningKey, s3_server: S3Server
 ) -> None:

@@ -233,7 +233,7 @@ def test_a_full_disk_leaves_no_partial_file_and_the_chart_is_retried(
     folder.mkdir(parents=True)
     # The archive writes chart 1 to this partial file first: make writing it hit a full disk.
     name = f"1-{hashlib.sha256(body).hexdigest()[:32]}.png"
-    (folder / f".{name}.{os.getpid()}.part").symlink_to("/dev/full")
+    (folder / f".1.{os.getpid()}.part").symlink_to("/dev/full")
     with discord_app(fast_settings(settings), signer, fake) as discord:
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
         assert len(fake.edits) == 1
@@ -282,7 +282,7 @@ def test_a_command_waits_for_the_background_retry_already_fetching_its_chart(
             async with anyio.create_task_group() as group:
                 group.start_soon(services.charts.keep, chart)  # the background retry
                 await anyio.sleep(0.1)  # it is fetching now
-                await services.charts.archive_now([chart])  # the command's pass
+                await services.charts.archive_now([chart], GUILD)  # the command's pass
                 # What the plan card reads next: the retry's outcome, not a chart "still pending".
                 [seen] = services.plans.get_by_id(GUILD, chart.plan_id).charts
                 return seen.failed_reason

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from app.discord import protocol
 from app.discord.responses import NO_PINGS, clip
@@ -21,11 +21,11 @@ _LAST_LINE = 60
 @dataclass(frozen=True, slots=True)
 class Upload:
     """A file sent with the message (a `files[n]` part); components show it as
-    `attachment://<filename>`."""
+    `attachment://<filename>`. `data` may be an open file: the upload streams from it."""
 
     filename: str
     content_type: str
-    data: bytes
+    data: bytes | IO[bytes]
     description: str = ""  # alt text
 
     @property

@@ -9,7 +9,7 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
 from app.discord import components as ui
 from app.discord import protocol
@@ -71,7 +71,7 @@ def upload_name(position: int, chart: Chart) -> str:
     return f"{position}-{stem[:60] or 'chart'}.{ext}"
 
 
-def chart_upload(position: int, chart: Chart, data: bytes) -> Upload:
+def chart_upload(position: int, chart: Chart, data: bytes | IO[bytes]) -> Upload:
     return Upload(upload_name(position, chart), chart.content_type, data, chart.filename)
 
 

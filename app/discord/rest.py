@@ -64,7 +64,8 @@ class Webhook:
         files: Sequence[Upload] = (),
     ) -> bool:
         """Replace the "thinking…" message with `data`, uploading `files` with it (multipart:
-        `payload_json` and `files[n]`, n the id `data["attachments"]` gives each). Retries
+        `payload_json` and `files[n]`, n the id `data["attachments"]` gives each; a file given
+        open is streamed, read again from its start on a retry). Retries
         connection errors, 5xx, 429 (after Discord's retry_after) and 404 (Discord answers 404
         until it has seen the deferral)."""
         body = dict(data)
