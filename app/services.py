@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
@@ -67,15 +68,20 @@ class Services:
 
 
 def build_services(
-    settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    metrics: Metrics,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Services:
     """Open the database (upgrading its schema) and the HTTP client. Synchronous and slow on a
-    cold process: the warm-up runs it in a worker thread."""
+    cold process: the warm-up runs it in a worker thread. `clock` (tests) says what time it is:
+    what day is today, and the time writes are stamped with."""
     import httpx
 
     from app.chart_archive import ChartArchive
     from app.discord.rest import Webhook
     from app.plans import PlanService
+    from app.quotas import MB, Limits
     from app.retry import Backoff
     from app.storage.database import make_engine, migrate, ping
     from app.storage.leases import CHART_RETRIES, Lease
@@ -95,11 +101,21 @@ def build_services(
     http = httpx.AsyncClient(
         transport=transport, timeout=httpx.Timeout(settings.connection_timeout)
     )
+    limits = Limits(
+        days_back=settings.plan_days_back,
+        days_ahead=settings.plan_days_ahead,
+        member_plans=settings.member_plans_per_day,
+        guild_plans=settings.guild_plans_per_day,
+        member_chart_bytes=int(settings.member_chart_mb_per_day * MB),
+        guild_chart_bytes=int(settings.guild_chart_mb_per_day * MB),
+    )
     plans = PlanService(
-        PlanRepository(engine),
+        PlanRepository(engine, clock),
         coaches=settings.coaches,
         timezone=settings.zone,
         max_charts=settings.max_chart_attachments,
+        limits=limits,
+        clock=clock,
     )
     threads = DatabaseThreads()
     store = open_store(settings)
@@ -145,7 +161,8 @@ class NotStarted(PlanError):
 class Runtime:
     """The services once the warm-up has built them. Made per app by the lifespan."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock  # tests set the time; else it is the system's
         self.current: Services | None = None
         self.error: BaseException | None = None
         self.ready = anyio.Event()
@@ -180,7 +197,7 @@ class Runtime:
         on_failure: Callable[[], None] | None,
     ) -> None:
         started = time.perf_counter()
-        build = functools.partial(build_services, settings, metrics, transport)
+        build = functools.partial(build_services, settings, metrics, transport, self.clock)
         try:
             self.current = await anyio.to_thread.run_sync(build)
             log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)
