@@ -44,11 +44,12 @@ def check_date(day: date, today: date, limits: Limits, zone: ZoneInfo) -> None:
         return
     now = f"today being {today} in {zone.key}"
     if earliest is not None and latest is not None:
-        allowed = f"from {earliest} to {latest} ({back} days back to {ahead} days ahead, {now})"
+        span = f"{_days(back)} back to {_days(ahead)} ahead"
+        allowed = f"from {earliest} to {latest} ({span}, {now})"
     elif earliest is not None:
-        allowed = f"{earliest} or later (at most {back} days back, {now})"
+        allowed = f"{earliest} or later (at most {_days(back)} back, {now})"
     else:
-        allowed = f"{latest} or earlier (at most {ahead} days ahead, {now})"
+        allowed = f"{latest} or earlier (at most {_days(ahead)} ahead, {now})"
     raise BadDate(f"{day} is out of range: a new plan's date must be {allowed}.")
 
 
@@ -74,15 +75,15 @@ def daily(
     def check(used: Usage) -> None:
         if plans and limits.member_plans and used.member_plans + plans > limits.member_plans:
             refuse(
-                f"You have posted {used.member_plans} new plans in this server today "
-                f"({zone.key}), the most a member may post per day (edits do not count). "
+                f"You have posted {_plans(used.member_plans)} in this server today ({zone.key}); "
+                f"a member may post {limits.member_plans} per day (edits do not count). "
                 f"You can post new plans again {resets}."
             )
         if plans and limits.guild_plans and used.guild_plans + plans > limits.guild_plans:
             refuse(
-                f"This server has had {used.guild_plans} new plans today ({zone.key}), the "
-                f"most it may get per day (edits do not count). New plans can be posted again "
-                f"{resets}."
+                f"This server has had {_plans(used.guild_plans)} today ({zone.key}); it may get "
+                f"{limits.guild_plans} per day (edits do not count). New plans can be posted "
+                f"again {resets}."
             )
         if not chart_bytes:
             return
@@ -105,6 +106,14 @@ def daily(
             )
 
     return DailyQuota(since=start, plans=plans, chart_bytes=chart_bytes, check=check)
+
+
+def _plans(count: int) -> str:
+    return "1 new plan" if count == 1 else f"{count} new plans"
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
 
 
 def _mb(size: int) -> str:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,9 +89,9 @@ def test_a_members_new_plans_past_the_daily_limit_wait_for_new_yorks_midnight(
         assert posted(discord.command("plan", coach="i", text="two"))
         refusal = ephemeral_text(discord.command("plan", coach="s", text="three"))
         assert refusal.startswith(
-            "You have posted 2 new plans in this server today (America/New_York), the most a "
-            "member may post per day (edits do not count). You can post new plans again at "
-            "midnight America/New_York, when the day's count starts again."
+            "You have posted 2 new plans in this server today (America/New_York); a member may "
+            "post 2 per day (edits do not count). You can post new plans again at midnight "
+            "America/New_York, when the day's count starts again."
         )
         assert resets_at(MIDNIGHT) in refusal
         # Edits are not new plans: the author still edits, and another member still posts.
@@ -119,9 +120,8 @@ def test_a_server_past_its_daily_limit_refuses_every_member_other_servers_post_o
         assert posted(discord.command("plan", coach="i", text="two", user=OTHER))
         refusal = ephemeral_text(discord.command("plan", coach="s", text="three", user=THIRD))
         assert refusal.startswith(
-            "This server has had 2 new plans today (America/New_York), the most it may get per "
-            "day (edits do not count). New plans can be posted again at midnight "
-            "America/New_York"
+            "This server has had 2 new plans today (America/New_York); it may get 2 per day "
+            "(edits do not count). New plans can be posted again at midnight America/New_York"
         )
         assert resets_at(MIDNIGHT) in refusal
         assert posted(discord.command("plan", coach="s", text="elsewhere", guild_id=ELSEWHERE))
@@ -137,7 +137,7 @@ def test_a_deleted_plan_still_counts_as_posted(settings: Settings, signer: Signi
         discord.send(button_interaction(confirm))
         assert discord.client.get("/api/coach-plans/?coach=d").status_code == 404
         refusal = ephemeral_text(discord.command("plan", coach="d", text="again"))
-        assert refusal.startswith("You have posted 1 new plans in this server today")
+        assert refusal.startswith("You have posted 1 new plan in this server today")
 
 
 # --- chart megabytes per day ------------------------------------------------------------------
@@ -249,14 +249,14 @@ def test_one_sided_windows_name_their_one_bound(settings: Settings, signer: Sign
         refusal = ephemeral_text(discord.command("plan", coach="d", text="x", date="2026-03-12"))
         assert refusal == (
             "2026-03-12 is out of range: a new plan's date must be 2026-03-11 or earlier (at "
-            "most 1 days ahead, today being 2026-03-10 in America/New_York)."
+            "most 1 day ahead, today being 2026-03-10 in America/New_York)."
         )
 
 
 # --- settings ---------------------------------------------------------------------------------
 
 
-def test_the_limits_default_to_the_documented_values(tmp_path: Any) -> None:
+def test_the_limits_default_to_the_documented_values(tmp_path: Path) -> None:
     found = load_settings(mock_mode=True, database_path=tmp_path / "plans.db")
     assert (found.plan_days_back, found.plan_days_ahead) == (366, 31)
     assert (found.member_plans_per_day, found.guild_plans_per_day) == (30, 300)
@@ -273,11 +273,17 @@ def test_a_negative_limit_stops_start_up_naming_the_setting() -> None:
 # --- the count in the database ----------------------------------------------------------------
 
 
-@pytest.mark.postgres
-def test_concurrent_posts_near_the_limit_never_all_pass_on_postgresql(postgres_url: str) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_concurrent_posts_near_the_limit_never_all_pass(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     """Eight posts by one member at once, with room for three: exactly three are saved, though
     each runs in its own transaction on its own connection."""
-    engine = make_engine(postgres_url)
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'plans.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
     migrate(engine)
     plans = PlanService(
         PlanRepository(engine),
