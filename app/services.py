@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from app.discord.fake import FakeDiscord
     from app.discord.rest import Webhook
     from app.plans import PlanService
+    from app.quotas import Limits
 
 log = logging.getLogger("coach_plans")
 T = TypeVar("T")
@@ -81,7 +82,6 @@ def build_services(
     from app.chart_archive import ChartArchive
     from app.discord.rest import Webhook
     from app.plans import PlanService
-    from app.quotas import MB, Limits
     from app.retry import Backoff
     from app.storage.database import make_engine, migrate, ping
     from app.storage.leases import CHART_RETRIES, Lease
@@ -101,20 +101,12 @@ def build_services(
     http = httpx.AsyncClient(
         transport=transport, timeout=httpx.Timeout(settings.connection_timeout)
     )
-    limits = Limits(
-        days_back=settings.plan_days_back,
-        days_ahead=settings.plan_days_ahead,
-        member_plans=settings.member_plans_per_day,
-        guild_plans=settings.guild_plans_per_day,
-        member_chart_bytes=int(settings.member_chart_mb_per_day * MB),
-        guild_chart_bytes=int(settings.guild_chart_mb_per_day * MB),
-    )
     plans = PlanService(
         PlanRepository(engine, clock),
         coaches=settings.coaches,
         timezone=settings.zone,
         max_charts=settings.max_chart_attachments,
-        limits=limits,
+        limits=limits_of(settings),
         clock=clock,
     )
     threads = DatabaseThreads()
@@ -149,6 +141,20 @@ def open_store(settings: Settings) -> ChartStore:
     from app.chart_store import DirectoryStore
 
     return DirectoryStore(settings.chart_storage_dir)
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The bounds on what commands post, as the settings give them."""
+    from app.quotas import MB, Limits
+
+    return Limits(
+        days_back=settings.plan_days_back,
+        days_ahead=settings.plan_days_ahead,
+        member_plans=settings.member_plans_per_day,
+        guild_plans=settings.guild_plans_per_day,
+        member_chart_bytes=int(settings.member_chart_mb_per_day * MB),
+        guild_chart_bytes=int(settings.guild_chart_mb_per_day * MB),
+    )
 
 
 class NotStarted(PlanError):
