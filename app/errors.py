@@ -3,7 +3,7 @@ answer (an ephemeral message) and once to an HTTP error (status and code)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 
 class PlanError(Exception):
@@ -98,3 +98,14 @@ class BadLevels(PlanError):
     written backwards, a bias other than long, short or neutral."""
 
     code = "bad_levels"
+
+
+class QuotaExceeded(PlanError):
+    """A member or a guild reached a daily limit on new plans or chart bytes."""
+
+    status = 429
+    code = "quota_exceeded"
+
+    def __init__(self, message: str, resets_at: datetime) -> None:
+        super().__init__(message)
+        self.resets_at = resets_at  # when the day counted ends (UTC)

@@ -7,6 +7,7 @@ before any storage work.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,9 +24,10 @@ class PlanInputs:
     coaches: tuple[str, ...]
     timezone: ZoneInfo
     max_charts: int
+    clock: Callable[[], datetime]  # now, as an aware datetime
 
     def today(self) -> date:
-        return datetime.now(self.timezone).date()
+        return self.clock().astimezone(self.timezone).date()
 
     def coach(self, name: str | None) -> str:
         """A coach name from COACHES, whatever case it was typed in."""

@@ -8,13 +8,14 @@ worker threads) and return the frozen records of app/records.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from app import levels as level_rules
+from app import quotas
 from app.errors import (
     BadText,
     ChartNotFound,
@@ -25,7 +26,8 @@ from app.errors import (
 from app.level_extraction import extract
 from app.levels import NOT_GIVEN, GivenLevels
 from app.plan_inputs import MAX_TEXT, PlanInputs
-from app.records import Actor, Chart, HistoryEntry, Levels, NewChart, Place, Plan
+from app.quotas import NO_LIMITS, Limits
+from app.records import Actor, Chart, DailyQuota, HistoryEntry, Levels, NewChart, Place, Plan
 
 if TYPE_CHECKING:
     from app.storage.repository import PlanRepository
@@ -68,12 +70,16 @@ class PlanService(PlanInputs):
         coaches: Sequence[str],
         timezone: ZoneInfo,
         max_charts: int = 10,
+        limits: Limits = NO_LIMITS,  # bounds on what commands post: none unless given
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.repository = repository
         self.coaches = tuple(coaches)
         self._rank = {name: n for n, name in enumerate(self.coaches)}
         self.timezone = timezone
         self.max_charts = max_charts
+        self.limits = limits
+        self.clock = clock or (lambda: datetime.now(UTC))
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -91,12 +97,17 @@ class PlanService(PlanInputs):
     ) -> Plan:
         """A new plan in `place`'s guild; `once` is an idempotency key: the same request
         delivered twice (to two workers, or two instances) is carried out once. Levels not
-        given are read from the text (app/levels.py)."""
+        given are read from the text (app/levels.py). Its date must lie in the window around
+        today, and it counts against its author's and guild's daily quotas (app/quotas.py)."""
         guild = _guild(place.guild_id)
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
+        quotas.check_date(day, self.today(), self.limits, self.timezone)
         self._check_chart_count(0, len(charts))
         stored = level_rules.resolve(text, levels)
-        plan = self.repository.insert(guild, coach, day, text, author, place, charts, once, stored)
+        quota = self._quota(1, charts)
+        plan = self.repository.insert(
+            guild, coach, day, text, author, place, charts, once, stored, quota
+        )
         return _with_levels(plan)
 
     def edit(
@@ -141,6 +152,7 @@ class PlanService(PlanInputs):
             expected_version=expected_version,
             plan_id=plan_id,
             once=once,
+            quota=self._quota(0, charts) if charts else None,  # added charts count, text not
         )
         return _with_levels(plan)
 
@@ -175,6 +187,10 @@ class PlanService(PlanInputs):
     def mark_failed(self, chart_id: int, reason: str) -> None:
         """The chart can never be archived: say why, and leave it out of every retry."""
         self.repository.mark_failed(chart_id, reason)
+
+    def _quota(self, plans: int, charts: Sequence[NewChart]) -> DailyQuota:
+        size = sum(chart.size for chart in charts)
+        return quotas.daily(self.limits, self.clock(), self.timezone, plans=plans, chart_bytes=size)
 
     # --- reads -------------------------------------------------------------------------------
 

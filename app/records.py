@@ -7,7 +7,7 @@ same on SQLite and PostgreSQL and always fits its column.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -179,3 +179,27 @@ class HistoryEntry:
     edited_by: str
     edited_by_id: str
     edited_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one member, and their whole guild, posted since an instant: new plans (edits are
+    not new plans) and the declared bytes of the charts attached, by /plan and /edit alike."""
+
+    member_plans: int = 0
+    member_chart_bytes: int = 0
+    guild_plans: int = 0
+    guild_chart_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DailyQuota:
+    """A command's posting counted against its member's and guild's day: inside the write's
+    transaction, `check` is handed what they posted since `since` (the day's start) and raises
+    to refuse; otherwise the posting (`plans` new plans, `chart_bytes` of charts) is recorded
+    as theirs."""
+
+    since: datetime
+    plans: int
+    chart_bytes: int
+    check: Callable[[Usage], None]

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from app.discord.fake import FakeDiscord
     from app.discord.rest import Webhook
     from app.plans import PlanService
+    from app.quotas import Limits
 
 log = logging.getLogger("coach_plans")
 T = TypeVar("T")
@@ -68,10 +70,14 @@ class Services:
 
 
 def build_services(
-    settings: Settings, metrics: Metrics, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    metrics: Metrics,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Services:
     """Open the database (upgrading its schema) and the HTTP client. Synchronous and slow on a
-    cold process: the warm-up runs it in a worker thread."""
+    cold process: the warm-up runs it in a worker thread. `clock` (tests) says what time it is:
+    what day is today, and the time writes are stamped with."""
     import httpx
 
     from app.chart_archive import ChartArchive
@@ -99,10 +105,12 @@ def build_services(
     http = httpx.AsyncClient(transport=transport, timeout=timeout)
     discord_http = httpx.AsyncClient(transport=transport, timeout=timeout)
     plans = PlanService(
-        PlanRepository(engine),
+        PlanRepository(engine, clock),
         coaches=settings.coaches,
         timezone=settings.zone,
         max_charts=settings.max_chart_attachments,
+        limits=limits_of(settings),
+        clock=clock,
     )
     threads = DatabaseThreads()
     store = open_store(settings)
@@ -138,6 +146,20 @@ def open_store(settings: Settings) -> ChartStore:
     return DirectoryStore(settings.chart_storage_dir)
 
 
+def limits_of(settings: Settings) -> Limits:
+    """The bounds on what commands post, as the settings give them."""
+    from app.quotas import MB, Limits
+
+    return Limits(
+        days_back=settings.plan_days_back,
+        days_ahead=settings.plan_days_ahead,
+        member_plans=settings.member_plans_per_day,
+        guild_plans=settings.guild_plans_per_day,
+        member_chart_bytes=int(settings.member_chart_mb_per_day * MB),
+        guild_chart_bytes=int(settings.guild_chart_mb_per_day * MB),
+    )
+
+
 class NotStarted(PlanError):
     """The warm-up failed (the database could not be opened): nothing can be served."""
 
@@ -148,7 +170,8 @@ class NotStarted(PlanError):
 class Runtime:
     """The services once the warm-up has built them. Made per app by the lifespan."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+        self.clock = clock  # tests set the time; else it is the system's
         self.current: Services | None = None
         self.error: BaseException | None = None
         self.ready = anyio.Event()
@@ -183,7 +206,7 @@ class Runtime:
         on_failure: Callable[[], None] | None,
     ) -> None:
         started = time.perf_counter()
-        build = functools.partial(build_services, settings, metrics, transport)
+        build = functools.partial(build_services, settings, metrics, transport, self.clock)
         try:
             self.current = await anyio.to_thread.run_sync(build)
             log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)

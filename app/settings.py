@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     max_chart_attachments: int = Field(10, ge=1, le=20)
     max_chart_bytes: int = Field(10 * 1024 * 1024, ge=1)
     chart_storage_dir: Path = Path("./data/charts")
+    plan_days_back: int = Field(366, ge=0)  # bounds on what commands post (app/quotas.py)
+    plan_days_ahead: int = Field(31, ge=0)
+    member_plans_per_day: int = Field(30, ge=0)
+    guild_plans_per_day: int = Field(300, ge=0)
+    member_chart_mb_per_day: float = Field(200, ge=0)
+    guild_chart_mb_per_day: float = Field(2000, ge=0)
     # An S3-compatible bucket instead, named as `fly storage create` names its secrets.
     chart_bucket: str | None = None
     bucket_name: str | None = None
@@ -132,11 +138,6 @@ class Settings(BaseSettings):
     @classmethod
     def _case_fold(cls, value: Any) -> Any:
         return value.strip() if isinstance(value, str) else value
-
-    @field_validator("log_level")
-    @classmethod
-    def _upper(cls, value: str) -> str:
-        return value.upper()
 
     @field_validator("coaches")
     @classmethod

@@ -24,6 +24,8 @@ from app.settings import Settings
 from app.signatures import verify_key_for
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import httpx
 
 log = logging.getLogger("coach_plans")
@@ -36,16 +38,18 @@ def create_app(
     on_failure: Callable[[], None] | None = None,
     warm_up_after_listening: bool = False,
     metrics: Metrics | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Starlette:
     """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge. The
     server passes `on_failure`, called when the database cannot be opened, to stop itself; and
     with `warm_up_after_listening` it sets `app.state.runtime.listening` once it listens. A
-    woken server passes the `metrics` its front has counted in since it listened."""
+    woken server passes the `metrics` its front has counted in since it listened. Tests pass a
+    `clock` to set what time (and so what day) it is."""
     metrics = Metrics() if metrics is None else metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
-        runtime = Runtime()
+        runtime = Runtime(clock)
         app.state.runtime = runtime  # the server reads the warm-up's outcome when it stops
         if settings.mock_mode:
             log.info(

@@ -21,6 +21,10 @@ from tests.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
 
 pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]
 
+# The suite's plans have fixed dates, some of them years back, which PLAN_DAYS_BACK would refuse
+# as time passes: the window is off here, and tests/test_quotas.py tests it.
+FIXED_DATES = {"plan_days_back": 0}
+
 _SETTING_NAMES = {name.upper() for name in Settings.model_fields} | {"COACH_PLANS_CONFIG"}
 
 
@@ -47,6 +51,7 @@ def settings(tmp_path: Path, signer: SigningKey) -> Settings:
         log_file=str(tmp_path / "logs" / "coach_plans.log"),
         mock_key_file=tmp_path / "data" / "mock_signing.key",
         discord_api_base_url="http://discord.test/api/v10",
+        **FIXED_DATES,
     )
 
 
@@ -190,5 +195,5 @@ def settings_in(folder: Path, **overrides: object) -> Settings:
             log_file=str(folder / "logs" / "coach_plans.log"),
             mock_key_file=folder / "data" / "mock_signing.key",
             discord_api_base_url="http://discord.test/api/v10",
-            **overrides,
+            **(FIXED_DATES | overrides),
         )

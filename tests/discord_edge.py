@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -201,10 +202,14 @@ def fast_settings(settings: Settings, **overrides: Any) -> Settings:
 
 @contextmanager
 def discord_app(
-    settings: Settings, key: SigningKey, fake: FakeDiscord | None = None
+    settings: Settings,
+    key: SigningKey,
+    fake: FakeDiscord | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> Iterator[Discord]:
+    """The app driven like Discord drives it; `now` sets the app's time (and so its today)."""
     fake = fake or FakeDiscord()
-    clock = AnswerClock(create_app(settings, http_transport=fake))
+    clock = AnswerClock(create_app(settings, http_transport=fake, clock=now))
     with TestClient(clock) as client:
         # Answers while the storage warms up are tested in test_cold_start.py; here every
         # interaction meets a started service.

@@ -46,7 +46,9 @@ def plan_interaction(n: int) -> dict[str, object]:
 
 
 def test_sigkill_of_a_worker_during_writes_loses_no_acknowledged_plan(tmp_path: Path) -> None:
-    env = service_env(tmp_path, MOCK_MODE="true")
+    # One member posts plan after plan, dated from 1990 on: no date window, no daily quota.
+    unbounded = {"PLAN_DAYS_BACK": "0", "MEMBER_PLANS_PER_DAY": "0", "GUILD_PLANS_PER_DAY": "0"}
+    env = service_env(tmp_path, MOCK_MODE="true", **unbounded)
     with running_service(tmp_path, env, "--workers", "2") as (base, proc):
         key = SigningKey(bytes.fromhex(Path(env["MOCK_KEY_FILE"]).read_text().strip()))
         acknowledged: list[str] = []

@@ -1,16 +1,27 @@
-"""The three tables: live and deleted plans, their charts, and every earlier text of a plan."""
+"""The tables: live and deleted plans, their charts, every earlier text of a plan, the keys of
+requests already handled, and what each command posted (counted against daily quotas)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from app.records import CHANNEL_MAX, CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX
 from app.records import ID_MAX as _SNOWFLAKE  # Discord ids: 64-bit snowflakes, kept as text
 
-__all__ = ["CoachPlan", "HandledRequest", "PlanChart", "PlanHistory", "SQLModel"]
+__all__ = ["CoachPlan", "HandledRequest", "PlanChart", "PlanHistory", "Posting", "SQLModel"]
 
 
 def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]  # Column is generic over its type
@@ -101,3 +112,20 @@ class HandledRequest(SQLModel, table=True):
     handled_at: dt.datetime = Field(
         sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
     )
+
+
+class Posting(SQLModel, table=True):
+    """One command's posting, counted against its member's and guild's daily quotas: a new plan
+    (`plans` 1) and/or the declared bytes of the charts it attached. Written in the same
+    transaction as the plan; kept two days, then forgotten."""
+
+    __tablename__ = "plan_postings"
+    # A member's and a guild's day are one range of this index (app/storage/postings.py).
+    __table_args__ = (Index("ix_plan_postings_guild_posted", "guild_id", "posted_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: str = Field(sa_type=String(_SNOWFLAKE))
+    member_id: str = Field(sa_type=String(_SNOWFLAKE))
+    posted_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
+    plans: int = 0
+    chart_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
-from app.records import Actor, Levels, NewChart, Place, Plan
-from app.storage import rows
+from app.records import Actor, DailyQuota, Levels, NewChart, Place, Plan
+from app.storage import postings, rows
 from app.storage.database import writer
 from app.storage.reads import PlanReads, storage_errors
 from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, history_t, plans_t
@@ -38,6 +38,7 @@ class PlanRepository(PlanReads):
         self._now = clock or (lambda: datetime.now(UTC))
         self._writer = writer(engine)
         self._claims = itertools.count()
+        self._postings = itertools.count()
 
     @contextlib.contextmanager
     def _transaction(self, write: bool, once: str | None = None) -> Iterator[Connection]:
@@ -75,12 +76,17 @@ class PlanRepository(PlanReads):
         charts: Sequence[NewChart],
         once: str | None,
         levels: Levels | None = None,
+        quota: DailyQuota | None = None,
     ) -> Plan:
+        """A new plan; with `quota`, counted against its author's and guild's day, which may
+        refuse it."""
         now = self._now()
         try:
             with self._transaction(write=True, once=once) as connection:
                 if self._live_id(connection, guild, coach, day) is not None:
                     raise PlanExists(coach, day)
+                if quota is not None:
+                    self._spend(connection, guild, author, quota, now)
                 plan_id = connection.execute(
                     plans_t.insert().values(
                         coach_name=coach,
@@ -117,9 +123,11 @@ class PlanRepository(PlanReads):
         plan_id: int | None,
         once: str | None,
         levels: Callable[[Plan], Levels | None] | None = None,
+        quota: DailyQuota | None = None,
     ) -> Plan:
         """New text and/or levels (the replaced version goes to history) and/or more charts,
-        once `check` passes; `levels` gives the new version's levels from the current plan."""
+        once `check` passes; `levels` gives the new version's levels from the current plan;
+        with `quota`, the charts are counted against the editor's and guild's day."""
         with self._transaction(write=True, once=once) as connection:
             current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
@@ -128,6 +136,8 @@ class PlanRepository(PlanReads):
                 select(func.count()).where(charts_t.c.plan_id == current.id)
             ).scalar_one()
             check(current, existing)
+            if quota is not None:
+                self._spend(connection, guild, editor, quota, now)
             changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
             new_levels = current.levels if levels is None else levels(current)
             if text is not None or new_levels != current.levels:
@@ -189,6 +199,28 @@ class PlanRepository(PlanReads):
             )
 
     # --- inside a transaction ----------------------------------------------------------------
+
+    def _spend(
+        self,
+        connection: Connection,
+        guild: str,
+        member: Actor,
+        quota: DailyQuota,
+        now: datetime,
+    ) -> None:
+        """Count a posting against the member's and the guild's day, which `quota.check` may
+        refuse; the guild's postings wait on each other until this transaction ends."""
+        postings.serialize_guild(connection, guild)
+        quota.check(postings.usage_since(connection, guild, member.id, quota.since))
+        postings.record(
+            connection,
+            guild,
+            member.id,
+            now,
+            plans=quota.plans,
+            chart_bytes=quota.chart_bytes,
+            forget_old=next(self._postings) % SWEEP_EVERY == 0,
+        )
 
     @staticmethod
     def _live_id(connection: Connection, guild: str, coach: str, day: date) -> int | None:

@@ -10,13 +10,14 @@ from typing import Any
 from sqlalchemy import Select, Table, select
 
 from app.records import Chart, Deletion, HistoryEntry, Levels, Plan
-from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory
+from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory, Posting
 
 # SQLModel's table classes carry their Table untyped.
 plans_t: Table = CoachPlan.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 charts_t: Table = PlanChart.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 history_t: Table = PlanHistory.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 handled_t: Table = HandledRequest.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
+postings_t: Table = Posting.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 
 PLAN_COLUMNS = (
     plans_t.c.id,

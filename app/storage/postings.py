@@ -1,0 +1,71 @@
+"""What commands posted, counted against daily quotas: the guild's postings serialized, a member's
+and the guild's usage since an instant in one indexed read, and each posting recorded.
+
+Called inside the repository's write transactions (app/storage/repository.py), so the count and
+the write it allows commit together: on SQLite every write already holds the database's write
+lock; on PostgreSQL a transaction-scoped advisory lock per guild makes a second command of the
+same guild wait until the first has committed, so two commands near a limit cannot both pass.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, case, func, select, text
+
+from app.records import Usage
+from app.storage.rows import postings_t
+
+# Longer than any day of any time zone plus its daylight-saving shift: older rows count for none.
+KEPT = timedelta(days=2)
+# The first key of PostgreSQL's two-key advisory locks taken here (the second is the guild's).
+_LOCK_SPACE = 4202612
+
+
+def serialize_guild(connection: Connection, guild: str) -> None:
+    """Hold the guild's posting lock until this transaction ends (PostgreSQL; SQLite's writes
+    are serialized already). Guilds whose ids share a hash merely wait on each other."""
+    if connection.dialect.name == "postgresql":
+        key = zlib.crc32(guild.encode()) - 2**31  # a signed 32-bit key, as the function takes
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": _LOCK_SPACE, "key": key}
+        )
+
+
+def usage_query(guild: str, member: str, since: datetime) -> Select[Any]:
+    """What `member` and the whole guild posted from `since` on: one range of the
+    (guild_id, posted_at) index, at most a day of the guild's postings."""
+    mine = postings_t.c.member_id == member
+    return select(
+        func.coalesce(func.sum(case((mine, postings_t.c.plans), else_=0)), 0),
+        func.coalesce(func.sum(case((mine, postings_t.c.chart_bytes), else_=0)), 0),
+        func.coalesce(func.sum(postings_t.c.plans), 0),
+        func.coalesce(func.sum(postings_t.c.chart_bytes), 0),
+    ).where(postings_t.c.guild_id == guild, postings_t.c.posted_at >= since)
+
+
+def usage_since(connection: Connection, guild: str, member: str, since: datetime) -> Usage:
+    counts = [int(value) for value in connection.execute(usage_query(guild, member, since)).one()]
+    return Usage(*counts)
+
+
+def record(
+    connection: Connection,
+    guild: str,
+    member: str,
+    at: datetime,
+    *,
+    plans: int,
+    chart_bytes: int,
+    forget_old: bool,
+) -> None:
+    """Count this posting; with `forget_old`, drop postings too old to count for any day."""
+    if forget_old:
+        connection.execute(postings_t.delete().where(postings_t.c.posted_at < at - KEPT))
+    connection.execute(
+        postings_t.insert().values(
+            guild_id=guild, member_id=member, posted_at=at, plans=plans, chart_bytes=chart_bytes
+        )
+    )
