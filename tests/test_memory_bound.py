@@ -205,6 +205,10 @@ def test_large_and_slow_charts_keep_the_service_small_and_other_servers_served(
         COACHES=",".join(COACHES),
         TIMEZONE="UTC",
         CONNECTION_TIMEOUT="30",
+        # The attack is one member's: the daily chart quotas would refuse it before it hurt.
+        MEMBER_CHART_MB_PER_DAY="0",
+        GUILD_CHART_MB_PER_DAY="0",
+        MEMBER_PLANS_PER_DAY="0",
     )
     with running_service(tmp_path, env) as (base, proc):
         # Four plans at once, each with ten charts of 10 MiB.
