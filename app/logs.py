@@ -1,5 +1,6 @@
 """Logging set-up: console plus a rotating file, access lines written in batches, and the
-records held until a woken server knows its settings. The lines' look: app/log_format.py."""
+records held until a woken server knows its settings. The lines' look (secrets masked in every
+one): app/log_format.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from app.log_format import (
     TextFormatter,
     access_log,
     escape,
+    mask_secrets,
     request_id_var,
 )
 
@@ -205,7 +207,9 @@ def show_held_records() -> None:
     for handler in root.handlers:
         if isinstance(handler, HeldRecords):
             root.setLevel(logging.WARNING)
-            handler.pass_to(logging.StreamHandler(sys.stderr))
+            stderr = logging.StreamHandler(sys.stderr)
+            stderr.setFormatter(TextFormatter())  # masks secrets as every line does
+            handler.pass_to(stderr)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -221,6 +225,8 @@ def configure_logging(settings: Settings) -> None:
             backupCount=settings.log_backup_count,
             encoding="utf-8",
         )
+    secrets = (settings.discord_bot_token, settings.api_key, settings.aws_secret_access_key)
+    mask_secrets(None if value is None else value.get_secret_value() for value in secrets)
     handler = LineHandler(sys.stderr, file)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()
