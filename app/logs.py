@@ -14,6 +14,7 @@ import time
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -226,7 +227,15 @@ def configure_logging(settings: Settings) -> None:
             encoding="utf-8",
         )
     secrets = (settings.discord_bot_token, settings.api_key, settings.aws_secret_access_key)
-    mask_secrets(None if value is None else value.get_secret_value() for value in secrets)
+    # A database driver may log the URL it connects to, its password encoded or not.
+    password = urlsplit(settings.database_url).password
+    mask_secrets(
+        [
+            *(None if value is None else value.get_secret_value() for value in secrets),
+            password,
+            password and unquote(password),
+        ]
+    )
     handler = LineHandler(sys.stderr, file)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()

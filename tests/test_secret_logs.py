@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from app.discord import protocol
 from app.discord.fake import CdnFile
 from app.log_format import JsonFormatter, TextFormatter
-from app.logs import LineHandler
+from app.logs import LineHandler, configure_logging
 from app.settings import Settings
 from tests.discord_edge import (
     APP_ID,
@@ -181,3 +181,21 @@ def test_a_token_in_a_traceback_or_a_logged_payload_is_masked(
     written = capsys.readouterr().err
     assert "edit failed" in written and "/webhooks/1/***/messages/2" in written
     assert token not in written
+
+
+def test_the_database_password_is_masked(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = "postgresql+psycopg://coach:s%40fe-pass-word@db.internal:5432/plans"
+    configure_logging(settings.model_copy(update={"database_url": url}))
+    try:
+        # As a driver says where it failed to connect.
+        logging.getLogger("psycopg").warning("cannot reach %s (password s@fe-pass-word)", url)
+    finally:
+        root = logging.getLogger()
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+    written = capsys.readouterr().err
+    assert "cannot reach postgresql+psycopg://coach:***@db.internal" in written
+    assert "fe-pass-word" not in written
