@@ -208,8 +208,9 @@ def show_held_records() -> None:
     for handler in root.handlers:
         if isinstance(handler, HeldRecords):
             root.setLevel(logging.WARNING)
-            stderr = logging.StreamHandler(sys.stderr)
-            stderr.setFormatter(TextFormatter())  # masks secrets as every line does
+            # Our handler and format, so these lines too are escaped and have secrets masked.
+            stderr = LineHandler(sys.stderr, None)
+            stderr.setFormatter(TextFormatter())
             handler.pass_to(stderr)
 
 
