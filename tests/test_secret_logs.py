@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from app.discord import protocol
 from app.discord.fake import CdnFile
 from app.log_format import JsonFormatter, TextFormatter
-from app.logs import LineHandler, configure_logging
+from app.logs import LineHandler, configure_logging, hold_records, show_held_records
 from app.settings import Settings
 from tests.discord_edge import (
     APP_ID,
@@ -199,3 +199,24 @@ def test_the_database_password_is_masked(
     written = capsys.readouterr().err
     assert "cannot reach postgresql+psycopg://coach:***@db.internal" in written
     assert "fe-pass-word" not in written
+
+
+def test_records_held_by_a_server_that_stopped_early_are_masked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A woken server holds records until its settings say where logs go; when it stops before
+    # that, they go to stderr.
+    token = interaction_token()
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    hold_records()
+    try:
+        logging.getLogger("httpx").warning("PATCH %s/webhooks/1/%s/messages/@original", API, token)
+        show_held_records()
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        root.handlers, root.level = handlers, level
+    written = capsys.readouterr().err
+    assert "/webhooks/1/***/messages/@original" in written and token not in written
