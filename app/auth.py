@@ -1,4 +1,5 @@
-"""The API key: when API_KEY is set, the read API, charts and metrics need a bearer token."""
+"""The API key: when API_KEY is set, the read API, charts and metrics need a bearer token, and
+only its holders see /health's details."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.api.errors import error_response
 
 # Everything else (/, /health, /interactions, /openapi.json) stays open: Discord signs its own
-# calls, and health checks and API discovery must work without a secret.
+# calls, and health checks and API discovery must work without a secret (/health then says only
+# up or down: holds_key).
 PROTECTED_PREFIXES = ("/api", "/charts", "/metrics")
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="coach-plans"'}
@@ -36,8 +38,7 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         given = _bearer_token(scope)
-        # compare_digest keeps the comparison time independent of where the keys differ.
-        if given is not None and hmac.compare_digest(given, self.expected):
+        if given is not None and _same(given, self.expected):
             await self.app(scope, receive, send)
             return
         message = (
@@ -56,3 +57,16 @@ def _bearer_token(scope: Scope) -> bytes | None:
             # The scheme name is case-insensitive (RFC 9110); the token is not.
             return token.strip() if scheme.lower() == b"bearer" else None
     return None
+
+
+def holds_key(scope: Scope, api_key: SecretStr | None) -> bool:
+    """Whether the request carries API_KEY as its bearer token (always so when there is none)."""
+    if api_key is None:
+        return True
+    given = _bearer_token(scope)
+    return given is not None and _same(given, api_key.get_secret_value().encode())
+
+
+def _same(given: bytes, expected: bytes) -> bool:
+    # compare_digest keeps the comparison time independent of where the keys differ.
+    return hmac.compare_digest(given, expected)

@@ -70,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_or_exit(args: argparse.Namespace, **overrides: object) -> Settings:
+def settings_or_exit(
+    args: argparse.Namespace, *, serving: bool = False, **overrides: object
+) -> Settings:
     """Load settings; on any problem print one line per setting and exit with status 2."""
     from app.settings import SettingsError, load_settings
 
     try:
-        return load_settings(getattr(args, "config", None), **overrides)
+        return load_settings(getattr(args, "config", None), serving=serving, **overrides)
     except SettingsError as exc:
         for line in exc.problems:
             print(f"coach-plans: setting error: {line}", file=sys.stderr)
@@ -153,6 +155,7 @@ def _serve_woken(args: argparse.Namespace, early: Early) -> int:
 def _serve_settings(args: argparse.Namespace) -> Settings:
     return settings_or_exit(
         args,
+        serving=True,
         mock_mode=True if args.mock else None,
         api_host=args.host,
         api_port=args.port,

@@ -1,5 +1,5 @@
-"""How log lines look: text or JSON, one line per record, unsafe characters escaped, the
-request id on every line."""
+"""How log lines look: text or JSON, one line per record, unsafe characters escaped, secrets
+masked, the request id on every line."""
 
 from __future__ import annotations
 
@@ -49,6 +49,49 @@ def _extras(record: logging.LogRecord) -> dict[str, object]:
     return _escaped((k, v) for k, v in record.__dict__.items() if k not in _NOT_SHOWN)
 
 
+# What lets a reader of the logs act as someone else, wherever a line carries it (our records,
+# httpx's "HTTP Request: …" line, httpcore's debug lines, a traceback's exception text): an
+# interaction's token in its webhook path (posting as the app for 15 minutes) or in mock mode's
+# kept-messages path; the signature of a Discord CDN link (`ex`, `is`, `hm`) or of an S3 URL; an
+# Authorization value; a "token" field of a logged payload. The part after `keep` is masked.
+_SECRET = re.compile(
+    r"(?P<keep>/webhooks/\d+/|/mock/messages/"
+    r"|[?&;](?i:ex|is|hm|token|x-amz-signature|x-amz-credential|x-amz-security-token)="
+    r"|\b(?:Bot|Bearer) +|\btoken\\?[\"']\s*:\s*\\?[\"'])"
+    r"(?P<secret>[^/?&#\s\"'\\,;<>)]+)"
+)
+MASK = "***"
+# The configured secrets themselves (bot token, API key, the bucket's secret key), masked
+# wherever they appear; set by configure_logging.
+_known_secrets: tuple[str, ...] = ()
+
+
+def mask_secrets(values: Iterable[str | None]) -> None:
+    """Mask these values in every line from now on (besides the secrets found by their shape)."""
+    global _known_secrets
+    # A value of a few characters would mask ordinary words; no real token or key is that short.
+    _known_secrets = tuple(sorted({v for v in values if v and len(v) >= 8}, key=len, reverse=True))
+
+
+def redact(text: str) -> str:
+    """`text` with every secret in it replaced by ***."""
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    # A text without any of these cannot match: the `in` tests cost a third of a search, and
+    # most lines (a signed PING's access line) have none.
+    if (
+        "/webhooks/" in text
+        or "/mock/messages/" in text
+        or "=" in text
+        or "Bot " in text
+        or "Bearer " in text
+        or "token" in text
+    ):
+        text = _SECRET.sub(rf"\g<keep>{MASK}", text)
+    return text
+
+
 ACCESS_LOGGER = "coach_plans.access"
 access_log = logging.getLogger(ACCESS_LOGGER)
 
@@ -66,7 +109,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
     def access(self, created: float, message: str, fields: dict[str, object]) -> str:
         """The access line as `format` writes it for a record with these `extra=` fields."""
@@ -78,7 +121,7 @@ class JsonFormatter(logging.Formatter):
             "message": escape(message),
             **_escaped(fields.items()),
         }
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 def _iso_time(created: float) -> str:
@@ -111,7 +154,9 @@ class TextFormatter(logging.Formatter):
         """The access line as `format` writes it (fields passed with `extra=` are not shown)."""
         # Only the message can hold a client's characters: the request id is checked or ours.
         request_id = request_id_var.get()
-        return f"{self._time(created)} INFO    [{request_id}] {ACCESS_LOGGER}: {escape(message)}"
+        # ...and the message's path may hold a token (mock mode's kept messages).
+        message = escape(redact(message))
+        return f"{self._time(created)} INFO    [{request_id}] {ACCESS_LOGGER}: {message}"
 
     def format(self, record: logging.LogRecord) -> str:
         record.message = record.getMessage()
@@ -122,4 +167,4 @@ class TextFormatter(logging.Formatter):
         for block in (record.exc_text, record.stack_info and self.formatStack(record.stack_info)):
             if block:
                 line += "".join(f"\n    {escape(part)}" for part in block.split("\n"))
-        return line
+        return redact(line)

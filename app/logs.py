@@ -1,5 +1,6 @@
 """Logging set-up: console plus a rotating file, access lines written in batches, and the
-records held until a woken server knows its settings. The lines' look: app/log_format.py."""
+records held until a woken server knows its settings. The lines' look (secrets masked in every
+one): app/log_format.py."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import time
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -23,6 +25,7 @@ from app.log_format import (
     TextFormatter,
     access_log,
     escape,
+    mask_secrets,
     request_id_var,
 )
 
@@ -205,7 +208,10 @@ def show_held_records() -> None:
     for handler in root.handlers:
         if isinstance(handler, HeldRecords):
             root.setLevel(logging.WARNING)
-            handler.pass_to(logging.StreamHandler(sys.stderr))
+            # Our handler and format, so these lines too are escaped and have secrets masked.
+            stderr = LineHandler(sys.stderr, None)
+            stderr.setFormatter(TextFormatter())
+            handler.pass_to(stderr)
 
 
 def configure_logging(settings: Settings) -> None:
@@ -221,6 +227,16 @@ def configure_logging(settings: Settings) -> None:
             backupCount=settings.log_backup_count,
             encoding="utf-8",
         )
+    secrets = (settings.discord_bot_token, settings.api_key, settings.aws_secret_access_key)
+    # A database driver may log the URL it connects to, its password encoded or not.
+    password = urlsplit(settings.database_url).password
+    mask_secrets(
+        [
+            *(None if value is None else value.get_secret_value() for value in secrets),
+            password,
+            password and unquote(password),
+        ]
+    )
     handler = LineHandler(sys.stderr, file)
     handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
     root = logging.getLogger()

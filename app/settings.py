@@ -222,6 +222,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DISCORD_PUBLIC_KEY: required unless mock mode is on (--mock or MOCK_MODE=true)"
             )
+        if value and info.data.get("discord_public_key") is not None and _SERVING.get():
+            # A service in mock mode checks requests against the development key: with a real
+            # key set it would silently refuse every request Discord signs, and open mock
+            # mode's own paths to anyone. The tools (send, register_commands.py, charts
+            # migrate) only borrow mock mode's "no key needed", so this stops `serve` alone.
+            raise ValueError(
+                "MOCK_MODE: mock mode (--mock or MOCK_MODE=true) is on while DISCORD_PUBLIC_KEY "
+                "is set: unset DISCORD_PUBLIC_KEY to try the service without Discord, or turn "
+                "mock mode off to serve Discord"
+            )
         return value
 
     @model_validator(mode="after")
@@ -262,6 +272,8 @@ class Settings(BaseSettings):
 # The --config file of the load_settings call in progress (sources are built per class, so the
 # path travels beside the call rather than through the class).
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("config_file", default=None)
+# Whether that call's settings are to serve (`serve`), or for a tool.
+_SERVING: ContextVar[bool] = ContextVar("serving", default=False)
 
 
 class _ConfigFile(YamlConfigSettingsSource):
@@ -283,16 +295,21 @@ class _ConfigFile(YamlConfigSettingsSource):
         return {str(key).lower(): value for key, value in raw.items()}
 
 
-def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
-    """Build the settings once at start-up; SettingsError lists every problem found."""
+def load_settings(
+    config: Path | str | None = None, *, serving: bool = False, **overrides: Any
+) -> Settings:
+    """Build the settings once at start-up; SettingsError lists every problem found. `serving`:
+    for `serve`, which also refuses mock mode beside a real DISCORD_PUBLIC_KEY."""
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if config and not Path(config).is_file():
         # pydantic-settings skips a missing file; a --config that names one is a mistake.
         raise SettingsError([f"--config: cannot read {config}: no such file"])
     token = _CONFIG_FILE.set(Path(config) if config else None)
+    serving_token = _SERVING.set(serving)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(describe(exc, config)) from None
     finally:
+        _SERVING.reset(serving_token)
         _CONFIG_FILE.reset(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -77,6 +78,29 @@ def test_the_scheme_name_is_case_insensitive(keyed: TestClient) -> None:
 @pytest.mark.parametrize("path", OPEN)
 def test_status_and_discovery_stay_open(keyed: TestClient, path: str) -> None:
     assert keyed.get(path).status_code == 200
+
+
+def test_health_without_the_key_says_only_up_or_down(settings: Settings) -> None:
+    # Mock mode, so that the answer would have it to show.
+    mock = {"mock_mode": True, "discord_public_key": None}
+    keyed = settings.model_copy(update={"api_key": SecretStr("s3cret-key"), **mock})
+    with TestClient(create_app(keyed)) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong-key"}):
+            brief = client.get("/health", headers=headers)
+            assert brief.status_code == 200
+            assert set(brief.json()) == {"status", "timestamp"}
+            assert brief.json()["status"] == "healthy" and "mock" not in brief.text
+        full = client.get("/health", headers={"Authorization": "Bearer s3cret-key"}).json()
+        assert full["components"]["discord"]["status"] == "mock"
+        assert full["components"]["database"] == {"status": "up", "plan_count": 0}
+        # The platform's check, which sends no key, still tells a broken database.
+        db = Path(keyed.database_url.removeprefix("sqlite:///"))
+        db.write_bytes(b"this is not a database" * 1000)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        down = client.get("/health")
+        assert down.status_code == 503 and down.json()["status"] == "unhealthy"
+        assert set(down.json()) == {"status", "timestamp"}
 
 
 def test_interactions_are_not_asked_for_the_key(keyed: TestClient) -> None:

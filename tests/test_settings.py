@@ -100,6 +100,7 @@ BAD_SETTINGS = [
     ({"DISCORD_PUBLIC_KEY": "zz" * 32}, "DISCORD_PUBLIC_KEY"),
     ({"MAX_CHART_ATTACHMENTS": "50"}, "MAX_CHART_ATTACHMENTS"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"MOCK_MODE": "true"}, "MOCK_MODE"),  # beside the real DISCORD_PUBLIC_KEY below
 ]
 
 
@@ -140,6 +141,18 @@ def test_bad_setting_stops_start_up_with_exit_2(
     # Start-up stopped before the port was bound: nothing listens there.
     with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
         sock.connect(("127.0.0.1", port))
+
+
+def test_mock_mode_beside_a_real_public_key_does_not_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _serve(tmp_path, {"DISCORD_PUBLIC_KEY": KEY}, "--mock", "--port", str(_free_port()))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "MOCK_MODE" in line and "unset DISCORD_PUBLIC_KEY" in line
+    # The tools that only borrow mock mode's "no key needed" still load such settings.
+    monkeypatch.setenv("DISCORD_PUBLIC_KEY", KEY)
+    assert load_settings(mock_mode=True).discord_public_key == KEY
 
 
 def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:

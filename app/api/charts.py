@@ -2,7 +2,10 @@
 chart store (the local directory or the bucket: the answer is the same).
 
 An archived chart is named after its content's hash (app/chart_store.py), so it never changes:
-the hash is the ETag and caches may keep the image for a year.
+the hash is the ETag. Without API_KEY any cache may keep the image for a year; behind the key no
+shared cache may keep it (it would hand it to anyone), and a browser asks again each time (a 304
+when it has it), so the key is checked on every read. A 404 names the chart's id only: its file
+name is the poster's, and the caller may have only guessed the id.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from app.text_rules import canonical_uint
 log = logging.getLogger("coach_plans")
 
 _CACHE_FOREVER = "public, max-age=31536000, immutable"
+_CACHE_PRIVATE = "private, no-cache"
+# A pending chart's 404 turns into the image later: no cache may keep the 404.
+_NO_STORE = {"Cache-Control": "no-store"}
 
 
 async def chart(request: Request) -> Response:
@@ -28,12 +34,15 @@ async def chart(request: Request) -> Response:
     raw = request.path_params["chart_id"]
     chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
     if chart_id is None:
-        return error_response(request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found")
+        return error_response(
+            request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found", _NO_STORE
+        )
     found = await services.read(services.plans.chart, chart_id)
     name = found.stored_path
     if name and (digest := digest_of(name)) is not None:
         etag = f'"{digest}"'
-        headers = {"ETag": etag, "Cache-Control": _CACHE_FOREVER}
+        keyed = services.settings.api_key is not None
+        headers = {"ETag": etag, "Cache-Control": _CACHE_PRIVATE if keyed else _CACHE_FOREVER}
         if _matches(request.headers.get("if-none-match", ""), etag):
             return Response(status_code=304, headers=headers)
         store = services.store
@@ -48,7 +57,7 @@ async def chart(request: Request) -> Response:
                 f"Chart {found.id} is archived, but the chart store cannot be read now. "
                 "Try again in a while.",
                 "unavailable",
-                headers={"Retry-After": "30"},
+                headers={"Retry-After": "30", **_NO_STORE},
             )
         if data is not None:
             headers["X-Content-Type-Options"] = "nosniff"
@@ -58,16 +67,18 @@ async def chart(request: Request) -> Response:
         return error_response(
             request,
             404,
-            f"Chart {found.id} ({found.filename}) was not kept ({found.failed_reason}) and will "
-            "not be downloaded again.",
+            f"Chart {found.id} was not kept ({found.failed_reason}) and will not be downloaded "
+            "again.",
             "chart_not_archived",
+            _NO_STORE,
         )
     return error_response(
         request,
         404,
-        f"Chart {found.id} ({found.filename}) is not archived yet: its download from Discord has "
-        "not succeeded so far and is retried later. Try again in a while.",
+        f"Chart {found.id} is not archived yet: its download from Discord has not succeeded so "
+        "far and is retried later. Try again in a while.",
         "chart_not_archived",
+        _NO_STORE,
     )
 
 

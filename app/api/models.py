@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PlainSerializer, RootModel
 from starlette.responses import Response
 
 from app.records import json_number
@@ -187,6 +187,17 @@ class Health(_Body):
     components: Components
 
 
+class HealthStatus(_Body):
+    """/health to a caller without the key when API_KEY is set: up or down, nothing more."""
+
+    status: Literal["healthy", "unhealthy"]
+    timestamp: Instant
+
+
+class HealthAnswer(RootModel[Health | HealthStatus]):
+    """/health when API_KEY is set: Health to the key's holders, HealthStatus to anyone else."""
+
+
 class RequestCounts(_Body):
     total: NonNegativeInt
     success: NonNegativeInt
@@ -224,6 +235,8 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Error,
     Index,
     Health,
+    HealthStatus,
+    HealthAnswer,
     Metrics,
 )
 

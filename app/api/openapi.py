@@ -227,6 +227,15 @@ def document(coaches: tuple[str, ...], api_key_required: bool) -> JSON:
                 "description": "The service's API_KEY, as `Authorization: Bearer <API_KEY>`.",
             }
         }
+        # /health stays open (the platform's check sends no key), but says more only to the key.
+        health = paths["/health"]["get"]
+        health["description"] = (
+            "Without the bearer token, only `status` and `timestamp` (HealthStatus)."
+        )
+        for response in health["responses"].values():
+            response["content"]["application/json"]["schema"] = {
+                "$ref": _REF.format(model=models.HealthAnswer.__name__)
+            }
         unauthorized = _error("API_KEY is set and the bearer token is missing or wrong.")
         for path, operations in paths.items():
             if path.startswith(_GUARDED):

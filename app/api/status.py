@@ -1,5 +1,8 @@
 """Service status: the index (derived from the route table), /health, and the counters on
-/metrics and /metrics/prometheus."""
+/metrics and /metrics/prometheus.
+
+/health stays open for the platform's health check, which sends no key; when API_KEY is set, a
+caller without it learns up or down and nothing else (no counts, no components, no mock mode)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from app import __version__
 from app.api import models, openapi
 from app.api.models import answer
+from app.auth import holds_key
 from app.chart_store import StoreError
 from app.services import Services, services_for
 
@@ -72,14 +76,17 @@ async def health(request: Request) -> Response:
         database = await _database_status(services)
     assert charts is not None
     up = isinstance(database, models.DatabaseUp)
-    body = models.Health(
-        status="healthy" if up else "unhealthy",
+    status: Literal["healthy", "unhealthy"] = "healthy" if up else "unhealthy"
+    body: models.Health | models.HealthStatus = models.Health(
+        status=status,
         timestamp=datetime.now(UTC),
         version=__version__,
         components=models.Components(
             database=database, discord=models.DiscordStatus(status=discord), charts=charts
         ),
     )
+    if not holds_key(request.scope, services.settings.api_key):
+        body = models.HealthStatus(status=status, timestamp=body.timestamp)
     return answer(body, 200 if up else 503, headers={"Cache-Control": "no-store"})
 
 
