@@ -179,3 +179,12 @@ class HistoryEntry:
     edited_by: str
     edited_by_id: str
     edited_at: datetime
+
+
+class HistoryPage(list[HistoryEntry]):
+    """Some of a plan's earlier texts, newest first, and how many it has in all (`total`):
+    a long history is read a page at a time."""
+
+    def __init__(self, entries: list[HistoryEntry], total: int) -> None:
+        super().__init__(entries)
+        self.total = total
