@@ -215,11 +215,17 @@ class PreparedRead:
         ]
         self.errors = dialect.loaded_dbapi.Error
 
-    def rows(self, **params: Any) -> list[Any]:
+    def bound(self, **params: Any) -> tuple[str, Any]:
+        """The SQL and the driver's arguments this read runs with (EXPLAIN takes them too)."""
         values = self.compiled.construct_params(params)
         for name, processor in self.binders.items():
             values[name] = processor(values[name])
-        args = tuple(values[name] for name in self.positions) if self.positions else values
+        return self.sql, tuple(
+            values[name] for name in self.positions
+        ) if self.positions else values
+
+    def rows(self, **params: Any) -> list[Any]:
+        _, args = self.bound(**params)
         try:
             connection = self.engine.raw_connection()
             try:
