@@ -22,7 +22,7 @@ from app.plans import PlanService
 from app.records import Actor, NewChart, Place
 from app.settings import Settings
 from app.storage.database import make_engine, migrate, ping
-from app.storage.reads import GUILDS_FRESH_SECONDS
+from app.storage.known_guilds import GUILDS_FRESH_SECONDS
 from app.storage.repository import PlanRepository
 from app.storage.rows import charts_t, history_t, plans_t
 from app.web import create_app

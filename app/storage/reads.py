@@ -3,14 +3,11 @@ records. PlanRepository (repository.py) adds the writes on top."""
 
 from __future__ import annotations
 
-import calendar
 import contextlib
-import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 from sqlalchemy.exc import OperationalError
@@ -19,6 +16,8 @@ from app.errors import StorageUnavailable
 from app.records import Chart, HistoryPage, Plan
 from app.storage import rows
 from app.storage.database import PreparedRead
+from app.storage.date_ranges import date_range
+from app.storage.known_guilds import KnownGuilds
 from app.storage.rows import (
     DELETED,
     HISTORY_COLUMNS,
@@ -32,11 +31,6 @@ from app.storage.rows import (
     plans_t,
 )
 
-# How stale the guilds a read without `guild=` relies on may be: another instance's first plan
-# in a new guild is seen within this many seconds (this instance's own, at once).
-GUILDS_FRESH_SECONDS = 3.0
-_DATE_PREFIX = re.compile(r"[0-9]{0,4}|[0-9]{4}-[0-9]{0,2}|[0-9]{4}-[0-9]{2}-[0-9]{0,2}")
-
 
 @contextlib.contextmanager
 def storage_errors() -> Iterator[None]:
@@ -48,80 +42,6 @@ def storage_errors() -> Iterator[None]:
             "The plan store is unavailable right now, so nothing was saved or read. "
             "Try again in a minute."
         ) from exc
-
-
-class KnownGuilds:
-    """Which guilds have plans, kept in memory: a read that names no guild must know whether
-    there is exactly one. The set only grows (a guild's counts row stays), so once it holds as
-    many as a read asks about, the answer can no longer change; until then it is asked again
-    when older than GUILDS_FRESH_SECONDS."""
-
-    def __init__(self, monotonic: Callable[[], float]) -> None:
-        self._monotonic = monotonic
-        self._guilds: frozenset[str] = frozenset()
-        self._read_at: float | None = None
-        self._lock = threading.Lock()
-
-    def answer(self, limit: int) -> list[str] | None:
-        """Up to `limit` guilds, or None when the database must be asked."""
-        guilds = self._guilds
-        fresh = (
-            self._read_at is not None and self._monotonic() - self._read_at < GUILDS_FRESH_SECONDS
-        )
-        if len(guilds) >= limit or fresh:
-            return sorted(guilds)[:limit]
-        return None
-
-    def read(self, guilds: list[str], since: float) -> None:
-        """The database's answer, asked at `since` (monotonic)."""
-        with self._lock:
-            self._guilds = self._guilds.union(guilds)
-            if self._read_at is None or since > self._read_at:
-                self._read_at = since
-
-    def add(self, guild: str) -> None:
-        """A plan of this guild was just committed here."""
-        with self._lock:
-            self._guilds = self._guilds.union((guild,))
-
-    def since(self) -> float:
-        return self._monotonic()
-
-
-def date_range(prefix: str) -> tuple[date, date] | None:
-    """The first and last date whose ISO text starts with `prefix` (ISO dates sort as their
-    text does, so they are one range); None when no date can start so."""
-    if not _DATE_PREFIX.fullmatch(prefix):
-        return None
-    low = _date_at_or_after(prefix + "0000-00-00"[len(prefix) :])
-    high = _date_at_or_before(prefix + "9999-99-99"[len(prefix) :])
-    if low is None or high is None or low > high:
-        return None
-    return low, high
-
-
-def _date_at_or_after(text: str) -> date | None:
-    year, month, day = (int(part) for part in text.split("-"))
-    if year == 0:
-        year, month, day = 1, 1, 1
-    if month > 12:
-        year, month, day = year + 1, 1, 1
-    month, day = max(month, 1), max(day, 1)
-    if day > calendar.monthrange(year, month)[1]:
-        year, month, day = (year + 1, 1, 1) if month == 12 else (year, month + 1, 1)
-    return date(year, month, day) if year <= date.max.year else None
-
-
-def _date_at_or_before(text: str) -> date | None:
-    year, month, day = (int(part) for part in text.split("-"))
-    month = min(month, 12)
-    if month == 0:
-        year, month, day = year - 1, 12, 31
-    if year < 1:
-        return None
-    if day == 0:
-        return date(year, month, 1) - timedelta(days=1) if (year, month) > (1, 1) else None
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 class PlanReads:
