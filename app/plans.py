@@ -27,7 +27,16 @@ from app.level_extraction import extract
 from app.levels import NOT_GIVEN, GivenLevels
 from app.plan_inputs import MAX_TEXT, PlanInputs
 from app.quotas import NO_LIMITS, Limits
-from app.records import Actor, Chart, DailyQuota, HistoryEntry, Levels, NewChart, Place, Plan
+from app.records import (
+    Actor,
+    Chart,
+    DailyQuota,
+    HistoryPage,
+    Levels,
+    NewChart,
+    Place,
+    Plan,
+)
 
 if TYPE_CHECKING:
     from app.storage.repository import PlanRepository
@@ -35,6 +44,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_TEXT", "PlanService", "check_may_delete", "check_may_edit"]
 
 _NOWHERE = Place()  # refused: a plan belongs to a guild
+# Earlier texts read at once: the newest, however long a history grows (REST pages on).
+HISTORY_PAGE = 100
 
 
 def check_may_edit(plan: Plan, editor: Actor) -> None:
@@ -248,23 +259,29 @@ class PlanService(PlanInputs):
         return sorted(plans, key=lambda plan: (self._rank.get(plan.coach, last), plan.coach))
 
     def history(
-        self, guild: str, coach: str, day: date | str | None
-    ) -> tuple[Plan, list[HistoryEntry]]:
-        """The live plan, else the last one deleted (see `deletion`); earlier texts newest first."""
+        self,
+        guild: str,
+        coach: str,
+        day: date | str | None,
+        limit: int = HISTORY_PAGE,
+        before: datetime | None = None,
+    ) -> tuple[Plan, HistoryPage]:
+        """The live plan, else the last one deleted (see `deletion`); up to `limit` earlier texts
+        newest first (with `before`, those replaced before then), and how many there are."""
         coach, day = self.coach(coach), self.day(day)
         storage = self.repository
         found = storage.live(guild, coach, day) or storage.last_deleted(guild, coach, day)
         if found is None:
             raise PlanNotFound.for_plan(coach, day)
-        return found, storage.history(found.id)
+        return found, storage.history(found.id, limit, before)
 
-    def history_of(self, guild: str, plan_id: int) -> tuple[Plan, list[HistoryEntry]]:
-        """One plan by id, deleted or not, with its earlier texts newest first: a card's History
+    def history_of(self, guild: str, plan_id: int) -> tuple[Plan, HistoryPage]:
+        """One plan by id, deleted or not, with its newest earlier texts: a card's History
         button shows that card's plan even after another took its coach and date."""
         found = self.repository.by_id(guild, plan_id)
         if found is None:
             raise PlanNotFound(f"There is no plan #{plan_id}.")
-        return found, self.repository.history(found.id)
+        return found, self.repository.history(found.id, HISTORY_PAGE)
 
     def dates_with_plans(
         self, guild: str, coach: str, typed: str = "", limit: int = 25, *, deleted: bool = False
@@ -278,6 +295,11 @@ class PlanService(PlanInputs):
     def guilds_with_plans(self, limit: int = 2) -> list[str]:
         """Up to `limit` guilds with plans: a read that names no guild may mean the only one."""
         return self.repository.guilds(limit)
+
+    def known_guilds(self, limit: int = 2) -> list[str] | None:
+        """guilds_with_plans from memory, with no database round trip; None when it must be
+        asked (on the event loop: it never blocks)."""
+        return self.repository.known_guilds.answer(limit)
 
     def chart(self, chart_id: int) -> Chart:
         """A chart of a live plan."""

@@ -203,3 +203,12 @@ class DailyQuota:
     plans: int
     chart_bytes: int
     check: Callable[[Usage], None]
+
+
+class HistoryPage(list[HistoryEntry]):
+    """Some of a plan's earlier texts, newest first, and how many it has in all (`total`):
+    a long history is read a page at a time."""
+
+    def __init__(self, entries: list[HistoryEntry], total: int) -> None:
+        super().__init__(entries)
+        self.total = total

@@ -1,4 +1,5 @@
-"""The layout stays readable: no module of the service grows past 300 lines (migrations aside)."""
+"""The layout stays readable: no module of the service grows past 500 lines (migrations aside).
+A module is split when it holds two things; this cap only catches one that grew unnoticed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,6 @@ def test_every_module_fits_on_a_few_screens() -> None:
         str(path.relative_to(ROOT)): lines
         for path in sources
         if "migrations" not in path.parts
-        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 300
+        and (lines := len(path.read_text(encoding="utf-8").splitlines())) > 500
     }
     assert sources and long == {}

@@ -16,7 +16,17 @@ from starlette.responses import Response
 
 from app import __version__
 from app.api import models
-from app.api.parameters import AS_OF, AS_OF_LIST, COACH, DATE, GUILD, JSON, TICKER
+from app.api.parameters import (
+    AS_OF,
+    AS_OF_LIST,
+    BEFORE,
+    COACH,
+    DATE,
+    GUILD,
+    JSON,
+    LIMIT,
+    TICKER,
+)
 from app.services import services_for
 
 _REF = "#/components/schemas/{model}"
@@ -113,8 +123,9 @@ _PATHS: dict[str, dict[str, JSON]] = {
         "get": {
             "operationId": "getHistory",
             "summary": "The earlier versions of one coach's plan for a date, newest first "
-            "(also of a deleted plan, saying who deleted it and when).",
-            "parameters": [COACH, DATE, GUILD],
+            "(also of a deleted plan, saying who deleted it and when), a page at a time: "
+            "`limit` versions, older ones with `before`.",
+            "parameters": [COACH, DATE, GUILD, LIMIT, BEFORE],
             "responses": {
                 "200": _ok("The history.", models.History),
                 "404": _NO_HISTORY,

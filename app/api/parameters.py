@@ -64,3 +64,17 @@ TICKER = _query(
     {"type": "string", "pattern": f"^{levels.TICKER}$", "example": "SPY"},
     required=True,
 )
+# A plan's history is read a page at a time, so a plan edited a thousand times answers as fast.
+HISTORY_LIMIT_MAX = 1000
+LIMIT = _query(
+    "limit",
+    f"How many earlier versions to return, newest first: 1 to {HISTORY_LIMIT_MAX}, default 100. "
+    "A page shorter than `limit` is the last one.",
+    {"type": "integer", "minimum": 1, "maximum": HISTORY_LIMIT_MAX, "default": 100},
+)
+BEFORE = _query(
+    "before",
+    f"{_OFFSET} Only the versions replaced before that instant: pass the last `edited_at` of a "
+    "page to read the next, older one.",
+    _INSTANT,
+)

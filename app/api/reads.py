@@ -16,7 +16,9 @@ from starlette.responses import Response
 
 from app.api import models
 from app.api.models import answer
+from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
+from app.plans import HISTORY_PAGE
 from app.records import NO_LEVELS, HistoryEntry, Plan
 from app.services import Services, services_for
 
@@ -83,16 +85,21 @@ async def by_ticker(request: Request) -> Response:
 
 
 async def history(request: Request) -> Response:
-    """A plan's earlier texts, newest first; without a live plan, the last deleted one's, with
-    who deleted it, when, and its text then."""
-    params = _params(request, ("coach", "date", "guild"), required="coach")
+    """A plan's earlier texts, newest first, `limit` at a time (older ones with `before`);
+    without a live plan, the last deleted one's, with who deleted it, when, and its text then."""
+    params = _params(request, ("coach", "date", "guild", "limit", "before"), required="coach")
     services = await services_for(request)
     coach = services.plans.coach(params["coach"])
     day = services.plans.day(params.get("date"))
+    limit = _limit(params.get("limit"))
+    before = params.get("before")
+    instant = None if before is None else parse_instant(before, "before")
     guild = await _guild(params, services)
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    current, entries = await services.read(services.plans.history, guild, coach, day)
+    current, entries = await services.read(
+        services.plans.history, guild, coach, day, limit, instant
+    )
     body = {
         "coach": current.coach,
         "date": current.date,
@@ -150,24 +157,34 @@ def _deletion_fields(plan: Plan) -> dict[str, object] | None:
     }
 
 
-def parse_instant(value: str) -> datetime:
+def parse_instant(value: str, name: str = "as_of") -> datetime:
     """An ISO 8601 instant with an offset; a naive time is refused rather than guessed."""
     try:
         instant = datetime.fromisoformat(value)
     except ValueError:
         raise HTTPException(
-            400, f"as_of {value!r} is not an ISO 8601 instant, e.g. 2025-03-14T13:30:00Z."
+            400, f"{name} {value!r} is not an ISO 8601 instant, e.g. 2025-03-14T13:30:00Z."
         ) from None
     if instant.tzinfo is None:
         # A backtest that reads local time as UTC would silently see the wrong version.
         raise HTTPException(
             400,
-            f"as_of {value!r} has no UTC offset: add one, e.g. {value}Z or {value}-04:00.",
+            f"{name} {value!r} has no UTC offset: add one, e.g. {value}Z or {value}-04:00.",
         )
     try:
         return instant.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before the first representable UTC
-        raise HTTPException(400, f"as_of {value!r} is out of range.") from None
+        raise HTTPException(400, f"{name} {value!r} is out of range.") from None
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return HISTORY_PAGE
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= HISTORY_LIMIT_MAX:
+        raise HTTPException(
+            400, f"limit {value[:20]!r} is not a whole number from 1 to {HISTORY_LIMIT_MAX}."
+        )
+    return int(value)
 
 
 async def _guild(params: dict[str, str], services: Services) -> str | None:
@@ -182,7 +199,10 @@ async def _guild(params: dict[str, str], services: Services) -> str | None:
         return named
     if services.settings.default_guild_id is not None:
         return services.settings.default_guild_id
-    guilds = await services.read(services.plans.guilds_with_plans)
+    # Kept in memory: the read then costs the one round trip a read naming its guild costs.
+    guilds = services.plans.known_guilds()
+    if guilds is None:
+        guilds = await services.read(services.plans.guilds_with_plans)
     if len(guilds) > 1:
         raise GuildRequired(
             "Plans of several servers are kept here: name one with guild=<server id>, or set "

@@ -15,7 +15,7 @@ from app.discord import components as ui
 from app.discord import protocol
 from app.discord.components import Component, Outgoing, Upload
 from app.discord.responses import clip
-from app.records import Chart, HistoryEntry, Levels, Plan, price_text
+from app.records import Chart, HistoryPage, Levels, Plan, price_text
 
 # Distinct, readable on Discord's dark and light themes; coach n of COACHES gets colour n.
 PALETTE = (0x2B6CB0, 0xC05621, 0x2F855A, 0x6B46C1, 0xB83280, 0x00838F, 0xB7791F, 0x4A5568)
@@ -147,9 +147,9 @@ def plan_list(
     return ui.ephemeral(parts)
 
 
-def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> dict[str, Any]:
-    """A plan's current text and its earlier versions, newest first; for a deleted plan, who
-    deleted it and when, and the text it had then."""
+def history_list(plan: Plan, entries: HistoryPage, api_base: str) -> dict[str, Any]:
+    """A plan's current text and its newest earlier versions, with how many more there are;
+    for a deleted plan, who deleted it and when, and the text it had then."""
     day = plan.date.isoformat()
     pointer = f"GET {api_base}/api/coach-plans/history?coach={plan.coach}&date={day}"
     deletion = plan.deletion
@@ -167,7 +167,7 @@ def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> 
         version = plan.version - 1
         now = f"**Its last text** (version {version}, by {plain(plan.author)}):\n{current}"
     if entries:
-        intro = f"{head}{len(entries)} earlier version(s), newest first."
+        intro = f"{head}{entries.total} earlier version(s), newest first."
     else:
         intro = f"{head}Never edited, so there are no earlier versions."
     parts: list[Component] = [ui.text(f"## {title}\n{intro}"), ui.separator(), ui.text(now)]
@@ -179,7 +179,7 @@ def history_list(plan: Plan, entries: Sequence[HistoryEntry], api_base: str) -> 
     texts = ui.labelled_shares(parts, named, pointer)
     for text in texts:
         parts += [ui.separator(), ui.text(text)]
-    if len(texts) < len(entries):
-        left_out = len(entries) - len(texts)
+    if len(texts) < entries.total:
+        left_out = entries.total - len(texts)
         parts.append(ui.text(f"… {left_out} older version(s) not shown: {pointer}"))
     return ui.ephemeral(parts)

@@ -21,18 +21,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, create_engine, event, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Select, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
-from app.storage.rows import LIVE, plans_t
+from app.storage.rows import count_sums
 
 log = logging.getLogger("coach_plans")
 
 # The newest migration; `migrate` skips loading Alembic when the database is already there.
 # tests/test_migrations.py checks it names Alembic's head.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 BUSY_TIMEOUT_MS = 30_000
 MIN_FREE_BYTES = 1024 * 1024  # below this, /health says the database is down: writes would fail
 WRITE_OPTION = "coach_plans_write"
@@ -176,11 +176,11 @@ class DiskFull(Exception):
 
 
 def ping(engine: Engine) -> int:
-    """Really ask the database: the number of live plans. On SQLite, also refuse when the
+    """Really ask the database: the number of live plans (the kept counts' sum, one row per
+    guild: as quick with millions of plans as with none). On SQLite, also refuse when the
     disk is full, since every write would then fail while reads go on looking fine."""
     with engine.connect() as connection:
-        query = select(func.count()).select_from(plans_t).where(LIVE)
-        count = int(connection.execute(query).scalar_one())
+        count = count_sums(connection)["plans"]
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
         disk = os.statvfs(Path(database).parent)
@@ -215,11 +215,17 @@ class PreparedRead:
         ]
         self.errors = dialect.loaded_dbapi.Error
 
-    def rows(self, **params: Any) -> list[Any]:
+    def bound(self, **params: Any) -> tuple[str, Any]:
+        """The SQL and the driver's arguments this read runs with (EXPLAIN takes them too)."""
         values = self.compiled.construct_params(params)
         for name, processor in self.binders.items():
             values[name] = processor(values[name])
-        args = tuple(values[name] for name in self.positions) if self.positions else values
+        return self.sql, tuple(
+            values[name] for name in self.positions
+        ) if self.positions else values
+
+    def rows(self, **params: Any) -> list[Any]:
+        _, args = self.bound(**params)
         try:
             connection = self.engine.raw_connection()
             try:

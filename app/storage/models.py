@@ -1,27 +1,26 @@
 """The tables: live and deleted plans, their charts, every earlier text of a plan, the keys of
-requests already handled, and what each command posted (counted against daily quotas)."""
+requests already handled, what each command posted (counted against daily quotas), and each
+guild's kept counts."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    text,
-)
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from app.records import CHANNEL_MAX, CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX
 from app.records import ID_MAX as _SNOWFLAKE  # Discord ids: 64-bit snowflakes, kept as text
 
-__all__ = ["CoachPlan", "HandledRequest", "PlanChart", "PlanHistory", "Posting", "SQLModel"]
+__all__ = [
+    "CoachPlan",
+    "GuildCount",
+    "HandledRequest",
+    "PlanChart",
+    "PlanHistory",
+    "Posting",
+    "SQLModel",
+]
 
 
 def _utc_time(nullable: bool) -> Column:  # type: ignore[type-arg]  # Column is generic over its type
@@ -67,6 +66,15 @@ class CoachPlan(SQLModel, table=True):
 
 class PlanChart(SQLModel, table=True):
     __tablename__ = "plan_charts"
+    __table_args__ = (
+        # Only the charts still to download: the retry pass reads these, never the whole table.
+        Index(
+            "ix_plan_charts_pending",
+            "id",
+            sqlite_where=text("stored_path IS NULL AND failed_reason IS NULL"),
+            postgresql_where=text("stored_path IS NULL AND failed_reason IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     plan_id: int = Field(
@@ -129,3 +137,20 @@ class Posting(SQLModel, table=True):
     posted_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
     plans: int = 0
     chart_bytes: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+def _count() -> Column:  # type: ignore[type-arg]  # Column is generic over its type
+    return Column(BigInteger, nullable=False, server_default="0")
+
+
+class GuildCount(SQLModel, table=True):
+    """A guild's live plans, charts and edits, updated in the transaction of each write that
+    changes them: /health and /metrics add these rows up rather than count whole tables. A row
+    exists for every guild that ever had a plan (plans without a guild: the empty id)."""
+
+    __tablename__ = "guild_counts"
+
+    guild_id: str = Field(primary_key=True, sa_type=String(_SNOWFLAKE))
+    live_plans: int = Field(default=0, sa_column=_count())
+    charts: int = Field(default=0, sa_column=_count())
+    edits: int = Field(default=0, sa_column=_count())

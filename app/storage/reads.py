@@ -4,24 +4,29 @@ records. PlanRepository (repository.py) adds the writes on top."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
-from sqlalchemy import Connection, Engine, String, bindparam, cast, func, or_, select
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 from sqlalchemy.exc import OperationalError
 
 from app.errors import StorageUnavailable
-from app.records import Chart, HistoryEntry, Plan
+from app.records import Chart, HistoryPage, Plan
 from app.storage import rows
 from app.storage.database import PreparedRead
+from app.storage.date_ranges import date_range
+from app.storage.known_guilds import KnownGuilds
 from app.storage.rows import (
     DELETED,
     HISTORY_COLUMNS,
     LIVE,
     LIVE_CHARTS,
+    PENDING,
     PLANS_WITH_CHARTS,
     charts_t,
+    counts_t,
     history_t,
     plans_t,
 )
@@ -40,8 +45,10 @@ def storage_errors() -> Iterator[None]:
 
 
 class PlanReads:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, monotonic: Callable[[], float] | None = None) -> None:
         self.engine = engine
+        # Which guilds have plans: read without a round trip while fresh (see KnownGuilds).
+        self.known_guilds = KnownGuilds(monotonic or time.monotonic)
         # The reads on hot paths (REST by key, /all, autocomplete), compiled once.
         self._by_key = PreparedRead(
             engine,
@@ -63,7 +70,10 @@ class PlanReads:
             .where(
                 plans_t.c.guild_id == bindparam("guild"),
                 plans_t.c.coach_name == bindparam("coach"),
-                cast(plans_t.c.date, String).like(bindparam("prefix")),
+                # A range of dates, so the (guild, coach, date) index answers it: a cast to
+                # text for LIKE would read every date of the coach.
+                plans_t.c.date >= bindparam("low"),
+                plans_t.c.date <= bindparam("high"),
             )
             .order_by(plans_t.c.date.desc())
             .limit(bindparam("limit"))
@@ -71,12 +81,13 @@ class PlanReads:
         self._dates = PreparedRead(engine, dates.where(LIVE))
         # For /history: deleted plans' dates too (several plans may share one).
         self._dates_any = PreparedRead(engine, dates.distinct())
-        # Which guilds have plans (deleted ones too, so the answer only ever grows).
+        # Which guilds have plans (deleted ones too, so the answer only ever grows): each has
+        # its counts row; plans without a guild count under "".
         self._guilds = PreparedRead(
             engine,
-            select(plans_t.c.guild_id)
-            .where(plans_t.c.guild_id.is_not(None))
-            .distinct()
+            select(counts_t.c.guild_id)
+            .where(counts_t.c.guild_id != "")
+            .order_by(counts_t.c.guild_id)
             .limit(bindparam("limit")),
         )
 
@@ -189,29 +200,47 @@ class PlanReads:
         with self._reading() as connection:
             return rows.plans_from_rows(connection.execute(query))
 
-    def history(self, plan_id: int) -> list[HistoryEntry]:
-        """A plan's earlier texts, newest first."""
+    def history(self, plan_id: int, limit: int, before: datetime | None = None) -> HistoryPage:
+        """Up to `limit` of a plan's earlier texts, newest first (with `before`, only those
+        replaced before that instant), and how many it has in all; both from the
+        (plan_id, edited_at) index, however long the history."""
+        where = [history_t.c.plan_id == plan_id]
+        if before is not None:
+            where.append(history_t.c.edited_at < before)
         query = (
             select(*HISTORY_COLUMNS)
-            .where(history_t.c.plan_id == plan_id)
+            .where(*where)
             .order_by(history_t.c.edited_at.desc(), history_t.c.id.desc())
+            .limit(limit)
         )
+        total = select(func.count()).select_from(history_t).where(history_t.c.plan_id == plan_id)
         with self._reading() as connection:
-            return [rows.history_entry(row) for row in connection.execute(query)]
+            entries = [rows.history_entry(row) for row in connection.execute(query)]
+            return HistoryPage(entries, connection.execute(total).scalar_one())
 
     def dates(
         self, guild: str, coach: str, prefix: str, limit: int, deleted: bool = False
     ) -> list[date]:
         """Dates with a live plan (or, with `deleted`, any plan) for the coach, newest first,
         whose text starts with `prefix`."""
+        span = date_range(prefix)
+        if span is None:
+            return []
         read = self._dates_any if deleted else self._dates
         with storage_errors():
-            found = read.rows(guild=guild, coach=coach, prefix=f"{prefix}%", limit=limit)
+            found = read.rows(guild=guild, coach=coach, low=span[0], high=span[1], limit=limit)
         return [row.date for row in found]
 
     def guilds(self, limit: int) -> list[str]:
+        """Up to `limit` guilds with plans; from memory while fresh (KnownGuilds)."""
+        known = self.known_guilds.answer(limit)
+        if known is not None:
+            return known
+        since = self.known_guilds.since()
         with storage_errors():
-            return [row.guild_id for row in self._guilds.rows(limit=limit)]
+            found = [row.guild_id for row in self._guilds.rows(limit=limit)]
+        self.known_guilds.read(found, since)
+        return sorted(found)
 
     def chart(self, chart_id: int) -> Chart | None:
         """A chart of a live plan."""
@@ -221,20 +250,17 @@ class PlanReads:
 
     def unarchived_charts(self, limit: int) -> list[Chart]:
         """Charts of live plans not downloaded yet and not refused for good (oldest first)."""
-        query = (
-            LIVE_CHARTS.where(charts_t.c.stored_path.is_(None), charts_t.c.failed_reason.is_(None))
-            .order_by(charts_t.c.id)
-            .limit(limit)
-        )
+        # PENDING as the partial index ix_plan_charts_pending states it: only the charts
+        # waiting are read, never the whole table.
+        query = LIVE_CHARTS.where(PENDING).order_by(charts_t.c.id).limit(limit)
         with self._reading() as connection:
             return [rows.chart(row, plan_id=row.plan_id) for row in connection.execute(query)]
 
     def counts(self) -> dict[str, int]:
+        """Live plans, charts and edits (history rows) of every guild: the kept counts' sums,
+        one row per guild, never a count over the tables themselves."""
         with self._reading() as connection:
-            plans = connection.execute(select(func.count()).where(LIVE)).scalar_one()
-            charts = connection.execute(select(func.count()).select_from(charts_t)).scalar_one()
-            edits = connection.execute(select(func.count()).select_from(history_t)).scalar_one()
-        return {"plans": plans, "charts": charts, "edits": edits}
+            return rows.count_sums(connection)
 
     @staticmethod
     def _load(connection: Connection, plan_id: int) -> Plan:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
@@ -20,7 +21,7 @@ from app.records import Actor, DailyQuota, Levels, NewChart, Place, Plan
 from app.storage import postings, rows
 from app.storage.database import writer
 from app.storage.reads import PlanReads, storage_errors
-from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, history_t, plans_t
+from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, counts_t, history_t, plans_t
 
 # Discord never delivers an interaction later than its token's 15 minutes; a day is ample.
 KEY_LIFETIME = timedelta(days=1)
@@ -32,8 +33,13 @@ Check = Callable[[Plan, int], None]
 class PlanRepository(PlanReads):
     """Every read (see PlanReads) and every write of the plans."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
-        super().__init__(engine)
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(engine, monotonic)
         # What time a write is stamped with (UTC); a backtest's fixtures replay past days.
         self._now = clock or (lambda: datetime.now(UTC))
         self._writer = writer(engine)
@@ -104,10 +110,13 @@ class PlanRepository(PlanReads):
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
                 self._add_charts(connection, plan_id, charts, now)
-                return self._load(connection, plan_id)
+                _count(connection, guild, plans=1, charts=len(charts))
+                plan = self._load(connection, plan_id)
         except IntegrityError:
             # Another instance posted the same coach and date between our check and insert.
             raise PlanExists(coach, day) from None
+        self.known_guilds.add(guild)  # committed: a read naming no guild must see it now
+        return plan
 
     def update(
         self,
@@ -140,7 +149,8 @@ class PlanRepository(PlanReads):
                 self._spend(connection, guild, editor, quota, now)
             changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
             new_levels = current.levels if levels is None else levels(current)
-            if text is not None or new_levels != current.levels:
+            edited = text is not None or new_levels != current.levels
+            if edited:
                 connection.execute(
                     history_t.insert().values(
                         plan_id=current.id,
@@ -156,6 +166,7 @@ class PlanRepository(PlanReads):
                 changes["plan"] = text
             self._bump(connection, current, changes)
             self._add_charts(connection, current.id, charts, now)
+            _count(connection, current.guild_id, charts=len(charts), edits=int(edited))
             return self._load(connection, current.id)
 
     def soft_delete(
@@ -181,6 +192,7 @@ class PlanRepository(PlanReads):
                 "version": current.version + 1,
             }
             self._bump(connection, current, changes)
+            _count(connection, current.guild_id, plans=-1)
             return self._load(connection, current.id)
 
     def mark_archived(self, chart_id: int, stored_path: str) -> None:
@@ -293,3 +305,26 @@ class PlanRepository(PlanReads):
                     for chart in charts
                 ],
             )
+
+
+def _count(
+    connection: Connection, guild: str | None, plans: int = 0, charts: int = 0, edits: int = 0
+) -> None:
+    """Add to the guild's kept counts, in the write's own transaction: they commit (or roll
+    back) with the rows they count. The row is made by the guild's first plan."""
+    if not (plans or charts or edits):
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(counts_t).values(
+        guild_id=guild or "", live_plans=plans, charts=charts, edits=edits
+    )
+    connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[counts_t.c.guild_id],
+            set_={
+                "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
+                "charts": counts_t.c.charts + upsert.excluded.charts,
+                "edits": counts_t.c.edits + upsert.excluded.edits,
+            },
+        )
+    )

@@ -7,10 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Connection, Select, Table, func, select
 
 from app.records import Chart, Deletion, HistoryEntry, Levels, Plan
-from app.storage.models import CoachPlan, HandledRequest, PlanChart, PlanHistory, Posting
+from app.storage.models import (
+    CoachPlan,
+    GuildCount,
+    HandledRequest,
+    PlanChart,
+    PlanHistory,
+    Posting,
+)
 
 # SQLModel's table classes carry their Table untyped.
 plans_t: Table = CoachPlan.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
@@ -18,6 +25,7 @@ charts_t: Table = PlanChart.__table__  # type: ignore[attr-defined]  # SQLModel 
 history_t: Table = PlanHistory.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 handled_t: Table = HandledRequest.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 postings_t: Table = Posting.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
+counts_t: Table = GuildCount.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 
 PLAN_COLUMNS = (
     plans_t.c.id,
@@ -52,12 +60,23 @@ CHART_COLUMNS = (
 PLANS_WITH_CHARTS: Select[Any] = select(*PLAN_COLUMNS, *CHART_COLUMNS).outerjoin(
     charts_t, charts_t.c.plan_id == plans_t.c.id
 )
-LIVE = plans_t.c.is_deleted.is_(False)
+# Written as the live-plan index's predicate is (`is_deleted = 0` on SQLite, `NOT is_deleted` on
+# PostgreSQL), so both planners see that the partial index serves the query; `IS false` matches
+# neither.
+LIVE = ~plans_t.c.is_deleted
 DELETED = plans_t.c.is_deleted.is_(True)
+# A chart still waiting for its download, as the partial index ix_plan_charts_pending says it.
+PENDING = charts_t.c.stored_path.is_(None) & charts_t.c.failed_reason.is_(None)
 LIVE_CHARTS: Select[Any] = (
     select(charts_t.c.plan_id, *CHART_COLUMNS)
     .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
     .where(LIVE)
+)
+# The kept counts added up over the guilds (one row each): what /health and /metrics show.
+COUNT_SUMS: Select[Any] = select(
+    func.coalesce(func.sum(counts_t.c.live_plans), 0).label("plans"),
+    func.coalesce(func.sum(counts_t.c.charts), 0).label("charts"),
+    func.coalesce(func.sum(counts_t.c.edits), 0).label("edits"),
 )
 HISTORY_COLUMNS = (
     history_t.c.plan_text,
@@ -143,3 +162,9 @@ def levels_json(value: Levels | None) -> str | None:
 
 def history_entry(row: Any) -> HistoryEntry:
     return HistoryEntry(row.plan_text, row.edited_by, row.edited_by_id, _utc(row.edited_at))
+
+
+def count_sums(connection: Connection) -> dict[str, int]:
+    """Live plans, charts and edits of every guild, from the kept counts."""
+    total = connection.execute(COUNT_SUMS).one()
+    return {"plans": int(total.plans), "charts": int(total.charts), "edits": int(total.edits)}
