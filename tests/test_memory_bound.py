@@ -194,6 +194,13 @@ def peak_memory(pid: int) -> int:
     return int(found[1]) * 1024
 
 
+def downloaded_size(url: str) -> int:
+    """How many bytes GET `url` gave, read in pieces and not kept."""
+    with httpx.stream("GET", url, timeout=60) as response:
+        assert response.status_code == 200, response.status_code
+        return sum(len(piece) for piece in response.iter_bytes())
+
+
 def test_large_and_slow_charts_keep_the_service_small_and_other_servers_served(
     tmp_path: Path, stand_in: StandIn
 ) -> None:
@@ -230,6 +237,12 @@ def test_large_and_slow_charts_keep_the_service_small_and_other_servers_served(
         for edit in stand_in.edits:
             assert len(edit.payload.get("attachments", [])) == 10, edit.payload
             assert edit.size > 10 * len(CHART)
+        # Every one of those forty charts read back over HTTP at once.
+        listed = httpx.get(f"{base}/api/coach-plans/all", timeout=30).json()
+        urls = [c["url"] for plan in listed["plans"] for c in plan["charts"]]
+        assert len(urls) == 40
+        with ThreadPoolExecutor(len(urls)) as pool:
+            assert list(pool.map(downloaded_size, urls)) == [len(CHART)] * 40
         assert peak_memory(proc.pid) < PEAK_MAX, f"peak {peak_memory(proc.pid) / MIB:.0f} MiB"
         # Calls to Discord never wait for a connection that chart downloads use.
         assert stand_in.api_ports and not stand_in.api_ports & stand_in.cdn_ports

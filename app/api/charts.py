@@ -6,17 +6,23 @@ the hash is the ETag. Without API_KEY any cache may keep the image for a year; b
 shared cache may keep it (it would hand it to anyone), and a browser asks again each time (a 304
 when it has it), so the key is checked on every read. A 404 names the chart's id only: its file
 name is the poster's, and the caller may have only guessed the id.
+
+The image is streamed from an open file in pieces, so a reader never makes the service hold a
+whole chart in memory; a bucket's copy to that file takes a transfer slot like any other.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from typing import BinaryIO
 
+import anyio
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from app.api.errors import error_response
-from app.chart_store import StoreError, digest_of
+from app.chart_store import StoreError, digest_of, size_of
 from app.services import services_for
 from app.text_rules import canonical_uint
 
@@ -47,7 +53,9 @@ async def chart(request: Request) -> Response:
             return Response(status_code=304, headers=headers)
         store = services.store
         try:
-            data = await store.get(name)
+            # Readers over HTTP belong to no server: they queue with the background retries.
+            async with services.charts.transfers.slot(None):
+                file = await store.open(name)
         except StoreError as exc:
             log.warning("archived chart %s cannot be read from the %s: %s", found.id, store.backend,
                         exc.reason)  # fmt: skip
@@ -59,9 +67,10 @@ async def chart(request: Request) -> Response:
                 "unavailable",
                 headers={"Retry-After": "30", **_NO_STORE},
             )
-        if data is not None:
+        if file is not None:
             headers["X-Content-Type-Options"] = "nosniff"
-            return Response(data, media_type=found.content_type, headers=headers)
+            headers["Content-Length"] = str(size_of(file))
+            return StreamingResponse(_pieces(file), media_type=found.content_type, headers=headers)
         log.warning("archived chart %s (%s) is missing from the %s", found.id, name, store.backend)
     if found.failed_reason:
         return error_response(
@@ -80,6 +89,18 @@ async def chart(request: Request) -> Response:
         "chart_not_archived",
         _NO_STORE,
     )
+
+
+# A piece of a streamed chart: large enough that a 10 MiB chart is a few dozen writes.
+_PIECE = 256 * 1024
+
+
+async def _pieces(file: BinaryIO) -> AsyncIterator[bytes]:
+    try:
+        while piece := await anyio.to_thread.run_sync(file.read, _PIECE):
+            yield piece
+    finally:
+        file.close()
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
