@@ -37,7 +37,13 @@ from app.discord.protocol import (
 from app.errors import PlanError
 from app.metrics import Metrics
 from app.services import Runtime, Services
-from app.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
+from app.signatures import (
+    BODIES,
+    FREE_BODY_BYTES,
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADERS,
+    check_signature,
+)
 from app.text_rules import SURROGATE_ESCAPE, has_lone_surrogate
 from commands import hints
 from commands.deferrals import Visibility
@@ -89,14 +95,28 @@ class InteractionsEndpoint:
 
     async def handle(self, request: Request) -> Response:
         headers = _wanted_headers(request.scope)
-        body = await _read_body(request, headers.get(b"content-length", b""))
-        if body is None:
+        try:
+            body = await _read_body(request, headers.get(b"content-length", b""))
+        except _TooLarge:
+            # The rest of the body is not read: the connection closes after the answer.
             return error_response(
                 request,
                 413,
                 f"The body is larger than {MAX_BODY_BYTES} bytes.",
                 "payload_too_large",
+                headers=_CLOSE,
             )
+        except _Busy:
+            return error_response(
+                request,
+                503,
+                "Too many large requests are arriving at once; try again in a moment.",
+                "service_unavailable",
+                headers={**_CLOSE, "Retry-After": "1"},
+            )
+        except ClientDisconnect:
+            # It went away (or was too slow, app/server.py) before its body was complete.
+            return error_response(request, 408, "The body did not arrive in time.", "timeout")
         refusal = check_signature(headers, self.verify_key, body)
         if refusal is not None:
             return error_response(request, 401, refusal, "invalid_signature")
@@ -221,6 +241,7 @@ _BROKEN = (
 )
 
 
+_CLOSE = {"Connection": "close"}
 _WANTED = SIGNATURE_HEADERS | {b"content-length"}
 
 
@@ -230,25 +251,43 @@ def _wanted_headers(scope: Scope) -> dict[bytes, bytes]:
     return {name: value for name, value in scope["headers"] if name in _WANTED}
 
 
-async def _read_body(request: Request, declared: bytes) -> bytes | None:
-    """The raw body, or None as soon as it is known to be over the limit."""
+class _TooLarge(Exception):
+    pass
+
+
+class _Busy(Exception):
+    pass
+
+
+async def _read_body(request: Request, declared: bytes) -> bytes:
+    """The raw body. _TooLarge as soon as it is known to be over the limit, before more of it
+    is read; _Busy when the bodies being read already hold all the memory they may share."""
     # A length check first: int() refuses a string of more than 4300 digits.
     if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
-        return None
+        raise _TooLarge()
     # Straight from the ASGI messages: the body arrives in one message almost always.
     chunks = []
     size = 0
-    while True:
-        message = await request.receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    held = 0  # taken from the shared budget, for the part past FREE_BODY_BYTES
+    try:
+        while True:
+            message = await request.receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise _TooLarge()
+            over = max(0, size - FREE_BODY_BYTES) - held
+            if over:
+                if not BODIES.take(over):
+                    raise _Busy()
+                held += over
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        BODIES.give_back(held)  # the signature check follows at once, without awaiting
 
 
 def _shown(value: object) -> str:

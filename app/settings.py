@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     api_key: SecretStr | None = None
     cors_origins: CommaList = ["*"]
+    # uvicorn's setting, with its meaning: the addresses whose X-Forwarded-* headers are believed.
+    forwarded_allow_ips: str = defaults.FORWARDED_ALLOW_IPS
+    header_timeout_seconds: float = Field(defaults.HEADER_TIMEOUT_SECONDS, gt=0)
+    body_timeout_seconds: float = Field(defaults.BODY_TIMEOUT_SECONDS, gt=0)
+    max_header_bytes: int = Field(defaults.MAX_HEADER_BYTES, ge=1024)
 
     coaches: CommaList = list(defaults.COACHES)
     timezone: str = defaults.TIMEZONE

@@ -1,5 +1,6 @@
-"""What a request to /interactions must pass before it is parsed: a size limit and an Ed25519
-signature by Discord's public key (or a development key pair in mock mode)."""
+"""What a request to /interactions must pass before it is parsed: a size limit, a share of the
+memory all unsigned bodies may hold at once, and an Ed25519 signature by Discord's public key
+(or a development key pair in mock mode)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,36 @@ log = logging.getLogger("coach_plans")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
 SIGNATURE_HEADERS = frozenset((b"x-signature-ed25519", b"x-signature-timestamp"))
+# Bodies not yet checked may hold this much memory together, past the first FREE_BODY_BYTES of
+# each: Discord's own are a few kilobytes, so only bodies near the limit, held open by a client
+# that is not Discord, ever wait on it.
+BODY_BUDGET_BYTES = 32 * 1024 * 1024
+FREE_BODY_BYTES = 64 * 1024
 # A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
 # overflow a float in the comparison with now).
 _TIMESTAMP_DIGITS = 12
+
+
+class BodyBudget:
+    """The memory held by the unsigned bodies being read, in one process (one event loop: no
+    lock is needed between a check and its update)."""
+
+    def __init__(self, total: int = BODY_BUDGET_BYTES) -> None:
+        self.total = total
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        """Hold `size` more bytes of a body; False when that would pass the budget."""
+        if self.held + size > self.total:
+            return False
+        self.held += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
+
+BODIES = BodyBudget()
 
 
 def load_or_create_mock_key(path: Path) -> SigningKey:
