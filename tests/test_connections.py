@@ -1,6 +1,7 @@
 """Slow, idle and oversized clients against `coach-plans serve` over real sockets: deadlines
 for a request's headers and body, a size limit on its headers, bodies refused before they are
-read past the limit, and a signed PING still answered while such clients hold connections."""
+read past the limit, and a signed PING still answered while such clients hold connections.
+Forwarded headers are believed from FORWARDED_ALLOW_IPS only."""
 
 from __future__ import annotations
 
@@ -11,14 +12,21 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from nacl.signing import SigningKey
 
 from app.discord import payloads, protocol
+from app.plans import PlanService
+from app.records import Actor, NewChart, Place
 from app.signatures import MAX_BODY_BYTES
+from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
+from tests.discord_edge import AUTHOR, GUILD
 from tests.service_process import running_service, service_env
 
+DAY = "2026-03-02"
 PING = json.dumps({"id": "1", "type": protocol.PING, "application_id": "1", "token": "t"}).encode()
 
 
@@ -179,3 +187,45 @@ def test_many_large_unsigned_bodies_held_open_do_not_take_the_memory(tmp_path: P
         finally:
             for conn in conns:
                 conn.close()
+
+
+def seed_plan_with_a_chart(folder: Path) -> None:
+    engine = make_engine(f"sqlite:///{folder / 'data' / 'plans.db'}")
+    migrate(engine)
+    service = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
+    author = Actor(id=AUTHOR["id"], name=AUTHOR["username"])
+    # Not on Discord's CDN: refused for good, never fetched; its link is handed out all the same.
+    chart = NewChart("https://example.invalid/spy.png", "spy.png", "image/png", 100)
+    service.post("d", DAY, "Long above 950", author, place=Place(GUILD), charts=[chart])
+    engine.dispose()
+
+
+FORWARDED = {
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "attacker.example",
+    "X-Forwarded-For": "203.0.113.9",
+}
+
+
+def test_forwarded_headers_from_an_untrusted_client_do_not_shape_chart_links(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").mkdir()
+    seed_plan_with_a_chart(tmp_path)
+    # Only a proxy at 10.9.8.7 is believed; this client connects from 127.0.0.1.
+    env = service_env(tmp_path, FORWARDED_ALLOW_IPS="10.9.8.7")
+    with running_service(tmp_path, env, "--mock") as (base, _):
+        plan = httpx.get(f"{base}/api/coach-plans/?coach=d&date={DAY}", headers=FORWARDED)
+    [chart] = plan.json()["charts"]
+    assert chart["url"].startswith(f"{base}/charts/")
+
+
+def test_a_trusted_proxy_says_the_scheme_of_chart_links(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    seed_plan_with_a_chart(tmp_path)
+    # The default believes this machine (a proxy beside the service); the host stays the one
+    # the client asked for.
+    with running_service(tmp_path, service_env(tmp_path), "--mock") as (base, _):
+        plan = httpx.get(f"{base}/api/coach-plans/?coach=d&date={DAY}", headers=FORWARDED)
+    [chart] = plan.json()["charts"]
+    assert chart["url"].startswith(f"https://{address(base)[0]}:{address(base)[1]}/charts/")
