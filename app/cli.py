@@ -110,7 +110,13 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Worker processes rebuild the settings from the environment: hand the flags down.
         _export_for_workers(args, settings)
-        return _serve_workers(args.workers, sock, limits, options)
+        from app.server import run_workers
+
+        _stop_on_signals()
+        gc.enable()  # this process only supervises; each worker starts its own interpreter
+        run_workers("app.web:app_from_environment", args.workers, sock, limits, options)
+        log.info("stopped")
+        return 0
     from app.web import create_app
 
     server = _Server()
@@ -184,25 +190,6 @@ def _listen_or_exit(host: str, port: int) -> socket.socket:
         reason = exc.strerror or str(exc)
         print(f"coach-plans: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
         raise SystemExit(EXIT_LISTEN) from None
-
-
-def _serve_workers(
-    workers: int, sock: socket.socket, limits: ConnectionLimits, options: dict[str, Any]
-) -> int:
-    from uvicorn.supervisors import Multiprocess
-
-    from app.server import ServerConfig
-
-    _stop_on_signals()
-    gc.enable()  # this process only supervises; each worker starts its own interpreter
-    config = ServerConfig(
-        "app.web:app_from_environment", limits, factory=True, workers=workers, **options
-    )
-    host, port = sock.getsockname()[:2]
-    log.info("Uvicorn running on http://%s:%d with %d workers", host, port, workers)
-    Multiprocess(config, sockets=[sock]).run()
-    log.info("stopped")
-    return 0
 
 
 # uvicorn's options for both ways of serving. Forwarded headers (X-Forwarded-For and -Proto)

@@ -171,6 +171,18 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def run_workers(
+    app: str, workers: int, sock: socket.socket, limits: ConnectionLimits, options: dict[str, Any]
+) -> None:
+    """`serve --workers N`: uvicorn's supervisor, its worker processes serving `sock`."""
+    from uvicorn.supervisors import Multiprocess
+
+    config = ServerConfig(app, limits, factory=True, workers=workers, **options)
+    host, port = sock.getsockname()[:2]
+    log.info("Uvicorn running on http://%s:%d with %d workers", host, port, workers)
+    Multiprocess(config, sockets=[sock]).run()
+
+
 class AnnouncingServer(uvicorn.Server):
     """Calls `listening` once the socket accepts connections: the warm-up starts then, not
     before (app/services.py, app/wake.py)."""

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
@@ -16,6 +16,8 @@ from nacl.signing import SigningKey, VerifyKey
 from app.text_rules import canonical_uint
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
     from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
@@ -53,6 +55,48 @@ class BodyBudget:
 
 
 BODIES = BodyBudget()
+
+
+class BodyTooLarge(Exception):
+    """The body is over MAX_BODY_BYTES: known from Content-Length before it is read, or cut as
+    it arrives."""
+
+
+class BodiesBusy(Exception):
+    """The bodies being read already hold all the memory they may share."""
+
+
+class ClientGone(Exception):
+    """The client went away (or was too slow, app/server.py) before its body was complete."""
+
+
+async def read_body(receive: Callable[[], Awaitable[Mapping[str, Any]]], declared: bytes) -> bytes:
+    """The raw body, straight from the ASGI messages (it arrives in one almost always)."""
+    # A length check first: int() refuses a string of more than 4300 digits.
+    if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
+        raise BodyTooLarge()
+    chunks = []
+    size = 0
+    held = 0  # taken from the shared budget, for the part past FREE_BODY_BYTES
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            over = max(0, size - FREE_BODY_BYTES) - held
+            if over:
+                if not BODIES.take(over):
+                    raise BodiesBusy()
+                held += over
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        BODIES.give_back(held)  # the signature check follows at once, without awaiting
 
 
 def load_or_create_mock_key(path: Path) -> SigningKey:
