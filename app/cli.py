@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,14 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.types import ASGIApp
 
+    from app.server import ConnectionLimits
     from app.settings import Settings
     from app.wake import Early
 
 log = logging.getLogger("coach_plans")
 
 EXIT_CONFIG = 2
+EXIT_LISTEN = 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,37 +100,45 @@ def serve(args: argparse.Namespace) -> int:
         if early is not None:
             return _serve_woken(args, early)
     settings = _serve_settings(args)
-    import uvicorn
-
+    sock = _listen_or_exit(settings.api_host, settings.api_port)
     from app.logs import configure_logging
+    from app.server import ConnectionLimits
 
     configure_logging(settings)
-    config: dict[str, Any] = {**_SERVER, "host": settings.api_host, "port": settings.api_port}
+    limits = ConnectionLimits(
+        settings.header_timeout_seconds, settings.body_timeout_seconds, settings.max_header_bytes
+    )
+    options = {**_SERVER, "forwarded_allow_ips": settings.forwarded_allow_ips}
     if args.workers > 1:
         # Worker processes rebuild the settings from the environment: hand the flags down.
         _export_for_workers(args, settings)
+        from app.server import run_workers
+
         _stop_on_signals()
         gc.enable()  # this process only supervises; each worker starts its own interpreter
-        uvicorn.run("app.web:app_from_environment", factory=True, workers=args.workers, **config)
+        run_workers("app.web:app_from_environment", args.workers, sock, limits, options)
         log.info("stopped")
         return 0
     from app.web import create_app
 
     server = _Server()
     app = create_app(settings, on_failure=server.stop, warm_up_after_listening=True)
-    return server.run(app, config, lambda: app.state.runtime.listening.set())
+    return server.run(app, sock, limits, options, lambda: app.state.runtime.listening.set())
 
 
 def _serve_woken(args: argparse.Namespace, early: Early) -> int:
     """Listen first; the settings are loaded and the app built once the server listens
     (app/wake.py). A bad setting still stops it with status 2."""
+    sock = _listen_or_exit(early.host, early.port)
     from app.logs import configure_logging, hold_records, show_held_records
     from app.metrics import Metrics
+    from app.server import ConnectionLimits
     from app.wake import WakeApp
 
     hold_records()  # until the settings say where logs go
     server = _Server()
     metrics = Metrics()
+    limits = ConnectionLimits()  # the defaults, until the settings are loaded
 
     def build() -> Starlette | None:
         try:
@@ -136,18 +147,28 @@ def _serve_woken(args: argparse.Namespace, early: Early) -> int:
             server.code = EXIT_CONFIG
             return None
         configure_logging(settings)
-        started = (settings.api_host, settings.api_port, settings.discord_public_key)
-        if started != (early.host, early.port, early.public_key) or settings.mock_mode:
+        started = (
+            settings.api_host,
+            settings.api_port,
+            settings.discord_public_key,
+            settings.forwarded_allow_ips,
+        )
+        if started != (early.host, early.port, early.public_key, early.forwarded_allow_ips) or (
+            settings.mock_mode
+        ):
             log.error("the settings differ from those the server started with; not serving")
             server.code = EXIT_CONFIG
             return None
+        limits.header_timeout = settings.header_timeout_seconds
+        limits.body_timeout = settings.body_timeout_seconds
+        limits.max_header_bytes = settings.max_header_bytes
         from app.web import create_app
 
         return create_app(settings, on_failure=server.stop, metrics=metrics)
 
     front = WakeApp(early, metrics, build, on_failure=server.stop)
-    config = {**_SERVER, "host": early.host, "port": early.port}
-    code = server.run(front, config, front.listening)
+    options = {**_SERVER, "forwarded_allow_ips": early.forwarded_allow_ips}
+    code = server.run(front, sock, limits, options, front.listening)
     show_held_records()  # if it stopped before logging was set up, say why
     return code
 
@@ -162,12 +183,24 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
     )
 
 
-# uvicorn's options for both ways of serving.
+def _listen_or_exit(host: str, port: int) -> socket.socket:
+    """Bind the address before anything else starts: when it is taken, one line and status 1."""
+    from app.server import listen
+
+    try:
+        return listen(host, port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"coach-plans: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+        raise SystemExit(EXIT_LISTEN) from None
+
+
+# uvicorn's options for both ways of serving. Forwarded headers (X-Forwarded-For and -Proto)
+# are believed from FORWARDED_ALLOW_IPS alone.
 _SERVER: dict[str, Any] = {
     "log_config": None,
     "access_log": False,
     "proxy_headers": True,
-    "forwarded_allow_ips": "*",
     "timeout_graceful_shutdown": 20,
     "ws": "none",  # no websockets here: their library stays unloaded, for a faster start
 }
@@ -195,14 +228,24 @@ class _Server:
         if self.server is not None:
             self.server.should_exit = True
 
-    def run(self, app: ASGIApp, config: dict[str, Any], listening: Callable[[], None]) -> int:
-        import uvicorn
-
-        from app.server import AnnouncingServer
+    def run(
+        self,
+        app: ASGIApp,
+        sock: socket.socket,
+        limits: ConnectionLimits,
+        options: dict[str, Any],
+        listening: Callable[[], None],
+    ) -> int:
+        from app.server import AnnouncingServer, ServerConfig
 
         _stop_on_signals()
-        self.server = AnnouncingServer(uvicorn.Config(app, **config), listening)
-        self.server.run()
+        self.server = AnnouncingServer(ServerConfig(app, limits, **options), listening)
+        try:
+            self.server.run(sockets=[sock])
+        except SystemExit as exc:  # uvicorn's own start failed; it logged why
+            self.code = exc.code if isinstance(exc.code, int) and exc.code else 1
+        finally:
+            sock.close()
         if self.code == 1:
             log.error("stopped: nothing to serve (the error above says why)")
         elif self.code == 0:
@@ -219,6 +262,10 @@ def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.action in ("serve", "charts"):
+        # Plans, charts, logs and the development key are the service's alone: files it makes
+        # are 0600 and folders 0700, SQLite's -wal and -shm files included.
+        os.umask(0o077)
     if args.action == "serve":
         # Nothing made while starting is garbage: the collector would only slow the imports
         # that stand between a woken machine and its first answer. The server turns it back on

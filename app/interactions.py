@@ -1,11 +1,12 @@
 """POST /interactions: Discord's interactions endpoint.
 
-Cheap refusals come first and nothing is parsed before the signature is checked: body size
-(413), Ed25519 signature of timestamp + raw body (401), timestamp freshness (401, replay), then
-JSON once (400). PING is answered at once; a repeated interaction id is answered harmlessly
-without running again; guilds outside ALLOWED_GUILD_IDS (and DMs) get a refusal; everything else
-goes to the command registry. A refusal of the rules is an ephemeral message; an unexpected
-error is logged and answered with an ephemeral apology, never a stack trace or a 5xx.
+Cheap refusals come first and nothing is parsed before the signature is checked: body size (413;
+503 while unsigned bodies hold all the memory they share), Ed25519 signature of timestamp + raw
+body (401), timestamp freshness (401, replay), then JSON once (400). PING is answered at once; a
+repeated interaction id is answered harmlessly without running again; guilds outside
+ALLOWED_GUILD_IDS (and DMs) get a refusal; everything else goes to the command registry. A
+refusal of the rules is an ephemeral message; an unexpected error is logged and answered with an
+ephemeral apology, never a stack trace or a 5xx.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cachetools import TTLCache
 from nacl.signing import VerifyKey
 from starlette.background import BackgroundTask
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -37,7 +38,15 @@ from app.discord.protocol import (
 from app.errors import PlanError
 from app.metrics import Metrics
 from app.services import Runtime, Services
-from app.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
+from app.signatures import (
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADERS,
+    BodiesBusy,
+    BodyTooLarge,
+    ClientGone,
+    check_signature,
+    read_body,
+)
 from app.text_rules import SURROGATE_ESCAPE, has_lone_surrogate
 from commands import hints
 from commands.deferrals import Visibility
@@ -89,14 +98,28 @@ class InteractionsEndpoint:
 
     async def handle(self, request: Request) -> Response:
         headers = _wanted_headers(request.scope)
-        body = await _read_body(request, headers.get(b"content-length", b""))
-        if body is None:
+        try:
+            body = await read_body(request.receive, headers.get(b"content-length", b""))
+        except BodyTooLarge:
+            # The rest of the body is not read: the connection closes after the answer.
             return error_response(
                 request,
                 413,
                 f"The body is larger than {MAX_BODY_BYTES} bytes.",
                 "payload_too_large",
+                headers=_CLOSE,
             )
+        except BodiesBusy:
+            return error_response(
+                request,
+                503,
+                "Too many large requests are arriving at once; try again in a moment.",
+                "service_unavailable",
+                headers={**_CLOSE, "Retry-After": "1"},
+            )
+        except ClientGone:
+            # It went away (or was too slow, app/server.py) before its body was complete.
+            return error_response(request, 408, "The body did not arrive in time.", "timeout")
         refusal = check_signature(headers, self.verify_key, body)
         if refusal is not None:
             return error_response(request, 401, refusal, "invalid_signature")
@@ -221,6 +244,7 @@ _BROKEN = (
 )
 
 
+_CLOSE = {"Connection": "close"}
 _WANTED = SIGNATURE_HEADERS | {b"content-length"}
 
 
@@ -228,27 +252,6 @@ def _wanted_headers(scope: Scope) -> dict[bytes, bytes]:
     """The three headers the checks read, in one pass over the raw list (ASGI gives names in
     lower case)."""
     return {name: value for name, value in scope["headers"] if name in _WANTED}
-
-
-async def _read_body(request: Request, declared: bytes) -> bytes | None:
-    """The raw body, or None as soon as it is known to be over the limit."""
-    # A length check first: int() refuses a string of more than 4300 digits.
-    if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
-        return None
-    # Straight from the ASGI messages: the body arrives in one message almost always.
-    chunks = []
-    size = 0
-    while True:
-        message = await request.receive()
-        if message["type"] != "http.request":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _shown(value: object) -> str:

@@ -41,6 +41,18 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
         response_started = False
+        logged = False
+
+        def log_line() -> None:
+            # The answer's time: a response's background work (a command's follow-ups, its
+            # charts) runs after its last byte is sent and is not part of it.
+            nonlocal logged
+            logged = True
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(scope["method"], template, status, elapsed)
+            log_access(scope["method"], scope["path"], status, elapsed)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
@@ -50,6 +62,8 @@ class RequestContextMiddleware:
                 # A new list: a response object may be sent more than once with its own.
                 message["headers"] = [*message.get("headers", ()), (_ID_HEADER, request_id_bytes)]
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                log_line()
 
         try:
             await self.app(scope, receive, send_with_id)
@@ -60,11 +74,8 @@ class RequestContextMiddleware:
             status = 500
             await _send_json_500(send_with_id, request_id)
         finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            self.metrics.observe(scope["method"], template, status, elapsed)
-            log_access(scope["method"], scope["path"], status, elapsed)
+            if not logged:
+                log_line()
             request_id_var.reset(token)
 
 

@@ -61,12 +61,15 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./data/coach_plans.db"
     database_path: Path | None = None
-
     api_host: str = defaults.API_HOST
     api_port: int = Field(defaults.API_PORT, ge=1, le=65535)
     public_base_url: str | None = None
     api_key: SecretStr | None = None
     cors_origins: CommaList = ["*"]
+    forwarded_allow_ips: str = defaults.FORWARDED_ALLOW_IPS
+    header_timeout_seconds: float = Field(defaults.HEADER_TIMEOUT_SECONDS, gt=0)
+    body_timeout_seconds: float = Field(defaults.BODY_TIMEOUT_SECONDS, gt=0)
+    max_header_bytes: int = Field(defaults.MAX_HEADER_BYTES, ge=1024)
 
     coaches: CommaList = list(defaults.COACHES)
     timezone: str = defaults.TIMEZONE

@@ -1,5 +1,6 @@
-"""What a request to /interactions must pass before it is parsed: a size limit and an Ed25519
-signature by Discord's public key (or a development key pair in mock mode)."""
+"""What a request to /interactions must pass before it is parsed: a size limit, a share of the
+memory all unsigned bodies may hold at once, and an Ed25519 signature by Discord's public key
+(or a development key pair in mock mode)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
@@ -15,6 +16,8 @@ from nacl.signing import SigningKey, VerifyKey
 from app.text_rules import canonical_uint
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
     from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
@@ -22,9 +25,78 @@ log = logging.getLogger("coach_plans")
 MAX_BODY_BYTES = 1024 * 1024
 MAX_CLOCK_SKEW_SECONDS = 300
 SIGNATURE_HEADERS = frozenset((b"x-signature-ed25519", b"x-signature-timestamp"))
+# Bodies not yet checked may hold this much memory together, past the first FREE_BODY_BYTES of
+# each: Discord's own are a few kilobytes, so only bodies near the limit, held open by a client
+# that is not Discord, ever wait on it.
+BODY_BUDGET_BYTES = 32 * 1024 * 1024
+FREE_BODY_BYTES = 64 * 1024
 # A Unix time in seconds has 10 digits until the year 2286; more is not a time (and would
 # overflow a float in the comparison with now).
 _TIMESTAMP_DIGITS = 12
+
+
+class BodyBudget:
+    """The memory held by the unsigned bodies being read, in one process (one event loop: no
+    lock is needed between a check and its update)."""
+
+    def __init__(self, total: int = BODY_BUDGET_BYTES) -> None:
+        self.total = total
+        self.held = 0
+
+    def take(self, size: int) -> bool:
+        """Hold `size` more bytes of a body; False when that would pass the budget."""
+        if self.held + size > self.total:
+            return False
+        self.held += size
+        return True
+
+    def give_back(self, size: int) -> None:
+        self.held -= size
+
+
+BODIES = BodyBudget()
+
+
+class BodyTooLarge(Exception):
+    """The body is over MAX_BODY_BYTES: known from Content-Length before it is read, or cut as
+    it arrives."""
+
+
+class BodiesBusy(Exception):
+    """The bodies being read already hold all the memory they may share."""
+
+
+class ClientGone(Exception):
+    """The client went away (or was too slow, app/server.py) before its body was complete."""
+
+
+async def read_body(receive: Callable[[], Awaitable[Mapping[str, Any]]], declared: bytes) -> bytes:
+    """The raw body, straight from the ASGI messages (it arrives in one almost always)."""
+    # A length check first: int() refuses a string of more than 4300 digits.
+    if declared.isdigit() and (len(declared) > 9 or int(declared) > MAX_BODY_BYTES):
+        raise BodyTooLarge()
+    chunks = []
+    size = 0
+    held = 0  # taken from the shared budget, for the part past FREE_BODY_BYTES
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise BodyTooLarge()
+            over = max(0, size - FREE_BODY_BYTES) - held
+            if over:
+                if not BODIES.take(over):
+                    raise BodiesBusy()
+                held += over
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        BODIES.give_back(held)  # the signature check follows at once, without awaiting
 
 
 def load_or_create_mock_key(path: Path) -> SigningKey:

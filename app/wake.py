@@ -50,6 +50,7 @@ class Early:
     host: str
     port: int
     public_key: str  # 64 hex digits in lower case, as the settings keep it
+    forwarded_allow_ips: str = defaults.FORWARDED_ALLOW_IPS
 
 
 def early_start(
@@ -82,7 +83,8 @@ def early_start(
     host = env.get("api_host", defaults.API_HOST) if host is None else host
     if not host or not 1 <= port <= 65535:
         return None
-    return Early(host, port, key.lower())
+    forwarded = env.get("forwarded_allow_ips", defaults.FORWARDED_ALLOW_IPS)
+    return Early(host, port, key.lower(), forwarded)
 
 
 class WakeApp:
@@ -138,7 +140,14 @@ class WakeApp:
     async def _run_app(self, server_state: dict[str, Any] | None) -> None:
         """Build the app, then run its lifespan until the server stops."""
         assert self._listening and self._ready and self._stopping
-        await self._listening.wait()
+        async with anyio.create_task_group() as waiting:
+            # The server may stop before it listens (its address taken, a signal): then
+            # there is nothing to build.
+            for event in (self._listening, self._stopping):
+                waiting.start_soon(_cancel_when_set, event, waiting.cancel_scope)
+        if self._stopping.is_set():
+            self._ready.set()
+            return
         try:
             with switching_often():
                 app = await anyio.to_thread.run_sync(self.build)
@@ -207,6 +216,11 @@ class WakeApp:
         if self.app is not None:
             endpoint = self.app.state.interactions
             await endpoint.adopt(payload, deferral, self.state["runtime"])
+
+
+async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
 
 
 def _deferral(payload: dict[str, Any]) -> Visibility | None:

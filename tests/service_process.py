@@ -57,9 +57,10 @@ def service_env(folder: Path, **settings: str) -> dict[str, str]:
 
 
 def serve(
-    folder: Path, env: dict[str, str], port: int, *args: str, stdout: Any, stderr: Any
+    folder: Path, env: dict[str, str], port: int, *args: str, stdout: Any, stderr: Any, **popen: Any
 ) -> subprocess.Popen[str]:
-    """`coach-plans serve ARGS` on 127.0.0.1:`port`, started in `folder`."""
+    """`coach-plans serve ARGS` on 127.0.0.1:`port`, started in `folder` (`popen`: more of
+    Popen's options, e.g. a preexec_fn that sets the process's limits)."""
     return subprocess.Popen(
         [str(BIN / "coach-plans"), "serve", "--host", "127.0.0.1", "--port", str(port), *args],
         env=env,
@@ -67,6 +68,7 @@ def serve(
         stdout=stdout,
         stderr=stderr,
         text=True,
+        **popen,
     )
 
 
@@ -85,13 +87,13 @@ def loaded_modules(code: str, watched: tuple[str, ...]) -> list[str]:
 
 @contextlib.contextmanager
 def running_service(
-    folder: Path, env: dict[str, str], *args: str
+    folder: Path, env: dict[str, str], *args: str, **popen: Any
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Start `coach-plans serve ARGS` and yield its base URL and process; stop it after."""
     port = free_port()
     # Console output goes to a file: an unread pipe fills up and stalls a busy server.
     console = open(folder / "console.log", "a")  # noqa: SIM115 - closed below
-    proc = serve(folder, env, port, *args, stdout=console, stderr=subprocess.STDOUT)
+    proc = serve(folder, env, port, *args, stdout=console, stderr=subprocess.STDOUT, **popen)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(f"{base}/health", proc)

@@ -9,6 +9,8 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +27,14 @@ from app.logs import (
     request_id_var,
 )
 from app.settings import Settings
-from tests.discord_edge import Discord, discord_app, fast_settings
+from tests.discord_edge import (
+    Discord,
+    FakeDiscord,
+    attachment,
+    discord_app,
+    fast_settings,
+    png,
+)
 
 FORGED = "2025-01-01 00:00:00,000 INFO    [forged] coach_plans.access: GET /admin 200 1.0ms"
 _RECORD_START = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} ")
@@ -186,3 +195,31 @@ def test_access_lines_wait_for_the_end_of_the_loop_turn_and_keep_their_order(
         handler.close()
     assert isinstance(handler.console, io.StringIO)
     assert handler.console.getvalue().splitlines() == written()
+
+
+def test_an_interactions_access_line_times_the_answer_not_the_work_after_it(
+    settings: Settings, signer: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # /plan with a chart answers at once (Discord's "thinking…") and fetches the chart after;
+    # the CDN takes seconds to serve it.
+    fake = FakeDiscord()
+    url = fake.add_file("spy.png", png(2048), delay=5)
+    charts = {"chart1": attachment(url, "spy.png", 2048)}
+    caplog.set_level(logging.INFO, logger="coach_plans.access")
+    with discord_app(fast_settings(settings), signer, fake) as discord:
+        answers: list[dict[str, object]] = []
+        command = threading.Thread(
+            target=lambda: answers.append(
+                discord.command("plan", coach="d", text="With a chart", attachments=charts)
+            )
+        )
+        command.start()
+        deadline = time.monotonic() + 30
+        while not [r for r in caplog.records if getattr(r, "path", None) == "/interactions"]:
+            assert time.monotonic() < deadline, "no access line for /interactions"
+            time.sleep(0.01)
+        # The line is written once the answer is sent, while the chart is still on its way.
+        assert fake.edits == []
+        command.join(timeout=60)
+    assert answers == [{"type": 5}]
+    assert len(fake.edits) == 1

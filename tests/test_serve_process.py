@@ -1,8 +1,10 @@
-"""`coach-plans serve` as a real process: answers, then stops cleanly on SIGTERM or SIGINT."""
+"""`coach-plans serve` as a real process: answers, then stops cleanly on SIGTERM or SIGINT (also
+while it starts); a port already taken stops it at once; the files it makes are its own."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -10,11 +12,21 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from nacl.signing import SigningKey
 
+from app.discord import payloads, protocol
 from app.signatures import sign
-from tests.service_process import base_env, free_port, wait_healthy
+from tests.discord_edge import AUTHOR
+from tests.service_process import (
+    base_env,
+    free_port,
+    running_service,
+    serve,
+    service_env,
+    wait_healthy,
+)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +121,99 @@ def test_a_request_in_flight_at_sigterm_is_answered_before_exit(tmp_path: Path) 
         if proc.poll() is None:
             proc.kill()
         proc.communicate()  # reaps it and closes its pipes
+
+
+HEX_KEY = SigningKey.generate().verify_key.encode().hex()
+
+
+@pytest.mark.parametrize(
+    ("environ", "args"),
+    [
+        # The key and address in the environment: the server listens before it loads settings.
+        ({"DISCORD_PUBLIC_KEY": HEX_KEY}, []),
+        ({"DISCORD_PUBLIC_KEY": HEX_KEY}, ["--config", "settings.yaml"]),
+        ({}, ["--mock"]),
+        ({}, ["--mock", "--workers", "2"]),
+    ],
+    ids=["woken", "settings-file", "mock", "workers"],
+)
+def test_a_port_already_taken_ends_serve_at_once_with_one_line(
+    tmp_path: Path, environ: dict[str, str], args: list[str]
+) -> None:
+    (tmp_path / "settings.yaml").write_text("timezone: UTC\n")
+    env = {**service_env(tmp_path), **environ}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = serve(tmp_path, env, port, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _, errors = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode != 0
+    assert errors.splitlines() == [
+        f"coach-plans: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "args"),
+    [({"DISCORD_PUBLIC_KEY": HEX_KEY}, []), ({}, ["--mock"]), ({}, ["--mock", "--workers", "2"])],
+    ids=["woken", "mock", "workers"],
+)
+def test_sigterm_while_starting_ends_serve(
+    tmp_path: Path, environ: dict[str, str], args: list[str]
+) -> None:
+    port = free_port()
+    env = {**service_env(tmp_path), **environ}
+    proc = serve(tmp_path, env, port, *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # As soon as the port accepts: the settings, the app or the workers may still be loading.
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the server did not listen"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_the_files_and_folders_serve_makes_are_its_own(tmp_path: Path) -> None:
+    # Whatever the umask it was started with.
+    env = service_env(tmp_path)
+    with running_service(tmp_path, env, "--mock", preexec_fn=lambda: os.umask(0o022)) as (base, _):
+        # Writing a plan puts SQLite's -wal and -shm files beside the database.
+        key = SigningKey(bytes.fromhex((tmp_path / "data" / "mock.key").read_text().strip()))
+        data = payloads.command_data(
+            "plan", [payloads.option("coach", "d"), payloads.option("text", "Long above 950")]
+        )
+        body = json.dumps(
+            payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, user=AUTHOR)
+        ).encode()
+        headers = payloads.signed_headers(key, body)
+        answer = httpx.post(f"{base}/interactions", content=body, headers=headers, timeout=30)
+        assert answer.status_code == 200
+        made = [
+            tmp_path / name
+            for name in (
+                "data/plans.db",
+                "data/plans.db-wal",
+                "data/plans.db-shm",
+                "data/mock.key",
+                "logs/serve.log",
+            )
+        ]
+        modes = {path.name: oct(path.stat().st_mode & 0o777) for path in made}
+        folders = [tmp_path / "data", tmp_path / "data" / "charts", tmp_path / "logs"]
+        folder_modes = {path.name: oct(path.stat().st_mode & 0o777) for path in folders}
+    assert modes == {path.name: "0o600" for path in made}
+    assert folder_modes == {path.name: "0o700" for path in folders}

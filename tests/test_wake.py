@@ -248,3 +248,15 @@ def test_an_app_that_cannot_be_built_stops_the_server_and_says_why(
         errors = proc.communicate()[1]
     assert "the service could not be built, so it cannot serve" in errors
     assert "in-the-way" in errors.splitlines()[-2]  # the error names the path
+
+
+def test_a_woken_server_takes_its_connection_deadline_from_the_settings(
+    tmp_path: Path, discord: StandInDiscord
+) -> None:
+    env = woken_env(tmp_path, discord, HEADER_TIMEOUT_SECONDS="1")
+    with woken(tmp_path, env) as (base, _):
+        assert httpx.get(f"{base}/health", timeout=30).status_code == 200  # the app is built
+        port = httpx.URL(base).port
+        assert port is not None
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as idle:
+            assert idle.recv(1) == b""  # closed by the server, well before the 30 s timeout
