@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from app.simulator import (
     CHANNEL_ID,
     GUILD_ID,
     LocalFiles,
+    Screen,
     SendError,
     command_data,
     parse_command,
@@ -26,6 +28,9 @@ from app.simulator import (
 )
 
 FOLLOWUP_WAIT_SECONDS = 60
+# A deferred answer is polled for, first often (it usually comes within milliseconds), then
+# less and less often, up to this interval.
+POLL_MAX_SECONDS = 0.2
 
 
 def _signing_key(settings: Settings) -> SigningKey:
@@ -40,9 +45,28 @@ def _signing_key(settings: Settings) -> SigningKey:
         raise SendError(f"{settings.mock_key_file} does not hold a signing key") from None
 
 
-def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) -> dict[str, Any]:
+def _user_id(args: argparse.Namespace) -> str:
     # The same Discord id every time for the same --user name.
-    user = {"id": payloads.stable_id(f"user:{args.user}"), "username": args.user}
+    return payloads.stable_id(f"user:{args.user}")
+
+
+def _again(args: argparse.Namespace) -> list[str]:
+    """The start of a command line that sends as this one does (same program, service, user)."""
+    program = sys.argv[0] if Path(sys.argv[0]).name == "coach-plans" else "coach-plans"
+    words = [program, "send"]
+    if args.config:
+        words += ["--config", str(args.config)]
+    if args.user != "trader":
+        words += ["--user", args.user]
+    if args.moderator:
+        words.append("--moderator")
+    if args.url:
+        words += ["--url", args.url]
+    return words
+
+
+def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) -> dict[str, Any]:
+    user = {"id": _user_id(args), "username": args.user}
     where: dict[str, Any] = {
         "user": {**user, "global_name": args.user},
         "permissions": protocol.MANAGE_MESSAGES if args.moderator else 0,
@@ -73,6 +97,7 @@ class GoneAway(Exception):
 def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[dict[str, Any]]:
     """Messages the service would have sent to Discord for this interaction (kept in mock mode)."""
     deadline = time.monotonic() + (FOLLOWUP_WAIT_SECONDS if wait else 0)
+    pause = 0.005
     while True:
         try:
             response = http.get(f"{base}/mock/messages/{token}")
@@ -89,7 +114,8 @@ def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[di
                     file=sys.stderr,
                 )
             return messages
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_MAX_SECONDS)
 
 
 def send(args: argparse.Namespace, settings: Settings) -> int:
@@ -98,7 +124,11 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         key = _signing_key(settings)
         with (
             serve_files(settings.discord_api_base_url) as files,
-            httpx.Client(timeout=settings.connection_timeout) as http,
+            # No TLS context for a plain-http service: loading the CA bundle is a tenth of a
+            # second of each command.
+            httpx.Client(
+                timeout=settings.connection_timeout, verify=base.startswith("https:")
+            ) as http,
         ):
             payload = _payload(args, settings, files)
             body = json.dumps(payload).encode()
@@ -125,7 +155,8 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 2
     try:
-        print(render(answer, followups), flush=True)
+        screen = Screen(names={_user_id(args): args.user}, again=_again(args))
+        print(render(answer, followups, screen), flush=True)
     except BrokenPipeError:
         # The reader left early (`send … | head`): what it read is what it wanted. Python would
         # report the broken pipe again when it flushes stdout at exit; point stdout elsewhere.
