@@ -119,6 +119,10 @@ def test_a_whole_mock_session(session: Session) -> None:
 
     health = httpx.get(f"{session.base}/health").json()
     assert health["components"]["discord"]["status"] == "mock"
+    # The log says where the calls went: to the fake in the service, not to Discord.
+    log = (session.folder / "logs" / "serve.log").read_text()
+    assert "PATCH mock discord /webhooks/" in log and "GET mock discord /mock-cdn/" in log
+    assert "discord.com" not in log
 
 
 def test_the_modal_hint_runs_as_pasted_into_a_shell(session: Session) -> None:
