@@ -1,7 +1,7 @@
 """Benchmarks: Coach Plans against bare Starlette floor apps, measured in the same run.
 
 Usage: `make bench`, or `.venv/bin/python bench/run.py [--seconds N] [--only CASE ...]`
-with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels.
+with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels, send.
 
 Everything runs on 127.0.0.1. Each server is started, driven by wrk for the same time with the
 same connections, and stopped. Signed interactions are pre-built and unique, so replay
@@ -31,6 +31,7 @@ from pathlib import Path
 import charts
 import cold
 import httpx
+import send
 from nacl.signing import SigningKey
 
 HERE = Path(__file__).resolve().parent
@@ -463,6 +464,7 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "cold": cold.case_cold,
     "charts": charts.case_charts,
     "levels": case_levels,
+    "send": send.case_send,
 }
 
 
