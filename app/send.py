@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from nacl.signing import SigningKey
 
+from app import defaults
 from app.discord import payloads, protocol
 from app.settings import Settings
 from app.simulator import (
@@ -50,8 +51,9 @@ def _user_id(args: argparse.Namespace) -> str:
     return payloads.stable_id(f"user:{args.user}")
 
 
-def _again(args: argparse.Namespace) -> list[str]:
-    """The start of a command line that sends as this one does (same program, service, user)."""
+def _again(args: argparse.Namespace, base: str) -> list[str]:
+    """The start of a command line that sends as this one does (same program, service, user):
+    the modal's hint runs as pasted, even where API_PORT was set for this one only."""
     program = sys.argv[0] if Path(sys.argv[0]).name == "coach-plans" else "coach-plans"
     words = [program, "send"]
     if args.config:
@@ -60,8 +62,8 @@ def _again(args: argparse.Namespace) -> list[str]:
         words += ["--user", args.user]
     if args.moderator:
         words.append("--moderator")
-    if args.url:
-        words += ["--url", args.url]
+    if base != f"http://127.0.0.1:{defaults.API_PORT}":
+        words += ["--url", base]
     return words
 
 
@@ -155,7 +157,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 2
     try:
-        screen = Screen(names={_user_id(args): args.user}, again=_again(args))
+        screen = Screen(names={_user_id(args): args.user}, again=_again(args, base))
         print(render(answer, followups, screen), flush=True)
     except BrokenPipeError:
         # The reader left early (`send … | head`): what it read is what it wanted. Python would
