@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -210,7 +210,7 @@ class ClientCore:
         self.counters.add("retries")
         return delay
 
-    def _give_up(self, how: str) -> None:
+    def _give_up(self, how: str) -> NoReturn:
         message = f"Coach Plans at {self.config.api_base_url} did not answer {how}"
         log.warning("%s; giving up", message)
         raise ServiceUnavailable(message)
