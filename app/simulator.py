@@ -210,7 +210,7 @@ class Screen:
         try:
             moment = datetime.fromtimestamp(int(match["time"]), UTC).astimezone(self.zone)
         except (OverflowError, OSError, ValueError):
-            return match[0]  # out of any calendar: Discord too shows it as typed
+            return match[0]  # out of any calendar: left as typed
         return _timestamp(moment, match["style"] or "f", self.now())
 
 
