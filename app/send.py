@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from nacl.signing import SigningKey
 
 from app import defaults
@@ -96,16 +98,60 @@ class GoneAway(Exception):
     """The service stopped answering after it took the interaction."""
 
 
-def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[dict[str, Any]]:
+# What a request to the service fails with when there is no answer.
+NO_ANSWER = (OSError, http.client.HTTPException)
+
+
+class Service:
+    """The service's HTTP endpoint, over one kept-alive connection. The standard library's
+    client, not httpx: a command typed at a terminal pays for its imports on every run, and
+    httpx's are most of that."""
+
+    def __init__(self, base: str, timeout: float) -> None:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SendError(f"--url {base!r} is not an http:// or https:// address")
+        try:
+            port = parts.port
+        except ValueError:
+            raise SendError(f"--url {base!r} has no valid port") from None
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self.base = base
+        self._prefix = parts.path.rstrip("/")
+        self._connection = kind(parts.hostname, port, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """The status and body of the answer; raises one of NO_ANSWER when there is none."""
+        self._connection.request(method, self._prefix + path, body=body, headers=headers or {})
+        response = self._connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _followups(service: Service, token: str, wait: bool) -> list[dict[str, Any]]:
     """Messages the service would have sent to Discord for this interaction (kept in mock mode)."""
     deadline = time.monotonic() + (FOLLOWUP_WAIT_SECONDS if wait else 0)
     pause = 0.005
     while True:
         try:
-            response = http.get(f"{base}/mock/messages/{token}")
-        except httpx.TransportError as exc:
-            raise GoneAway(f"the service at {base} went away while we waited ({exc})") from None
-        messages = response.json().get("messages", []) if response.status_code == 200 else []
+            status, body = service.request("GET", f"/mock/messages/{token}")
+        except NO_ANSWER as exc:
+            raise GoneAway(
+                f"the service at {service.base} went away while we waited ({exc!r})"
+            ) from None
+        messages: list[dict[str, Any]] = (
+            json.loads(body).get("messages", []) if status == 200 else []
+        )
         if messages:
             return messages
         if time.monotonic() >= deadline:
@@ -124,32 +170,25 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     base = (args.url or f"http://127.0.0.1:{settings.api_port}").rstrip("/")
     try:
         key = _signing_key(settings)
-        with (
-            serve_files(settings.discord_api_base_url) as files,
-            # No TLS context for a plain-http service: loading the CA bundle is a tenth of a
-            # second of each command.
-            httpx.Client(
-                timeout=settings.connection_timeout, verify=base.startswith("https:")
-            ) as http,
-        ):
+        service = Service(base, settings.connection_timeout)
+        with serve_files(settings.discord_api_base_url) as files, contextlib.closing(service):
             payload = _payload(args, settings, files)
             body = json.dumps(payload).encode()
             headers = payloads.signed_headers(key, body)
             try:
-                response = http.post(f"{base}/interactions", content=body, headers=headers)
-            except httpx.TransportError as exc:
+                status, answered = service.request("POST", "/interactions", body, headers)
+            except NO_ANSWER as exc:
                 raise SendError(
-                    f"cannot reach the service at {base} ({exc}): is it running?"
+                    f"cannot reach the service at {base} ({exc!r}): is it running?"
                 ) from None
-            if response.status_code != 200:
-                print(
-                    f"The service answered {response.status_code}: {response.text}", file=sys.stderr
-                )
+            if status != 200:
+                text = answered.decode("utf-8", "replace")
+                print(f"The service answered {status}: {text}", file=sys.stderr)
                 return 1
-            answer = response.json()
+            answer = json.loads(answered)
             kind = answer.get("type")
             deferred = kind in (protocol.DEFERRED_CHANNEL_MESSAGE, protocol.DEFERRED_UPDATE_MESSAGE)
-            followups = _followups(http, base, payload["token"], wait=deferred)
+            followups = _followups(service, payload["token"], wait=deferred)
     except GoneAway as exc:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 1

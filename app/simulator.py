@@ -17,7 +17,6 @@ from typing import Any
 from urllib.parse import quote
 
 from app.discord import payloads, protocol
-from app.discord.fake import local_cdn_base
 from app.discord.protocol import ATTACHMENT, BOOLEAN, INTEGER, NUMBER, STRING
 
 # Where `coach-plans send` users are: plans stay in this guild from one run to the next.
@@ -85,6 +84,9 @@ class LocalFiles:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+        # Here, not at the top: the fake (and httpx with it) loads only for a command with files.
+        from app.discord.fake import local_cdn_base
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._base_url = local_cdn_base(self.api_base_url, self._server.server_address[1])

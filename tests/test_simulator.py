@@ -21,7 +21,7 @@ from app.discord.payloads import stable_id
 from app.discord.protocol import EPHEMERAL
 from app.signatures import load_or_create_mock_key
 from app.simulator import Screen, SendError, command_data, parse_command, render, serve_files
-from tests.service_process import base_env
+from tests.service_process import base_env, free_port
 
 API_BASE = "https://discord.com/api/v10"
 PLAN = {
@@ -299,3 +299,20 @@ def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Pat
     assert "went away while we waited" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_send_to_a_service_that_is_not_running_says_so_in_one_line(tmp_path: Path) -> None:
+    load_or_create_mock_key(tmp_path / "mock.key")
+    env = {**base_env(), "MOCK_MODE": "true", "MOCK_KEY_FILE": str(tmp_path / "mock.key")}
+    exe = Path(sys.executable).parent / "coach-plans"
+    done = subprocess.run(
+        [str(exe), "send", "--url", f"http://127.0.0.1:{free_port()}", "/plans"],
+        env={**env, "LOG_FILE": str(tmp_path / "send.log")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot reach the service" in done.stderr and "is it running?" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
