@@ -17,16 +17,15 @@ from nacl.signing import SigningKey
 
 from app import defaults
 from app.discord import payloads, protocol
+from app.screen import Screen, render
 from app.settings import Settings
 from app.simulator import (
     CHANNEL_ID,
     GUILD_ID,
     LocalFiles,
-    Screen,
     SendError,
     command_data,
     parse_command,
-    render,
     serve_files,
 )
 

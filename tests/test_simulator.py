@@ -19,8 +19,9 @@ import pytest
 from app.discord.fake import FakeDiscord
 from app.discord.payloads import stable_id
 from app.discord.protocol import EPHEMERAL
+from app.screen import Screen, render
 from app.signatures import load_or_create_mock_key
-from app.simulator import Screen, SendError, command_data, parse_command, render, serve_files
+from app.simulator import SendError, command_data, parse_command, serve_files
 from tests.service_process import base_env, free_port
 
 API_BASE = "https://discord.com/api/v10"

@@ -5,7 +5,6 @@ it; the tests give it files and failures, and read what it kept."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 
 from app.discord import payloads, protocol
-from app.discord.fake_parts import CdnFile, KeptMessages, as_shown
+from app.discord.fake_parts import CdnFile, KeptMessages, as_shown, name_in_logs
 from app.discord.multipart import BadForm, FilePart, is_form, read_form
 
 __all__ = ["CdnFile", "FakeDiscord", "KeptMessages", "local_cdn_base", "name_in_logs"]
@@ -37,30 +36,6 @@ CheckFiles = Callable[[dict[str, Any], list[FilePart]], None]
 def local_cdn_base(api_base_url: str, port: int) -> str:
     """Where `coach-plans send` says the files it serves on 127.0.0.1:<port> are."""
     return f"{api_base_url.rstrip('/')}/{LOCAL_CDN}/{port}"
-
-
-class _NamedInLogs(logging.Filter):
-    """httpx's request lines say "mock discord /webhooks/…" for calls the fake answers: in
-    mock mode nothing goes to Discord's address, and the log must not say otherwise."""
-
-    def __init__(self, api_base_url: str) -> None:
-        super().__init__()
-        self.base = api_base_url.rstrip("/")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # httpx logs 'HTTP Request: %s %s "%s %d %s"': method, URL, then the status line.
-        args = record.args
-        if isinstance(args, tuple) and len(args) > 1 and str(args[1]).startswith(self.base):
-            record.args = (args[0], f"mock discord {str(args[1])[len(self.base) :]}", *args[2:])
-        return True
-
-
-def name_in_logs(api_base_url: str) -> None:
-    """From now on, httpx's log lines name the calls to `api_base_url` as the fake's."""
-    httpx_log = logging.getLogger("httpx")
-    named = (f for f in httpx_log.filters if isinstance(f, _NamedInLogs))
-    if all(f.base != api_base_url.rstrip("/") for f in named):
-        httpx_log.addFilter(_NamedInLogs(api_base_url))
 
 
 def _error(status: int, message: str, code: int = 0) -> httpx.Response:
