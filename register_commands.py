@@ -5,7 +5,8 @@
 Needs DISCORD_APPLICATION_ID and DISCORD_BOT_TOKEN. First shows what will be added, changed,
 removed or left as is, and sends nothing when Discord already has these commands. `--dry-run`
 stops there and prints the JSON that would be sent on stdout, every notice going to stderr, so
-its output can be piped straight into a JSON tool. Guild commands appear at once; global ones
+its output can be piped straight into a JSON tool; it does so even when Discord cannot be read,
+and says on stderr what it could not compare. Guild commands appear at once; global ones
 can take a while to reach every client.
 """
 
@@ -89,17 +90,27 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
         where = registrar.where(args.guild)
         try:
             plan = compare(registrar.current(args.guild), wanted)
+        except CommandsError as exc:
+            if not args.dry_run:
+                print(f"register_commands: {exc}", file=sys.stderr)
+                return 1
+            # The JSON does not depend on Discord: a dry run prints it all the same.
+            print(f"Could not read {where} ({exc}); nothing was compared.", file=notices)
+            plan = None
+        if plan is not None:
             print(f"Commands for {where}:", file=notices)
             print("\n".join(plan.lines()), file=notices)
             if plan.nothing_to_change:
                 print("Nothing to change: Discord already has these commands.", file=notices)
-            if args.dry_run:
-                print(json.dumps(wanted, indent=2))
-                print("Dry run: nothing was sent.", file=notices)
-                return 0
-            if plan.nothing_to_change:
-                # An identical overwrite would change nothing and only spend a rate-limited call.
-                return 0
+        if args.dry_run:
+            print(json.dumps(wanted, indent=2))
+            print("Dry run: nothing was sent.", file=notices)
+            return 0
+        assert plan is not None
+        if plan.nothing_to_change:
+            # An identical overwrite would change nothing and only spend a rate-limited call.
+            return 0
+        try:
             registered = registrar.overwrite(args.guild, wanted)
         except CommandsError as exc:
             print(f"register_commands: {exc}", file=sys.stderr)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import http.client
 import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 from nacl.signing import SigningKey
 
+from app import defaults
 from app.discord import payloads, protocol
+from app.screen import Screen, render
 from app.settings import Settings
 from app.simulator import (
     CHANNEL_ID,
@@ -21,11 +26,13 @@ from app.simulator import (
     SendError,
     command_data,
     parse_command,
-    render,
     serve_files,
 )
 
 FOLLOWUP_WAIT_SECONDS = 60
+# A deferred answer is polled for, first often (it usually comes within milliseconds), then
+# less and less often, up to this interval.
+POLL_MAX_SECONDS = 0.2
 
 
 def _signing_key(settings: Settings) -> SigningKey:
@@ -40,9 +47,29 @@ def _signing_key(settings: Settings) -> SigningKey:
         raise SendError(f"{settings.mock_key_file} does not hold a signing key") from None
 
 
-def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) -> dict[str, Any]:
+def _user_id(args: argparse.Namespace) -> str:
     # The same Discord id every time for the same --user name.
-    user = {"id": payloads.stable_id(f"user:{args.user}"), "username": args.user}
+    return payloads.stable_id(f"user:{args.user}")
+
+
+def _again(args: argparse.Namespace, base: str) -> list[str]:
+    """The start of a command line that sends as this one does (same program, service, user):
+    the modal's hint runs as pasted, even where API_PORT was set for this one only."""
+    program = sys.argv[0] if Path(sys.argv[0]).name == "coach-plans" else "coach-plans"
+    words = [program, "send"]
+    if args.config:
+        words += ["--config", str(args.config)]
+    if args.user != "trader":
+        words += ["--user", args.user]
+    if args.moderator:
+        words.append("--moderator")
+    if base != f"http://127.0.0.1:{defaults.API_PORT}":
+        words += ["--url", base]
+    return words
+
+
+def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) -> dict[str, Any]:
+    user = {"id": _user_id(args), "username": args.user}
     where: dict[str, Any] = {
         "user": {**user, "global_name": args.user},
         "permissions": protocol.MANAGE_MESSAGES if args.moderator else 0,
@@ -70,15 +97,60 @@ class GoneAway(Exception):
     """The service stopped answering after it took the interaction."""
 
 
-def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[dict[str, Any]]:
+# What a request to the service fails with when there is no answer.
+NO_ANSWER = (OSError, http.client.HTTPException)
+
+
+class Service:
+    """The service's HTTP endpoint, over one kept-alive connection. The standard library's
+    client, not httpx: a command typed at a terminal pays for its imports on every run, and
+    httpx's are most of that."""
+
+    def __init__(self, base: str, timeout: float) -> None:
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SendError(f"--url {base!r} is not an http:// or https:// address")
+        try:
+            port = parts.port
+        except ValueError:
+            raise SendError(f"--url {base!r} has no valid port") from None
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self.base = base
+        self._prefix = parts.path.rstrip("/")
+        self._connection = kind(parts.hostname, port, timeout=timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """The status and body of the answer; raises one of NO_ANSWER when there is none."""
+        self._connection.request(method, self._prefix + path, body=body, headers=headers or {})
+        response = self._connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _followups(service: Service, token: str, wait: bool) -> list[dict[str, Any]]:
     """Messages the service would have sent to Discord for this interaction (kept in mock mode)."""
     deadline = time.monotonic() + (FOLLOWUP_WAIT_SECONDS if wait else 0)
+    pause = 0.005
     while True:
         try:
-            response = http.get(f"{base}/mock/messages/{token}")
-        except httpx.TransportError as exc:
-            raise GoneAway(f"the service at {base} went away while we waited ({exc})") from None
-        messages = response.json().get("messages", []) if response.status_code == 200 else []
+            status, body = service.request("GET", f"/mock/messages/{token}")
+        except NO_ANSWER as exc:
+            raise GoneAway(
+                f"the service at {service.base} went away while we waited ({exc!r})"
+            ) from None
+        messages: list[dict[str, Any]] = (
+            json.loads(body).get("messages", []) if status == 200 else []
+        )
         if messages:
             return messages
         if time.monotonic() >= deadline:
@@ -89,35 +161,33 @@ def _followups(http: httpx.Client, base: str, token: str, wait: bool) -> list[di
                     file=sys.stderr,
                 )
             return messages
-        time.sleep(0.2)
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_MAX_SECONDS)
 
 
 def send(args: argparse.Namespace, settings: Settings) -> int:
     base = (args.url or f"http://127.0.0.1:{settings.api_port}").rstrip("/")
     try:
         key = _signing_key(settings)
-        with (
-            serve_files(settings.discord_api_base_url) as files,
-            httpx.Client(timeout=settings.connection_timeout) as http,
-        ):
+        service = Service(base, settings.connection_timeout)
+        with serve_files(settings.discord_api_base_url) as files, contextlib.closing(service):
             payload = _payload(args, settings, files)
             body = json.dumps(payload).encode()
             headers = payloads.signed_headers(key, body)
             try:
-                response = http.post(f"{base}/interactions", content=body, headers=headers)
-            except httpx.TransportError as exc:
+                status, answered = service.request("POST", "/interactions", body, headers)
+            except NO_ANSWER as exc:
                 raise SendError(
-                    f"cannot reach the service at {base} ({exc}): is it running?"
+                    f"cannot reach the service at {base} ({exc!r}): is it running?"
                 ) from None
-            if response.status_code != 200:
-                print(
-                    f"The service answered {response.status_code}: {response.text}", file=sys.stderr
-                )
+            if status != 200:
+                text = answered.decode("utf-8", "replace")
+                print(f"The service answered {status}: {text}", file=sys.stderr)
                 return 1
-            answer = response.json()
+            answer = json.loads(answered)
             kind = answer.get("type")
             deferred = kind in (protocol.DEFERRED_CHANNEL_MESSAGE, protocol.DEFERRED_UPDATE_MESSAGE)
-            followups = _followups(http, base, payload["token"], wait=deferred)
+            followups = _followups(service, payload["token"], wait=deferred)
     except GoneAway as exc:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 1
@@ -125,7 +195,8 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 2
     try:
-        print(render(answer, followups), flush=True)
+        screen = Screen(names={_user_id(args): args.user}, again=_again(args, base))
+        print(render(answer, followups, screen), flush=True)
     except BrokenPipeError:
         # The reader left early (`send … | head`): what it read is what it wanted. Python would
         # report the broken pipe again when it flushes stdout at exit; point stdout elsewhere.

@@ -93,11 +93,12 @@ def build_services(
     probe_engine = make_engine(settings.database_url, pooled=False)
     fake_discord = None
     if settings.mock_mode:
-        from app.discord.fake import FakeDiscord
+        from app.discord.fake import FakeDiscord, name_in_logs
 
         # Calls to Discord are answered and kept in-process; the rest goes out as usual.
         outside = transport or httpx.AsyncHTTPTransport()
         fake_discord = FakeDiscord(settings.discord_api_base_url, outside=outside, local_cdn=True)
+        name_in_logs(settings.discord_api_base_url)
         transport = fake_discord
     timeout = httpx.Timeout(settings.connection_timeout)
     # Two clients, two connection pools: chart downloads, however many and slow, never hold

@@ -1,7 +1,7 @@
 """Benchmarks: Coach Plans against bare Starlette floor apps, measured in the same run.
 
 Usage: `make bench`, or `.venv/bin/python bench/run.py [--seconds N] [--only CASE ...]`
-with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels,
+with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels, send,
 scale (costs on a small and a large database: bench/scale.py; not run unless named).
 
 Everything runs on 127.0.0.1. Each server is started, driven by wrk for the same time with the
@@ -33,6 +33,7 @@ import charts
 import cold
 import httpx
 import scale
+import send
 from nacl.signing import SigningKey
 
 HERE = Path(__file__).resolve().parent
@@ -483,10 +484,11 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "charts": charts.case_charts,
     "levels": case_levels,
     "scale": scale.case_scale,
+    "send": send.case_send,
 }
 # Builds databases of a million plans (minutes): run when asked for, `--only scale`.
 ON_REQUEST = {"scale"}
-WITHOUT_WRK = {"scale"}  # times its own requests, one at a time
+WITHOUT_WRK = {"scale", "send"}  # they time their own requests, one at a time
 
 
 def main() -> int:

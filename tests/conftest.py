@@ -26,6 +26,22 @@ pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]
 FIXED_DATES = {"plan_days_back": 0}
 
 _SETTING_NAMES = {name.upper() for name in Settings.model_fields} | {"COACH_PLANS_CONFIG"}
+_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def _default_paths_files() -> set[Path]:
+    """The files under the folders the default settings write to (./data, ./logs)."""
+    roots = {_CHECKOUT, Path.cwd()}
+    return {path for root in roots for d in ("data", "logs") for path in (root / d).rglob("*")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checkout_stays_clean() -> Iterator[None]:
+    """Every test keeps its files in a temp folder: a run leaves nothing in the checkout."""
+    before = _default_paths_files()
+    yield
+    made = sorted(map(str, _default_paths_files() - before))
+    assert not made, f"the tests wrote into the checkout: {made}; give them a tmp_path"
 
 
 @pytest.fixture(autouse=True)

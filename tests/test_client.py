@@ -366,3 +366,46 @@ def test_discords_retry_after_in_the_body_wins_over_the_header() -> None:
     limited = httpx.Response(429, json={"retry_after": 0.25}, headers={"Retry-After": "9"})
     assert retry_after(limited) == 0.25
     assert Backoff(retries=3, base_delay=5.0).delay(0, limited) == 0.25
+
+
+class SlowHost:
+    """Takes every connection and never answers: each try costs the whole connection timeout
+    on the clock the client is given."""
+
+    def __init__(self) -> None:
+        self.now, self.tries = 0.0, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.tries += 1
+        self.now += request.extensions["timeout"]["connect"]
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+
+@pytest.mark.parametrize("kind", ["blocking", "async"])
+def test_a_read_gives_up_at_its_deadline_not_after_every_retry(kind: str) -> None:
+    host = SlowHost()
+    options = {
+        "api_base_url": "http://api.test",
+        "connection_timeout": 2,
+        "reconnect_attempts": 50,  # 50 tries of 2 s would be 100 s
+        "deadline_seconds": 7,
+        "timer": host.clock,
+        **FAST,
+    }
+    with pytest.raises(ServiceUnavailable, match="within its 7 s deadline"):
+        if kind == "blocking":
+            create_client(transport=httpx.MockTransport(host), **options).fetch_history("d")
+        else:
+
+            async def read() -> None:
+                async with create_async_client(
+                    transport=httpx.MockTransport(host), **options
+                ) as client:
+                    await client.fetch_history("d")
+
+            asyncio.run(read())
+    # Three whole tries fit in 7 s; a fourth would have ended past it.
+    assert (host.tries, host.now) == (3, 6.0)

@@ -32,10 +32,11 @@ def test_fly_scales_to_zero_behind_https(fly: dict) -> None:
     assert service["min_machines_running"] == 0
 
 
-def test_fly_health_check_hits_a_real_route(fly: dict) -> None:
+def test_fly_health_check_hits_a_real_route(fly: dict, tmp_path: Path) -> None:
     (check,) = fly["http_service"]["checks"]
     # The index lists the route table; it needs no storage, so no lifespan runs here.
-    listed = TestClient(create_app(load_settings(mock_mode=True))).get("/").json()["endpoints"]
+    settings = load_settings(mock_mode=True, mock_key_file=tmp_path / "mock.key")
+    listed = TestClient(create_app(settings)).get("/").json()["endpoints"]
     assert check["path"] == "/health" and "GET /health" in listed
     assert check["method"] == "GET"
 

@@ -4,6 +4,7 @@ process, and `coach-plans send` for every command, buttons and the modal include
 from __future__ import annotations
 
 import re
+import shlex
 import struct
 import subprocess
 import zlib
@@ -110,11 +111,40 @@ def test_a_whole_mock_session(session: Session) -> None:
     assert gone.status_code == 404
     kept_history = session.send("/history coach:d")
     assert "Deleted by trader" in kept_history and "Edited in the modal" in kept_history
+    # As Discord draws it: the mention as a name, the timestamp as a date and time.
+    assert "Deleted by trader (@trader) on " in kept_history
+    assert "<@" not in kept_history and "<t:" not in kept_history
     deletion = httpx.get(f"{session.base}/api/coach-plans/history?coach=d").json()["deleted"]
     assert (deletion["by"], deletion["plan_text"]) == ("trader", "Edited in the modal")
 
     health = httpx.get(f"{session.base}/health").json()
     assert health["components"]["discord"]["status"] == "mock"
+    # The log says where the calls went: to the fake in the service, not to Discord.
+    log = (session.folder / "logs" / "serve.log").read_text()
+    assert "PATCH mock discord /webhooks/" in log and "GET mock discord /mock-cdn/" in log
+    assert "discord.com" not in log
+
+
+def test_the_modal_hint_runs_as_pasted_into_a_shell(session: Session) -> None:
+    text = 'Don\'t chase "gaps" at $950\nstop 940 \\ 935'
+    posted = session.send(f"/plan coach:s text:{shlex.quote(text)}", user="sam")
+    assert "visible to everyone" in posted
+    modal = session.send("/edit coach:s", user="sam")
+    hint = modal.split("Save it with: ", 1)[1].rstrip("\n")
+    # What a user does: paste the line into a POSIX shell, here with an edited text.
+    pasted = hint.replace("stop 940", "stop 941", 1)
+    done = subprocess.run(
+        ["/bin/sh", "-c", pasted],
+        env=session.env,
+        cwd=session.folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "visible to everyone" in done.stdout
+    saved = httpx.get(f"{session.base}/api/coach-plans/?coach=s").json()
+    assert saved["plan"] == text.replace("stop 940", "stop 941")
 
 
 def test_send_into_a_reader_that_leaves_early_prints_no_traceback(session: Session) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import date
+from itertools import takewhile
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -183,3 +185,20 @@ def test_the_live_service_keeps_to_its_openapi_document(
         case.call_and_validate(base_url=live_api, headers=auth, checks=[not_a_server_error])
     else:
         case.call_and_validate(base_url=live_api, headers=auth)
+
+
+def test_the_readmes_sample_plan_has_the_apis_fields() -> None:
+    """The plan JSON the README shows under its first curl is the shape the API answers."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    after = readme.split("curl -s 'localhost:5000/api/coach-plans/?coach=i'", 1)[1]
+    lines = after.splitlines()[1:]
+    comment = "".join(line.removeprefix("#").strip() for line in takewhile(_commented, lines))
+    sample = json.loads(comment)
+    assert list(sample) == list(models.Plan.model_fields)
+    models.Levels.model_validate(sample["levels"])
+    for chart in sample["charts"]:
+        models.Chart.model_validate(chart)
+
+
+def _commented(line: str) -> bool:
+    return line.startswith("#")

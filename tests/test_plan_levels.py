@@ -180,6 +180,8 @@ def test_by_ticker_answers_its_documented_shape_and_refuses_a_bad_ticker(
     assert "not one ticker" in bad.json()["message"]
     missing = client.get("/api/coach-plans/by-ticker")
     assert missing.status_code == 422
+    # The hint names a ticker, not a coach.
+    assert "?ticker=SPY" in missing.json()["message"]
 
 
 # --- Discord -------------------------------------------------------------------------------------

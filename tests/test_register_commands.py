@@ -15,6 +15,7 @@ from app.settings import load_settings
 from commands.registry import registry
 from tests.discord_edge import APP_ID, FakeDiscord
 from tests.discord_schema import check_commands
+from tests.service_process import free_port
 
 GUILD = "222222222222222222"
 TOKEN = "fake-bot-token-value"
@@ -255,3 +256,21 @@ def test_a_dry_run_prints_only_the_json_on_stdout(
     assert "Dry run: nothing was sent." in captured.err
     assert ("Commands for guild" in captured.err) is credentials
     assert fake.methods() == (["GET"] if credentials else [])
+
+
+@pytest.mark.parametrize("discord", ["unreachable", "refusing"])
+@pytest.mark.usefixtures("env")
+def test_a_dry_run_prints_the_json_whatever_discord_does(
+    discord: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if discord == "unreachable":
+        # Nothing listens there: the real network answers with a refused connection.
+        monkeypatch.setenv("DISCORD_API_BASE_URL", f"http://127.0.0.1:{free_port()}/api/v10")
+        transport = None
+    else:
+        transport = FakeDiscord(bot_token="another-token")  # ours is refused with a 401
+    assert register_commands.main(["--guild", GUILD, "--dry-run"], transport=transport) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == definitions()
+    assert f"Could not read guild {GUILD}'s commands" in captured.err
+    assert "nothing was compared" in captured.err and "Dry run: nothing was sent." in captured.err

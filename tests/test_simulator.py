@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import shlex
 import subprocess
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import anyio
 import httpx
@@ -16,9 +19,10 @@ import pytest
 from app.discord.fake import FakeDiscord
 from app.discord.payloads import stable_id
 from app.discord.protocol import EPHEMERAL
+from app.screen import Screen, render
 from app.signatures import load_or_create_mock_key
-from app.simulator import SendError, command_data, parse_command, render, serve_files
-from tests.service_process import base_env
+from app.simulator import SendError, command_data, parse_command, serve_files
+from tests.service_process import base_env, free_port
 
 API_BASE = "https://discord.com/api/v10"
 PLAN = {
@@ -220,7 +224,32 @@ def test_render_shows_a_modal_and_how_to_submit_it() -> None:
     text = render(modal, [])
     assert "modal: Edit plan" in text
     assert "    | line two" in text
-    assert 'coach-plans send --submit edit:7:2 text:"…"' in text
+    # The hint is a shell command line that submits the fields as they are.
+    hint = text.split("Save it with: ", 1)[1]
+    *command, fields = shlex.split(hint)
+    assert command == ["coach-plans", "send", "--submit", "edit:7:2"]
+    assert parse_command(f"/submit {fields}") == ("submit", {"text": "line one\nline two"})
+
+
+def test_render_shows_mentions_and_timestamps_as_discord_draws_them() -> None:
+    at = 1796673808  # 2026-12-07 20:03:28 UTC
+    message = {
+        "flags": EPHEMERAL,
+        "content": f"Deleted by bob (<@{stable_id('user:bob')}>) on <t:{at}:f>.",
+        "components": [
+            {"type": 10, "content": f"<@123> <@&456> <t:{at}:F> <t:{at}:d> <t:{at}:t> <t:{at}:R>"}
+        ],
+    }
+    screen = Screen(
+        names={stable_id("user:bob"): "bob"},
+        zone=ZoneInfo("America/New_York"),
+        now=lambda: datetime.fromtimestamp(at + 7200, UTC),
+    )
+    text = render({"type": 4, "data": message}, [], screen)
+    assert "Deleted by bob (@bob) on December 7, 2026 3:03 PM." in text
+    assert "@unknown-user @unknown-role Monday, December 7, 2026 3:03 PM 12/07/2026 3:03 PM" in text
+    assert "2 hours ago" in text
+    assert "<@" not in text and "<t:" not in text
 
 
 def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Path) -> None:
@@ -271,3 +300,20 @@ def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Pat
     assert "went away while we waited" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_send_to_a_service_that_is_not_running_says_so_in_one_line(tmp_path: Path) -> None:
+    load_or_create_mock_key(tmp_path / "mock.key")
+    env = {**base_env(), "MOCK_MODE": "true", "MOCK_KEY_FILE": str(tmp_path / "mock.key")}
+    exe = Path(sys.executable).parent / "coach-plans"
+    done = subprocess.run(
+        [str(exe), "send", "--url", f"http://127.0.0.1:{free_port()}", "/plans"],
+        env={**env, "LOG_FILE": str(tmp_path / "send.log")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot reach the service" in done.stderr and "is it running?" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -4,15 +4,18 @@ end of the asked day."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from tradingagents.dataflows import interface
 
+from app import defaults
 from app.client.tradingagents import register
 from app.levels import GivenLevels
 from app.plans import PlanService
@@ -141,3 +144,41 @@ def test_importing_the_vendor_module_loads_neither_tradingagents_nor_the_service
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+class HungService:
+    """A host that takes every connection and never answers: each try costs its whole timeout
+    on the injected clock, and the tries started after `deadline` are kept."""
+
+    def __init__(self, deadline: float) -> None:
+        self.now, self.deadline = 0.0, deadline
+        self.late: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if self.now > self.deadline:
+            self.late.append(self.now)
+            raise RuntimeError("a try after the deadline")  # ends the read at once
+        self.now += request.extensions["timeout"]["connect"]
+        raise httpx.ConnectTimeout("timed out", request=request)
+
+
+def test_the_service_down_answers_within_the_timeout_and_says_it_gave_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # CONNECTION_TIMEOUT plus a few seconds; the default retries (5, from 5 s) took about 100 s.
+    hung = HungService(deadline=defaults.CONNECTION_TIMEOUT + 5)
+    register(
+        api_base_url="http://coach-plans.test",
+        timezone=NEW_YORK.key,
+        transport=httpx.MockTransport(hung),
+        timer=hung.clock,
+    )
+    with caplog.at_level(logging.WARNING, logger="app.client"):
+        answer = interface.route_to_vendor("get_coach_plans", "SPY", DAY.isoformat())
+    assert answer.startswith("DATA_UNAVAILABLE: optional coach_plans could not be retrieved")
+    assert hung.late == [] and hung.now <= hung.deadline
+    [gave_up] = [r.getMessage() for r in caplog.records if r.name.startswith("app.client")]
+    assert "did not answer within its 15 s deadline" in gave_up and "giving up" in gave_up

@@ -232,8 +232,15 @@ def _params(
             raise HTTPException(422, f"Query parameter {name!r} is given more than once.")
         params[name] = value
     if required is not None and required not in params:
-        raise HTTPException(422, f"Query parameter {required!r} is required, e.g. ?{required}=d.")
+        example = _EXAMPLES[required]
+        raise HTTPException(
+            422, f"Query parameter {required!r} is required, e.g. ?{required}={example}."
+        )
     return params
+
+
+# What a missing required parameter's hint shows: a value of the parameter's own kind.
+_EXAMPLES = {"coach": "d", "ticker": "SPY"}
 
 
 def _has_body(request: Request) -> bool:

@@ -48,6 +48,7 @@ def create_client(
     reconnect_delay_seconds: float | None = None,
     connection_timeout: float | None = None,
     guild_id: str | int | None = None,
+    deadline_seconds: float | None = None,
     transport: httpx.BaseTransport | None = None,
     timer: Callable[[], float] | None = None,
 ) -> CoachPlansClient:
@@ -55,8 +56,11 @@ def create_client(
 
     `guild_id` names the Discord server whose plans to read (each server's plans are its own);
     None lets the service choose (DEFAULT_GUILD_ID, or the only server with plans).
-    `transport` replaces the network (tests pass an httpx.MockTransport); `timer` replaces
-    the cache's clock (monotonic seconds).
+    `deadline_seconds` bounds each read, retries included: a retry is made only when it can
+    end in time, else the read fails (or answers stale) at once; None leaves the bound to
+    `reconnect_attempts`. `transport` replaces the network (tests pass an
+    httpx.MockTransport); `timer` replaces the clock of the cache and of the deadline
+    (monotonic seconds).
     """
     config = build_config(
         api_base_url=api_base_url,
@@ -69,6 +73,7 @@ def create_client(
         reconnect_delay_seconds=reconnect_delay_seconds,
         connection_timeout=connection_timeout,
         guild_id=guild_id,
+        deadline_seconds=deadline_seconds,
     )
     return CoachPlansClient(ClientCore(config, timer), transport)
 
@@ -84,6 +89,7 @@ def create_async_client(
     reconnect_delay_seconds: float | None = None,
     connection_timeout: float | None = None,
     guild_id: str | int | None = None,
+    deadline_seconds: float | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timer: Callable[[], float] | None = None,
 ) -> AsyncCoachPlansClient:
@@ -99,5 +105,6 @@ def create_async_client(
         reconnect_delay_seconds=reconnect_delay_seconds,
         connection_timeout=connection_timeout,
         guild_id=guild_id,
+        deadline_seconds=deadline_seconds,
     )
     return AsyncCoachPlansClient(ClientCore(config, timer), transport)

@@ -94,13 +94,13 @@ class AsyncCoachPlansClient:
         return self._core.accept(call, response)
 
     async def _send(self, call: Call) -> httpx.Response:
-        attempt = 0
+        attempt, started = 0, self._core.started()
         while True:
             try:
                 response, error = await self._http.get(call.path, params=call.params), None
             except httpx.TransportError as exc:
                 response, error = None, exc
-            outcome = self._core.judge(attempt, response, error)
+            outcome = self._core.judge(attempt, response, error, started)
             if isinstance(outcome, httpx.Response):
                 return outcome
             await asyncio.sleep(outcome)

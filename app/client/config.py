@@ -26,6 +26,8 @@ class ClientConfig:
     reconnect_delay_seconds: float
     connection_timeout: float
     guild_id: str | None = None  # the Discord server whose plans are read; None: the service's
+    # Seconds a read may take, retries included; None: only reconnect_attempts bounds it.
+    deadline_seconds: float | None = None
 
     @property
     def absent_ttl_seconds(self) -> float:
@@ -45,6 +47,7 @@ def build_config(
     reconnect_delay_seconds: float | None,
     connection_timeout: float | None,
     guild_id: str | int | None = None,
+    deadline_seconds: float | None = None,
 ) -> ClientConfig:
     """Fill what the caller left out from the environment, then from the contract's defaults."""
     names = coaches if coaches is not None else os.environ.get("COACHES") or None
@@ -67,11 +70,21 @@ def build_config(
             defaults.RECONNECT_DELAY_SECONDS,
             0,
         ),
-        connection_timeout=_pick(
-            "CONNECTION_TIMEOUT", connection_timeout, float, defaults.CONNECTION_TIMEOUT, 0.001
-        ),
+        connection_timeout=resolve_timeout(connection_timeout),
         guild_id=_guild(guild_id),
+        deadline_seconds=_deadline(deadline_seconds),
     )
+
+
+def resolve_timeout(given: float | None) -> float:
+    """The seconds one request may take: `given`, else CONNECTION_TIMEOUT, else the default."""
+    return _pick("CONNECTION_TIMEOUT", given, float, defaults.CONNECTION_TIMEOUT, 0.001)
+
+
+def _deadline(value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise ValueError(f"deadline_seconds must be more than 0, got {value!r}")
+    return value
 
 
 def _guild(value: str | int | None) -> str | None:

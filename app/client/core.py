@@ -6,12 +6,13 @@ the delays it asks for, so both behave the same by construction.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -26,6 +27,8 @@ from app.client.errors import InvalidRequest, ServiceUnavailable
 from app.retry import Backoff, is_transient
 
 DateLike = date | str | None
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class ClientCore:
         )
         self.counters = Counters()
         self.backoff = Backoff(config.reconnect_attempts, config.reconnect_delay_seconds)
+        self._timer = timer or time.monotonic
 
     def http_options(self) -> dict[str, Any]:
         headers = {"User-Agent": "coach-plans-client", "Accept": "application/json"}
@@ -90,8 +94,20 @@ class ClientCore:
         return {
             "base_url": self.config.api_base_url,
             "headers": headers,
-            "timeout": httpx.Timeout(self.config.connection_timeout),
+            "timeout": httpx.Timeout(self.try_timeout),
         }
+
+    @property
+    def try_timeout(self) -> float:
+        """Seconds one request may take: CONNECTION_TIMEOUT, or less when a read's whole
+        deadline is shorter."""
+        deadline = self.config.deadline_seconds
+        timeout = self.config.connection_timeout
+        return timeout if deadline is None else min(timeout, deadline)
+
+    def started(self) -> float:
+        """The moment a read starts, on the clock its deadline is kept by."""
+        return self._timer()
 
     # --- input ------------------------------------------------------------------------------
 
@@ -164,23 +180,40 @@ class ClientCore:
         return _copy(found)
 
     def judge(
-        self, attempt: int, response: httpx.Response | None, error: Exception | None
+        self,
+        attempt: int,
+        response: httpx.Response | None,
+        error: Exception | None,
+        started: float,
     ) -> httpx.Response | float:
-        """After one try: the response to use, or the seconds to wait before trying again."""
+        """After one try of a read begun at `started` (see started()): the response to use, or
+        the seconds to wait before trying again. A retry is made only when the wait and a whole
+        try still end within the read's deadline, so a read never outlasts it."""
         self.counters.add("api_calls")
         if response is not None and not is_transient(response.status_code):
             if response.status_code >= 400 and response.status_code != 404:
                 self.counters.add("errors")
             return response
         self.counters.add("errors")
+        why = f"{type(error).__name__}: {error}" if error else f"HTTP {response.status_code}"  # type: ignore[union-attr]  # no error: a response
         if attempt >= self.backoff.retries:
-            why = f"{type(error).__name__}: {error}" if error else f"HTTP {response.status_code}"  # type: ignore[union-attr]  # no error: a response
-            raise ServiceUnavailable(
-                f"Coach Plans at {self.config.api_base_url} did not answer after "
-                f"{attempt + 1} tries (last: {why})"
-            )
+            self._give_up(f"after {attempt + 1} tries (last: {why})")
+        delay = self.backoff.delay(attempt, response)
+        deadline = self.config.deadline_seconds
+        if deadline is not None:
+            elapsed = self._timer() - started
+            if elapsed + delay + self.try_timeout > deadline:
+                self._give_up(
+                    f"within its {deadline:g} s deadline ({attempt + 1} tries in "
+                    f"{elapsed:.1f} s; last: {why})"
+                )
         self.counters.add("retries")
-        return self.backoff.delay(attempt, response)
+        return delay
+
+    def _give_up(self, how: str) -> NoReturn:
+        message = f"Coach Plans at {self.config.api_base_url} did not answer {how}"
+        log.warning("%s; giving up", message)
+        raise ServiceUnavailable(message)
 
     def accept(self, call: Call, response: httpx.Response) -> object:
         """Turn the service's answer into the caller's value, caching it."""

@@ -8,7 +8,8 @@
 `get_coach_plans(ticker, curr_date)` reads the plans whose levels name the ticker as they stood
 at the end of `curr_date` in TIMEZONE (or now, if that is still to come), so a backtest never
 sees an edit made later. Its category `coach_plans` is optional: when the service cannot be
-reached, TradingAgents answers `DATA_UNAVAILABLE: …` instead of stopping the run.
+reached, TradingAgents answers `DATA_UNAVAILABLE: …` instead of stopping the run, within
+CONNECTION_TIMEOUT plus GRACE_SECONDS (an agent waits on it).
 
 TradingAgents and LangChain are imported by `register()`, not by importing this module.
 """
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from app import defaults
 from app.client import create_client
 from app.client.blocking import CoachPlansClient
+from app.client.config import resolve_timeout
 from app.client.errors import ApiError, InvalidRequest
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 CATEGORY = "coach_plans"
 VENDOR = "coach_plans"
 METHOD = "get_coach_plans"
+# A read gives up this long after one request's timeout: the retries it has room for fit in.
+GRACE_SECONDS = 5.0
 # The client the vendor reads with; a new register() closes the one before.
 _clients: list[CoachPlansClient] = []
 
@@ -42,13 +46,17 @@ def register(
 ) -> BaseTool:
     """Adds `get_coach_plans` to TradingAgents' vendors and returns it as a LangChain tool.
 
-    `client_options` go to `create_client` (timezone, reconnect_attempts, …). The day ends at
-    midnight in `timezone` (else the TIMEZONE environment variable, else America/New_York):
-    give the service's TIMEZONE when it is another. Calling it again points the vendor at the
-    new service.
+    `client_options` go to `create_client` (timezone, reconnect_attempts, …); a read gives
+    up after CONNECTION_TIMEOUT + GRACE_SECONDS unless `deadline_seconds` says otherwise.
+    The day ends at midnight in `timezone` (else the TIMEZONE environment variable, else
+    America/New_York): give the service's TIMEZONE when it is another. Calling it again
+    points the vendor at the new service.
     """
     from tradingagents.dataflows import interface
 
+    if client_options.get("deadline_seconds") is None:
+        timeout = resolve_timeout(client_options.get("connection_timeout"))
+        client_options["deadline_seconds"] = timeout + GRACE_SECONDS
     client = create_client(
         api_base_url=api_base_url, api_key=api_key, guild_id=guild_id, **client_options
     )

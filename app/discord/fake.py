@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 
 from app.discord import payloads, protocol
-from app.discord.fake_parts import CdnFile, KeptMessages, as_shown
+from app.discord.fake_parts import CdnFile, KeptMessages, as_shown, name_in_logs
 from app.discord.multipart import BadForm, FilePart, is_form, read_form
 
-__all__ = ["CdnFile", "FakeDiscord", "KeptMessages", "local_cdn_base"]
+__all__ = ["CdnFile", "FakeDiscord", "KeptMessages", "local_cdn_base", "name_in_logs"]
 
 # Paths under the API base URL. The interaction webhook:
 # https://discord.com/developers/docs/interactions/receiving-and-responding#endpoints

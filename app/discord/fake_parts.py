@@ -1,8 +1,10 @@
-"""Parts of the fake Discord (app/discord/fake.py): files on its CDN and how they are served, and
-the messages and files it keeps for each interaction."""
+"""Parts of the fake Discord (app/discord/fake.py): files on its CDN and how they are served,
+the messages and files it keeps for each interaction, and how the log names the calls it
+answers."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -95,3 +97,27 @@ def as_shown(body: dict[str, Any], files: list[FilePart]) -> dict[str, Any]:
                 }
             )
     return {**body, "attachments": shown}
+
+
+class _NamedInLogs(logging.Filter):
+    """httpx's request lines say "mock discord /webhooks/…" for calls the fake answers: in
+    mock mode nothing goes to Discord's address, and the log must not say otherwise."""
+
+    def __init__(self, api_base_url: str) -> None:
+        super().__init__()
+        self.base = api_base_url.rstrip("/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # httpx logs 'HTTP Request: %s %s "%s %d %s"': method, URL, then the status line.
+        args = record.args
+        if isinstance(args, tuple) and len(args) > 1 and str(args[1]).startswith(self.base):
+            record.args = (args[0], f"mock discord {str(args[1])[len(self.base) :]}", *args[2:])
+        return True
+
+
+def name_in_logs(api_base_url: str) -> None:
+    """From now on, httpx's log lines name the calls to `api_base_url` as the fake's."""
+    httpx_log = logging.getLogger("httpx")
+    named = (f for f in httpx_log.filters if isinstance(f, _NamedInLogs))
+    if all(f.base != api_base_url.rstrip("/") for f in named):
+        httpx_log.addFilter(_NamedInLogs(api_base_url))
