@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from app.discord.registration import compare
 from app.discord.rest import ApplicationCommands, CommandsError
-from app.registration import compare
 from app.settings import SettingsError, load_settings
 from commands.registry import registry
 

@@ -25,9 +25,9 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.types import ASGIApp
 
-    from app.server import ConnectionLimits
+    from app.runtime.server import ConnectionLimits
+    from app.runtime.wake import Early
     from app.settings import Settings
-    from app.wake import Early
 
 log = logging.getLogger("coach_plans")
 
@@ -92,7 +92,7 @@ def serve(args: argparse.Namespace) -> int:
         print("coach-plans: setting error: --workers must be 1 or more", file=sys.stderr)
         return EXIT_CONFIG
     if args.workers == 1:
-        from app.wake import early_start
+        from app.runtime.wake import early_start
 
         early = early_start(
             os.environ, config=args.config, mock=args.mock, host=args.host, port=args.port
@@ -101,8 +101,8 @@ def serve(args: argparse.Namespace) -> int:
             return _serve_woken(args, early)
     settings = _serve_settings(args)
     sock = _listen_or_exit(settings.api_host, settings.api_port)
-    from app.logs import configure_logging
-    from app.server import ConnectionLimits
+    from app.observability.logs import configure_logging
+    from app.runtime.server import ConnectionLimits
 
     configure_logging(settings)
     limits = ConnectionLimits(
@@ -112,14 +112,14 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Worker processes rebuild the settings from the environment: hand the flags down.
         _export_for_workers(args, settings)
-        from app.server import run_workers
+        from app.runtime.server import run_workers
 
         _stop_on_signals()
         gc.enable()  # this process only supervises; each worker starts its own interpreter
-        run_workers("app.web:app_from_environment", args.workers, sock, limits, options)
+        run_workers("app.runtime.web:app_from_environment", args.workers, sock, limits, options)
         log.info("stopped")
         return 0
-    from app.web import create_app
+    from app.runtime.web import create_app
 
     server = _Server()
     app = create_app(settings, on_failure=server.stop, warm_up_after_listening=True)
@@ -128,12 +128,12 @@ def serve(args: argparse.Namespace) -> int:
 
 def _serve_woken(args: argparse.Namespace, early: Early) -> int:
     """Listen first; the settings are loaded and the app built once the server listens
-    (app/wake.py). A bad setting still stops it with status 2."""
+    (app/runtime/wake.py). A bad setting still stops it with status 2."""
     sock = _listen_or_exit(early.host, early.port)
-    from app.logs import configure_logging, hold_records, show_held_records
-    from app.metrics import Metrics
-    from app.server import ConnectionLimits
-    from app.wake import WakeApp
+    from app.observability.logs import configure_logging, hold_records, show_held_records
+    from app.observability.metrics import Metrics
+    from app.runtime.server import ConnectionLimits
+    from app.runtime.wake import WakeApp
 
     hold_records()  # until the settings say where logs go
     server = _Server()
@@ -162,7 +162,7 @@ def _serve_woken(args: argparse.Namespace, early: Early) -> int:
         limits.header_timeout = settings.header_timeout_seconds
         limits.body_timeout = settings.body_timeout_seconds
         limits.max_header_bytes = settings.max_header_bytes
-        from app.web import create_app
+        from app.runtime.web import create_app
 
         return create_app(settings, on_failure=server.stop, metrics=metrics)
 
@@ -185,7 +185,7 @@ def _serve_settings(args: argparse.Namespace) -> Settings:
 
 def _listen_or_exit(host: str, port: int) -> socket.socket:
     """Bind the address before anything else starts: when it is taken, one line and status 1."""
-    from app.server import listen
+    from app.runtime.server import listen
 
     try:
         return listen(host, port)
@@ -236,7 +236,7 @@ class _Server:
         options: dict[str, Any],
         listening: Callable[[], None],
     ) -> int:
-        from app.server import AnnouncingServer, ServerConfig
+        from app.runtime.server import AnnouncingServer, ServerConfig
 
         _stop_on_signals()
         self.server = AnnouncingServer(ServerConfig(app, limits, **options), listening)
@@ -269,17 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "serve":
         # Nothing made while starting is garbage: the collector would only slow the imports
         # that stand between a woken machine and its first answer. The server turns it back on
-        # once it listens (app/server.py).
+        # once it listens (app/runtime/server.py).
         gc.disable()
         return serve(args)
     if args.action == "send":
-        from app.send import send
+        from app.mock.send import send
 
         settings = settings_or_exit(args, mock_mode=True)
         return send(args, settings)
     if args.action == "charts":
-        from app.chart_migrate import run
-        from app.logs import configure_logging
+        from app.charts.migrate import run
+        from app.observability.logs import configure_logging
 
         settings = settings_or_exit(args, mock_mode=True)
         # A one-off command logs to the terminal only: run as root on a machine (fly ssh), it

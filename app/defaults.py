@@ -17,8 +17,9 @@ RECONNECT_ATTEMPTS = 5
 RECONNECT_DELAY_SECONDS = 5.0
 CONNECTION_TIMEOUT = 10.0
 
-# How long and how large a request may be on its way in (app/server.py): plain constants here
-# because a woken server listens before its settings are loaded (app/wake.py).
+# How long and how large a request may be on its way in (app/runtime/server.py): plain
+# constants here because a woken server listens before its settings are loaded
+# (app/runtime/wake.py).
 HEADER_TIMEOUT_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 20.0
 MAX_HEADER_BYTES = 32 * 1024

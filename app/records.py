@@ -169,7 +169,8 @@ class Plan:
     is_deleted: bool
     charts: tuple[Chart, ...] = ()
     deletion: Deletion | None = None  # set on a deleted plan
-    # None: stored before levels were recorded; the rules read them from the text (app/plans.py).
+    # None: stored before levels were recorded; the rules read them from the text
+    # (app/plans/service.py).
     levels: Levels | None = None
 
 

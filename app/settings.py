@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     max_chart_attachments: int = Field(10, ge=1, le=20)
     max_chart_bytes: int = Field(10 * 1024 * 1024, ge=1)
     chart_storage_dir: Path = Path("./data/charts")
-    plan_days_back: int = Field(366, ge=0)  # bounds on what commands post (app/quotas.py)
+    plan_days_back: int = Field(366, ge=0)  # bounds on what commands post (app/plans/quotas.py)
     plan_days_ahead: int = Field(31, ge=0)
     member_plans_per_day: int = Field(30, ge=0)
     guild_plans_per_day: int = Field(300, ge=0)

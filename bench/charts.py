@@ -47,8 +47,8 @@ def s3_server(port: int) -> Iterator[str]:
 
 def seed_archived(b: Bench, name: str) -> list[int]:
     """One archived chart per coach, kept under CHART_STORAGE_DIR; their ids."""
-    from app.chart_store import stored_name
-    from app.plans import Actor, NewChart, Place, PlanService
+    from app.charts.store import stored_name
+    from app.plans.service import Actor, NewChart, Place, PlanService
     from app.settings import load_settings
     from app.storage.database import make_engine, migrate
     from app.storage.repository import PlanRepository
@@ -78,7 +78,7 @@ def case_charts(b: Bench) -> list[Result]:
     import anyio
     from run import free_port, show
 
-    from app import chart_migrate
+    from app.charts import migrate as chart_migrate
     from app.settings import load_settings
 
     ids = seed_archived(b, "charts")

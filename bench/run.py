@@ -159,7 +159,7 @@ class Bench:
     def seed_ours(self, name: str, charts_per_plan: int = 0) -> None:
         """One plan per coach on SEED_DAY by the bench's member (so its /edit and /history find
         something), written through the service's own rules."""
-        from app.plans import Actor, NewChart, Place, PlanService
+        from app.plans.service import Actor, NewChart, Place, PlanService
         from app.settings import load_settings
         from app.storage.database import make_engine, migrate
         from app.storage.repository import PlanRepository
@@ -253,7 +253,7 @@ class Bench:
 
     def chart_plan(self, cdn_base: str, day: str) -> dict[str, object]:
         """/plan's data with one chart attached, served by `cdn_base`."""
-        from app.discord import payloads
+        from app.mock import payloads
 
         url = f"{cdn_base}/attachments/300000000000000001/spy.png"
         chart = payloads.attachment(url, "spy.png", len(cold.PNG))
@@ -303,7 +303,7 @@ def _data(
     name: str, attachments: dict[str, dict[str, object]] | None = None, **options: str
 ) -> dict[str, object]:
     """A slash command's data, as Discord sends it."""
-    from app.discord import payloads
+    from app.mock import payloads
 
     values = [payloads.option(key, value) for key, value in options.items()]
     return payloads.command_data(name, values, attachments)
@@ -451,7 +451,7 @@ def case_client(b: Bench) -> dict[str, float]:
 def case_levels(b: Bench) -> dict[str, object]:
     """The levels extractor: its score on the golden corpus and its time per plan."""
     sys.path.insert(0, str(ROOT))
-    from app.level_extraction import extract
+    from app.plans.extraction import extract
     from tests.levels_corpus import cases, score
 
     result = score()

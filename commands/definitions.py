@@ -12,14 +12,14 @@ from typing import Any, BinaryIO
 
 import anyio
 
-from app.chart_store import size_of
+from app.charts.store import size_of
 from app.discord import plan_messages, protocol, responses
 from app.discord.components import Outgoing, Upload
 from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
-from app.levels import GivenLevels
+from app.plans.levels import GivenLevels
 from app.records import Chart, Plan
-from app.services import Services
+from app.runtime.services import Services
 from app.settings import Settings
 from commands.deferrals import WHILE_WARMING, Visibility
 
@@ -185,7 +185,7 @@ async def plan_card(services: Services, plan: Plan) -> AsyncIterator[Outgoing]:
     (more than a message holds, too large, unreadable) are named on the card instead.
 
     Only the charts the message carries are opened, each as a file the upload streams from;
-    they stay open, and the plan's server holds a transfer slot (app/chart_archive.py), while
+    they stay open, and the plan's server holds a transfer slot (app/charts/archive.py), while
     the card is used: upload it within the `async with`."""
     why: dict[int, str] = {}
     # A chart refused or not archived yet is named on the card instead.

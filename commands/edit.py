@@ -8,16 +8,16 @@ from __future__ import annotations
 import functools
 import re
 
-from app import charts
+from app.charts import attachments as charts
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.discord.responses import ShortInput
 from app.errors import StaleVersion
-from app.level_extraction import extract
-from app.levels import GivenLevels, as_form, split_tickers_and_bias
-from app.plans import check_may_edit
+from app.plans.extraction import extract
+from app.plans.levels import GivenLevels, as_form, split_tickers_and_bias
+from app.plans.service import check_may_edit
 from app.records import Plan
-from app.services import Services
+from app.runtime.services import Services
 from app.settings import Settings
 from commands import plan as plan_command
 from commands.definitions import (

@@ -12,12 +12,12 @@ from __future__ import annotations
 import functools
 import logging
 
-from app import charts
+from app.charts import attachments as charts
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
-from app.plans import MAX_TEXT
+from app.plans.service import MAX_TEXT
 from app.records import Chart, Plan
-from app.services import Services
+from app.runtime.services import Services
 from app.settings import Settings
 from commands.definitions import (
     Command,

@@ -14,9 +14,9 @@ from nacl.signing import SigningKey
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
+from app.runtime.web import create_app
 from app.settings import Settings, load_settings
 from app.storage.database import make_engine, migrate
-from app.web import create_app
 from tests.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
 
 pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]

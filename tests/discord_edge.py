@@ -1,5 +1,5 @@
 """Discord at the HTTP edge, for tests: signed interaction payloads shaped like Discord's
-documented examples (app/discord/payloads.py), the fake Discord of app/discord/fake.py checking
+documented examples (app/mock/payloads.py), the fake Discord of app/mock/discord.py checking
 what the app sends against Discord's schema, and a clock that records when each answer was fully
 sent."""
 
@@ -18,15 +18,16 @@ from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.discord import fake as shared
-from app.discord import payloads, protocol
+from app.discord import protocol
 from app.discord.multipart import FilePart
-from app.plans import PlanService
+from app.mock import discord as shared
+from app.mock import payloads
+from app.plans.service import PlanService
 from app.records import Actor, Place
+from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from app.web import create_app
 from tests.discord_schema import (
     check_commands,
     check_edit,

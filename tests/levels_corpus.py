@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.level_extraction import extract
+from app.plans.extraction import extract
 
 CORPUS = Path(__file__).parent / "fixtures" / "levels_corpus.json"
 FIELDS = ("tickers", "bias", "entry", "stop", "targets")

@@ -10,7 +10,7 @@ import sys
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, Place
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository

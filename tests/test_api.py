@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from starlette.testclient import TestClient
 
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place, Plan
+from app.runtime.web import create_app
 from app.settings import Settings
-from app.web import create_app
 
 GUILD = "998877665544332211"
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from app.runtime.web import create_app
 from app.settings import Settings
-from app.web import create_app
 
 GUARDED = [
     "/api/coach-plans/?coach=d",

@@ -15,7 +15,7 @@ import anyio
 import pytest
 from nacl.signing import SigningKey
 
-from app.discord.fake import CdnFile
+from app.mock.discord import CdnFile
 from app.settings import Settings
 from tests.discord_edge import (
     GUILD,

@@ -25,13 +25,13 @@ from app.client import (
     create_async_client,
     create_client,
 )
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.retry import Backoff, retry_after
+from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from app.web import create_app
 from tests.conftest import FakeApi, settings_in
 from tests.live_server import live_server
 

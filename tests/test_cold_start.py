@@ -19,10 +19,11 @@ from pathlib import Path
 from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
-from app.discord import payloads, protocol
+from app.discord import protocol
+from app.mock import payloads
+from app.runtime.warming import WAIT_SECONDS
+from app.runtime.web import create_app
 from app.settings import Settings
-from app.warming import WAIT_SECONDS
-from app.web import create_app
 from tests.discord_edge import (
     AUTHOR,
     AnswerClock,
@@ -158,11 +159,11 @@ def test_autocomplete_gets_no_suggestions_when_the_storage_is_late(
 
 def test_the_start_path_leaves_the_storage_and_http_libraries_unloaded(settings: Settings):
     # What the server imports before it listens: anything heavy here delays the first answer
-    # after a wake (app/services.py). The warm-up loads these in a worker thread; the API's
+    # after a wake (app/runtime/services.py). The warm-up loads these in a worker thread; the API's
     # models and prometheus-client wait for the warm-up or their first use.
     code = (
         "from app.settings import load_settings\n"
-        "from app.web import create_app\n"
+        "from app.runtime.web import create_app\n"
         f"create_app(load_settings(database_path={str(settings.database_path)!r}, mock_mode=True,"
         f" mock_key_file={str(settings.mock_key_file)!r}))"
     )

@@ -74,7 +74,7 @@ def test_definitions_obey_discords_rules(settings: Settings, charts: int) -> Non
 
 def test_every_command_says_how_it_waits_for_a_start_from_zero(settings: Settings) -> None:
     # A woken server defers a command by this table before the commands are loaded
-    # (app/wake.py): a command missing from it would never get its deferral there.
+    # (app/runtime/wake.py): a command missing from it would never get its deferral there.
     assert set(WHILE_WARMING) == set(registry(settings).commands)
 
 

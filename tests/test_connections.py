@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 import httpx
 from nacl.signing import SigningKey
 
-from app.discord import payloads, protocol
-from app.plans import PlanService
+from app.discord import protocol
+from app.interactions.signatures import MAX_BODY_BYTES
+from app.mock import payloads
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
-from app.signatures import MAX_BODY_BYTES
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.discord_edge import AUTHOR, GUILD

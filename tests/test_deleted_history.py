@@ -15,7 +15,7 @@ from nacl.signing import SigningKey
 from sqlalchemy import DateTime, bindparam, text
 
 from app.client import create_client
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.settings import Settings
 from app.storage.database import make_engine
 from app.storage.repository import PlanRepository

@@ -10,8 +10,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from starlette.testclient import TestClient
 
+from app.runtime.web import create_app
 from app.settings import load_settings
-from app.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +63,7 @@ FLY_SECRETS = {
 def test_several_instances_run_on_fly_postgres_and_tigris_as_the_readme_sets_them(
     fly: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.services import open_store
+    from app.runtime.services import open_store
     from app.storage.database import make_engine
 
     env = {k: v for k, v in fly["env"].items() if k not in ("DATABASE_PATH", "CHART_STORAGE_DIR")}

@@ -9,9 +9,10 @@ import httpx
 from nacl.signing import SigningKey
 
 from app import text_rules
-from app.discord import payloads, protocol
-from app.discord.fake import FakeDiscord
-from app.signatures import verify
+from app.discord import protocol
+from app.interactions.signatures import verify
+from app.mock import payloads
+from app.mock.discord import FakeDiscord
 
 API = "http://discord.test/api/v10"
 

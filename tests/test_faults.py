@@ -14,8 +14,8 @@ from nacl.signing import SigningKey
 from starlette.testclient import TestClient
 
 from app.records import Actor, Place
+from app.runtime.web import create_app
 from app.settings import Settings
-from app.web import create_app
 from tests.discord_edge import discord_app, ephemeral_text
 from tests.postgres_server import PostgresServer
 

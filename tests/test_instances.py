@@ -19,9 +19,9 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
-from app.discord.fake import local_cdn_base
 from app.discord.protocol import API_BASE_URL
-from app.plans import PlanService
+from app.mock.discord import local_cdn_base
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.storage.database import make_engine, migrate
 from app.storage.leases import CHART_RETRIES, Lease

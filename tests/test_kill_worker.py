@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 from nacl.signing import SigningKey
 
-from app.discord import payloads, protocol
+from app.discord import protocol
+from app.mock import payloads
 from tests.service_process import running_service, service_env
 
 

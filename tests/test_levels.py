@@ -9,8 +9,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.errors import BadLevels
-from app.level_extraction import extract
-from app.levels import GivenLevels, as_form, resolve, split_tickers_and_bias
+from app.plans.extraction import extract
+from app.plans.levels import GivenLevels, as_form, resolve, split_tickers_and_bias
 from app.records import Levels
 from tests.levels_corpus import cases, score
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from app.logs import (
+from app.observability.logs import (
     JsonFormatter,
     LineHandler,
     RotatingFile,

@@ -24,7 +24,8 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
-from app.discord import payloads, protocol
+from app.discord import protocol
+from app.mock import payloads
 from tests.discord_edge import AUTHOR
 from tests.service_process import running_service, service_env
 

@@ -6,8 +6,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from app.metrics import Metrics
-from app.plans import PlanService
+from app.observability.metrics import Metrics
+from app.plans.service import PlanService
 from app.records import Actor, Place
 
 GUILD = "290926798626357999"

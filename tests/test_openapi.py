@@ -20,12 +20,12 @@ from starlette.testclient import TestClient
 
 from app.api import models
 from app.api.openapi import document
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
+from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from app.web import create_app
 from tests.conftest import settings_in
 from tests.live_server import live_server
 

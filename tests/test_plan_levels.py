@@ -17,14 +17,14 @@ from sqlalchemy import Engine, text
 from starlette.testclient import TestClient
 
 from app.client import create_async_client, create_client
-from app.discord.payloads import modal_data
-from app.levels import GivenLevels
-from app.plans import PlanService
+from app.mock.payloads import modal_data
+from app.plans.levels import GivenLevels
+from app.plans.service import PlanService
 from app.records import Actor, Levels, Place
+from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from app.web import create_app
 from tests.discord_edge import Discord, ephemeral_text, texts
 from tests.discord_edge import guild_interaction as signed_guild_interaction
 from tests.live_server import live_server

@@ -20,7 +20,7 @@ from app.errors import (
     TooManyCharts,
     UnknownCoach,
 )
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.storage.repository import PlanRepository
 from commands import hints

@@ -18,8 +18,8 @@ from nacl.signing import SigningKey
 from sqlalchemy import Engine, text
 
 from app.errors import QuotaExceeded
-from app.plans import PlanService
-from app.quotas import Limits
+from app.plans.quotas import Limits
+from app.plans.service import PlanService
 from app.records import Actor, Place, Usage
 from app.settings import Settings, SettingsError, load_settings
 from app.storage import postings

@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import Engine, event, func, select, text
 from starlette.testclient import TestClient
 
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
+from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate, ping
 from app.storage.known_guilds import GUILDS_FRESH_SECONDS
 from app.storage.repository import PlanRepository
 from app.storage.rows import charts_t, history_t, plans_t
-from app.web import create_app
 from tests.migrations import upgrade_to
 
 GUILD = "290926798626357999"

@@ -18,9 +18,9 @@ from nacl.signing import SigningKey
 from pydantic import SecretStr
 
 from app.discord import protocol
-from app.discord.fake import CdnFile
-from app.log_format import JsonFormatter, TextFormatter
-from app.logs import LineHandler, configure_logging, hold_records, show_held_records
+from app.mock.discord import CdnFile
+from app.observability.log_format import JsonFormatter, TextFormatter
+from app.observability.logs import LineHandler, configure_logging, hold_records, show_held_records
 from app.settings import Settings
 from tests.discord_edge import (
     APP_ID,
@@ -155,7 +155,7 @@ def test_a_real_mock_service_logs_no_interaction_token(tmp_path: Path, log_forma
         assert confirm is not None
         assert "deleted" in send(base, env, tmp_path, "--click", confirm.group(1)).lower()
     logs = (tmp_path / "logs" / "serve.log").read_text() + (tmp_path / "console.log").read_text()
-    # Mock mode's tokens are "token-<snowflake>" (app/discord/payloads.py).
+    # Mock mode's tokens are "token-<snowflake>" (app/mock/payloads.py).
     assert re.findall(r"token-\d+", logs) == []
     assert "/mock/messages/***" in logs and "/webhooks/" in logs  # the lines are there
     assert "httpcore" in logs  # the chart's download over a real connection

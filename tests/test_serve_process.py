@@ -16,8 +16,9 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
-from app.discord import payloads, protocol
-from app.signatures import sign
+from app.discord import protocol
+from app.interactions.signatures import sign
+from app.mock import payloads
 from tests.discord_edge import AUTHOR
 from tests.service_process import (
     base_env,

@@ -10,9 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from app import __version__
-from app.logs import configure_logging
+from app.observability.logs import configure_logging
+from app.runtime.web import create_app
 from app.settings import Settings
-from app.web import create_app
 
 
 def test_index_names_the_service_and_its_endpoints(client: TestClient) -> None:

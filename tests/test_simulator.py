@@ -16,12 +16,12 @@ import anyio
 import httpx
 import pytest
 
-from app.discord.fake import FakeDiscord
-from app.discord.payloads import stable_id
 from app.discord.protocol import EPHEMERAL
-from app.screen import Screen, render
-from app.signatures import load_or_create_mock_key
-from app.simulator import SendError, command_data, parse_command, serve_files
+from app.interactions.signatures import load_or_create_mock_key
+from app.mock.discord import FakeDiscord
+from app.mock.payloads import stable_id
+from app.mock.screen import Screen, render
+from app.mock.simulator import SendError, command_data, parse_command, serve_files
 from tests.service_process import base_env, free_port
 
 API_BASE = "https://discord.com/api/v10"

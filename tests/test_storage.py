@@ -20,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
 import app.storage.database as database
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, Place
 from app.storage.database import make_engine, migrate
 from app.storage.models import SQLModel

@@ -14,7 +14,7 @@ from nacl.signing import SigningKey
 from sqlalchemy import Engine
 
 from app.errors import BadText
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.settings import Settings
 from app.storage.repository import PlanRepository

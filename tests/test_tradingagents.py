@@ -17,12 +17,12 @@ from tradingagents.dataflows import interface
 
 from app import defaults
 from app.client.tradingagents import register
-from app.levels import GivenLevels
-from app.plans import PlanService
+from app.plans.levels import GivenLevels
+from app.plans.service import PlanService
 from app.records import Actor, Place
+from app.runtime.web import create_app
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from app.web import create_app
 from tests.conftest import settings_in
 from tests.live_server import live_server
 from tests.service_process import free_port

@@ -1,5 +1,5 @@
 """A start from zero with DISCORD_PUBLIC_KEY in the environment: the server listens before it
-loads its settings and builds the app (app/wake.py).
+loads its settings and builds the app (app/runtime/wake.py).
 
 Each test runs `coach-plans serve` as a real process; Discord's webhook endpoints are a small
 HTTP server on 127.0.0.1 that keeps every call.
@@ -22,8 +22,9 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
-from app.discord import payloads, protocol
-from app.wake import Early, early_start
+from app.discord import protocol
+from app.mock import payloads
+from app.runtime.wake import Early, early_start
 from tests.discord_edge import AUTHOR, seed_plan
 from tests.service_process import free_port, loaded_modules, serve, service_env
 
@@ -230,9 +231,14 @@ def test_the_server_listens_first_only_when_the_environment_decides(
 def test_the_woken_start_path_loads_neither_the_settings_nor_the_app() -> None:
     # Everything imported before a woken server listens; the settings' validation (pydantic),
     # the app and its storage load in a worker thread once it does.
-    code = "import uvicorn, app.cli, app.server, app.wake, app.logs"
+    code = "import uvicorn, app.cli, app.runtime.server, app.runtime.wake, app.observability.logs"
     heavy = ("pydantic", "pydantic_settings", "sqlalchemy", "httpx", "yaml")
-    ours = ("starlette.applications", "app.settings", "app.web", "app.interactions")
+    ours = (
+        "starlette.applications",
+        "app.settings",
+        "app.runtime.web",
+        "app.interactions.endpoint",
+    )
     assert loaded_modules(code, (*heavy, *ours)) == []
 
 

@@ -1,5 +1,5 @@
 """The HTTP API beside Discord's endpoint: the JSON reads, chart images, status and the OpenAPI
-document, as the route table app/web.py serves."""
+document, as the route table app/runtime/web.py serves."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 # The modules behind the routes. They build the API's pydantic models when imported, a sizeable
 # share of a cold start that Discord's first interaction does not need: the routes import them at
-# their first request, and the warm-up (app/web.py) loads them once the storage is ready.
+# their first request, and the warm-up (app/runtime/web.py) loads them once the storage is ready.
 MODULES = ("reads", "charts", "status", "openapi")
 
 

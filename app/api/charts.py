@@ -1,7 +1,7 @@
 """GET /charts/{chart_id}: an archived chart image, served with its own content type, from the
 chart store (the local directory or the bucket: the answer is the same).
 
-An archived chart is named after its content's hash (app/chart_store.py), so it never changes:
+An archived chart is named after its content's hash (app/charts/store.py), so it never changes:
 the hash is the ETag. Without API_KEY any cache may keep the image for a year; behind the key no
 shared cache may keep it (it would hand it to anyone), and a browser asks again each time (a 304
 when it has it), so the key is checked on every read. A 404 names the chart's id only: its file
@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from app.api.errors import error_response
-from app.chart_store import StoreError, digest_of, size_of
-from app.services import services_for
+from app.charts.store import StoreError, digest_of, size_of
+from app.runtime.services import services_for
 from app.text_rules import canonical_uint
 
 log = logging.getLogger("coach_plans")

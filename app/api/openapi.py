@@ -27,7 +27,7 @@ from app.api.parameters import (
     LIMIT,
     TICKER,
 )
-from app.services import services_for
+from app.runtime.services import services_for
 
 _REF = "#/components/schemas/{model}"
 _ERROR = {"$ref": _REF.format(model="Error")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import levels
+from app.plans import levels
 
 # A JSON object as the document holds it.
 JSON = dict[str, Any]
@@ -60,7 +60,7 @@ TICKER = _query(
     "ticker",
     "One symbol, e.g. SPY (a leading `$` and lower case are accepted). The answer holds the "
     "plans whose levels name it, given with the command or read from the text.",
-    # The rule the service applies itself (app/levels.py), so the two cannot drift.
+    # The rule the service applies itself (app/plans/levels.py), so the two cannot drift.
     {"type": "string", "pattern": f"^{levels.TICKER}$", "example": "SPY"},
     required=True,
 )

@@ -18,9 +18,9 @@ from app.api import models
 from app.api.models import answer
 from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
-from app.plans import HISTORY_PAGE
+from app.plans.service import HISTORY_PAGE
 from app.records import NO_LEVELS, HistoryEntry, Plan
-from app.services import Services, services_for
+from app.runtime.services import Services, services_for
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.
 MAX_QUERY_BYTES = 2048

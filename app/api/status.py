@@ -19,10 +19,10 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from app import __version__
 from app.api import models, openapi
+from app.api.auth import holds_key
 from app.api.models import answer
-from app.auth import holds_key
-from app.chart_store import StoreError
-from app.services import Services, services_for
+from app.charts.store import StoreError
+from app.runtime.services import Services, services_for
 
 log = logging.getLogger("coach_plans")
 

@@ -1,6 +1,6 @@
 """All SQL of the plans: reads, writes in transactions, locking, idempotency keys and the charts'
 bookkeeping. Returns records, never ORM objects; the rules that decide what is allowed live in
-app/plans.py and reach in through the `check` callbacks of the writes.
+app/plans/service.py and reach in through the `check` callbacks of the writes.
 
 Methods are synchronous: callers run them in worker threads.
 """

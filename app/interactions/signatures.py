@@ -67,7 +67,8 @@ class BodiesBusy(Exception):
 
 
 class ClientGone(Exception):
-    """The client went away (or was too slow, app/server.py) before its body was complete."""
+    """The client went away (or was too slow: app/runtime/server.py) before its body was
+    complete."""
 
 
 async def read_body(receive: Callable[[], Awaitable[Mapping[str, Any]]], declared: bytes) -> bytes:

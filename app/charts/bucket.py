@@ -28,7 +28,7 @@ import anyio
 import obstore
 from obstore.store import S3Store
 
-from app.chart_store import Backend, StoreError, object_key
+from app.charts.store import Backend, StoreError, object_key
 from app.retry import Backoff, is_transient
 from app.settings import Settings
 

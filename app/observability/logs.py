@@ -1,6 +1,6 @@
 """Logging set-up: console plus a rotating file, access lines written in batches, and the
 records held until a woken server knows its settings. The lines' look (secrets masked in every
-one): app/log_format.py."""
+one): app/observability/log_format.py."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 if TYPE_CHECKING:
     from app.settings import Settings
 
-from app.log_format import (
+from app.observability.log_format import (
     ACCESS_LOGGER,
     JsonFormatter,
     TextFormatter,
@@ -171,7 +171,7 @@ _ROOT = logging.getLogger()
 
 class HeldRecords(logging.Handler):
     """Keeps what is logged before the settings say where logs go (a server woken from zero
-    listens before it loads them, app/wake.py); from pass_to() on, passes records on."""
+    listens before it loads them, app/runtime/wake.py); from pass_to() on, passes records on."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -16,7 +16,7 @@ import anyio
 
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
-from app.services import NotStarted, Runtime, Services
+from app.runtime.services import NotStarted, Runtime, Services
 from commands.deferrals import Visibility
 
 log = logging.getLogger("coach_plans")
@@ -60,7 +60,7 @@ async def finish(
     ephemeral: bool,
     run: Run,
 ) -> None:
-    """Runs after the deferral went out (ours, or the wake front's: app/wake.py): the
+    """Runs after the deferral went out (ours, or the wake front's: app/runtime/wake.py): the
     handler's answer replaces it."""
     try:
         services = await runtime.services()

@@ -1,6 +1,6 @@
 """The plan rules' checks of input: coach names, dates, text, chart counts and levels.
 
-PlanService (app/plans.py) inherits them; commands and the API call them to refuse bad input
+PlanService (app/plans/service.py) inherits them; commands and the API call them to refuse bad input
 before any storage work.
 """
 
@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app import levels, text_rules
+from app import text_rules
 from app.errors import BadDate, BadLevels, BadText, TooManyCharts, UnknownCoach
-from app.levels import GivenLevels
+from app.plans import levels
+from app.plans.levels import GivenLevels
 
 MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
 _TICKER = re.compile(levels.TICKER)

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, fields, replace
 
 from app.errors import BadLevels
-from app.level_extraction import extract, ungrouped
+from app.plans.extraction import extract, ungrouped
 from app.records import BIASES, NO_LEVELS, Levels, price_text
 
 MAX_TICKERS = 10

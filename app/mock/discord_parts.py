@@ -1,4 +1,4 @@
-"""Parts of the fake Discord (app/discord/fake.py): files on its CDN and how they are served,
+"""Parts of the fake Discord (app/mock/discord.py): files on its CDN and how they are served,
 the messages and files it keeps for each interaction, and how the log names the calls it
 answers."""
 

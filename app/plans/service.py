@@ -14,8 +14,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from app import levels as level_rules
-from app import quotas
 from app.errors import (
     BadText,
     ChartNotFound,
@@ -23,10 +21,12 @@ from app.errors import (
     NotAuthor,
     PlanNotFound,
 )
-from app.level_extraction import extract
-from app.levels import NOT_GIVEN, GivenLevels
-from app.plan_inputs import MAX_TEXT, PlanInputs
-from app.quotas import NO_LIMITS, Limits
+from app.plans import levels as level_rules
+from app.plans import quotas
+from app.plans.extraction import extract
+from app.plans.inputs import MAX_TEXT, PlanInputs
+from app.plans.levels import NOT_GIVEN, GivenLevels
+from app.plans.quotas import NO_LIMITS, Limits
 from app.records import (
     Actor,
     Chart,
@@ -108,8 +108,8 @@ class PlanService(PlanInputs):
     ) -> Plan:
         """A new plan in `place`'s guild; `once` is an idempotency key: the same request
         delivered twice (to two workers, or two instances) is carried out once. Levels not
-        given are read from the text (app/levels.py). Its date must lie in the window around
-        today, and it counts against its author's and guild's daily quotas (app/quotas.py)."""
+        given are read from the text (app/plans/levels.py). Its date must lie in the window around
+        today, and it counts against its author's and guild's daily quotas (app/plans/quotas.py)."""
         guild = _guild(place.guild_id)
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
         quotas.check_date(day, self.today(), self.limits, self.timezone)

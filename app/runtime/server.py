@@ -31,7 +31,7 @@ class ConnectionLimits:
     """How long a client may take to send a request, and how large its headers may be.
 
     One per server, read by every connection. A woken server starts with the defaults and
-    takes the settings' values once it has loaded them (app/wake.py)."""
+    takes the settings' values once it has loaded them (app/runtime/wake.py)."""
 
     header_timeout: float = defaults.HEADER_TIMEOUT_SECONDS
     body_timeout: float = defaults.BODY_TIMEOUT_SECONDS
@@ -67,7 +67,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
-        assert isinstance(config, ServerConfig), "serve with app.server.ServerConfig"
+        assert isinstance(config, ServerConfig), "serve with app.runtime.server.ServerConfig"
         self.limits = config.limits
         self._deadline: TimerHandle | None = None
         self._in_headers = True
@@ -185,7 +185,7 @@ def run_workers(
 
 class AnnouncingServer(uvicorn.Server):
     """Calls `listening` once the socket accepts connections: the warm-up starts then, not
-    before (app/services.py, app/wake.py)."""
+    before (app/runtime/services.py, app/runtime/wake.py)."""
 
     def __init__(self, config: uvicorn.Config, listening: Callable[[], None]) -> None:
         super().__init__(config)

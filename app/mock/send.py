@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from nacl.signing import SigningKey
 
 from app import defaults
-from app.discord import payloads, protocol
-from app.screen import Screen, render
-from app.settings import Settings
-from app.simulator import (
+from app.discord import protocol
+from app.mock import payloads
+from app.mock.screen import Screen, render
+from app.mock.simulator import (
     CHANNEL_ID,
     GUILD_ID,
     LocalFiles,
@@ -28,6 +28,7 @@ from app.simulator import (
     parse_command,
     serve_files,
 )
+from app.settings import Settings
 
 FOLLOWUP_WAIT_SECONDS = 60
 # A deferred answer is polled for, first often (it usually comes within milliseconds), then

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx
 
-from app.discord import payloads, protocol
-from app.discord.fake_parts import CdnFile, KeptMessages, as_shown, name_in_logs
+from app.discord import protocol
 from app.discord.multipart import BadForm, FilePart, is_form, read_form
+from app.mock import payloads
+from app.mock.discord_parts import CdnFile, KeptMessages, as_shown, name_in_logs
 
 __all__ = ["CdnFile", "FakeDiscord", "KeptMessages", "local_cdn_base", "name_in_logs"]
 

@@ -1,5 +1,5 @@
 """Downloading one chart from Discord's CDN into the chart store (one attempt;
-app/chart_archive.py retries and records the outcome).
+app/charts/archive.py retries and records the outcome).
 
 Every attempt has an overall deadline, and every failure is sorted: one that can pass (connection
 error, timeout, 429, 5xx, storage trouble) leaves the chart pending for a later retry; one that
@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import httpx
 
-from app.chart_store import ChartStore, StoreError, named, spool_file
+from app.charts.store import ChartStore, StoreError, named, spool_file
 from app.discord.protocol import API_HOST, CDN_HOSTS
 from app.records import Chart
 from app.settings import Settings

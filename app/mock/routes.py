@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.services import services_for
+from app.runtime.services import services_for
 
 
 async def kept_messages(request: Request) -> Response:

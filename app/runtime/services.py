@@ -3,8 +3,8 @@
 The storage stack (SQLAlchemy, SQLModel, Alembic) and the HTTP client take longer to import than
 the rest of the service together. So the server listens first, and the warm-up imports and
 builds them in a worker thread: a machine woken from zero answers a PING at once, and a command
-with a deferral while the warm-up ends (app/interactions.py). Everything else that needs them
-awaits `Runtime.services()`. tests/test_cold_start.py keeps those imports off the start path.
+with a deferral while the warm-up ends (app/interactions/endpoint.py). Everything else that needs
+them awaits `Runtime.services()`. tests/test_cold_start.py keeps those imports off the start path.
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ import anyio
 import anyio.to_thread
 from starlette.requests import HTTPConnection
 
-from app.db_threads import DatabaseThreads, switching_often
 from app.errors import PlanError
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 from app.settings import Settings
+from app.storage.threads import DatabaseThreads, switching_often
 
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy import Engine
 
-    from app.chart_archive import ChartArchive
-    from app.chart_store import ChartStore
-    from app.discord.fake import FakeDiscord
+    from app.charts.archive import ChartArchive
+    from app.charts.store import ChartStore
     from app.discord.rest import Webhook
-    from app.plans import PlanService
-    from app.quotas import Limits
+    from app.mock.discord import FakeDiscord
+    from app.plans.quotas import Limits
+    from app.plans.service import PlanService
 
 log = logging.getLogger("coach_plans")
 T = TypeVar("T")
@@ -80,9 +80,9 @@ def build_services(
     what day is today, and the time writes are stamped with."""
     import httpx
 
-    from app.chart_archive import ChartArchive
+    from app.charts.archive import ChartArchive
     from app.discord.rest import Webhook
-    from app.plans import PlanService
+    from app.plans.service import PlanService
     from app.retry import Backoff
     from app.storage.database import make_engine, migrate, ping
     from app.storage.leases import CHART_RETRIES, Lease
@@ -93,7 +93,7 @@ def build_services(
     probe_engine = make_engine(settings.database_url, pooled=False)
     fake_discord = None
     if settings.mock_mode:
-        from app.discord.fake import FakeDiscord, name_in_logs
+        from app.mock.discord import FakeDiscord, name_in_logs
 
         # Calls to Discord are answered and kept in-process; the rest goes out as usual.
         outside = transport or httpx.AsyncHTTPTransport()
@@ -139,17 +139,17 @@ def build_services(
 def open_store(settings: Settings) -> ChartStore:
     """The bucket when CHART_BUCKET (or BUCKET_NAME) is set, else the local directory."""
     if settings.chart_bucket:
-        from app.chart_bucket import BucketStore  # its client library is loaded only if used
+        from app.charts.bucket import BucketStore  # its client library is loaded only if used
 
         return BucketStore(settings)
-    from app.chart_store import DirectoryStore
+    from app.charts.store import DirectoryStore
 
     return DirectoryStore(settings.chart_storage_dir)
 
 
 def limits_of(settings: Settings) -> Limits:
     """The bounds on what commands post, as the settings give them."""
-    from app.quotas import MB, Limits
+    from app.plans.quotas import MB, Limits
 
     return Limits(
         days_back=settings.plan_days_back,

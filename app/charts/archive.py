@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import anyio
 import httpx
 
-from app import chart_downloads
-from app.chart_downloads import Passing, Refused, StoreFailed
-from app.chart_store import ChartStore, StoreError
-from app.db_threads import DatabaseThreads
+from app.charts import downloads as chart_downloads
+from app.charts.downloads import Passing, Refused, StoreFailed
+from app.charts.store import ChartStore, StoreError
 from app.errors import ChartNotFound
-from app.plans import PlanService
+from app.plans.service import PlanService
 from app.records import Chart
 from app.retry import Backoff
 from app.settings import Settings
+from app.storage.threads import DatabaseThreads
 
 if TYPE_CHECKING:
     from app.storage.leases import Lease
@@ -42,7 +42,7 @@ RETRY_INTERVAL_SECONDS = 600.0
 # Background retries work on this many charts at a time.
 RETRY_CONCURRENCY = 4
 # Chart transfers at once, in all and for one server. A transfer streams through files, but a
-# bucket's upload holds its chart in memory (app/chart_bucket.py): 12 of 10 MiB stay well within
+# bucket's upload holds its chart in memory (app/charts/bucket.py): 12 of 10 MiB stay well within
 # a 512 MiB machine. Four at a time still fetch a plan's ten charts within seconds.
 TRANSFERS_MAX = 12
 TRANSFERS_PER_SERVER = 4

@@ -1,7 +1,7 @@
 """`coach-plans charts migrate`: copy the local chart archive (CHART_STORAGE_DIR) into the bucket.
 
 Plans' records need no change: a chart's stored name is the same in both stores
-(app/chart_store.py). Each file is checked against the hash its name carries before it is sent,
+(app/charts/store.py). Each file is checked against the hash its name carries before it is sent,
 and each object is read back and checked after. An object already in the bucket with the right
 bytes is left alone, so a second run, or a run after an interruption, copies only what is missing.
 """
@@ -17,14 +17,14 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from app.chart_bucket import BucketStore
-from app.chart_downloads import IMAGE_TYPES
-from app.chart_store import StoreError, digest_of, holds
+from app.charts.bucket import BucketStore
+from app.charts.downloads import IMAGE_TYPES
+from app.charts.store import StoreError, digest_of, holds
 from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
 
-# The extension each stored name was given from its content type (app/chart_downloads.py).
+# The extension each stored name was given from its content type (app/charts/downloads.py).
 _TYPES = {extension: content_type for content_type, extension in IMAGE_TYPES.items()}
 
 

@@ -14,14 +14,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from app import api
+from app.api.auth import ApiKeyMiddleware
 from app.api.errors import exception_handlers
-from app.auth import ApiKeyMiddleware
-from app.interactions import InteractionsEndpoint
-from app.metrics import Metrics
-from app.middleware import RequestContextMiddleware
-from app.services import Runtime
+from app.interactions.endpoint import InteractionsEndpoint
+from app.interactions.signatures import verify_key_for
+from app.observability.metrics import Metrics
+from app.observability.middleware import RequestContextMiddleware
+from app.runtime.services import Runtime
 from app.settings import Settings
-from app.signatures import verify_key_for
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -94,7 +94,7 @@ def create_app(
     interactions = InteractionsEndpoint(settings, metrics, verify_key_for(settings))
     routes: list[BaseRoute] = [Route("/interactions", interactions)]
     if settings.mock_mode:
-        from app.api.mock import kept_messages
+        from app.mock.routes import kept_messages
 
         routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
     # The JSON reads, chart images, status and /openapi.json; an unknown path ends here too.
@@ -129,7 +129,7 @@ def app_from_environment() -> Starlette:
     import os
     import signal
 
-    from app.logs import configure_logging
+    from app.observability.logs import configure_logging
     from app.settings import load_settings
 
     settings = load_settings(os.environ.get("COACH_PLANS_CONFIG"))

@@ -1,5 +1,5 @@
 """A local stand-in for Discord: `coach-plans send` turns a typed slash command into a signed
-interaction and serves the files it attaches; app/screen.py prints what a Discord user would
+interaction and serves the files it attaches; app/mock/screen.py prints what a Discord user would
 see of the answer."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from app.discord import payloads
 from app.discord.protocol import ATTACHMENT, BOOLEAN, INTEGER, NUMBER, STRING
+from app.mock import payloads
 
 # Where `coach-plans send` users are: plans stay in this guild from one run to the next.
 GUILD_ID = "100000000000000001"
@@ -47,7 +47,7 @@ def parse_command(text: str) -> tuple[str, dict[str, str]]:
 @dataclass
 class LocalFiles:
     """Serves the local chart files to the service, as Discord's CDN would. Their URLs are on
-    the Discord API host, which the service in mock mode answers itself (app/discord/fake.py):
+    the Discord API host, which the service in mock mode answers itself (app/mock/discord.py):
     the service fetches chart URLs from Discord's hosts only. The server starts with the first
     file: a command without attachments starts none."""
 
@@ -83,7 +83,7 @@ class LocalFiles:
                 pass
 
         # Here, not at the top: the fake (and httpx with it) loads only for a command with files.
-        from app.discord.fake import local_cdn_base
+        from app.mock.discord import local_cdn_base
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._base_url = local_cdn_base(self.api_base_url, self._server.server_address[1])

@@ -3,7 +3,7 @@ guild's daily quotas of new plans and of chart bytes.
 
 A day is a calendar day of the guild's time zone, midnight to midnight: the counts start again
 at its midnight, which every refusal names. Edits are not new plans, but the charts they attach
-count. Only the plan service's command writes apply these rules (app/plans.py); storage does
+count. Only the plan service's command writes apply these rules (app/plans/service.py); storage does
 not, so plans moved in from elsewhere are bound by none of them.
 """
 

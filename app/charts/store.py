@@ -1,5 +1,5 @@
 """Where archived chart images are kept: a local directory (the default) or an S3-compatible
-bucket (CHART_BUCKET, app/chart_bucket.py); app/services.py picks one. Both speak this
+bucket (CHART_BUCKET, app/charts/bucket.py); app/runtime/services.py picks one. Both speak this
 module's `ChartStore`.
 
 A chart is stored under the name `<chart id>-<first 32 hex of its SHA-256><ext>` in the database

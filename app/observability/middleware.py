@@ -11,8 +11,8 @@ from random import getrandbits
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.logs import log_access, request_id_var
-from app.metrics import Metrics
+from app.observability.logs import log_access, request_id_var
+from app.observability.metrics import Metrics
 
 log = logging.getLogger("coach_plans")
 

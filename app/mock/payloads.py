@@ -14,7 +14,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from app.discord import protocol
-from app.signatures import sign
+from app.interactions.signatures import sign
 
 # Ids of Discord's documented examples; any snowflakes would do.
 APPLICATION_ID = "123456789012345678"

@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from app import warming
 from app.api.errors import error_response
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
@@ -36,9 +35,7 @@ from app.discord.protocol import (
     TOKEN_LIFETIME_SECONDS,
 )
 from app.errors import PlanError
-from app.metrics import Metrics
-from app.services import Runtime, Services
-from app.signatures import (
+from app.interactions.signatures import (
     MAX_BODY_BYTES,
     SIGNATURE_HEADERS,
     BodiesBusy,
@@ -47,6 +44,9 @@ from app.signatures import (
     check_signature,
     read_body,
 )
+from app.observability.metrics import Metrics
+from app.runtime import warming
+from app.runtime.services import Runtime, Services
 from app.text_rules import SURROGATE_ESCAPE, has_lone_surrogate
 from commands import hints
 from commands.deferrals import Visibility
@@ -118,7 +118,7 @@ class InteractionsEndpoint:
                 headers={**_CLOSE, "Retry-After": "1"},
             )
         except ClientGone:
-            # It went away (or was too slow, app/server.py) before its body was complete.
+            # It went away (or was too slow, app/runtime/server.py) before its body was complete.
             return error_response(request, 408, "The body did not arrive in time.", "timeout")
         refusal = check_signature(headers, self.verify_key, body)
         if refusal is not None:
@@ -170,8 +170,9 @@ class InteractionsEndpoint:
         return _json(reply.body, BackgroundTask(later) if later is not None else None)
 
     async def adopt(self, payload: dict[str, Any], deferral: Visibility, runtime: Runtime) -> None:
-        """Run a command that the wake front (app/wake.py) deferred before this app was built:
-        the checks of `handle` after the signature's, then its answer replaces the deferral."""
+        """Run a command that the wake front (app/runtime/wake.py) deferred before this app was
+        built: the checks of `handle` after the signature's, then its answer replaces the
+        deferral."""
         interaction = Interaction.parse(payload)
         label, handler, _ = self._route(interaction, "command")
         self.metrics.count_interaction(label)

@@ -1,6 +1,6 @@
 """Chart images: which attachments are accepted.
 
-Only attachments on Discord's CDN are accepted (see app/chart_downloads.py); app/chart_archive.py
+Only attachments on Discord's CDN are accepted (see app/charts/downloads.py); app/charts/archive.py
 keeps a copy of each, and app/api/charts.py serves the archived bytes.
 """
 
@@ -32,8 +32,8 @@ def accept(attachments: Sequence[tuple[str, dict[str, Any]]], settings: Settings
     anything that is not a PNG, JPEG, GIF or WebP image of at most MAX_CHART_BYTES on Discord's
     CDN."""
     # With httpx, which parses the URLs as it will fetch them; the warm-up has loaded it
-    # before any command runs, and the start path stays without it (app/services.py).
-    from app.chart_downloads import IMAGE_TYPES, host_allowed, megabytes
+    # before any command runs, and the start path stays without it (app/runtime/services.py).
+    from app.charts.downloads import IMAGE_TYPES, host_allowed, megabytes
 
     max_bytes = settings.max_chart_bytes
     charts = []

@@ -25,11 +25,11 @@ from anyio.abc import TaskGroup
 from nacl.signing import VerifyKey
 
 from app import defaults
-from app.db_threads import switching_often
 from app.discord import protocol, responses
-from app.metrics import Metrics
-from app.middleware import RequestContextMiddleware
-from app.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
+from app.interactions.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
+from app.observability.metrics import Metrics
+from app.observability.middleware import RequestContextMiddleware
+from app.storage.threads import switching_often
 from app.text_rules import SURROGATE_ESCAPE
 from commands.deferrals import WHILE_WARMING, Visibility
 

@@ -1,0 +1,2 @@
+"""Discord's interactions endpoint: the signature check, cheap refusals, parsing and
+dispatch to the commands."""
