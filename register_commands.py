@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -37,7 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """`transport` and `sleep` (the wait out of a rate limit) are for tests."""
     args = _parser().parse_args(argv)
     try:
         # The public key only matters to the running service, not to registration.
@@ -86,6 +93,7 @@ def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = 
             settings.discord_api_base_url,
             settings.discord_application_id,
             settings.discord_bot_token.get_secret_value(),
+            sleep=sleep,
         )
         where = registrar.where(args.guild)
         try:

@@ -15,6 +15,7 @@ import anyio
 import pytest
 from nacl.signing import SigningKey
 
+from app.charts.archive import ChartArchive
 from app.mock.discord import CdnFile
 from app.settings import Settings
 from tests.discord_edge import (
@@ -32,6 +33,7 @@ from tests.discord_edge import (
     png,
     texts,
 )
+from tests.retry_time import SetTime
 
 
 def one_chart(
@@ -218,6 +220,38 @@ def test_a_passing_failure_stays_pending_and_the_retry_fetches_it_again(
     with discord_app(settings, signer, fake) as discord:
         assert wait_until(lambda: chart_status(discord)[0] == 200)
     assert fake.downloads.count(url) == tried + 1
+
+
+def test_a_chart_whose_cdn_stays_busy_is_tried_as_the_settings_say_backing_off_between(
+    settings: Settings, signer: SigningKey, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    attachments = one_chart(fake, "busy.png", png(), status=503)
+    with discord_app(fast_settings(settings), signer, fake) as discord:
+        discord.command("plan", coach="d", text="x", attachments=attachments)
+        services = discord.client.app_state["runtime"].wait()
+        [chart] = services.plans.unarchived_charts()
+        # The default retries (RECONNECT_ATTEMPTS=5, RECONNECT_DELAY_SECONDS=5), on time the
+        # test sets: two minutes of backoff pass at once.
+        clock = SetTime()
+        archive = ChartArchive(
+            settings,
+            services.http,
+            services.plans,
+            services.threads,
+            services.store,
+            waits=clock.retry_time,
+        )
+        before = len(fake.downloads)
+        portal = discord.client.portal
+        assert portal is not None
+        assert portal.call(archive.keep, chart) is False
+        assert len(fake.downloads) - before == 6
+        assert len(clock.waits) == 5
+        for wait, ceiling in zip(clock.waits, (5, 10, 20, 40, 60), strict=True):
+            assert ceiling / 2 <= wait <= ceiling
+        assert "could not archive chart 1 (busy.png) after 6 attempt(s) (HTTP 503)" in caplog.text
+        status, text = chart_status(discord)
+        assert status == 404 and "retried later" in text
 
 
 # --- the archive's disk --------------------------------------------------------------------------

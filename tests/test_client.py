@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -34,16 +35,19 @@ from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import FakeApi, settings_in
 from tests.live_server import live_server
+from tests.retry_time import SetTime
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
 
-FAST = {"reconnect_delay_seconds": 0.001}
 
-
-def mock_client(fake_api: FakeApi, **options: object):  # type: ignore[no-untyped-def]
+def mock_client(fake_api: FakeApi, clock: SetTime | None = None, **options: object):  # type: ignore[no-untyped-def]
+    """A client of the fake API whose waits between tries pass on `clock`, set by the test."""
     return create_client(
-        api_base_url="http://api.test", transport=fake_api.transport(), **{**FAST, **options}
+        api_base_url="http://api.test",
+        transport=fake_api.transport(),
+        sleep=(clock or SetTime()).sleep,
+        **options,
     )
 
 
@@ -189,10 +193,15 @@ def test_the_api_key_is_sent_when_the_service_needs_one(tmp_path: Path) -> None:
 def test_server_errors_are_retried_until_an_answer_comes(fake_api: FakeApi) -> None:
     fake_api.add_plan("d", "2025-03-14", "Long above 950")
     fake_api.failures = [httpx.Response(500), httpx.Response(502), httpx.Response(503)]
-    client = mock_client(fake_api, reconnect_attempts=3)
+    clock = SetTime()
+    client = mock_client(fake_api, clock, reconnect_attempts=3, reconnect_delay_seconds=2)
     assert client.fetch_coach_plan("d", "2025-03-14")["plan"] == "Long above 950"  # type: ignore[index]
     counters = client.get_metrics()["client"]
     assert (counters["retries"], counters["errors"], counters["api_calls"]) == (3, 3, 5)
+    # Backing off: the ceiling doubles (2, 4, 8 s), each wait between its half and itself.
+    assert len(clock.waits) == 3
+    for wait, ceiling in zip(clock.waits, (2, 4, 8), strict=True):
+        assert ceiling / 2 <= wait <= ceiling
 
 
 def test_connection_errors_and_timeouts_are_retried(fake_api: FakeApi) -> None:
@@ -205,11 +214,11 @@ def test_connection_errors_and_timeouts_are_retried(fake_api: FakeApi) -> None:
 
 def test_too_many_requests_waits_as_long_as_retry_after_asks(fake_api: FakeApi) -> None:
     fake_api.add_plan("d", "2025-03-14", "Long above 950")
-    fake_api.failures = [httpx.Response(429, headers={"Retry-After": "0.3"})]
-    client = mock_client(fake_api, reconnect_attempts=1)
-    started = time.perf_counter()
+    fake_api.failures = [httpx.Response(429, headers={"Retry-After": "12"})]
+    clock = SetTime()
+    client = mock_client(fake_api, clock, reconnect_attempts=1)
     assert client.fetch_coach_plan("d", "2025-03-14") is not None
-    assert time.perf_counter() - started >= 0.3
+    assert clock.waits == [12.0]
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 422])
@@ -230,10 +239,12 @@ def test_a_refusal_is_never_retried(fake_api: FakeApi, status: int) -> None:
 
 def test_the_service_staying_down_ends_in_service_unavailable(fake_api: FakeApi) -> None:
     fake_api.failures = [httpx.Response(503)] * 10
-    client = mock_client(fake_api, reconnect_attempts=2)
+    clock = SetTime()
+    client = mock_client(fake_api, clock, reconnect_attempts=2)
     with pytest.raises(ServiceUnavailable, match=r"after 3 tries.*HTTP 503"):
         client.fetch_all_coach_plans("2025-03-14")
     assert len(fake_api.requests) == 3
+    assert len(clock.waits) == 2  # between the tries, none after the last
 
 
 def test_a_slow_server_times_out_and_the_retry_gets_the_answer() -> None:
@@ -249,7 +260,10 @@ def test_a_slow_server_times_out_and_the_retry_gets_the_answer() -> None:
     with (
         live_server(app) as base_url,
         create_client(
-            api_base_url=base_url, connection_timeout=0.2, reconnect_attempts=2, **FAST
+            api_base_url=base_url,
+            connection_timeout=0.2,
+            reconnect_attempts=2,
+            sleep=SetTime().sleep,
         ) as client,
     ):
         assert client.fetch_all_coach_plans("2025-03-14") == []
@@ -261,7 +275,9 @@ def test_nothing_listening_is_service_unavailable() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again when the block ends: nothing listens
     base_url = f"http://127.0.0.1:{port}"
-    with create_client(api_base_url=base_url, reconnect_attempts=1, **FAST) as client:
+    with create_client(
+        api_base_url=base_url, reconnect_attempts=1, sleep=SetTime().sleep
+    ) as client:
         with pytest.raises(ServiceUnavailable, match="ConnectError"):
             client.fetch_coach_plan("d", "2025-03-14")
         assert client.check_health()["status"] == "unreachable"
@@ -343,13 +359,15 @@ def test_the_async_client_retries_and_serves_stale_like_the_blocking_one(
     fake_api.add_plan("d", "2025-03-14", "Long above 950")
     fake_api.failures = [httpx.Response(502)]
 
+    clock = SetTime()
+
     async def scenario() -> tuple[object, object, dict[str, int]]:
         async with create_async_client(
             api_base_url="http://api.test",
             transport=fake_api.transport(),
             cache_ttl_seconds=0,
             reconnect_attempts=1,
-            **FAST,
+            sleep=clock.pause,
         ) as client:
             fresh = await client.fetch_coach_plan("d", "2025-03-14")
             fake_api.down = True
@@ -360,6 +378,7 @@ def test_the_async_client_retries_and_serves_stale_like_the_blocking_one(
     fresh, stale, counters = asyncio.run(scenario())
     assert stale == {**fresh, "stale": True}  # type: ignore[dict-item]
     assert counters["retries"] == 2 and counters["stale_served"] == 1
+    assert len(clock.waits) == 2  # after the 502, and once while the service was down
 
 
 def test_discords_retry_after_in_the_body_wins_over_the_header() -> None:
@@ -368,44 +387,44 @@ def test_discords_retry_after_in_the_body_wins_over_the_header() -> None:
     assert Backoff(retries=3, base_delay=5.0).delay(0, limited) == 0.25
 
 
-class SlowHost:
+class SlowHost(SetTime):
     """Takes every connection and never answers: each try costs the whole connection timeout
-    on the clock the client is given."""
+    on the time the client is given, the time its waits between tries pass on too."""
 
     def __init__(self) -> None:
-        self.now, self.tries = 0.0, 0
-
-    def clock(self) -> float:
-        return self.now
+        super().__init__()
+        self.tries = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.tries += 1
-        self.now += request.extensions["timeout"]["connect"]
+        self.advance(request.extensions["timeout"]["connect"])
         raise httpx.ConnectTimeout("timed out", request=request)
 
 
 @pytest.mark.parametrize("kind", ["blocking", "async"])
 def test_a_read_gives_up_at_its_deadline_not_after_every_retry(kind: str) -> None:
     host = SlowHost()
-    options = {
+    options: dict[str, Any] = {
         "api_base_url": "http://api.test",
         "connection_timeout": 2,
         "reconnect_attempts": 50,  # 50 tries of 2 s would be 100 s
+        "reconnect_delay_seconds": 0.25,  # waits of 0.125-0.25 s, 0.25-0.5 s, 0.5-1 s...
         "deadline_seconds": 7,
         "timer": host.clock,
-        **FAST,
     }
     with pytest.raises(ServiceUnavailable, match="within its 7 s deadline"):
         if kind == "blocking":
-            create_client(transport=httpx.MockTransport(host), **options).fetch_history("d")
+            client = create_client(transport=httpx.MockTransport(host), sleep=host.sleep, **options)
+            client.fetch_history("d")
         else:
 
             async def read() -> None:
                 async with create_async_client(
-                    transport=httpx.MockTransport(host), **options
+                    transport=httpx.MockTransport(host), sleep=host.pause, **options
                 ) as client:
                     await client.fetch_history("d")
 
             asyncio.run(read())
-    # Three whole tries fit in 7 s; a fourth would have ended past it.
-    assert (host.tries, host.now) == (3, 6.0)
+    # Three tries and two waits fit in 7 s; a third wait and a fourth try would not.
+    assert (host.tries, len(host.waits)) == (3, 2)
+    assert 6 < host.now <= 7

@@ -15,6 +15,7 @@ from app.settings import load_settings
 from commands.registry import registry
 from tests.discord_edge import APP_ID, FakeDiscord
 from tests.discord_schema import check_commands
+from tests.retry_time import SetTime
 from tests.service_process import free_port
 
 GUILD = "222222222222222222"
@@ -139,10 +140,24 @@ def test_global_registration_uses_the_global_endpoint(fake: FakeDiscord) -> None
 
 
 @pytest.mark.usefixtures("env")
-def test_rate_limit_is_waited_out(fake: FakeDiscord) -> None:
-    fake.rate_limits = [0.01, 0.01]
-    assert run(fake, "--guild", GUILD) == 0
+def test_rate_limit_is_waited_out_for_as_long_as_discord_asks(fake: FakeDiscord) -> None:
+    fake.rate_limits = [2.5, 0.75]
+    clock = SetTime()
+    assert register_commands.main(["--guild", GUILD], transport=fake, sleep=clock.sleep) == 0
     assert len(fake.commands[guild_path()]) == 6
+    assert clock.waits == [2.5, 0.75]
+
+
+@pytest.mark.usefixtures("env")
+def test_a_rate_limit_that_does_not_lift_is_explained(
+    fake: FakeDiscord, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.rate_limits = [30.0] * 10
+    clock = SetTime()
+    assert register_commands.main(["--guild", GUILD], transport=fake, sleep=clock.sleep) == 1
+    assert "Discord kept rate-limiting guild" in capsys.readouterr().err
+    assert clock.waits == [30.0] * 4  # five tries, waits between them
+    assert guild_path() not in fake.commands
 
 
 @pytest.mark.usefixtures("env")

@@ -29,7 +29,7 @@ from app.charts.store import ChartStore, StoreError
 from app.errors import ChartNotFound
 from app.plans.service import PlanService
 from app.records import Chart
-from app.retry import Backoff
+from app.retry import Again, Backoff, GaveUp, RetryTime
 from app.settings import Settings
 from app.storage.threads import DatabaseThreads
 
@@ -83,13 +83,19 @@ class ChartArchive:
         threads: DatabaseThreads,
         store: ChartStore,
         lease: Lease | None = None,
+        waits: RetryTime | None = None,
     ) -> None:
+        """`waits`: the clock and sleeps of each chart's retries (tests pass one that moves
+        when slept)."""
         self.settings = settings
         self.http = http
         self.plans = plans
         self.threads = threads
         self.store = store
         self.lease = lease  # None: this process is alone on its database
+        self.backoff = Backoff(
+            settings.reconnect_attempts, settings.reconnect_delay_seconds, time=waits or RetryTime()
+        )
         self.transfers = Transfers()
         # Charts being downloaded now, each with the event its end sets, so a command and the
         # background retry never fetch the same chart at once: the second waits for the first.
@@ -200,52 +206,51 @@ class ChartArchive:
         return now.stored_path is None and now.failed_reason is None
 
     async def _keep(self, chart: Chart, server: str | None) -> bool:
-        retries = self.settings.reconnect_attempts
-        attempts = retries + 1
-        backoff = Backoff(retries, self.settings.reconnect_delay_seconds)
-        why = "not tried"
-        for attempt in range(1, attempts + 1):
+        async def one_try() -> str:
             try:
                 async with self.transfers.slot(server):
-                    name = await chart_downloads.attempt(
+                    return await chart_downloads.attempt(
                         self.http, self.settings, chart, self.store
                     )
-            except Refused as refused:
-                log.warning(
-                    "chart %s (%s) is refused for good: %s; it will not be downloaded again",
-                    chart.id,
-                    chart.filename,
-                    refused.reason,
-                )
-                await self.threads.write(self.plans.mark_failed, chart.id, refused.reason)
-                return False
             except StoreFailed as failed:
-                if not failed.again:  # the store retried what could pass, or nothing can
-                    log.warning(
-                        "chart %s (%s) was downloaded but not kept: %s; it stays pending and is "
-                        "retried later",
-                        chart.id,
-                        chart.filename,
-                        failed,
-                    )
-                    return False
-                why = str(failed)
+                if failed.again:
+                    raise Again(str(failed)) from failed
+                raise  # the store retried what could pass, or nothing can
             except Passing as passing:
-                why = str(passing)
-            else:
-                await self.threads.write(self.plans.mark_archived, chart.id, name)
-                return True
-            if attempt < attempts:
-                await anyio.sleep(backoff.delay(attempt - 1))
-        log.warning(
-            "could not archive chart %s (%s) after %d attempt(s) (%s); it keeps its Discord URL "
-            "and is retried later",
-            chart.id,
-            chart.filename,
-            attempts,
-            why,
-        )
-        return False
+                raise Again(str(passing)) from passing
+
+        try:
+            name = await self.backoff.run_async(one_try)
+        except Refused as refused:
+            log.warning(
+                "chart %s (%s) is refused for good: %s; it will not be downloaded again",
+                chart.id,
+                chart.filename,
+                refused.reason,
+            )
+            await self.threads.write(self.plans.mark_failed, chart.id, refused.reason)
+            return False
+        except StoreFailed as failed:
+            log.warning(
+                "chart %s (%s) was downloaded but not kept: %s; it stays pending and is "
+                "retried later",
+                chart.id,
+                chart.filename,
+                failed,
+            )
+            return False
+        except GaveUp as gave_up:
+            log.warning(
+                "could not archive chart %s (%s) after %d attempt(s) (%s); it keeps its Discord "
+                "URL and is retried later",
+                chart.id,
+                chart.filename,
+                gave_up.tries,
+                gave_up.last.why,
+            )
+            return False
+        await self.threads.write(self.plans.mark_archived, chart.id, name)
+        return True
 
 
 async def _each(charts: Sequence[Chart], one: Callable[[Chart], Coroutine[Any, Any, None]]) -> None:

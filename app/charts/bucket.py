@@ -29,7 +29,7 @@ import obstore
 from obstore.store import S3Store
 
 from app.charts.store import Backend, StoreError, object_key
-from app.retry import Backoff, is_transient
+from app.retry import Again, Backoff, GaveUp, Retry, RetryTime, is_transient
 from app.settings import Settings
 
 log = logging.getLogger("coach_plans")
@@ -49,9 +49,12 @@ class BucketStore:
 
     backend: Backend = "bucket"
 
-    def __init__(self, settings: Settings, *, waited_on: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, waited_on: bool = True, waits: RetryTime | None = None
+    ) -> None:
         """`waited_on`: someone waits on each read (a chart request, a plan card being sent),
-        so reads retry once, quickly; `charts migrate` waits out the full backoff instead."""
+        so reads retry once, quickly; `charts migrate` waits out the full backoff instead.
+        `waits`: the clock and sleeps of the retries (tests pass one that moves when slept)."""
         self.bucket = bucket = settings.chart_bucket or ""
         self.spool = Path(tempfile.gettempdir())  # downloads wait there until they are uploaded
         endpoint = settings.aws_endpoint_url_s3
@@ -73,9 +76,16 @@ class BucketStore:
             retry_config={"max_retries": 0, "retry_timeout": timeout},
             **{key: value for key, value in given.items() if value is not None},  # type: ignore[arg-type]
         )
-        self.backoff = Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds)
+        waits = waits or RetryTime()
+        self.backoff = Backoff(
+            settings.reconnect_attempts, settings.reconnect_delay_seconds, time=waits
+        )
         self.read_backoff = (
-            Backoff(min(settings.reconnect_attempts, 1), min(settings.reconnect_delay_seconds, 0.5))
+            Backoff(
+                min(settings.reconnect_attempts, 1),
+                min(settings.reconnect_delay_seconds, 0.5),
+                time=waits,
+            )
             if waited_on
             else self.backoff
         )
@@ -142,26 +152,37 @@ class BucketStore:
         pass  # obstore's connections close with the store
 
     async def _retrying(self, what: str, call: Callable[[], Awaitable[T]], backoff: Backoff) -> T:
-        for retry in range(backoff.retries + 1):
+        async def one_try() -> T:
             try:
                 return await call()
             except Exception as exc:
                 fault = self._fault(exc)
-                if not fault.transient or retry == backoff.retries:
+                if not fault.transient:
                     log.warning("chart bucket: %s failed: %s", what, fault.reason)
                     fault.retried = True
                     raise fault from exc
-                wait = backoff.delay(retry)
-                log.warning(
-                    "chart bucket: %s failed: %s; retry %d of %d in %.1fs",
-                    what,
-                    fault.reason,
-                    retry + 1,
-                    backoff.retries,
-                    wait,
-                )
-                await anyio.sleep(wait)
-        raise AssertionError("unreachable")  # the loop returns or raises
+                fault.__cause__ = exc  # what obstore said, kept for the give-up
+                raise Again(fault.reason) from fault
+
+        def retrying(retry: Retry) -> None:
+            log.warning(
+                "chart bucket: %s failed: %s; retry %d of %d in %.1fs",
+                what,
+                retry.why,
+                retry.number,
+                retry.retries,
+                retry.wait,
+            )
+
+        try:
+            return await backoff.run_async(one_try, retrying)
+        except GaveUp as gave_up:
+            fault = gave_up.last.__cause__  # one_try raises each Again from its fault
+            if not isinstance(fault, StoreError):
+                raise
+            log.warning("chart bucket: %s failed: %s", what, fault.reason)
+            fault.retried = True
+            raise fault  # noqa: B904 - its cause is obstore's error, set above
 
     def _fault(self, exc: Exception) -> StoreError:
         text = str(exc)

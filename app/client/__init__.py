@@ -14,7 +14,7 @@ RECONNECT_DELAY_SECONDS, CONNECTION_TIMEOUT), else from the service's defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import httpx
 
@@ -51,6 +51,7 @@ def create_client(
     deadline_seconds: float | None = None,
     transport: httpx.BaseTransport | None = None,
     timer: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> CoachPlansClient:
     """A blocking client; share one per process (it pools connections and is thread-safe).
 
@@ -60,7 +61,8 @@ def create_client(
     end in time, else the read fails (or answers stale) at once; None leaves the bound to
     `reconnect_attempts`. `transport` replaces the network (tests pass an
     httpx.MockTransport); `timer` replaces the clock of the cache and of the deadline
-    (monotonic seconds).
+    (monotonic seconds), and `sleep` the wait between tries (tests pass a clock that moves
+    when slept).
     """
     config = build_config(
         api_base_url=api_base_url,
@@ -75,7 +77,7 @@ def create_client(
         guild_id=guild_id,
         deadline_seconds=deadline_seconds,
     )
-    return CoachPlansClient(ClientCore(config, timer), transport)
+    return CoachPlansClient(ClientCore(config, timer, sleep=sleep), transport)
 
 
 def create_async_client(
@@ -92,8 +94,10 @@ def create_async_client(
     deadline_seconds: float | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timer: Callable[[], float] | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> AsyncCoachPlansClient:
-    """The async twin of `create_client`: the same arguments, methods to await."""
+    """The async twin of `create_client`: the same arguments (`sleep` a coroutine function),
+    methods to await."""
     config = build_config(
         api_base_url=api_base_url,
         api_key=api_key,
@@ -107,4 +111,4 @@ def create_async_client(
         guild_id=guild_id,
         deadline_seconds=deadline_seconds,
     )
-    return AsyncCoachPlansClient(ClientCore(config, timer), transport)
+    return AsyncCoachPlansClient(ClientCore(config, timer, pause=sleep), transport)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -94,14 +93,4 @@ class AsyncCoachPlansClient:
         return self._core.accept(call, response)
 
     async def _send(self, call: Call) -> httpx.Response:
-        attempt, started = 0, self._core.started()
-        while True:
-            try:
-                response, error = await self._http.get(call.path, params=call.params), None
-            except httpx.TransportError as exc:
-                response, error = None, exc
-            outcome = self._core.judge(attempt, response, error, started)
-            if isinstance(outcome, httpx.Response):
-                return outcome
-            await asyncio.sleep(outcome)
-            attempt += 1
+        return await self._core.read_async(lambda: self._http.get(call.path, params=call.params))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -100,14 +99,4 @@ class CoachPlansClient:
         return self._core.accept(call, response)
 
     def _send(self, call: Call) -> httpx.Response:
-        attempt, started = 0, self._core.started()
-        while True:
-            try:
-                response, error = self._http.get(call.path, params=call.params), None
-            except httpx.TransportError as exc:
-                response, error = None, exc
-            outcome = self._core.judge(attempt, response, error, started)
-            if isinstance(outcome, httpx.Response):
-                return outcome
-            time.sleep(outcome)
-            attempt += 1
+        return self._core.read(lambda: self._http.get(call.path, params=call.params))

@@ -1,7 +1,8 @@
-"""What the blocking and the async client share: checking input, caching, judging answers.
+"""What the blocking and the async client share: checking input, caching, judging answers,
+retrying (app/retry.py's loop, blocking or async).
 
-Neither does I/O here; each client only sends the `Call`s this module describes and sleeps
-the delays it asks for, so both behave the same by construction.
+Neither does I/O here; each client only gives the one request of a `Call` this module describes,
+so both behave the same by construction.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
@@ -24,7 +25,7 @@ from app.client.answers import json_body as _json
 from app.client.cache import MISSING, AnswerCache
 from app.client.config import ClientConfig
 from app.client.errors import InvalidRequest, ServiceUnavailable
-from app.retry import Backoff, is_transient
+from app.retry import Again, Backoff, GaveUp, Retry, RetryTime, is_transient
 
 DateLike = date | str | None
 
@@ -73,7 +74,12 @@ class ClientCore:
         config: ClientConfig,
         timer: Callable[[], float] | None = None,
         clock: Callable[[], datetime] | None = None,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        pause: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
+        """`timer` (monotonic seconds) keeps the cache's ages and a read's deadline; `sleep` and
+        `pause` wait between tries (blocking, async); tests pass a clock that moves when slept."""
         self.config = config
         # The wall clock decides what "today" is; tests move it across midnight.
         self._clock = clock or (lambda: datetime.now(UTC))
@@ -84,8 +90,17 @@ class ClientCore:
             timer=timer or time.monotonic,
         )
         self.counters = Counters()
-        self.backoff = Backoff(config.reconnect_attempts, config.reconnect_delay_seconds)
-        self._timer = timer or time.monotonic
+        real = RetryTime()
+        waits = RetryTime(timer or real.clock, sleep or real.sleep, pause or real.pause)
+        # A retry is made only when the wait and a whole try still end within the read's
+        # deadline, so a read never outlasts it.
+        self.backoff = Backoff(
+            config.reconnect_attempts,
+            config.reconnect_delay_seconds,
+            deadline=config.deadline_seconds,
+            try_seconds=self.try_timeout,
+            time=waits,
+        )
 
     def http_options(self) -> dict[str, Any]:
         headers = {"User-Agent": "coach-plans-client", "Accept": "application/json"}
@@ -104,10 +119,6 @@ class ClientCore:
         deadline = self.config.deadline_seconds
         timeout = self.config.connection_timeout
         return timeout if deadline is None else min(timeout, deadline)
-
-    def started(self) -> float:
-        """The moment a read starts, on the clock its deadline is kept by."""
-        return self._timer()
 
     # --- input ------------------------------------------------------------------------------
 
@@ -179,41 +190,64 @@ class ClientCore:
         self.counters.add("cache_misses" if found is MISSING else "cache_hits")
         return _copy(found)
 
-    def judge(
-        self,
-        attempt: int,
-        response: httpx.Response | None,
-        error: Exception | None,
-        started: float,
-    ) -> httpx.Response | float:
-        """After one try of a read begun at `started` (see started()): the response to use, or
-        the seconds to wait before trying again. A retry is made only when the wait and a whole
-        try still end within the read's deadline, so a read never outlasts it."""
+    def read(self, get: Callable[[], httpx.Response]) -> httpx.Response:
+        """The answer to `get` (one request), retried as the policy says; raises
+        ServiceUnavailable when no try got one."""
+
+        def one_try() -> httpx.Response:
+            try:
+                response, error = get(), None
+            except httpx.TransportError as exc:
+                response, error = None, exc
+            return self._judge(response, error)
+
+        try:
+            return self.backoff.run(one_try, self._retrying)
+        except GaveUp as gave_up:
+            self._give_up(gave_up)
+
+    async def read_async(self, get: Callable[[], Awaitable[httpx.Response]]) -> httpx.Response:
+        """The async twin of `read`."""
+
+        async def one_try() -> httpx.Response:
+            try:
+                response, error = await get(), None
+            except httpx.TransportError as exc:
+                response, error = None, exc
+            return self._judge(response, error)
+
+        try:
+            return await self.backoff.run_async(one_try, self._retrying)
+        except GaveUp as gave_up:
+            self._give_up(gave_up)
+
+    def _judge(self, response: httpx.Response | None, error: Exception | None) -> httpx.Response:
+        """After one try: the response to use; Again when another try may do better."""
         self.counters.add("api_calls")
         if response is not None and not is_transient(response.status_code):
             if response.status_code >= 400 and response.status_code != 404:
                 self.counters.add("errors")
             return response
         self.counters.add("errors")
-        why = f"{type(error).__name__}: {error}" if error else f"HTTP {response.status_code}"  # type: ignore[union-attr]  # no error: a response
-        if attempt >= self.backoff.retries:
-            self._give_up(f"after {attempt + 1} tries (last: {why})")
-        delay = self.backoff.delay(attempt, response)
-        deadline = self.config.deadline_seconds
-        if deadline is not None:
-            elapsed = self._timer() - started
-            if elapsed + delay + self.try_timeout > deadline:
-                self._give_up(
-                    f"within its {deadline:g} s deadline ({attempt + 1} tries in "
-                    f"{elapsed:.1f} s; last: {why})"
-                )
-        self.counters.add("retries")
-        return delay
+        if response is None:
+            raise Again(f"{type(error).__name__}: {error}")
+        raise Again(f"HTTP {response.status_code}", response)
 
-    def _give_up(self, how: str) -> NoReturn:
+    def _retrying(self, retry: Retry) -> None:
+        self.counters.add("retries")
+
+    def _give_up(self, gave_up: GaveUp) -> NoReturn:
+        why = gave_up.last.why
+        if gave_up.deadline is None:
+            how = f"after {gave_up.tries} tries (last: {why})"
+        else:
+            how = (
+                f"within its {gave_up.deadline:g} s deadline ({gave_up.tries} tries in "
+                f"{gave_up.elapsed:.1f} s; last: {why})"
+            )
         message = f"Coach Plans at {self.config.api_base_url} did not answer {how}"
         log.warning("%s; giving up", message)
-        raise ServiceUnavailable(message)
+        raise ServiceUnavailable(message) from None
 
     def accept(self, call: Call, response: httpx.Response) -> object:
         """Turn the service's answer into the caller's value, caching it."""

@@ -11,13 +11,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import anyio
 import httpx
 
 from app import __version__
 from app.discord.components import Upload
 from app.discord.protocol import EPHEMERAL
-from app.retry import Backoff, is_transient
+from app.retry import Again, Backoff, GaveUp, Retry, RetryTime, is_transient
 
 log = logging.getLogger("coach_plans")
 
@@ -90,9 +89,7 @@ class Webhook:
         body: dict[str, Any] | None,
         files: Sequence[Upload] = (),
     ) -> bool:
-        attempts = self.backoff.retries + 1
-        for attempt in range(1, attempts + 1):
-            wait = self.backoff.delay(attempt - 1)
+        async def one_try() -> bool:
             try:
                 if files:
                     # https://discord.com/developers/docs/reference#uploading-files
@@ -107,31 +104,35 @@ class Webhook:
                 else:
                     response = await self.http.request(method, url, json=body)
             except httpx.HTTPError as exc:
-                why = f"{exc.__class__.__name__}"
-            else:
-                if response.status_code < 300:
-                    return True
-                why = f"HTTP {response.status_code}"
-                if response.status_code == 429:
-                    wait = self.backoff.delay(attempt - 1, response)
-                elif response.status_code != 404 and not is_transient(response.status_code):
-                    log.warning(
-                        "Discord refused the %s of a deferred answer: %s",
-                        method,
-                        response.text[:300],
-                    )
-                    return False
-            if attempt < attempts:
-                log.info(
-                    "%s of a deferred answer failed (%s); retry %d in %.1fs",
-                    method,
-                    why,
-                    attempt,
-                    wait,
-                )
-                await anyio.sleep(wait)
-        log.warning("gave up the %s of a deferred answer after %d attempts", method, attempts)
-        return False
+                raise Again(exc.__class__.__name__) from exc
+            status = response.status_code
+            if status < 300:
+                return True
+            if status == 429:  # waited out for as long as Discord asks
+                raise Again(f"HTTP {status}", response)
+            if status == 404 or is_transient(status):
+                raise Again(f"HTTP {status}")
+            log.warning(
+                "Discord refused the %s of a deferred answer: %s", method, response.text[:300]
+            )
+            return False
+
+        def retrying(retry: Retry) -> None:
+            log.info(
+                "%s of a deferred answer failed (%s); retry %d in %.1fs",
+                method,
+                retry.why,
+                retry.number,
+                retry.wait,
+            )
+
+        try:
+            return await self.backoff.run_async(one_try, retrying)
+        except GaveUp as gave_up:
+            log.warning(
+                "gave up the %s of a deferred answer after %d attempts", method, gave_up.tries
+            )
+            return False
 
 
 class CommandsError(Exception):
@@ -161,8 +162,9 @@ class ApplicationCommands:
         self.headers = {"Authorization": f"Bot {bot_token}", "User-Agent": USER_AGENT}
         self.max_attempts = max_attempts
         # Only rate limits are waited out, for as long as Discord asks (1 s when it does not).
-        self.backoff = Backoff(max_attempts - 1, 1.0, jitter=lambda: 1.0)
-        self.sleep = sleep
+        self.backoff = Backoff(
+            max_attempts - 1, 1.0, jitter=lambda: 1.0, growth=1.0, time=RetryTime(sleep=sleep)
+        )
 
     def url(self, guild_id: str | None) -> str:
         app = f"{self.api_base}/applications/{self.application_id}"
@@ -180,7 +182,7 @@ class ApplicationCommands:
         return registered
 
     def _send(self, method: str, guild_id: str | None, body: Any = None) -> Any:
-        for _ in range(self.max_attempts):
+        def one_try() -> Any:
             try:
                 response = self.http.request(
                     method, self.url(guild_id), json=body, headers=self.headers
@@ -190,12 +192,17 @@ class ApplicationCommands:
                     f"Cannot reach Discord at {self.api_base}: {exc.__class__.__name__}"
                 ) from None
             if response.status_code == 429:
-                self.sleep(self.backoff.delay(0, response))
-                continue
+                raise Again("HTTP 429", response)
             if response.status_code >= 400:
                 raise explain(response, self.where(guild_id))
             return response.json()
-        raise CommandsError(f"Discord kept rate-limiting {self.where(guild_id)}; try later.")
+
+        try:
+            return self.backoff.run(one_try)
+        except GaveUp:
+            raise CommandsError(
+                f"Discord kept rate-limiting {self.where(guild_id)}; try later."
+            ) from None
 
 
 def _field_errors(errors: Any, path: str = "") -> list[str]:
