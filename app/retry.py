@@ -1,8 +1,8 @@
 """One retry policy for every outbound call (chart downloads, Discord's REST API, the client):
 which answers are worth another try, and how long to wait, exponential backoff with jitter.
 
-Imports nothing but the standard library (httpx only for its types): the Python client uses
-it too, and the service's start path stays without httpx.
+Imports nothing but the standard library and the records (httpx only for its types): the Python
+client uses it too, and the service's start path stays without httpx.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
+
+from app.records import Clock, system_clock
 
 if TYPE_CHECKING:
     import httpx
@@ -31,11 +33,12 @@ class Backoff:
     retries: int  # after the first try
     base_delay: float
     jitter: Callable[[], float] = random.random
+    clock: Clock = system_clock  # what an HTTP-date Retry-After is counted from
 
     def delay(self, retry: int, response: httpx.Response | None = None) -> float:
         """Seconds to wait before retry number `retry` (0 for the first retry); a server's own
         Retry-After (or Discord's `retry_after`) wins over the backoff."""
-        asked = retry_after(response) if response is not None else None
+        asked = retry_after(response, self.clock) if response is not None else None
         if asked is not None:
             return min(asked, MAX_DELAY_SECONDS)
         ceiling: float = min(MAX_DELAY_SECONDS, self.base_delay * 2.0**retry)
@@ -44,7 +47,7 @@ class Backoff:
         return ceiling / 2 + self.jitter() * ceiling / 2
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: httpx.Response, clock: Clock = system_clock) -> float | None:
     """How long the server asks us to wait, in seconds, or None when it does not say.
 
     Discord puts `retry_after` in a 429's JSON body
@@ -68,4 +71,4 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - clock()).total_seconds())

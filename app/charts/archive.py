@@ -202,7 +202,7 @@ class ChartArchive:
     async def _keep(self, chart: Chart, server: str | None) -> bool:
         retries = self.settings.reconnect_attempts
         attempts = retries + 1
-        backoff = Backoff(retries, self.settings.reconnect_delay_seconds)
+        backoff = Backoff(retries, self.settings.reconnect_delay_seconds, clock=self.plans.clock)
         why = "not tried"
         for attempt in range(1, attempts + 1):
             try:

@@ -11,7 +11,7 @@ return the frozen records of app/records.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -37,12 +37,14 @@ from app.plans.quotas import NO_LIMITS, Limits
 from app.records import (
     Actor,
     Chart,
+    Clock,
     DailyQuota,
     HistoryPage,
     Levels,
     NewChart,
     Place,
     Plan,
+    system_clock,
 )
 
 if TYPE_CHECKING:
@@ -90,7 +92,7 @@ class PlanService:
         timezone: ZoneInfo,
         max_charts: int = 10,
         limits: Limits = NO_LIMITS,  # bounds on what commands post: none unless given
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = system_clock,  # what day is today, and when today's quotas end
     ) -> None:
         self.repository = repository
         self.coaches = tuple(coaches)
@@ -98,7 +100,7 @@ class PlanService:
         self.timezone = timezone
         self.max_charts = max_charts
         self.limits = limits
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
 
     # --- writes --------------------------------------------------------------------------------
 

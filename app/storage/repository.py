@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
-from app.records import Actor, DailyQuota, Levels, NewChart, Place, Plan
+from app.records import Actor, Clock, DailyQuota, Levels, NewChart, Place, Plan, system_clock
 from app.storage import postings, rows
 from app.storage.database import writer
 from app.storage.reads import PlanReads, storage_errors
@@ -36,12 +36,12 @@ class PlanRepository(PlanReads):
     def __init__(
         self,
         engine: Engine,
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = system_clock,
         monotonic: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(engine, monotonic)
-        # What time a write is stamped with (UTC); a backtest's fixtures replay past days.
-        self._now = clock or (lambda: datetime.now(UTC))
+        # What time a write (and a claimed idempotency key) is stamped with.
+        self._now = clock
         self._writer = writer(engine)
         self._claims = itertools.count()
         self._postings = itertools.count()
@@ -56,9 +56,8 @@ class PlanRepository(PlanReads):
                 self._claim(connection, once, forget_old=next(self._claims) % SWEEP_EVERY == 0)
             yield connection
 
-    @staticmethod
-    def _claim(connection: Connection, key: str, forget_old: bool) -> None:
-        now = datetime.now(UTC)  # delivery time, whatever the plans' clock says
+    def _claim(self, connection: Connection, key: str, forget_old: bool) -> None:
+        now = self._now()
         handled = rows.handled_t
         if forget_old:
             connection.execute(handled.delete().where(handled.c.handled_at < now - KEY_LIFETIME))
