@@ -71,7 +71,7 @@ def service(
     repository = PlanRepository(
         engine,
         clock=system_clock if clock is None else clock.now,
-        monotonic=None if monotonic is None else monotonic.monotonic,
+        monotonic=time.monotonic if monotonic is None else monotonic.monotonic,
     )
     return PlanService(repository, coaches=["d", "n"], timezone=ZoneInfo("UTC"))
 
