@@ -3,9 +3,9 @@ kept.
 
 Knows nothing of Discord, HTTP or SQL: it validates, decides, and asks the repository
 (app/storage/repository.py) to read and write. Every check of a write's input lives here, once:
-commands and the API hand over what they were given as it came, and turn the refusals
-(app/errors.py) into answers. Methods are synchronous (callers run them in worker threads) and
-return the frozen records of app/records.py.
+commands hand their options over as typed and turn the refusals (app/errors.py) into answers.
+Methods are synchronous (callers run them in worker threads) and return the frozen records of
+app/records.py.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts
 _NOWHERE = Place()  # refused: a plan belongs to a guild
 # Earlier texts read at once: the newest, however long a history grows (REST pages on).
 HISTORY_PAGE = 100
+
+
+# --- who may --------------------------------------------------------------------------------------
 
 
 def check_may_edit(plan: Plan, editor: Actor) -> None:
