@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from app import text_rules
@@ -20,6 +20,14 @@ NAME_MAX = 100
 CHANNEL_MAX = 100
 FILENAME_MAX = 255
 CONTENT_TYPE_MAX = 100
+
+# What time it is, as an aware datetime. One clock, given by the composition root
+# (app/runtime) to everything that stamps or reads the time, so tests set it instead of waiting.
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)

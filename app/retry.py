@@ -11,8 +11,9 @@ injected (`RetryTime`): tests give it a clock that moves when slept, instead of 
 
 Hand-written rather than tenacity: its clock is fixed to time.monotonic (deadlines here run on
 the caller's clock), every caller would still bring its own wait, stop and log hooks, and the
-client would load one more package. Imports nothing but the standard library (httpx only for
-its types): the Python client uses it too, and the service's start path stays without httpx.
+client would load one more package. Imports nothing but the standard library and the records
+(httpx only for its types): the Python client uses it too, and the service's start path stays
+without httpx.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, TypeVar
+
+from app.records import Clock, system_clock
 
 if TYPE_CHECKING:
     import httpx
@@ -95,11 +98,12 @@ class Backoff:
     deadline: float | None = None
     try_seconds: float = 0.0
     time: RetryTime = field(default_factory=RetryTime)
+    clock: Clock = system_clock  # what an HTTP-date Retry-After is counted from
 
     def delay(self, retry: int, response: httpx.Response | None = None) -> float:
         """Seconds to wait before retry number `retry` (0 for the first retry); a server's own
         Retry-After (or Discord's `retry_after`) wins over the backoff."""
-        asked = retry_after(response) if response is not None else None
+        asked = retry_after(response, self.clock) if response is not None else None
         if asked is not None:
             return min(asked, MAX_DELAY_SECONDS)
         ceiling: float = min(MAX_DELAY_SECONDS, self.base_delay * self.growth**retry)
@@ -153,7 +157,7 @@ class Backoff:
         return wait
 
 
-def retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: httpx.Response, clock: Clock = system_clock) -> float | None:
     """How long the server asks us to wait, in seconds, or None when it does not say.
 
     Discord puts `retry_after` in a 429's JSON body
@@ -177,4 +181,4 @@ def retry_after(response: httpx.Response) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - clock()).total_seconds())

@@ -26,7 +26,6 @@ from pydantic_settings import (
 
 from app import defaults
 from app.discord.protocol import API_BASE_URL
-from app.settings_problems import describe
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable  # its import costs milliseconds of every start
@@ -312,7 +311,30 @@ def load_settings(
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise SettingsError(describe(exc, config)) from None
+        raise SettingsError(_describe(exc, config)) from None
     finally:
         _SERVING.reset(serving_token)
         _CONFIG_FILE.reset(token)
+
+
+_SECRET = {"discord_bot_token", "api_key", "aws_secret_access_key"}
+
+
+def _describe(exc: ValidationError, config: Path | str | None) -> list[str]:
+    """One line per setting problem, naming the setting, for start-up to print before it stops
+    (a secret's value is never shown)."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = error.get("loc") or ()
+        if error["type"] == "extra_forbidden" and loc:
+            lines.append(f"{str(loc[0]).upper()}: unknown setting in {config}")
+            continue
+        message = error["msg"].removeprefix("Value error, ")
+        if not loc or re.match(r"[A-Z_]+: ", message):  # the check named its setting
+            lines.append(message)
+            continue
+        field = str(loc[0])
+        got = error.get("input")
+        shown = "" if field in _SECRET or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{field.upper()}: {message}{shown}")
+    return lines

@@ -12,7 +12,6 @@ import re
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import StaleVersion
-from app.plans.service import check_may_delete
 from app.runtime.services import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -43,13 +42,16 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
-    coach = plans.coach(interaction.string("coach"))
-    day = plans.day(interaction.string("date"))
-    plan = await services.read(plans.get, interaction.guild, coach, day)
-    check_may_delete(plan, interaction.user, interaction.moderator)
+    plan = await services.read(
+        services.plans.deletable,
+        interaction.guild,
+        interaction.string("coach"),
+        interaction.string("date"),
+        interaction.user,
+        interaction.moderator,
+    )
     question = (
-        f"Delete coach {coach}'s plan for {day.isoformat()}, posted by {plan.author} "
+        f"Delete coach {plan.coach}'s plan for {plan.date.isoformat()}, posted by {plan.author} "
         f"(version {plan.version})? It leaves every list; its history is kept."
     )
     return Reply(
@@ -82,7 +84,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
         return Reply(responses.update(f"Nothing was deleted: {what} stays as it is."))
     if plan.is_deleted:
         return Reply(responses.update(f"Nothing more to do: {what} was already deleted."))
-    check_may_delete(plan, user, interaction.moderator)
+    # Who may delete is the plan service's rule, checked on the plan as it is when deleting.
     delete = functools.partial(
         plans.delete,
         moderator=interaction.moderator,

@@ -15,7 +15,6 @@ from app.discord.responses import ShortInput
 from app.errors import StaleVersion
 from app.plans.extraction import extract
 from app.plans.levels import GivenLevels, as_form, split_tickers_and_bias
-from app.plans.service import check_may_edit
 from app.records import Plan
 from app.runtime.services import Services
 from app.settings import Settings
@@ -68,18 +67,17 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
+    # The options as typed: the plan service checks them (app/plans/service.py).
     plans = services.plans
-    coach = plans.coach(interaction.string("coach"))
-    day = plans.day(interaction.string("date"))
+    coach, day = interaction.string("coach"), interaction.string("date")
     text = interaction.string("text")
-    given = plans.given_levels(given_levels(interaction))
+    given = given_levels(interaction)
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings
     )
     user = interaction.user
     if text is None and not new_charts and not given.any():
-        current = await services.read(plans.get, interaction.guild, coach, day)
-        check_may_edit(current, user)
+        current = await services.read(plans.editable, interaction.guild, coach, day, user)
         return Reply(_editor(current))
     edit = functools.partial(
         plans.edit, text=text, charts=new_charts, levels=given, once=interaction.once
@@ -113,7 +111,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         edit = functools.partial(
             plans.edit,
             text=text,
-            levels=plans.given_levels(form),
+            levels=form,
             expected_version=version,
             plan_id=plan_id,
             once=interaction.once,

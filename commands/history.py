@@ -38,10 +38,8 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
-    coach = plans.coach(interaction.string("coach"))
-    day = plans.day(interaction.string("date"))
-    current, entries = await services.read(plans.history, interaction.guild, coach, day)
+    coach, day = interaction.string("coach"), interaction.string("date")
+    current, entries = await services.read(services.plans.history, interaction.guild, coach, day)
     return Reply(plan_messages.history_list(current, entries, api_base(services)))
 
 

@@ -54,21 +54,18 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
-    coach = plans.coach(interaction.string("coach"))
-    day = plans.day(interaction.string("date"))
-    text = plans.text(interaction.string("text"))
-    levels = plans.given_levels(given_levels(interaction))
+    # The options as typed: the plan service checks them (app/plans/service.py).
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings
     )
     post = functools.partial(
-        plans.post,
+        services.plans.post,
         place=interaction.place,
         charts=new_charts,
-        levels=levels,
+        levels=given_levels(interaction),
         once=interaction.once,
     )
+    coach, day, text = (interaction.string(name) for name in ("coach", "date", "text"))
     plan = await services.write(post, coach, day, text, interaction.user)
     return answer(interaction, services, plan)
 

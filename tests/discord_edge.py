@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from app.discord.multipart import FilePart
 from app.mock import discord as shared
 from app.mock import payloads
 from app.plans.service import PlanService
-from app.records import Actor, Place
+from app.records import Actor, Clock, Place, system_clock
 from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
@@ -206,7 +205,7 @@ def discord_app(
     settings: Settings,
     key: SigningKey,
     fake: FakeDiscord | None = None,
-    now: Callable[[], datetime] | None = None,
+    now: Clock = system_clock,
 ) -> Iterator[Discord]:
     """The app driven like Discord drives it; `now` sets the app's time (and so its today)."""
     fake = fake or FakeDiscord()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place, Plan
 from app.runtime.web import create_app
 from app.settings import Settings
+from tests.support.clock import Clock
 
 GUILD = "998877665544332211"
 
@@ -139,11 +140,24 @@ def test_a_deleted_plan_is_not_found(client: TestClient, plans: PlanService) -> 
 # --- as_of: the text as it stood at an instant -----------------------------------------------
 
 
-def test_as_of_returns_each_version_at_its_time(client: TestClient, plans: PlanService) -> None:
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2025, 3, 14, 14, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def timed(settings: Settings, clock: Clock) -> Iterator[TestClient]:
+    """The app on the test's clock: each write is stamped with the time the test set."""
+    with TestClient(create_app(settings, clock=clock)) as client:
+        yield client
+
+
+def test_as_of_returns_each_version_at_its_time(timed: TestClient, clock: Clock) -> None:
+    client, plans = timed, timed.app_state["runtime"].wait().plans
     first = post(plans, text="v1")
-    time.sleep(1.0)
+    clock.advance()
     second = plans.edit(GUILD, "d", DAY, AUTHOR, text="v2")
-    time.sleep(1.0)
+    clock.advance()
     third = plans.edit(GUILD, "d", DAY, AUTHOR, text="v3")
     assert second.edited_at is not None and third.edited_at is not None
 
@@ -162,10 +176,20 @@ def test_as_of_returns_each_version_at_its_time(client: TestClient, plans: PlanS
     # The same instant written with another offset reads the same version.
     in_tokyo = (second.edited_at + half).astimezone(ZoneInfo("Asia/Tokyo"))
     assert text_at(in_tokyo) == (200, "v2")
-    before_delete = datetime.now(UTC)
+    before_delete = clock.advance()
+    clock.advance()
     plans.delete(GUILD, "d", DAY, AUTHOR)
     assert text_at(before_delete) == (200, "v3")
-    assert text_at(datetime.now(UTC) + timedelta(seconds=1)) == (404, None)
+    assert text_at(clock.advance()) == (404, None)
+
+
+def test_health_and_metrics_tell_the_apps_time(timed: TestClient, clock: Clock) -> None:
+    # The same clock stamps the plans and the status answers: a monitor comparing them sees one
+    # time, and a test moves it instead of waiting.
+    clock.advance(3600)
+    for path in ("/health", "/metrics"):
+        stamped = datetime.fromisoformat(timed.get(path).json()["timestamp"])
+        assert stamped == datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
 
 
 def test_as_of_accepts_a_z_suffix(client: TestClient, plans: PlanService) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
@@ -36,6 +35,7 @@ from app.storage.repository import PlanRepository
 from tests.conftest import FakeApi, settings_in
 from tests.live_server import live_server
 from tests.retry_time import SetTime
+from tests.support.clock import Clock
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -71,17 +71,23 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     settings = settings_in(tmp_path_factory.mktemp("client"))
     engine = make_engine(settings.database_url)
     migrate(engine)
-    plans = PlanService(PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone)
+    clock = Clock()  # from now: the client asks for today by the system's clock
+    plans = PlanService(
+        PlanRepository(engine, clock),
+        coaches=settings.coaches,
+        timezone=settings.zone,
+        clock=clock,
+    )
     today = plans.today()
     author = Actor(id="111", name="coach d")
     chart = NewChart("https://cdn.test/spy.png", "spy.png", "image/png", 1000)
     posted = plans.post("d", today, "Watch 950", author, charts=[chart], place=HERE)
-    time.sleep(0.01)  # so each version has its own instant
+    clock.advance()  # so each version has its own instant
     edited = plans.edit(GUILD, "d", today, author, text="Long above 950")
-    time.sleep(0.01)
+    clock.advance()
     plans.edit(GUILD, "d", today, author, text="Long above 955, stop 948")
     plans.post("i", today, "Flat today", Actor(id="222", name="coach i"), place=HERE)
-    with live_server(create_app(settings)) as base_url:
+    with live_server(create_app(settings, clock=clock)) as base_url:
         state = Seeded(base_url, settings, plans)
         state.created, state.first_edit = posted.created_at, edited.edited_at  # type: ignore[assignment]
         yield state
@@ -295,8 +301,9 @@ def test_backoff_doubles_with_jitter_and_has_a_ceiling() -> None:
 
 def test_retry_after_may_be_seconds_or_a_date() -> None:
     assert retry_after(httpx.Response(429, headers={"Retry-After": "7"})) == 7.0
-    soon = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 25 < retry_after(httpx.Response(503, headers={"Retry-After": soon})) <= 30  # type: ignore[operator]
+    now = Clock(datetime(2025, 3, 14, 13, 0, tzinfo=UTC))
+    soon = format_datetime(now() + timedelta(seconds=30), usegmt=True)
+    assert retry_after(httpx.Response(503, headers={"Retry-After": soon}), now) == 30.0
     assert retry_after(httpx.Response(503, headers={"Retry-After": "soon"})) is None
 
 

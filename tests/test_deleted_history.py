@@ -37,15 +37,23 @@ from tests.discord_edge import (
     texts,
 )
 from tests.migrations import upgrade_to
+from tests.support.clock import Clock
 
 OTHER_GUILD = "390926798626357111"
 DAY = "2026-01-05"
 
 
 @pytest.fixture
-def discord(settings: Settings, signer: SigningKey, database_url: str) -> Iterator[Discord]:
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def discord(
+    settings: Settings, signer: SigningKey, database_url: str, clock: Clock
+) -> Iterator[Discord]:
     on = fast_settings(settings, database_url=database_url, database_path=None)
-    with discord_app(on, signer) as app:
+    with discord_app(on, signer, now=clock) as app:
         yield app
 
 
@@ -99,13 +107,12 @@ def suggested(discord: Discord, command_name: str, *, guild: str = GUILD) -> lis
 
 
 def test_a_deleted_plans_history_shows_every_text_and_who_deleted_it_when(
-    discord: Discord,
+    discord: Discord, clock: Clock
 ) -> None:
     plan_id = post(discord, "Long above 950")
     edit(discord, "Long above 955")
-    before = datetime.now(UTC)
+    deleted_at = clock.advance(60)
     delete(discord)
-    after = datetime.now(UTC)
 
     response = history_json(discord)
     assert response.status_code == 200, response.text
@@ -121,7 +128,7 @@ def test_a_deleted_plans_history_shows_every_text_and_who_deleted_it_when(
     assert deleted["plan_text"] == "Long above 955"
     at = datetime.fromisoformat(deleted["at"])
     assert at.utcoffset() == timedelta(0)
-    assert before - timedelta(seconds=1) <= at <= after + timedelta(seconds=1)
+    assert at == deleted_at
 
     shown = history_text(discord)
     assert f"coach d's deleted plan for {DAY}" in shown

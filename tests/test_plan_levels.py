@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,6 +28,7 @@ from tests.discord_edge import Discord, ephemeral_text, texts
 from tests.discord_edge import guild_interaction as signed_guild_interaction
 from tests.live_server import live_server
 from tests.migrations import upgrade_to
+from tests.support.clock import Clock
 from tests.test_api import PLAN_FIELDS
 
 GUILD = "1"
@@ -39,20 +39,28 @@ NY = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
-def plans(engine: Engine) -> PlanService:
-    return PlanService(PlanRepository(engine), coaches=["d", "i", "s", "n"], timezone=NY)
+def clock() -> Clock:
+    return Clock(datetime(2025, 3, 14, 14, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def plans(engine: Engine, clock: Clock) -> PlanService:
+    return PlanService(
+        PlanRepository(engine, clock), coaches=["d", "i", "s", "n"], timezone=NY, clock=clock
+    )
 
 
 # --- stored with each version --------------------------------------------------------------------
 
 
-def test_each_version_keeps_its_levels_and_as_of_reads_them(plans: PlanService) -> None:
+def test_each_version_keeps_its_levels_and_as_of_reads_them(
+    plans: PlanService, clock: Clock
+) -> None:
     posted = plans.post("d", DAY, "SPY long above 950, stop 940", COACH, place=HERE)
     assert posted.levels == Levels(("SPY",), "long", (950, 950), 940, (), "extracted")
-    time.sleep(0.01)
+    levels_only = clock.advance()
     plans.edit(GUILD, "d", DAY, COACH, levels=GivenLevels(stop="944", targets="960"))
-    levels_only = datetime.now(UTC)
-    time.sleep(0.01)
+    clock.advance()
     plans.edit(GUILD, "d", DAY, COACH, text="QQQ now; SPY paused")
     now = plans.get(GUILD, "d", DAY).levels
     assert now == Levels(("SPY",), "long", (950, 950), 944, (960,), "given")  # given: kept
@@ -77,12 +85,12 @@ def test_plans_stored_before_levels_existed_read_them_from_their_text(
     assert [p.coach for p in plans.by_ticker(GUILD, "qqq", DAY)] == ["i"]
 
 
-def test_by_ticker_sees_each_plan_as_it_stood(plans: PlanService) -> None:
+def test_by_ticker_sees_each_plan_as_it_stood(plans: PlanService, clock: Clock) -> None:
     plans.post("d", DAY, "SPY long above 950", COACH, place=HERE)
     plans.post("s", DAY, "no levels", COACH, place=HERE, levels=GivenLevels(ticker="SPY, QQQ"))
     plans.post("i", DAY, "QQQ only", COACH, place=HERE)
-    before = datetime.now(UTC)
-    time.sleep(0.01)
+    before = clock()
+    clock.advance()
     plans.edit(GUILD, "d", DAY, COACH, text="Switched to IWM above 225")
     assert [p.coach for p in plans.by_ticker(GUILD, "SPY", DAY)] == ["s"]
     assert [p.coach for p in plans.by_ticker(GUILD, "$spy", DAY, before)] == ["d", "s"]
@@ -116,15 +124,20 @@ def test_upgrading_from_0003_keeps_old_plans_and_reads_their_levels(database_url
 def served(settings: Settings) -> Iterator[tuple[str, datetime]]:
     engine = make_engine(settings.database_url)
     migrate(engine)
-    plans = PlanService(PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone)
+    clock = Clock()  # from now: the client asks for today by the system's clock
+    plans = PlanService(
+        PlanRepository(engine, clock),
+        coaches=settings.coaches,
+        timezone=settings.zone,
+        clock=clock,
+    )
     today = plans.today()
     plans.post("d", today, "$SPY 948-951 zone, stop 944, targets 958/965", COACH, place=HERE)
     plans.post("i", today, "See the chart", COACH, place=HERE)
-    time.sleep(0.01)
-    before_edit = datetime.now(UTC)
-    time.sleep(0.01)
+    before_edit = clock.advance()
+    clock.advance()
     plans.edit(GUILD, "d", today, COACH, levels=GivenLevels(bias="short", entry="960"))
-    with live_server(create_app(settings)) as base_url:
+    with live_server(create_app(settings, clock=clock)) as base_url:
         yield base_url, before_edit
     engine.dispose()
 

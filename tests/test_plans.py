@@ -24,6 +24,7 @@ from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.storage.repository import PlanRepository
 from commands import hints
+from tests.support.clock import Clock
 
 GUILD = "1"
 HERE = Place(guild_id=GUILD)
@@ -95,10 +96,11 @@ def test_text_of_exactly_4000_chars_is_accepted(plans: PlanService) -> None:
 
 
 def test_date_defaults_to_today_in_the_timezone(plans: PlanService) -> None:
-    from datetime import datetime
-
+    # 02:30 UTC is still the evening before in New York.
+    late = Clock(datetime(2025, 3, 15, 2, 30, tzinfo=UTC))
+    plans = PlanService(plans.repository, coaches=plans.coaches, timezone=NY, clock=late)
     posted = plans.post("d", None, "today", COACH_D, place=HERE)
-    assert posted.date == datetime.now(NY).date()
+    assert posted.date == date(2025, 3, 14)
     assert plans.day("yesterday") == posted.date - timedelta(days=1)
     assert plans.get(GUILD, "d", "today") == posted
 

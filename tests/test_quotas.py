@@ -36,6 +36,7 @@ from tests.discord_edge import (
     fast_settings,
     png,
 )
+from tests.support.clock import Clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 # 11:00 in New York (daylight time since March 8th): New York's day ends at 04:00 UTC.
@@ -44,16 +45,6 @@ MIDNIGHT = datetime(2026, 3, 11, 4, 0, tzinfo=UTC)
 THIRD = {"id": "53908232506183682", "username": "third", "global_name": "Third"}
 ELSEWHERE = "390926798626357999"  # another server
 KB = 1024
-
-
-class Clock:
-    """The app's time, moved by the test."""
-
-    def __init__(self, now: datetime = MORNING) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @contextmanager
@@ -83,7 +74,7 @@ def resets_at(moment: datetime) -> str:
 def test_a_members_new_plans_past_the_daily_limit_wait_for_new_yorks_midnight(
     settings: Settings, signer: SigningKey
 ) -> None:
-    clock = Clock()
+    clock = Clock(MORNING)
     with app(settings, signer, clock, member_plans_per_day=2) as discord:
         assert posted(discord.command("plan", coach="d", text="one"))
         assert posted(discord.command("plan", coach="i", text="two"))
@@ -115,7 +106,7 @@ def test_a_members_new_plans_past_the_daily_limit_wait_for_new_yorks_midnight(
 def test_a_server_past_its_daily_limit_refuses_every_member_other_servers_post_on(
     settings: Settings, signer: SigningKey
 ) -> None:
-    with app(settings, signer, Clock(), guild_plans_per_day=2) as discord:
+    with app(settings, signer, Clock(MORNING), guild_plans_per_day=2) as discord:
         assert posted(discord.command("plan", coach="d", text="one"))
         assert posted(discord.command("plan", coach="i", text="two", user=OTHER))
         refusal = ephemeral_text(discord.command("plan", coach="s", text="three", user=THIRD))
@@ -129,7 +120,7 @@ def test_a_server_past_its_daily_limit_refuses_every_member_other_servers_post_o
 
 def test_a_deleted_plan_still_counts_as_posted(settings: Settings, signer: SigningKey) -> None:
     """Deleting and posting again is no way around the limit."""
-    with app(settings, signer, Clock(), member_plans_per_day=1) as discord:
+    with app(settings, signer, Clock(MORNING), member_plans_per_day=1) as discord:
         assert posted(discord.command("plan", coach="d", text="one"))
         asked = discord.command("delete", coach="d")
         [row] = asked["data"]["components"]
@@ -146,7 +137,7 @@ def test_a_deleted_plan_still_counts_as_posted(settings: Settings, signer: Signi
 def test_charts_past_a_members_daily_megabytes_are_refused_in_plan_and_edit(
     settings: Settings, signer: SigningKey, fake: FakeDiscord
 ) -> None:
-    clock = Clock()
+    clock = Clock(MORNING)
     with discord_app(
         fast_settings(settings, member_chart_mb_per_day=1), signer, fake, now=clock
     ) as discord:
@@ -181,7 +172,7 @@ def test_charts_past_a_servers_daily_megabytes_are_refused(
     settings: Settings, signer: SigningKey, fake: FakeDiscord
 ) -> None:
     with discord_app(
-        fast_settings(settings, guild_chart_mb_per_day=1), signer, fake, now=Clock()
+        fast_settings(settings, guild_chart_mb_per_day=1), signer, fake, now=Clock(MORNING)
     ) as discord:
         assert posted(
             discord.command(
@@ -213,7 +204,7 @@ def test_zero_turns_every_limit_off(
         "member_chart_mb_per_day": 0,
         "guild_chart_mb_per_day": 0,
     }
-    with discord_app(fast_settings(settings, **off), signer, fake, now=Clock()) as discord:
+    with discord_app(fast_settings(settings, **off), signer, fake, now=Clock(MORNING)) as discord:
         for n, day in enumerate(["1990-01-02", "2026-03-10", "2099-12-31"]):
             big = chart(fake, f"{n}.png", 10 * 1024 * KB)
             answer = discord.command("plan", coach="d", text="x", date=day, attachments=big)
@@ -226,7 +217,7 @@ def test_zero_turns_every_limit_off(
 def test_a_new_plans_date_outside_the_window_is_refused_naming_the_range(
     settings: Settings, signer: SigningKey
 ) -> None:
-    clock = Clock()
+    clock = Clock(MORNING)
     window = {"plan_days_back": 366, "plan_days_ahead": 31}  # the defaults
     allowed = (
         "a new plan's date must be from 2025-03-09 to 2026-04-10 (366 days back to 31 days "
@@ -244,7 +235,7 @@ def test_a_new_plans_date_outside_the_window_is_refused_naming_the_range(
 
 
 def test_one_sided_windows_name_their_one_bound(settings: Settings, signer: SigningKey) -> None:
-    with app(settings, signer, Clock(), plan_days_back=0, plan_days_ahead=1) as discord:
+    with app(settings, signer, Clock(MORNING), plan_days_back=0, plan_days_ahead=1) as discord:
         assert posted(discord.command("plan", coach="d", text="x", date="1990-01-02"))
         refusal = ephemeral_text(discord.command("plan", coach="d", text="x", date="2026-03-12"))
         assert refusal == (

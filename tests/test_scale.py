@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event, func, select, text
 from starlette.testclient import TestClient
 
 from app.plans.service import PlanService
-from app.records import Actor, NewChart, Place
+from app.records import Actor, NewChart, Place, system_clock
 from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate, ping
@@ -70,8 +70,8 @@ def service(
 ) -> PlanService:
     repository = PlanRepository(
         engine,
-        clock=None if clock is None else clock.now,
-        monotonic=None if monotonic is None else monotonic.monotonic,
+        clock=system_clock if clock is None else clock.now,
+        monotonic=time.monotonic if monotonic is None else monotonic.monotonic,
     )
     return PlanService(repository, coaches=["d", "n"], timezone=ZoneInfo("UTC"))
 

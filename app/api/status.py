@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Literal
 
 import anyio
@@ -79,7 +78,7 @@ async def health(request: Request) -> Response:
     status: Literal["healthy", "unhealthy"] = "healthy" if up else "unhealthy"
     body: models.Health | models.HealthStatus = models.Health(
         status=status,
-        timestamp=datetime.now(UTC),
+        timestamp=services.clock(),
         version=__version__,
         components=models.Components(
             database=database, discord=models.DiscordStatus(status=discord), charts=charts
@@ -119,7 +118,7 @@ async def metrics(request: Request) -> Response:
     services = await services_for(request)
     counts = await services.read(services.plans.counts)
     body = {
-        "timestamp": datetime.now(UTC),
+        "timestamp": services.clock(),
         **services.metrics.snapshot(),
         "database": {
             "total_plans": counts["plans"],

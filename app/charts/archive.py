@@ -94,7 +94,10 @@ class ChartArchive:
         self.store = store
         self.lease = lease  # None: this process is alone on its database
         self.backoff = Backoff(
-            settings.reconnect_attempts, settings.reconnect_delay_seconds, time=waits or RetryTime()
+            settings.reconnect_attempts,
+            settings.reconnect_delay_seconds,
+            time=waits or RetryTime(),
+            clock=plans.clock,
         )
         self.transfers = Transfers()
         # Charts being downloaded now, each with the event its end sets, so a command and the

@@ -15,7 +15,8 @@ Rules (the same for every way in):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 
 from app.errors import BadLevels
 from app.plans.extraction import extract, ungrouped
@@ -56,8 +57,21 @@ class GivenLevels:
 NOT_GIVEN = GivenLevels()
 
 
-def check(given: GivenLevels) -> dict[str, object]:
-    """The given levels as values, by Levels field name; refuses what is not a level."""
+@dataclass(frozen=True, slots=True)
+class LevelChanges:
+    """Given levels once checked: the values by Levels field name (a cleared one included), and
+    whether they are the whole set (the editor's form)."""
+
+    values: Mapping[str, object] = field(default_factory=dict)
+    whole: bool = False
+
+    def any(self) -> bool:
+        return bool(self.values)
+
+
+def check(given: GivenLevels) -> LevelChanges:
+    """The given levels as values; refuses what is not a level (a stop that is not a price, a
+    zone written backwards) before anything is saved."""
     parsed: dict[str, object] = {}
     if given.ticker is not None:
         parsed["tickers"] = () if _cleared(given.ticker) else tickers(given.ticker)
@@ -69,17 +83,18 @@ def check(given: GivenLevels) -> dict[str, object]:
         parsed["stop"] = None if _cleared(given.stop) else price(given.stop, "stop")
     if given.targets is not None:
         parsed["targets"] = () if _cleared(given.targets) else targets(given.targets)
-    return parsed
+    return LevelChanges(parsed, given.whole)
 
 
-def resolve(text: str, given: GivenLevels, current: Levels | None = None) -> Levels:
-    """The levels to store with `text`, given what was typed and the plan's current levels."""
-    changes = check(given)
-    kept = current is not None and current.source == "given" and not given.whole
+def resolve(text: str, given: GivenLevels | LevelChanges, current: Levels | None = None) -> Levels:
+    """The levels to store with `text`, given what was typed (or what check() made of it: the
+    plan service checks once, before any storage work) and the plan's current levels."""
+    changes = given if isinstance(given, LevelChanges) else check(given)
+    kept = current is not None and current.source == "given" and not changes.whole
     base = current if kept and current is not None else extract(text)
-    if not changes:
+    if not changes.any():
         return base
-    levels = replace(base, **changes, source="given")  # type: ignore[arg-type]  # check() returns each field's own type
+    levels = replace(base, **changes.values, source="given")  # type: ignore[arg-type]  # check() gives each field its own type
     return NO_LEVELS if levels.is_empty() else levels
 
 

@@ -1,51 +1,64 @@
-"""The plan rules: who may post, edit and delete, what is valid, and every earlier version kept.
+"""The plan rules: what input is valid, who may post, edit and delete, and every earlier version
+kept.
 
 Knows nothing of Discord, HTTP or SQL: it validates, decides, and asks the repository
-(app/storage/repository.py) to read and write. Methods are synchronous (callers run them in
-worker threads) and return the frozen records of app/records.py.
+(app/storage/repository.py) to read and write. Every check of a write's input lives here, once:
+commands hand their options over as typed and turn the refusals (app/errors.py) into answers.
+Methods are synchronous (callers run them in worker threads) and return the frozen records of
+app/records.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from app import text_rules
 from app.errors import (
+    BadDate,
+    BadLevels,
     BadText,
     ChartNotFound,
     GuildRequired,
     NotAuthor,
     PlanNotFound,
+    TooManyCharts,
+    UnknownCoach,
 )
 from app.plans import levels as level_rules
 from app.plans import quotas
 from app.plans.extraction import extract
-from app.plans.inputs import MAX_TEXT, PlanInputs
 from app.plans.levels import NOT_GIVEN, GivenLevels
 from app.plans.quotas import NO_LIMITS, Limits
 from app.records import (
     Actor,
     Chart,
+    Clock,
     DailyQuota,
     HistoryPage,
     Levels,
     NewChart,
     Place,
     Plan,
+    system_clock,
 )
 
 if TYPE_CHECKING:
     from app.storage.repository import PlanRepository
 
-__all__ = ["MAX_TEXT", "PlanService", "check_may_delete", "check_may_edit"]
-
+MAX_TEXT = 4000  # Discord's longest text input, so a plan always fits the modal editor
+_TICKER = re.compile(level_rules.TICKER)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # \d would take other scripts' digits
 _NOWHERE = Place()  # refused: a plan belongs to a guild
 # Earlier texts read at once: the newest, however long a history grows (REST pages on).
 HISTORY_PAGE = 100
+
+
+# --- who may --------------------------------------------------------------------------------------
 
 
 def check_may_edit(plan: Plan, editor: Actor) -> None:
@@ -73,7 +86,7 @@ def _guild(guild_id: str | None) -> str:
     return guild_id
 
 
-class PlanService(PlanInputs):
+class PlanService:
     def __init__(
         self,
         repository: PlanRepository,
@@ -82,7 +95,7 @@ class PlanService(PlanInputs):
         timezone: ZoneInfo,
         max_charts: int = 10,
         limits: Limits = NO_LIMITS,  # bounds on what commands post: none unless given
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = system_clock,  # what day is today, and when today's quotas end
     ) -> None:
         self.repository = repository
         self.coaches = tuple(coaches)
@@ -90,15 +103,15 @@ class PlanService(PlanInputs):
         self.timezone = timezone
         self.max_charts = max_charts
         self.limits = limits
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
 
     # --- writes --------------------------------------------------------------------------------
 
     def post(
         self,
-        coach: str,
+        coach: str | None,
         day: date | str | None,
-        text: str,
+        text: str | None,
         author: Actor,
         *,
         place: Place = _NOWHERE,
@@ -110,11 +123,12 @@ class PlanService(PlanInputs):
         delivered twice (to two workers, or two instances) is carried out once. Levels not
         given are read from the text (app/plans/levels.py). Its date must lie in the window around
         today, and it counts against its author's and guild's daily quotas (app/plans/quotas.py)."""
-        guild = _guild(place.guild_id)
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
+        changes = level_rules.check(levels)
+        guild = _guild(place.guild_id)
         quotas.check_date(day, self.today(), self.limits, self.timezone)
         self._check_chart_count(0, len(charts))
-        stored = level_rules.resolve(text, levels)
+        stored = level_rules.resolve(text, changes)
         quota = self._quota(1, charts)
         plan = self.repository.insert(
             guild, coach, day, text, author, place, charts, once, stored, quota
@@ -124,7 +138,7 @@ class PlanService(PlanInputs):
     def edit(
         self,
         guild: str,
-        coach: str,
+        coach: str | None,
         day: date | str | None,
         editor: Actor,
         *,
@@ -137,9 +151,9 @@ class PlanService(PlanInputs):
     ) -> Plan:
         """Change the text, levels and/or add charts; the version replaced goes to history."""
         coach, day = self.coach(coach), self.day(day)
+        changes = level_rules.check(levels)  # parsed once, here, for every way in
         new_text = None if text is None else self.text(text)
-        self.given_levels(levels)
-        if new_text is None and not charts and not levels.any():
+        if new_text is None and not charts and not changes.any():
             raise BadText("Nothing to change: give new text, levels or a chart.")
 
         def check(current: Plan, existing_charts: int) -> None:
@@ -147,9 +161,9 @@ class PlanService(PlanInputs):
             self._check_chart_count(existing_charts, len(charts))
 
         def new_levels(current: Plan) -> Levels | None:
-            if new_text is None and not levels.any():
+            if new_text is None and not changes.any():
                 return current.levels  # charts only: the version's levels stay as stored
-            return level_rules.resolve(new_text or current.text, levels, current.levels)
+            return level_rules.resolve(new_text or current.text, changes, current.levels)
 
         plan = self.repository.update(
             guild,
@@ -170,7 +184,7 @@ class PlanService(PlanInputs):
     def delete(
         self,
         guild: str,
-        coach: str,
+        coach: str | None,
         day: date | str | None,
         actor: Actor,
         *,
@@ -205,13 +219,29 @@ class PlanService(PlanInputs):
 
     # --- reads -------------------------------------------------------------------------------
 
-    def get(self, guild: str, coach: str, day: date | str | None) -> Plan:
+    def get(self, guild: str, coach: str | None, day: date | str | None) -> Plan:
         """The guild's live plan for a coach and date."""
         coach, day = self.coach(coach), self.day(day)
         found = self.repository.live(guild, coach, day)
         if found is None:
             raise PlanNotFound.for_plan(coach, day)
         return _with_levels(found)
+
+    def editable(
+        self, guild: str, coach: str | None, day: date | str | None, editor: Actor
+    ) -> Plan:
+        """The live plan, for `editor` to open in the editor: only its author may."""
+        plan = self.get(guild, coach, day)
+        check_may_edit(plan, editor)
+        return plan
+
+    def deletable(
+        self, guild: str, coach: str | None, day: date | str | None, actor: Actor, moderator: bool
+    ) -> Plan:
+        """The live plan, for `actor` to confirm its deletion: its author or a moderator."""
+        plan = self.get(guild, coach, day)
+        check_may_delete(plan, actor, moderator)
+        return plan
 
     def get_by_id(self, guild: str, plan_id: int) -> Plan:
         """A plan of this guild by id, deleted or not (buttons and modals carry ids)."""
@@ -261,7 +291,7 @@ class PlanService(PlanInputs):
     def history(
         self,
         guild: str,
-        coach: str,
+        coach: str | None,
         day: date | str | None,
         limit: int = HISTORY_PAGE,
         before: datetime | None = None,
@@ -314,6 +344,73 @@ class PlanService(PlanInputs):
 
     def counts(self) -> dict[str, int]:
         return self.repository.counts()
+
+    # --- input ----------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.timezone).date()
+
+    def coach(self, name: str | None) -> str:
+        """A coach name from COACHES, whatever case it was typed in."""
+        wanted = (name or "").strip().lower()
+        if wanted in self.coaches:
+            return wanted
+        names = ", ".join(self.coaches)
+        if not wanted:
+            raise UnknownCoach(f"No coach given. Coaches are: {names}.")
+        raise UnknownCoach(f"Unknown coach {name!r}. Coaches are: {names}.")
+
+    def day(self, value: str | date | None) -> date:
+        """A real calendar date in YYYY-MM-DD; none means today in TIMEZONE."""
+        if value is None:
+            return self.today()
+        if isinstance(value, date):
+            return value
+        text = value.strip().lower()
+        if text == "today":
+            return self.today()
+        if text == "yesterday":
+            return self.today() - timedelta(days=1)
+        example = self.today().isoformat()
+        if not _DATE.fullmatch(text):
+            raise BadDate(
+                f"{value!r} is not a date: write it as YYYY-MM-DD, e.g. {example} "
+                "(or today, yesterday)."
+            )
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise BadDate(
+                f"{value!r} is not a real calendar date: write it as YYYY-MM-DD, e.g. {example}."
+            ) from None
+
+    @staticmethod
+    def text(value: str | None) -> str:
+        text = text_rules.multiline(value)
+        if not text:  # nothing visible: whitespace, zero-width spaces, control characters
+            raise BadText("The plan text is empty: write what you plan to trade.")
+        if len(text) > MAX_TEXT:
+            raise BadText(
+                f"The plan text is {len(text)} characters; the limit is {MAX_TEXT}. "
+                "Shorten it, or put details in chart images."
+            )
+        return text
+
+    @staticmethod
+    def ticker(value: str | None) -> str:
+        """One symbol, upper case, without its `$`."""
+        match = _TICKER.fullmatch(value or "")
+        if match is None:
+            raise BadLevels(f"{(value or '')[:20]!r} is not one ticker: name one, e.g. SPY.")
+        return match[1].upper()
+
+    def _check_chart_count(self, existing: int, adding: int) -> None:
+        if existing + adding > self.max_charts:
+            room = max(self.max_charts - existing, 0)
+            raise TooManyCharts(
+                f"A plan holds at most {self.max_charts} charts; this one has {existing} and "
+                f"you added {adding}. Add at most {room}."
+            )
 
 
 def _with_levels(plan: Plan) -> Plan:

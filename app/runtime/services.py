@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import anyio
@@ -24,6 +23,7 @@ from starlette.requests import HTTPConnection
 
 from app.errors import PlanError
 from app.observability.metrics import Metrics
+from app.records import Clock, system_clock
 from app.settings import Settings
 from app.storage.threads import DatabaseThreads, switching_often
 
@@ -55,6 +55,7 @@ class Services:
     store: ChartStore  # where archived charts are kept: a directory or a bucket
     webhook: Webhook  # answers after the first, to interactions we deferred (its own client)
     fake_discord: FakeDiscord | None  # mock mode: Discord's side, kept in-process
+    clock: Clock = system_clock  # the one clock: the plans, their storage, status timestamps
 
     async def write(self, call: Callable[..., T], *args: object) -> T:
         return await self.threads.write(call, *args)
@@ -73,7 +74,7 @@ def build_services(
     settings: Settings,
     metrics: Metrics,
     transport: httpx.AsyncBaseTransport | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock = system_clock,
 ) -> Services:
     """Open the database (upgrading its schema) and the HTTP client. Synchronous and slow on a
     cold process: the warm-up runs it in a worker thread. `clock` (tests) says what time it is:
@@ -129,10 +130,11 @@ def build_services(
         webhook=Webhook(
             discord_http,
             settings.discord_api_base_url,
-            Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds),
+            Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds, clock=clock),
             settings.discord_application_id,
         ),
         fake_discord=fake_discord,
+        clock=clock,
     )
 
 
@@ -171,7 +173,7 @@ class NotStarted(PlanError):
 class Runtime:
     """The services once the warm-up has built them. Made per app by the lifespan."""
 
-    def __init__(self, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, clock: Clock = system_clock) -> None:
         self.clock = clock  # tests set the time; else it is the system's
         self.current: Services | None = None
         self.error: BaseException | None = None

@@ -20,12 +20,11 @@ from app.interactions.endpoint import InteractionsEndpoint
 from app.interactions.signatures import verify_key_for
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestContextMiddleware
+from app.records import Clock, system_clock
 from app.runtime.services import Runtime
 from app.settings import Settings
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     import httpx
 
 log = logging.getLogger("coach_plans")
@@ -38,7 +37,7 @@ def create_app(
     on_failure: Callable[[], None] | None = None,
     warm_up_after_listening: bool = False,
     metrics: Metrics | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock = system_clock,
 ) -> Starlette:
     """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge. The
     server passes `on_failure`, called when the database cannot be opened, to stop itself; and

@@ -23,9 +23,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from app.errors import StorageUnavailable
 from app.storage.rows import count_sums
 
 log = logging.getLogger("coach_plans")
@@ -169,6 +170,19 @@ def _current_revision(connection: Connection) -> str | None:
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     connection.commit()
     return revision
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """A database that cannot be reached or written, as the refusal users see."""
+    try:
+        yield
+    except OperationalError as exc:
+        # Read-only file, full disk, server down: say so plainly; nothing was half-saved.
+        raise StorageUnavailable(
+            "The plan store is unavailable right now, so nothing was saved or read. "
+            "Try again in a minute."
+        ) from exc
 
 
 class DiskFull(Exception):

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, case, func, select, text
 
-from app.records import Usage
+from app.records import DailyQuota, Usage
 from app.storage.rows import postings_t
 
 # Longer than any day of any time zone plus its daylight-saving shift: older rows count for none.
@@ -68,4 +68,27 @@ def record(
         postings_t.insert().values(
             guild_id=guild, member_id=member, posted_at=at, plans=plans, chart_bytes=chart_bytes
         )
+    )
+
+
+def spend(
+    connection: Connection,
+    guild: str,
+    member: str,
+    quota: DailyQuota,
+    now: datetime,
+    forget_old: bool,
+) -> None:
+    """Count a posting against the member's and the guild's day, which `quota.check` may
+    refuse; the guild's postings wait on each other until this transaction ends."""
+    serialize_guild(connection, guild)
+    quota.check(usage_since(connection, guild, member, quota.since))
+    record(
+        connection,
+        guild,
+        member,
+        now,
+        plans=quota.plans,
+        chart_bytes=quota.chart_bytes,
+        forget_old=forget_old,
     )

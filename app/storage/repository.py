@@ -1,6 +1,7 @@
-"""All SQL of the plans: reads, writes in transactions, locking, idempotency keys and the charts'
-bookkeeping. Returns records, never ORM objects; the rules that decide what is allowed live in
-app/plans/service.py and reach in through the `check` callbacks of the writes.
+"""All SQL of the plans: reads (the hot ones compiled once), writes in transactions, locking,
+idempotency keys and the charts' bookkeeping. Returns records, never ORM objects; the rules that
+decide what is allowed live in app/plans/service.py and reach in through the `check` callbacks
+of the writes.
 
 Methods are synchronous: callers run them in worker threads.
 """
@@ -9,19 +10,41 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
-from app.records import Actor, DailyQuota, Levels, NewChart, Place, Plan
-from app.storage import postings, rows
-from app.storage.database import writer
-from app.storage.reads import PlanReads, storage_errors
-from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, counts_t, history_t, plans_t
+from app.records import (
+    Actor,
+    Chart,
+    Clock,
+    DailyQuota,
+    HistoryPage,
+    Levels,
+    NewChart,
+    Place,
+    Plan,
+    system_clock,
+)
+from app.storage import postings, rows, versions
+from app.storage.database import PreparedRead, storage_errors, writer
+from app.storage.date_ranges import date_range
+from app.storage.known_guilds import KnownGuilds
+from app.storage.rows import (
+    DELETED,
+    LIVE,
+    LIVE_CHARTS,
+    PENDING,
+    PLAN_COLUMNS,
+    PLANS_WITH_CHARTS,
+    charts_t,
+    history_t,
+    plans_t,
+)
 
 # Discord never delivers an interaction later than its token's 15 minutes; a day is ample.
 KEY_LIFETIME = timedelta(days=1)
@@ -30,21 +53,30 @@ SWEEP_EVERY = 256  # claims
 Check = Callable[[Plan, int], None]
 
 
-class PlanRepository(PlanReads):
-    """Every read (see PlanReads) and every write of the plans."""
+class PlanRepository:
+    """Every read and every write of the plans."""
 
     def __init__(
         self,
         engine: Engine,
-        clock: Callable[[], datetime] | None = None,
-        monotonic: Callable[[], float] | None = None,
+        clock: Clock = system_clock,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(engine, monotonic)
-        # What time a write is stamped with (UTC); a backtest's fixtures replay past days.
-        self._now = clock or (lambda: datetime.now(UTC))
+        self.engine = engine
+        # What time a write (and a claimed idempotency key) is stamped with.
+        self._now = clock
         self._writer = writer(engine)
         self._claims = itertools.count()
         self._postings = itertools.count()
+        # Which guilds have plans: read without a round trip while fresh (see KnownGuilds).
+        self.known_guilds = KnownGuilds(monotonic)
+        # The reads on hot paths (REST by key, /all, autocomplete), compiled once.
+        self._by_key = PreparedRead(engine, rows.BY_KEY)
+        self._by_date = PreparedRead(engine, rows.BY_DATE)
+        self._dates = PreparedRead(engine, rows.DATES.where(LIVE))
+        # For /history: deleted plans' dates too (several plans may share one).
+        self._dates_any = PreparedRead(engine, rows.DATES.distinct())
+        self._guilds = PreparedRead(engine, rows.GUILDS)
 
     @contextlib.contextmanager
     def _transaction(self, write: bool, once: str | None = None) -> Iterator[Connection]:
@@ -56,9 +88,8 @@ class PlanRepository(PlanReads):
                 self._claim(connection, once, forget_old=next(self._claims) % SWEEP_EVERY == 0)
             yield connection
 
-    @staticmethod
-    def _claim(connection: Connection, key: str, forget_old: bool) -> None:
-        now = datetime.now(UTC)  # delivery time, whatever the plans' clock says
+    def _claim(self, connection: Connection, key: str, forget_old: bool) -> None:
+        now = self._now()
         handled = rows.handled_t
         if forget_old:
             connection.execute(handled.delete().where(handled.c.handled_at < now - KEY_LIFETIME))
@@ -68,6 +99,127 @@ class PlanRepository(PlanReads):
             raise AlreadyHandled(
                 "This request was already carried out; nothing was done again."
             ) from None
+
+    def _sweep(self) -> bool:
+        """Whether this posting also drops the postings too old to count (now and then)."""
+        return next(self._postings) % SWEEP_EVERY == 0
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with storage_errors(), self.engine.begin() as connection:
+            yield connection
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def live(self, guild: str, coach: str, day: date) -> Plan | None:
+        """The guild's live plan for a coach and date."""
+        with storage_errors():
+            found = rows.plans_from_rows(self._by_key.rows(guild=guild, coach=coach, day=day))
+        return found[0] if found else None
+
+    def last_deleted(self, guild: str, coach: str, day: date) -> Plan | None:
+        """The guild's most recently deleted plan for a coach and date."""
+        latest = (
+            select(plans_t.c.id)
+            .where(
+                plans_t.c.guild_id == guild,
+                plans_t.c.coach_name == coach,
+                plans_t.c.date == day,
+                DELETED,
+            )
+            .order_by(plans_t.c.deleted_at.desc().nulls_last(), plans_t.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        with self._reading() as connection:
+            found = rows.plans_from_rows(
+                connection.execute(PLANS_WITH_CHARTS.where(plans_t.c.id == latest))
+            )
+        return found[0] if found else None
+
+    def by_id(self, guild: str, plan_id: int) -> Plan | None:
+        """A plan of this guild by id, deleted or not."""
+        query = PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id, plans_t.c.guild_id == guild)
+        with self._reading() as connection:
+            found = rows.plans_from_rows(connection.execute(query))
+        return found[0] if found else None
+
+    def as_of(self, guild: str, coach: str, day: date, instant: datetime) -> Plan | None:
+        """The plan as it stood at `instant`: its text then, and only the charts it had then."""
+        found = self.all_as_of(guild, day, instant, coach)
+        return found[0] if found else None
+
+    def all_as_of(
+        self, guild: str, day: date, instant: datetime, coach: str | None = None
+    ) -> list[Plan]:
+        """Each coach's plan of the date as it stood at `instant` (deleted ones included if
+        they still stood then), read in one transaction."""
+        with self._reading() as connection:
+            return versions.standing_at(connection, guild, day, instant, coach)
+
+    def by_date(self, guild: str, day: date) -> list[Plan]:
+        with storage_errors():
+            return rows.plans_from_rows(self._by_date.rows(guild=guild, day=day))
+
+    def by_author(self, guild: str, author_id: str, day: date) -> list[Plan]:
+        query = PLANS_WITH_CHARTS.where(
+            plans_t.c.guild_id == guild,
+            plans_t.c.author_id == author_id,
+            plans_t.c.date == day,
+            LIVE,
+        ).order_by(plans_t.c.coach_name, charts_t.c.id)
+        with self._reading() as connection:
+            return rows.plans_from_rows(connection.execute(query))
+
+    def history(self, plan_id: int, limit: int, before: datetime | None = None) -> HistoryPage:
+        """Up to `limit` of a plan's earlier texts, newest first (with `before`, only those
+        replaced before that instant), and how many it has in all."""
+        with self._reading() as connection:
+            return versions.history_page(connection, plan_id, limit, before)
+
+    def dates(
+        self, guild: str, coach: str, prefix: str, limit: int, deleted: bool = False
+    ) -> list[date]:
+        """Dates with a live plan (or, with `deleted`, any plan) for the coach, newest first,
+        whose text starts with `prefix`."""
+        span = date_range(prefix)
+        if span is None:
+            return []
+        read = self._dates_any if deleted else self._dates
+        with storage_errors():
+            found = read.rows(guild=guild, coach=coach, low=span[0], high=span[1], limit=limit)
+        return [row.date for row in found]
+
+    def guilds(self, limit: int) -> list[str]:
+        """Up to `limit` guilds with plans; from memory while fresh (KnownGuilds)."""
+        known = self.known_guilds.answer(limit)
+        if known is not None:
+            return known
+        since = self.known_guilds.since()
+        with storage_errors():
+            found = [row.guild_id for row in self._guilds.rows(limit=limit)]
+        self.known_guilds.read(found, since)
+        return sorted(found)
+
+    def chart(self, chart_id: int) -> Chart | None:
+        """A chart of a live plan."""
+        with self._reading() as connection:
+            row = connection.execute(LIVE_CHARTS.where(charts_t.c.id == chart_id)).first()
+        return None if row is None else rows.chart(row, plan_id=row.plan_id)
+
+    def unarchived_charts(self, limit: int) -> list[Chart]:
+        """Charts of live plans not downloaded yet and not refused for good (oldest first)."""
+        # PENDING as the partial index ix_plan_charts_pending states it: only the charts
+        # waiting are read, never the whole table.
+        query = LIVE_CHARTS.where(PENDING).order_by(charts_t.c.id).limit(limit)
+        with self._reading() as connection:
+            return [rows.chart(row, plan_id=row.plan_id) for row in connection.execute(query)]
+
+    def counts(self) -> dict[str, int]:
+        """Live plans, charts and edits (history rows) of every guild: the kept counts' sums,
+        one row per guild, never a count over the tables themselves."""
+        with self._reading() as connection:
+            return rows.count_sums(connection)
 
     # --- writes ----------------------------------------------------------------------------
 
@@ -92,7 +244,7 @@ class PlanRepository(PlanReads):
                 if self._live_id(connection, guild, coach, day) is not None:
                     raise PlanExists(coach, day)
                 if quota is not None:
-                    self._spend(connection, guild, author, quota, now)
+                    postings.spend(connection, guild, author.id, quota, now, self._sweep())
                 plan_id = connection.execute(
                     plans_t.insert().values(
                         coach_name=coach,
@@ -110,7 +262,7 @@ class PlanRepository(PlanReads):
                     )
                 ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
                 self._add_charts(connection, plan_id, charts, now)
-                _count(connection, guild, plans=1, charts=len(charts))
+                rows.add_counts(connection, guild, plans=1, charts=len(charts))
                 plan = self._load(connection, plan_id)
         except IntegrityError:
             # Another instance posted the same coach and date between our check and insert.
@@ -146,7 +298,7 @@ class PlanRepository(PlanReads):
             ).scalar_one()
             check(current, existing)
             if quota is not None:
-                self._spend(connection, guild, editor, quota, now)
+                postings.spend(connection, guild, editor.id, quota, now, self._sweep())
             changes: dict[str, object] = {"edited_at": now, "version": current.version + 1}
             new_levels = current.levels if levels is None else levels(current)
             edited = text is not None or new_levels != current.levels
@@ -166,7 +318,7 @@ class PlanRepository(PlanReads):
                 changes["plan"] = text
             self._bump(connection, current, changes)
             self._add_charts(connection, current.id, charts, now)
-            _count(connection, current.guild_id, charts=len(charts), edits=int(edited))
+            rows.add_counts(connection, current.guild_id, charts=len(charts), edits=int(edited))
             return self._load(connection, current.id)
 
     def soft_delete(
@@ -192,7 +344,7 @@ class PlanRepository(PlanReads):
                 "version": current.version + 1,
             }
             self._bump(connection, current, changes)
-            _count(connection, current.guild_id, plans=-1)
+            rows.add_counts(connection, current.guild_id, plans=-1)
             return self._load(connection, current.id)
 
     def mark_archived(self, chart_id: int, stored_path: str) -> None:
@@ -211,28 +363,6 @@ class PlanRepository(PlanReads):
             )
 
     # --- inside a transaction ----------------------------------------------------------------
-
-    def _spend(
-        self,
-        connection: Connection,
-        guild: str,
-        member: Actor,
-        quota: DailyQuota,
-        now: datetime,
-    ) -> None:
-        """Count a posting against the member's and the guild's day, which `quota.check` may
-        refuse; the guild's postings wait on each other until this transaction ends."""
-        postings.serialize_guild(connection, guild)
-        quota.check(postings.usage_since(connection, guild, member.id, quota.since))
-        postings.record(
-            connection,
-            guild,
-            member.id,
-            now,
-            plans=quota.plans,
-            chart_bytes=quota.chart_bytes,
-            forget_old=next(self._postings) % SWEEP_EVERY == 0,
-        )
 
     @staticmethod
     def _live_id(connection: Connection, guild: str, coach: str, day: date) -> int | None:
@@ -306,25 +436,7 @@ class PlanRepository(PlanReads):
                 ],
             )
 
-
-def _count(
-    connection: Connection, guild: str | None, plans: int = 0, charts: int = 0, edits: int = 0
-) -> None:
-    """Add to the guild's kept counts, in the write's own transaction: they commit (or roll
-    back) with the rows they count. The row is made by the guild's first plan."""
-    if not (plans or charts or edits):
-        return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(counts_t).values(
-        guild_id=guild or "", live_plans=plans, charts=charts, edits=edits
-    )
-    connection.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[counts_t.c.guild_id],
-            set_={
-                "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
-                "charts": counts_t.c.charts + upsert.excluded.charts,
-                "edits": counts_t.c.edits + upsert.excluded.edits,
-            },
-        )
-    )
+    @staticmethod
+    def _load(connection: Connection, plan_id: int) -> Plan:
+        query = PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id).order_by(charts_t.c.id)
+        return rows.plans_from_rows(connection.execute(query))[0]

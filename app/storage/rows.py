@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, func, select
+from sqlalchemy import Connection, Select, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from app.records import Chart, Deletion, HistoryEntry, Levels, Plan
 from app.storage.models import (
@@ -71,6 +72,38 @@ LIVE_CHARTS: Select[Any] = (
     select(charts_t.c.plan_id, *CHART_COLUMNS)
     .join(plans_t, plans_t.c.id == charts_t.c.plan_id)
     .where(LIVE)
+)
+# The reads on hot paths, compiled once by the repository (PreparedRead): a plan by its key,
+# a day's plans, a coach's dates in a range, and the guilds with plans.
+BY_KEY: Select[Any] = PLANS_WITH_CHARTS.where(
+    plans_t.c.guild_id == bindparam("guild"),
+    plans_t.c.coach_name == bindparam("coach"),
+    plans_t.c.date == bindparam("day"),
+    LIVE,
+)
+BY_DATE: Select[Any] = PLANS_WITH_CHARTS.where(
+    plans_t.c.guild_id == bindparam("guild"), plans_t.c.date == bindparam("day"), LIVE
+).order_by(plans_t.c.coach_name, charts_t.c.id)
+DATES: Select[Any] = (
+    select(plans_t.c.date)
+    .where(
+        plans_t.c.guild_id == bindparam("guild"),
+        plans_t.c.coach_name == bindparam("coach"),
+        # A range of dates, so the (guild, coach, date) index answers it: a cast to text for
+        # LIKE would read every date of the coach.
+        plans_t.c.date >= bindparam("low"),
+        plans_t.c.date <= bindparam("high"),
+    )
+    .order_by(plans_t.c.date.desc())
+    .limit(bindparam("limit"))
+)
+# Which guilds have plans (deleted ones too, so the answer only ever grows): each has its counts
+# row; plans without a guild count under "".
+GUILDS: Select[Any] = (
+    select(counts_t.c.guild_id)
+    .where(counts_t.c.guild_id != "")
+    .order_by(counts_t.c.guild_id)
+    .limit(bindparam("limit"))
 )
 # The kept counts added up over the guilds (one row each): what /health and /metrics show.
 COUNT_SUMS: Select[Any] = select(
@@ -168,3 +201,26 @@ def count_sums(connection: Connection) -> dict[str, int]:
     """Live plans, charts and edits of every guild, from the kept counts."""
     total = connection.execute(COUNT_SUMS).one()
     return {"plans": int(total.plans), "charts": int(total.charts), "edits": int(total.edits)}
+
+
+def add_counts(
+    connection: Connection, guild: str | None, plans: int = 0, charts: int = 0, edits: int = 0
+) -> None:
+    """Add to the guild's kept counts, in the write's own transaction: they commit (or roll
+    back) with the rows they count. The row is made by the guild's first plan."""
+    if not (plans or charts or edits):
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(counts_t).values(
+        guild_id=guild or "", live_plans=plans, charts=charts, edits=edits
+    )
+    connection.execute(
+        upsert.on_conflict_do_update(
+            index_elements=[counts_t.c.guild_id],
+            set_={
+                "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
+                "charts": counts_t.c.charts + upsert.excluded.charts,
+                "edits": counts_t.c.edits + upsert.excluded.edits,
+            },
+        )
+    )
