@@ -19,9 +19,11 @@ from commands.definitions import (
     PLAN_ID,
     VERSION,
     Command,
+    bound,
+    coach_choices,
     coach_option,
-    date_choices,
     date_option,
+    guild_plans,
     parse_custom_id,
     slash_command,
 )
@@ -39,15 +41,17 @@ def command(settings: Settings) -> Command:
             date_option("The plan's date (default: today)", autocomplete=True),
         ],
     )
-    return Command(definition, run, autocomplete=date_choices, components={PREFIX: press})
+    return Command(definition, run, autocomplete=coach_choices, components={PREFIX: press})
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     plan = await services.read(plans.get, interaction.guild, coach, day)
-    check_may_delete(plan, interaction.user, interaction.moderator)
+    check_may_delete(
+        plan, interaction.user, interaction.moderator, bound(setup, coach, interaction)
+    )
     question = (
         f"Delete coach {coach}'s plan for {day.isoformat()}, posted by {plan.author} "
         f"(version {plan.version})? It leaves every list; its history is kept."
@@ -75,17 +79,19 @@ async def press(interaction: Interaction, services: Services) -> Reply:
                 "Run /delete yourself if you mean to."
             )
         )
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     what = f"coach {plan.coach}'s plan for {plan.date.isoformat()}"
     if not confirm:
         return Reply(responses.update(f"Nothing was deleted: {what} stays as it is."))
     if plan.is_deleted:
         return Reply(responses.update(f"Nothing more to do: {what} was already deleted."))
-    check_may_delete(plan, user, interaction.moderator)
+    may = bound(setup, plan.coach, interaction)
+    check_may_delete(plan, user, interaction.moderator, may)
     delete = functools.partial(
         plans.delete,
         moderator=interaction.moderator,
+        bound=may,
         expected_version=version,
         plan_id=plan_id,
         once=interaction.once,

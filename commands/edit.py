@@ -24,12 +24,14 @@ from commands.definitions import (
     PLAN_ID,
     VERSION,
     Command,
+    bound,
     chart_names,
     chart_options,
+    coach_choices,
     coach_option,
-    date_choices,
     date_option,
     given_levels,
+    guild_plans,
     level_options,
     parse_custom_id,
     slash_command,
@@ -62,13 +64,13 @@ def command(settings: Settings) -> Command:
     return Command(
         definition,
         run,
-        autocomplete=date_choices,
+        autocomplete=coach_choices,
         modals={MODAL_PREFIX: submit},
     )
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     text = interaction.string("text")
@@ -79,10 +81,15 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     user = interaction.user
     if text is None and not new_charts and not given.any():
         current = await services.read(plans.get, interaction.guild, coach, day)
-        check_may_edit(current, user)
+        check_may_edit(current, user, bound(setup, coach, interaction))
         return Reply(_editor(current))
     edit = functools.partial(
-        plans.edit, text=text, charts=new_charts, levels=given, once=interaction.once
+        plans.edit,
+        text=text,
+        charts=new_charts,
+        levels=given,
+        once=interaction.once,
+        bound=bound(setup, coach, interaction),
     )
     edited = await services.write(edit, interaction.guild, coach, day, user)
     return plan_command.answer(interaction, services, edited)
@@ -102,7 +109,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         targets=_filled(interaction.modal_value("targets")),
         whole=True,
     )
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     try:
         if plan.is_deleted:
@@ -117,6 +124,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
             expected_version=version,
             plan_id=plan_id,
             once=interaction.once,
+            bound=bound(setup, plan.coach, interaction),
         )
         edited = await services.write(
             edit, interaction.guild, plan.coach, plan.date, interaction.user

@@ -16,6 +16,7 @@ from commands.definitions import (
     api_base,
     coach_option,
     date_option,
+    guild_plans,
     history_date_choices,
     parse_custom_id,
     slash_command,
@@ -38,7 +39,7 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
+    plans, _ = await guild_plans(interaction, services)
     coach = plans.coach(interaction.string("coach"))
     day = plans.day(interaction.string("date"))
     current, entries = await services.read(plans.history, interaction.guild, coach, day)

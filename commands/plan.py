@@ -13,6 +13,7 @@ import functools
 import logging
 
 from app.charts import attachments as charts
+from app.community import roster
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
 from app.plans.service import MAX_TEXT
@@ -23,9 +24,11 @@ from commands.definitions import (
     Command,
     chart_names,
     chart_options,
+    coach_choices,
     coach_option,
     date_option,
     given_levels,
+    guild_plans,
     level_options,
     plan_card,
     slash_command,
@@ -50,12 +53,13 @@ def command(settings: Settings) -> Command:
             *chart_options(settings),
         ],
     )
-    return Command(definition, run)
+    return Command(definition, run, autocomplete=coach_choices)
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services, posting=True)
     coach = plans.coach(interaction.string("coach"))
+    roster.check_may_post(setup, coach, interaction.user.id, interaction.roles)
     day = plans.day(interaction.string("date"))
     text = plans.text(interaction.string("text"))
     levels = plans.given_levels(given_levels(interaction))

@@ -54,10 +54,12 @@ def test_first_registration_adds_every_command(
     assert run(fake, "--guild", GUILD) == 0
     out = capsys.readouterr().out
     names = [c["name"] for c in fake.commands[guild_path()]]
-    assert sorted(names) == ["delete", "edit", "history", "myplans", "plan", "plans"]
+    assert sorted(names) == [
+        "coaches", "delete", "edit", "history", "myplans", "plan", "plans", "setup",
+    ]  # fmt: skip
     for name in names:
         assert f"add        /{name}" in out
-    assert "Registered 6 commands for guild" in out
+    assert "Registered 8 commands for guild" in out
     assert "Nothing to change" not in out
     put = fake.requests[-1]
     assert put.method == "PUT"
@@ -73,7 +75,7 @@ def test_second_registration_keeps_everything_as_is(
     capsys.readouterr()
     assert run(fake, "--guild", GUILD, "--dry-run") == 0
     err = capsys.readouterr().err
-    assert err.count("keep as is") == 6
+    assert err.count("keep as is") == 8
     assert "add " not in err and "change " not in err
     assert "Nothing to change" in err
 
@@ -88,7 +90,7 @@ def test_nothing_is_sent_when_discord_already_has_the_commands(
     assert run(fake, "--guild", GUILD) == 0
     out = capsys.readouterr().out
     assert fake.methods() == ["GET"]
-    assert out.count("keep as is") == 6
+    assert out.count("keep as is") == 8
     assert "Nothing to change" in out
     assert "Registered" not in out
 
@@ -105,7 +107,7 @@ def test_one_changed_command_is_still_sent(
     out = capsys.readouterr().out
     assert fake.methods() == ["GET", "PUT"]
     assert "change     /plan" in out and "Nothing to change" not in out
-    assert "Registered 6 commands for guild" in out
+    assert "Registered 8 commands for guild" in out
 
 
 @pytest.mark.usefixtures("env")
@@ -142,7 +144,7 @@ def test_global_registration_uses_the_global_endpoint(fake: FakeDiscord) -> None
 def test_rate_limit_is_waited_out(fake: FakeDiscord) -> None:
     fake.rate_limits = [0.01, 0.01]
     assert run(fake, "--guild", GUILD) == 0
-    assert len(fake.commands[guild_path()]) == 6
+    assert len(fake.commands[guild_path()]) == 8
 
 
 @pytest.mark.usefixtures("env")
@@ -232,7 +234,7 @@ def test_a_dry_run_without_credentials_still_prints_the_definitions(
     printed = json.loads(captured.out)
     check_commands(printed)
     assert sorted(c["name"] for c in printed) == [
-        "delete", "edit", "history", "myplans", "plan", "plans",
+        "coaches", "delete", "edit", "history", "myplans", "plan", "plans", "setup",
     ]  # fmt: skip
     assert fake.requests == []
 

@@ -7,6 +7,7 @@ worker threads) and return the frozen records of app/records.py.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -48,18 +49,20 @@ _NOWHERE = Place()  # refused: a plan belongs to a guild
 HISTORY_PAGE = 100
 
 
-def check_may_edit(plan: Plan, editor: Actor) -> None:
-    """Only the author (by Discord id) edits a plan."""
-    if plan.author_id != editor.id:
+def check_may_edit(plan: Plan, editor: Actor, bound: bool = False) -> None:
+    """The author (by Discord id) edits a plan, and so does a member bound to its coach on the
+    guild's roster (`bound`)."""
+    if plan.author_id != editor.id and not bound:
         raise NotAuthor(
             f"Only {plan.author}, who posted coach {plan.coach}'s plan for {plan.date}, "
             "can edit it."
         )
 
 
-def check_may_delete(plan: Plan, actor: Actor, moderator: bool) -> None:
-    """The author deletes a plan, and so does a moderator of the plan's own guild."""
-    if plan.author_id != actor.id and not moderator:
+def check_may_delete(plan: Plan, actor: Actor, moderator: bool, bound: bool = False) -> None:
+    """The author deletes a plan, and so do a moderator of the plan's own guild and a member
+    bound to its coach on the guild's roster."""
+    if plan.author_id != actor.id and not moderator and not bound:
         raise NotAuthor(
             f"Only {plan.author}, who posted coach {plan.coach}'s plan for {plan.date}, or a "
             "moderator (Manage Messages) can delete it."
@@ -91,6 +94,15 @@ class PlanService(PlanInputs):
         self.max_charts = max_charts
         self.limits = limits
         self.clock = clock or (lambda: datetime.now(UTC))
+
+    def within(self, coaches: Sequence[str], timezone: ZoneInfo) -> PlanService:
+        """The same rules over another coach list and time zone: a guild's own setup
+        (app/community)."""
+        view = copy.copy(self)
+        view.coaches = tuple(coaches)
+        view._rank = {name: n for n, name in enumerate(view.coaches)}
+        view.timezone = timezone
+        return view
 
     # --- writes --------------------------------------------------------------------------------
 
@@ -134,6 +146,7 @@ class PlanService(PlanInputs):
         expected_version: int | None = None,
         plan_id: int | None = None,
         once: str | None = None,
+        bound: bool = False,
     ) -> Plan:
         """Change the text, levels and/or add charts; the version replaced goes to history."""
         coach, day = self.coach(coach), self.day(day)
@@ -143,7 +156,7 @@ class PlanService(PlanInputs):
             raise BadText("Nothing to change: give new text, levels or a chart.")
 
         def check(current: Plan, existing_charts: int) -> None:
-            check_may_edit(current, editor)
+            check_may_edit(current, editor, bound)
             self._check_chart_count(existing_charts, len(charts))
 
         def new_levels(current: Plan) -> Levels | None:
@@ -178,6 +191,7 @@ class PlanService(PlanInputs):
         expected_version: int | None = None,
         plan_id: int | None = None,
         once: str | None = None,
+        bound: bool = False,
     ) -> Plan:
         """Soft delete: the plan leaves every list and frees its coach and date."""
         coach, day = self.coach(coach), self.day(day)
@@ -185,7 +199,7 @@ class PlanService(PlanInputs):
             guild,
             coach,
             day,
-            check=lambda current, _: check_may_delete(current, actor, moderator),
+            check=lambda current, _: check_may_delete(current, actor, moderator, bound),
             actor=actor,
             expected_version=expected_version,
             plan_id=plan_id,
