@@ -7,17 +7,19 @@ whole: a refused value changes nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.community import roster
 from app.community.roster import Setup
-from app.community.service import CommunityService
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.runtime.services import Services
 from app.settings import Settings
 from commands.coaches import MANAGE_SERVER, check_manager
 from commands.definitions import Command, slash_command
+
+if TYPE_CHECKING:  # the storage stack stays off the start path (tests/test_cold_start.py)
+    from app.community.service import CommunityService
 
 
 def command(settings: Settings) -> Command:

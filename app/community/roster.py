@@ -16,6 +16,8 @@ from app.errors import PlanError
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_COACHES = 25  # as many as Discord's autocomplete shows at once
+# Guild read keys start with this, so the API tells them from API_KEY before any lookup.
+KEY_PREFIX = "cpg_"
 
 
 class SetupError(PlanError):

@@ -17,14 +17,12 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from app.community import roster
-from app.community.roster import Setup
+from app.community.roster import KEY_PREFIX, Setup
 from app.errors import StorageUnavailable
 from app.plans.service import PlanService
 from app.records import Actor
 from app.storage.community import SetupChange, SetupStore, StoredSetup
 
-# Guild read keys start with this, so the API tells them from API_KEY before any lookup.
-KEY_PREFIX = "cpg_"
 _TRIES = 8  # compare-and-set rounds before giving up under a storm of concurrent changes
 
 
@@ -120,6 +118,11 @@ class CommunityService:
 
     def guild_of_key(self, key: str) -> str | None:
         return self.store.guild_of_key(key_hash(key))
+
+    def chart_guild(self, chart_id: int) -> tuple[str | None, bool]:
+        """The guild a chart belongs to, and whether that guild has a read key."""
+        guild = self.store.guild_of_chart(chart_id)
+        return guild, guild is not None and self.store.load(guild).key_hash is not None
 
     def _change(
         self, guild: str, actor: Actor, what: str, change: Callable[[Setup, datetime], Setup]

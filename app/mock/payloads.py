@@ -152,6 +152,14 @@ def option(name: str, value: Any, kind: int = protocol.STRING) -> dict[str, Any]
     return {"name": name, "type": kind, "value": value}
 
 
+def subcommand_data(
+    name: str, subcommand: str, options: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """A subcommand's `data` (`/coaches add name:alex`): the subcommand holds the options."""
+    chosen = {"name": subcommand, "type": protocol.SUB_COMMAND, "options": list(options)}
+    return {"id": COMMAND_ID, "name": name, "type": protocol.CHAT_INPUT, "options": [chosen]}
+
+
 def command_data(
     name: str,
     options: Iterable[dict[str, Any]] = (),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from app.storage.database import writer
 from app.storage.models import GuildSetup, GuildSetupChange
 from app.storage.reads import storage_errors
+from app.storage.rows import charts_t, plans_t
 
 setups_t: Table = GuildSetup.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
 changes_t: Table = GuildSetupChange.__table__  # type: ignore[attr-defined]  # SQLModel exposes __table__ untyped
@@ -81,6 +82,16 @@ class SetupStore:
                 select(setups_t.c.guild_id).where(setups_t.c.key_hash == key_hash)
             ).first()
         return None if found is None else str(found[0])
+
+    def guild_of_chart(self, chart_id: int) -> str | None:
+        """The guild of the plan a chart belongs to: its reads follow that guild's key."""
+        with storage_errors(), self.engine.connect() as connection:
+            found = connection.execute(
+                select(plans_t.c.guild_id)
+                .join(charts_t, charts_t.c.plan_id == plans_t.c.id)
+                .where(charts_t.c.id == chart_id)
+            ).first()
+        return None if found is None or found[0] is None else str(found[0])
 
     def replace(self, old: StoredSetup, new: StoredSetup, change: SetupChange) -> bool:
         """Store `new` if the guild's setup is still `old` (by version), with the change
