@@ -208,7 +208,9 @@ def api_base(services: Services) -> str:
 
 
 @contextlib.asynccontextmanager
-async def plan_card(services: Services, plan: Plan) -> AsyncIterator[Outgoing]:
+async def plan_card(
+    services: Services, plan: Plan, ping_role: str | None = None
+) -> AsyncIterator[Outgoing]:
     """The plan card with its archived charts uploaded as the message's own files, so no image
     depends on Discord's expiring links or on this service's address. Charts that cannot go
     (more than a message holds, too large, unreadable) are named on the card instead.
@@ -230,7 +232,12 @@ async def plan_card(services: Services, plan: Plan) -> AsyncIterator[Outgoing]:
             await opened.enter_async_context(services.charts.transfers.slot(plan.guild_id))
         files = await _open_charts(services, fitting, opened, why)
         yield plan_messages.plan_card(
-            plan, files, api_base(services), why=why, coaches=services.settings.coaches
+            plan,
+            files,
+            api_base(services),
+            why=why,
+            coaches=services.settings.coaches,
+            ping_role=ping_role,
         )
 
 
@@ -276,9 +283,11 @@ async def _open_charts(
     return files
 
 
-def text_only_card(services: Services, plan: Plan) -> dict[str, Any]:
+def text_only_card(services: Services, plan: Plan, ping_role: str | None = None) -> dict[str, Any]:
     """The card of a plan with no chart to upload, as an answer everyone sees."""
-    card = plan_messages.plan_card(plan, {}, api_base(services), coaches=services.settings.coaches)
+    card = plan_messages.plan_card(
+        plan, {}, api_base(services), coaches=services.settings.coaches, ping_role=ping_role
+    )
     return responses.message(card.data)
 
 

@@ -24,12 +24,15 @@ from tests.discord_edge import (
     AUTHOR,
     OTHER,
     Discord,
+    attachment,
     button_interaction,
     discord_app,
     ephemeral_text,
     fast_settings,
     guild_interaction,
+    png,
 )
+from tests.discord_edge import edited as edited_card
 
 MANAGER = {"id": "53908232506183690", "username": "admin", "global_name": "Admin"}
 MANAGE_SERVER = protocol.MANAGE_GUILD
@@ -279,3 +282,34 @@ def test_a_button_press_from_a_non_bound_member_deletes_nothing(discord: Discord
     plan_id = discord.post_plan(coach="alex")
     pressed = button_interaction(f"delete:yes:{plan_id}:1", user=OTHER)
     assert "Only Mason" in discord.send(pressed)["data"]["content"]
+
+
+# --- the ping role -------------------------------------------------------------------------------
+
+PING_ROLE = "539082325061836777"
+
+
+def test_a_new_plan_mentions_the_ping_role_alone_and_edits_ping_nobody(discord: Discord) -> None:
+    assert f"new plans mention: <@&{PING_ROLE}>" in setup(discord, ping_role=PING_ROLE)
+    posted = plan_answer(discord, "d", AUTHOR)["data"]
+    assert posted["allowed_mentions"] == {"parse": [], "roles": [PING_ROLE]}
+    assert posted["components"][0] == {"type": protocol.TEXT_DISPLAY, "content": f"<@&{PING_ROLE}>"}
+    edited = discord.command("edit", coach="d", text="Short below 940")["data"]
+    assert edited["allowed_mentions"] == {"parse": []}
+    assert f"<@&{PING_ROLE}>" not in str(edited["components"])
+
+    assert "new plans mention: none" in setup(discord, clear_ping_role=True)
+    again = plan_answer(discord, "i", AUTHOR)["data"]
+    assert again["allowed_mentions"] == {"parse": []}
+
+
+def test_a_plan_with_charts_mentions_the_ping_role_when_its_card_arrives(
+    discord: Discord,
+) -> None:
+    setup(discord, ping_role=PING_ROLE)
+    url = discord.fake.add_file("spy.png", png(256))
+    attachments = {"chart1": attachment(url, "spy.png", 256)}
+    deferred = discord.command("plan", coach="d", text="See chart", attachments=attachments)
+    assert deferred["type"] == protocol.DEFERRED_CHANNEL_MESSAGE
+    body, _ = edited_card(discord.fake)
+    assert body["allowed_mentions"] == {"parse": [], "roles": [PING_ROLE]}
