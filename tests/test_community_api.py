@@ -4,17 +4,28 @@ and a refusal names nothing of the guild; chart ids follow their plan's guild.""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
 from pydantic import SecretStr
 
+from app.client import create_async_client, create_client
+from app.community.service import CommunityService
 from app.discord import protocol
 from app.mock import payloads
+from app.plans.service import PlanService
+from app.records import Actor, Place
+from app.runtime.web import create_app
 from app.settings import Settings
+from app.storage.community import SetupStore
+from app.storage.database import make_engine, migrate
+from app.storage.repository import PlanRepository
+from tests.conftest import settings_in
 from tests.discord_edge import (
     AUTHOR,
     OTHER,
@@ -27,6 +38,7 @@ from tests.discord_edge import (
     guild_interaction,
     png,
 )
+from tests.live_server import live_server
 
 MANAGER = {"id": "53908232506183690", "username": "admin", "global_name": "Admin"}
 GUILD = payloads.GUILD
@@ -153,3 +165,36 @@ def test_the_deployment_key_reads_every_guild_and_a_guild_key_passes_it(keyed: D
     assert client.get(other_path, params=other, headers=bearer(key)).status_code == 401
     assert client.get(other_path, params=other, headers=bearer(DEPLOYMENT_KEY)).status_code == 200
     assert client.get("/metrics", headers=bearer(key)).status_code == 401  # the deployment's
+
+
+def test_the_client_reads_the_roster_and_names_state_keys_after_it(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    community = CommunityService(
+        SetupStore(engine), coaches=settings.coaches, timezone=settings.zone
+    )
+    manager = Actor(id=MANAGER["id"], name="admin")
+    community.add_coach(GUILD, manager, "Big-Al", OTHER["id"], None)
+    community.add_coach(GUILD, manager, "maria", OTHER["id"], None)
+    community.set_timezone(GUILD, manager, "Pacific/Kiritimati")
+    rules = PlanService(PlanRepository(engine), coaches=settings.coaches, timezone=settings.zone)
+    plans = community.plans_for(rules, community.setup(GUILD), posting=True)
+    author = Actor(id=OTHER["id"], name="al")
+    plans.post("big-al", plans.today(), "Long above 950", author, place=Place(GUILD))
+    with live_server(create_app(settings)) as base_url:
+        with create_client(api_base_url=base_url, guild_id=GUILD) as client:
+            roster = client.fetch_coaches()
+            state = client.agent_state()  # today in Kiritimati, as the guild says
+
+        async def read_async() -> dict[str, Any]:
+            async with create_async_client(api_base_url=base_url, guild_id=GUILD) as client:
+                return await client.agent_state()
+
+        assert asyncio.run(read_async()) == state
+    engine.dispose()
+    assert roster["source"] == "roster" and roster["timezone"] == "Pacific/Kiritimati"
+    assert [c["name"] for c in roster["coaches"]] == ["big-al", "maria"]
+    assert state["coach_big_al_plan"] == "Long above 950"
+    assert state["coach_maria_plan"].startswith("No plan from coach maria")
+    assert all(key.isidentifier() for key in state) and "coach_d_plan" not in state
