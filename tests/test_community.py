@@ -313,3 +313,16 @@ def test_a_plan_with_charts_mentions_the_ping_role_when_its_card_arrives(
     assert deferred["type"] == protocol.DEFERRED_CHANNEL_MESSAGE
     body, _ = edited_card(discord.fake)
     assert body["allowed_mentions"] == {"parse": [], "roles": [PING_ROLE]}
+
+
+def test_the_daily_quota_day_is_the_servers_day(settings: Settings, signer: SigningKey) -> None:
+    # 23:30 UTC on 2 January: Kiritimati's day (UTC+14) ends at 10:00 UTC on 3 January,
+    # New York's (the default) at 05:00 UTC.
+    now = datetime(2030, 1, 2, 23, 30, tzinfo=UTC)
+    limits = fast_settings(settings, member_plans_per_day=1)
+    with discord_app(limits, signer, now=lambda: now) as app:
+        setup(app, timezone="Pacific/Kiritimati")
+        assert plan_answer(app, "d", AUTHOR)["type"] == protocol.CHANNEL_MESSAGE
+        refused = ephemeral_text(plan_answer(app, "i", AUTHOR))
+    kiritimati_midnight = datetime(2030, 1, 3, 10, 0, tzinfo=UTC)
+    assert f"<t:{int(kiritimati_midnight.timestamp())}:R>" in refused
