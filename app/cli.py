@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
     send.add_argument("--user", default="trader", help="who sends it (default: trader)")
     send.add_argument("--moderator", action="store_true", help="the user may manage messages")
+    send.add_argument(
+        "--admin", action="store_true", help="the user may manage the server (/setup, /coaches)"
+    )
+    send.add_argument("--roles", help="the user's roles, NAME[,NAME] (role:@NAME names them)")
     send.add_argument("--url", help="the service (default: http://127.0.0.1:API_PORT)")
     answer = send.add_mutually_exclusive_group()
     answer.add_argument("--click", metavar="CUSTOM_ID", help="press a button")

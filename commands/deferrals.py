@@ -22,4 +22,6 @@ WHILE_WARMING: dict[str, Visibility | None] = {
     "plans": "ephemeral",
     "myplans": "ephemeral",
     "history": "ephemeral",
+    "coaches": "ephemeral",
+    "setup": "ephemeral",  # a new read key is shown to its maker only
 }

@@ -13,11 +13,13 @@ from typing import Any, BinaryIO
 import anyio
 
 from app.charts.store import size_of
+from app.community.roster import Setup
 from app.discord import plan_messages, protocol, responses
 from app.discord.components import Outgoing, Upload
 from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
 from app.plans.levels import GivenLevels
+from app.plans.service import PlanService
 from app.records import Chart, Plan
 from app.runtime.services import Services
 from app.settings import Settings
@@ -77,13 +79,40 @@ def slash_command(name: str, description: str, options: list[dict[str, Any]]) ->
 
 
 def coach_option(settings: Settings, description: str) -> dict[str, Any]:
+    """Autocomplete rather than fixed choices: each server may have its own roster
+    (app/community), and one definition serves every server."""
     return {
         "type": protocol.STRING,
         "name": "coach",
         "description": description,
         "required": True,
-        "choices": [{"name": coach, "value": coach} for coach in settings.coaches],
+        "max_length": 32,
+        "autocomplete": True,
     }
+
+
+async def guild_plans(
+    interaction: Interaction, services: Services, *, posting: bool = False
+) -> tuple[PlanService, Setup]:
+    """The plan rules as the caller's server sees them (its roster and time zone)."""
+    return await services.guild(interaction.guild, posting=posting)
+
+
+def bound(setup: Setup, coach: str, interaction: Interaction) -> bool:
+    """Whether the caller is bound to the coach on the server's roster."""
+    return setup.bound(coach, interaction.user.id, interaction.roles)
+
+
+async def coach_choices(interaction: Interaction, services: Services) -> Reply:
+    """Autocomplete of `coach`: the server's roster (or COACHES) starting with what was typed;
+    of `date`: dates with a plan."""
+    focused = interaction.focused
+    if focused is not None and focused[0] == "date":
+        return await date_choices(interaction, services)
+    typed = (focused[1] if focused else "").strip().lower()
+    plans, _ = await guild_plans(interaction, services, posting=True)
+    names = [name for name in plans.coaches if name.startswith(typed)]
+    return Reply(responses.choices([(name, name) for name in names[: protocol.CHOICES_MAX]]))
 
 
 def date_option(description: str, *, autocomplete: bool) -> dict[str, Any]:
@@ -179,7 +208,9 @@ def api_base(services: Services) -> str:
 
 
 @contextlib.asynccontextmanager
-async def plan_card(services: Services, plan: Plan) -> AsyncIterator[Outgoing]:
+async def plan_card(
+    services: Services, plan: Plan, ping_role: str | None = None
+) -> AsyncIterator[Outgoing]:
     """The plan card with its archived charts uploaded as the message's own files, so no image
     depends on Discord's expiring links or on this service's address. Charts that cannot go
     (more than a message holds, too large, unreadable) are named on the card instead.
@@ -201,7 +232,12 @@ async def plan_card(services: Services, plan: Plan) -> AsyncIterator[Outgoing]:
             await opened.enter_async_context(services.charts.transfers.slot(plan.guild_id))
         files = await _open_charts(services, fitting, opened, why)
         yield plan_messages.plan_card(
-            plan, files, api_base(services), why=why, coaches=services.settings.coaches
+            plan,
+            files,
+            api_base(services),
+            why=why,
+            coaches=services.settings.coaches,
+            ping_role=ping_role,
         )
 
 
@@ -247,9 +283,11 @@ async def _open_charts(
     return files
 
 
-def text_only_card(services: Services, plan: Plan) -> dict[str, Any]:
+def text_only_card(services: Services, plan: Plan, ping_role: str | None = None) -> dict[str, Any]:
     """The card of a plan with no chart to upload, as an answer everyone sees."""
-    card = plan_messages.plan_card(plan, {}, api_base(services), coaches=services.settings.coaches)
+    card = plan_messages.plan_card(
+        plan, {}, api_base(services), coaches=services.settings.coaches, ping_role=ping_role
+    )
     return responses.message(card.data)
 
 
@@ -267,14 +305,17 @@ async def history_date_choices(interaction: Interaction, services: Services) -> 
 
 async def _date_choices(interaction: Interaction, services: Services, *, deleted: bool) -> Reply:
     focused = interaction.focused
+    if focused is not None and focused[0] == "coach":
+        return await coach_choices(interaction, services)
     if focused is None or focused[0] != "date":
         return Reply(responses.choices([]))
+    plans, _ = await guild_plans(interaction, services)
     try:
-        coach = services.plans.coach(interaction.string("coach"))
+        coach = plans.coach(interaction.string("coach"))
     except PlanError:
         return Reply(responses.choices([]))
     days = await services.read(
-        functools.partial(services.plans.dates_with_plans, deleted=deleted),
+        functools.partial(plans.dates_with_plans, deleted=deleted),
         interaction.guild,
         coach,
         focused[1],

@@ -18,9 +18,11 @@ from commands.definitions import (
     PLAN_ID,
     VERSION,
     Command,
+    bound,
+    coach_choices,
     coach_option,
-    date_choices,
     date_option,
+    guild_plans,
     parse_custom_id,
     slash_command,
 )
@@ -38,17 +40,19 @@ def command(settings: Settings) -> Command:
             date_option("The plan's date (default: today)", autocomplete=True),
         ],
     )
-    return Command(definition, run, autocomplete=date_choices, components={PREFIX: press})
+    return Command(definition, run, autocomplete=coach_choices, components={PREFIX: press})
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
+    plans, setup = await guild_plans(interaction, services)
     plan = await services.read(
-        services.plans.deletable,
+        plans.deletable,
         interaction.guild,
         interaction.string("coach"),
         interaction.string("date"),
         interaction.user,
         interaction.moderator,
+        lambda coach: bound(setup, coach, interaction),
     )
     question = (
         f"Delete coach {plan.coach}'s plan for {plan.date.isoformat()}, posted by {plan.author} "
@@ -77,17 +81,22 @@ async def press(interaction: Interaction, services: Services) -> Reply:
                 "Run /delete yourself if you mean to."
             )
         )
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     what = f"coach {plan.coach}'s plan for {plan.date.isoformat()}"
     if not confirm:
         return Reply(responses.update(f"Nothing was deleted: {what} stays as it is."))
     if plan.is_deleted:
         return Reply(responses.update(f"Nothing more to do: {what} was already deleted."))
+
     # Who may delete is the plan service's rule, checked on the plan as it is when deleting.
+    def may(coach: str) -> bool:
+        return bound(setup, coach, interaction)
+
     delete = functools.partial(
         plans.delete,
         moderator=interaction.moderator,
+        bound=may,
         expected_version=version,
         plan_id=plan_id,
         once=interaction.once,

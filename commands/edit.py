@@ -23,12 +23,14 @@ from commands.definitions import (
     PLAN_ID,
     VERSION,
     Command,
+    bound,
     chart_names,
     chart_options,
+    coach_choices,
     coach_option,
-    date_choices,
     date_option,
     given_levels,
+    guild_plans,
     level_options,
     parse_custom_id,
     slash_command,
@@ -61,15 +63,19 @@ def command(settings: Settings) -> Command:
     return Command(
         definition,
         run,
-        autocomplete=date_choices,
+        autocomplete=coach_choices,
         modals={MODAL_PREFIX: submit},
     )
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
     # The options as typed: the plan service checks them (app/plans/service.py).
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     coach, day = interaction.string("coach"), interaction.string("date")
+
+    def may(coach: str) -> bool:
+        return bound(setup, coach, interaction)
+
     text = interaction.string("text")
     given = given_levels(interaction)
     new_charts = charts.accept(
@@ -77,10 +83,15 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     )
     user = interaction.user
     if text is None and not new_charts and not given.any():
-        current = await services.read(plans.editable, interaction.guild, coach, day, user)
+        current = await services.read(plans.editable, interaction.guild, coach, day, user, may)
         return Reply(_editor(current))
     edit = functools.partial(
-        plans.edit, text=text, charts=new_charts, levels=given, once=interaction.once
+        plans.edit,
+        text=text,
+        charts=new_charts,
+        levels=given,
+        once=interaction.once,
+        bound=may,
     )
     edited = await services.write(edit, interaction.guild, coach, day, user)
     return plan_command.answer(interaction, services, edited)
@@ -100,7 +111,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         targets=_filled(interaction.modal_value("targets")),
         whole=True,
     )
-    plans = services.plans
+    plans, setup = await guild_plans(interaction, services)
     plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
     try:
         if plan.is_deleted:
@@ -115,6 +126,7 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
             expected_version=version,
             plan_id=plan_id,
             once=interaction.once,
+            bound=lambda coach: bound(setup, coach, interaction),
         )
         edited = await services.write(
             edit, interaction.guild, plan.coach, plan.date, interaction.user

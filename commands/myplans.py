@@ -6,7 +6,7 @@ from app.discord import plan_messages, responses
 from app.discord.interaction import Interaction, Reply
 from app.runtime.services import Services
 from app.settings import Settings
-from commands.definitions import Command, api_base, date_option, slash_command
+from commands.definitions import Command, api_base, date_option, guild_plans, slash_command
 
 
 def command(settings: Settings) -> Command:
@@ -20,8 +20,9 @@ def command(settings: Settings) -> Command:
 
 async def run(interaction: Interaction, services: Services) -> Reply:
     user = interaction.user
-    day = services.plans.day(interaction.string("date"))
-    found = await services.read(services.plans.list_by_author, interaction.guild, user.id, day)
+    plans, _ = await guild_plans(interaction, services)
+    day = plans.day(interaction.string("date"))
+    found = await services.read(plans.list_by_author, interaction.guild, user.id, day)
     if not found:
         return Reply(
             responses.ephemeral(

@@ -13,6 +13,7 @@ import functools
 import logging
 
 from app.charts import attachments as charts
+from app.community import roster
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
 from app.plans.service import MAX_TEXT
@@ -23,9 +24,11 @@ from commands.definitions import (
     Command,
     chart_names,
     chart_options,
+    coach_choices,
     coach_option,
     date_option,
     given_levels,
+    guild_plans,
     level_options,
     plan_card,
     slash_command,
@@ -50,24 +53,31 @@ def command(settings: Settings) -> Command:
             *chart_options(settings),
         ],
     )
-    return Command(definition, run)
+    return Command(definition, run, autocomplete=coach_choices)
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
     # The options as typed: the plan service checks them (app/plans/service.py).
+    plans, setup = await guild_plans(interaction, services, posting=True)
+
+    def may_post(coach: str) -> None:
+        roster.check_may_post(setup, coach, interaction.user.id, interaction.roles)
+
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings
     )
     post = functools.partial(
-        services.plans.post,
+        plans.post,
         place=interaction.place,
         charts=new_charts,
         levels=given_levels(interaction),
         once=interaction.once,
+        may_post=may_post,
     )
     coach, day, text = (interaction.string(name) for name in ("coach", "date", "text"))
     plan = await services.write(post, coach, day, text, interaction.user)
-    return answer(interaction, services, plan)
+    # Only a new plan mentions the server's ping role; edits and every other answer ping nobody.
+    return answer(interaction, services, plan, ping_role=setup.ping_role)
 
 
 def _pending(plan: Plan) -> list[Chart]:
@@ -75,18 +85,22 @@ def _pending(plan: Plan) -> list[Chart]:
     return [c for c in plan.charts if not c.stored_path and not c.failed_reason]
 
 
-def answer(interaction: Interaction, services: Services, plan: Plan) -> Reply:
+def answer(
+    interaction: Interaction, services: Services, plan: Plan, *, ping_role: str | None = None
+) -> Reply:
     """The plan shown publicly: at once when it has no chart to upload, else deferred while
     its charts are archived and read back for the upload."""
     if all(chart.failed_reason for chart in plan.charts):
-        return Reply(text_only_card(services, plan))
+        return Reply(text_only_card(services, plan, ping_role))
     return Reply(
         responses.deferred(),
-        later=functools.partial(_archive_then_show, interaction, services, plan),
+        later=functools.partial(_archive_then_show, interaction, services, plan, ping_role),
     )
 
 
-async def _archive_then_show(interaction: Interaction, services: Services, plan: Plan) -> None:
+async def _archive_then_show(
+    interaction: Interaction, services: Services, plan: Plan, ping_role: str | None
+) -> None:
     # Runs after the deferral went out (a response background task): Discord answers 404 to an
     # edit of an answer it has not seen yet. archive_now ends within one download deadline, so
     # the "thinking…" answer is always replaced, whatever the charts' sources do.
@@ -99,7 +113,9 @@ async def _archive_then_show(interaction: Interaction, services: Services, plan:
         except Exception:
             # The plan is saved either way; the card names the charts it cannot show.
             log.exception("archiving the charts of plan %s failed", plan.id)
-        async with plan_card(services, plan) as card:  # the charts stream from their files
+        async with plan_card(
+            services, plan, ping_role
+        ) as card:  # the charts stream from their files
             await services.webhook.edit_original(
                 interaction.application_id, interaction.token, card.data, card.files
             )

@@ -6,7 +6,7 @@ from app.discord import plan_messages, responses
 from app.discord.interaction import Interaction, Reply
 from app.runtime.services import Services
 from app.settings import Settings
-from commands.definitions import Command, api_base, date_option, slash_command
+from commands.definitions import Command, api_base, date_option, guild_plans, slash_command
 
 
 def command(settings: Settings) -> Command:
@@ -19,12 +19,13 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    day = services.plans.day(interaction.string("date"))
-    found = await services.read(services.plans.list_by_date, interaction.guild, day)
+    plans, _ = await guild_plans(interaction, services)
+    day = plans.day(interaction.string("date"))
+    found = await services.read(plans.list_by_date, interaction.guild, day)
     if not found:
         return Reply(
             responses.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
         )
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
-    coaches = services.settings.coaches
+    coaches = plans.coaches
     return Reply(plan_messages.plan_list(f"Plans for {day.isoformat()}", found, pointer, coaches))

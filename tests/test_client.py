@@ -178,7 +178,8 @@ def test_the_async_client_reads_the_same_answers(seeded: Seeded) -> None:
         assert state == client.agent_state()
     assert missing is None
     assert health["status"] == "healthy"  # type: ignore[index]
-    assert misses == 4  # agent_state reuses the cached list of all plans
+    # agent_state reuses the cached list of all plans; it asks for the guild's roster once.
+    assert misses == 5
 
 
 def test_the_api_key_is_sent_when_the_service_needs_one(tmp_path: Path) -> None:

@@ -8,7 +8,10 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from nacl.signing import SigningKey
 
+from app.discord import protocol
+from app.mock import payloads
 from app.settings import Settings
 from commands.deferrals import WHILE_WARMING
 from commands.registry import registry
@@ -19,7 +22,10 @@ from tests.discord_edge import (
     Discord,
     card_text,
     components,
+    discord_app,
     ephemeral_text,
+    fast_settings,
+    guild_interaction,
     texts,
 )
 from tests.discord_schema import check_commands
@@ -37,12 +43,14 @@ def test_definitions_obey_discords_rules(settings: Settings, charts: int) -> Non
     wanted = registry(settings.model_copy(update={"max_chart_attachments": charts})).to_discord()
     check_commands(wanted)
     assert sorted(c["name"] for c in wanted) == [
+        "coaches",
         "delete",
         "edit",
         "history",
         "myplans",
         "plan",
         "plans",
+        "setup",
     ]
     for command in wanted:
         assert re.fullmatch(r"[a-z0-9_-]{1,32}", command["name"])
@@ -65,11 +73,14 @@ def test_definitions_obey_discords_rules(settings: Settings, charts: int) -> Non
         assert all(by_name[name][f"chart{n}"]["type"] == 11 for n in range(1, shown + 1))
         assert {"ticker", "bias", "entry", "stop", "targets"} <= set(by_name[name])
     for name in ("plan", "edit", "delete", "history"):
+        # Each server may have its own roster: the coach is offered by autocomplete.
         coach = by_name[name]["coach"]
-        assert coach["required"] and [c["value"] for c in coach["choices"]] == ["d", "i", "s", "n"]
+        assert coach["required"] and coach["autocomplete"] is True and "choices" not in coach
     for name in ("edit", "delete", "history"):
         assert by_name[name]["date"]["autocomplete"] is True
     assert by_name["plan"]["text"]["required"] and by_name["plan"]["text"]["max_length"] == 4000
+    managed = {c["name"]: c.get("default_member_permissions") for c in wanted}
+    assert managed == {name: "32" if name in ("coaches", "setup") else None for name in managed}
 
 
 def test_every_command_says_how_it_waits_for_a_start_from_zero(settings: Settings) -> None:
@@ -78,10 +89,13 @@ def test_every_command_says_how_it_waits_for_a_start_from_zero(settings: Setting
     assert set(WHILE_WARMING) == set(registry(settings).commands)
 
 
-def test_coach_choices_follow_the_coaches_setting(settings: Settings) -> None:
-    wanted = registry(settings.model_copy(update={"coaches": ["alpha", "beta"]})).to_discord()
-    plan = next(c for c in wanted if c["name"] == "plan")
-    assert [c["value"] for c in plan["options"][0]["choices"]] == ["alpha", "beta"]
+def test_coach_autocomplete_offers_the_coaches_setting_without_a_roster(
+    settings: Settings, signer: SigningKey
+) -> None:
+    with discord_app(fast_settings(settings, coaches=["alpha", "beta"]), signer) as app:
+        data = payloads.autocomplete_data("plan", [], ("coach", "a"))
+        answer = app.send(guild_interaction(protocol.AUTOCOMPLETE, data))
+    assert [c["value"] for c in answer["data"]["choices"]] == ["alpha"]
 
 
 # --- /plan ---------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ READ_PATHS = {
     "/api/coach-plans/all",
     "/api/coach-plans/history",
     "/api/coach-plans/by-ticker",
+    "/api/coach-plans/coaches",
     "/charts/{chart_id}",
 }
 

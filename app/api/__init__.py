@@ -52,6 +52,7 @@ routes: list[Route] = [
     *_with_twin("/api/coach-plans/all", _lazy("reads", "plans_of_day")),
     *_with_twin("/api/coach-plans/history", _lazy("reads", "history")),
     *_with_twin("/api/coach-plans/by-ticker", _lazy("reads", "by_ticker")),
+    *_with_twin("/api/coach-plans/coaches", _lazy("reads", "coaches")),
     Route("/charts/{chart_id}", _lazy("charts", "chart"), methods=["GET"]),
     Route("/", _lazy("status", "index"), methods=["GET"]),
     Route("/health", _lazy("status", "health"), methods=["GET"]),

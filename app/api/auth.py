@@ -10,13 +10,25 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.errors import error_response
+from app.community.roster import KEY_PREFIX
 
 # Everything else (/, /health, /interactions, /openapi.json) stays open: Discord signs its own
 # calls, and health checks and API discovery must work without a secret (/health then says only
 # up or down: holds_key).
 PROTECTED_PREFIXES = ("/api", "/charts", "/metrics")
 
+# Set in a protected request's scope: EVERY guild (API_KEY), or a guild read key for the read to
+# look up (app/api/access.py); absent: no key at all.
+READER = "coach_plans.reader"
+EVERY = "every"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="coach-plans"'}
+_GUILD_KEY = KEY_PREFIX.encode()
+
+
+def _reads_guilds(path: str) -> bool:
+    """Plans and charts belong to a guild, so its read key reads them; /metrics is the
+    deployment's."""
+    return path.startswith(("/api/", "/charts/"))
 
 
 def is_protected(path: str) -> bool:
@@ -34,11 +46,20 @@ class ApiKeyMiddleware:
         self.expected = None if api_key is None else api_key.get_secret_value().encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.expected is None or scope["type"] != "http" or not is_protected(scope["path"]):
+        if scope["type"] != "http" or not is_protected(scope["path"]):
             await self.app(scope, receive, send)
             return
         given = _bearer_token(scope)
-        if given is not None and _same(given, self.expected):
+        if given is not None and self.expected is not None and _same(given, self.expected):
+            scope[READER] = EVERY
+            await self.app(scope, receive, send)
+            return
+        if given is not None and given.startswith(_GUILD_KEY) and _reads_guilds(scope["path"]):
+            # A guild's own read key: the read looks it up and reads that guild alone.
+            scope[READER] = given.decode("ascii", "replace")
+            await self.app(scope, receive, send)
+            return
+        if self.expected is None:  # no API_KEY: guilds without their own key are read freely
             await self.app(scope, receive, send)
             return
         message = (

@@ -21,6 +21,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from app.api import access
 from app.api.errors import error_response
 from app.charts.store import StoreError, digest_of, size_of
 from app.runtime.services import services_for
@@ -43,11 +44,17 @@ async def chart(request: Request) -> Response:
         return error_response(
             request, 404, f"There is no chart {raw[:40]!r}.", "chart_not_found", _NO_STORE
         )
+    # The chart's guild decides who reads it: walking ids reads nothing of a keyed guild.
+    guild, guild_keyed = await services.read(services.community.chart_guild, chart_id)
+    if guild is not None:
+        if access.guild_key(request) is not None:
+            await access.key_guild(request, services, guild)
+        access.check(request, guild_keyed)
     found = await services.read(services.plans.chart, chart_id)
     name = found.stored_path
     if name and (digest := digest_of(name)) is not None:
         etag = f'"{digest}"'
-        keyed = services.settings.api_key is not None
+        keyed = services.settings.api_key is not None or guild_keyed
         headers = {"ETag": etag, "Cache-Control": _CACHE_PRIVATE if keyed else _CACHE_FOREVER}
         if _matches(request.headers.get("if-none-match", ""), etag):
             return Response(status_code=304, headers=headers)

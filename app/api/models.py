@@ -130,6 +130,23 @@ class History(_Body):
     )
 
 
+class RosterCoach(_Body):
+    """A coach of the guild and who posts as it."""
+
+    name: str
+    members: list[str] = Field(description="User ids bound to the coach (empty for defaults).")
+    roles: list[str] = Field(description="Role ids bound to the coach (empty for defaults).")
+
+
+class Roster(_Body):
+    """A guild's coaches (its roster, or the default COACHES) and its time zone."""
+
+    guild_id: str | None
+    timezone: str = Field(description="IANA zone deciding the guild's today.")
+    source: Literal["roster", "default"]
+    coaches: list[RosterCoach]
+
+
 class Error(_Body):
     """Every error answer."""
 

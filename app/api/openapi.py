@@ -119,6 +119,18 @@ _PATHS: dict[str, dict[str, JSON]] = {
             },
         }
     },
+    "/api/coach-plans/coaches": {
+        "get": {
+            "operationId": "listCoaches",
+            "summary": "The guild's coaches (its roster, or the default COACHES) and its time "
+            "zone.",
+            "parameters": [GUILD],
+            "responses": {
+                "200": _ok("The coaches and the time zone.", models.Roster),
+                **_READ_ERRORS,
+            },
+        }
+    },
     "/api/coach-plans/history": {
         "get": {
             "operationId": "getHistory",

@@ -22,7 +22,8 @@ def _query(name: str, description: str, schema: JSON, *, required: bool = False)
 
 COACH = _query(
     "coach",
-    "The coach's name, one of COACHES.",
+    "The coach's name: one of the guild's coaches (GET /api/coach-plans/coaches). The enum "
+    "lists COACHES, the coaches of a guild without a roster of its own.",
     {"type": "string"},  # the enum is filled in from the settings
     required=True,
 )

@@ -14,11 +14,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.api import models
+from app.api import access, models
 from app.api.models import answer
 from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
-from app.plans.service import HISTORY_PAGE
+from app.plans.service import HISTORY_PAGE, PlanService
 from app.records import NO_LEVELS, HistoryEntry, Plan
 from app.runtime.services import Services, services_for
 
@@ -31,13 +31,11 @@ async def plan(request: Request) -> Response:
     """One plan by coach and date; with `as_of`, the text as it stood at that instant."""
     params = _params(request, ("coach", "date", "as_of", "guild"), required="coach")
     services = await services_for(request)
-    plans = services.plans
-    # Validating coach and date needs no database, so it stays on the event loop.
+    guild, plans = await _reading(request, params, services)
     coach = plans.coach(params["coach"])
     day = plans.day(params.get("date"))
     as_of = params.get("as_of")
     instant = None if as_of is None else parse_instant(as_of)
-    guild = await _guild(params, services)
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
     if instant is None:
@@ -51,9 +49,9 @@ async def plans_of_day(request: Request) -> Response:
     """Every coach's plan for one date, ordered by coach."""
     params = _params(request, ("date", "guild"))
     services = await services_for(request)
-    day = services.plans.day(params.get("date"))
-    guild = await _guild(params, services)
-    found = [] if guild is None else await services.read(services.plans.list_by_date, guild, day)
+    guild, plans = await _reading(request, params, services)
+    day = plans.day(params.get("date"))
+    found = [] if guild is None else await services.read(plans.list_by_date, guild, day)
     base = _base_url(request, services)
     # One validation of the whole list: pydantic-core walks the nested dicts faster than a model
     # built per plan and per chart.
@@ -65,12 +63,11 @@ async def by_ticker(request: Request) -> Response:
     """The plans of a date whose levels name a ticker; with `as_of`, as they stood then."""
     params = _params(request, ("ticker", "date", "as_of", "guild"), required="ticker")
     services = await services_for(request)
-    plans = services.plans
+    guild, plans = await _reading(request, params, services)
     day = plans.day(params.get("date"))
     as_of = params.get("as_of")
     instant = None if as_of is None else parse_instant(as_of)
     ticker = plans.ticker(params["ticker"])
-    guild = await _guild(params, services)
     found = (
         [] if guild is None else await services.read(plans.by_ticker, guild, ticker, day, instant)
     )
@@ -89,17 +86,15 @@ async def history(request: Request) -> Response:
     without a live plan, the last deleted one's, with who deleted it, when, and its text then."""
     params = _params(request, ("coach", "date", "guild", "limit", "before"), required="coach")
     services = await services_for(request)
-    coach = services.plans.coach(params["coach"])
-    day = services.plans.day(params.get("date"))
+    guild, plans = await _reading(request, params, services)
+    coach = plans.coach(params["coach"])
+    day = plans.day(params.get("date"))
     limit = _limit(params.get("limit"))
     before = params.get("before")
     instant = None if before is None else parse_instant(before, "before")
-    guild = await _guild(params, services)
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    current, entries = await services.read(
-        services.plans.history, guild, coach, day, limit, instant
-    )
+    current, entries = await services.read(plans.history, guild, coach, day, limit, instant)
     body = {
         "coach": current.coach,
         "date": current.date,
@@ -185,6 +180,39 @@ def _limit(value: str | None) -> int:
             400, f"limit {value[:20]!r} is not a whole number from 1 to {HISTORY_LIMIT_MAX}."
         )
     return int(value)
+
+
+async def _reading(
+    request: Request, params: dict[str, str], services: Services
+) -> tuple[str | None, PlanService]:
+    """The guild a read is about (a guild read key's own, else as _guild says) and the plan
+    rules as that guild sees them: its coaches and its today. Refused with 401 when the guild
+    has a read key and the request carries neither it nor API_KEY."""
+    guild = await access.key_guild(request, services, params.get("guild"))
+    if guild is None:
+        guild = await _guild(params, services)
+    return guild, await access.rules_for(request, services, guild)
+
+
+async def coaches(request: Request) -> Response:
+    """The guild's coaches (its roster, or COACHES) and its time zone."""
+    params = _params(request, ("guild",))
+    services = await services_for(request)
+    guild, plans = await _reading(request, params, services)
+    setup = None if guild is None else await services.read(services.community.setup, guild)
+    listed = [{"name": name, "members": [], "roles": []} for name in services.settings.coaches]
+    if setup is not None and setup.has_roster:
+        listed = [
+            {"name": c.name, "members": list(c.members), "roles": list(c.roles)}
+            for c in setup.coaches
+        ]
+    body = {
+        "guild_id": guild,
+        "timezone": plans.timezone.key,
+        "source": "roster" if setup is not None and setup.has_roster else "default",
+        "coaches": listed,
+    }
+    return answer(models.Roster.model_validate(body))
 
 
 async def _guild(params: dict[str, str], services: Services) -> str | None:

@@ -11,7 +11,7 @@ import httpx
 
 from app.client.cache import MISSING
 from app.client.core import Call, ClientCore, DateLike
-from app.client.errors import ServiceUnavailable
+from app.client.errors import ApiError, ServiceUnavailable
 
 
 class CoachPlansClient:
@@ -49,14 +49,27 @@ class CoachPlansClient:
         who deleted it, when, and its last text. None when there is no plan, live or deleted."""
         return self._fetch(self._core.history_call(coach, date))  # type: ignore[return-value]  # the call kind fixes the shape
 
+    def fetch_coaches(self) -> dict[str, Any]:
+        """The guild's coaches (its roster, or the defaults) and its time zone: the JSON of
+        /api/coach-plans/coaches."""
+        return self._fetch(self._core.coaches_call())  # type: ignore[return-value]  # the call kind fixes the shape
+
     def agent_state(self, date: DateLike = None) -> dict[str, Any]:
-        """`coach_<x>_plan`, `coach_<x>_charts` and `coach_<x>_levels` for every coach."""
-        day = self._core.day(date)
+        """`coach_<x>_plan`, `coach_<x>_charts` and `coach_<x>_levels` for every coach of the
+        guild, <x> its name made a Python identifier."""
+        unreachable = "the Coach Plans service could not be reached"
+        try:
+            roster: dict[str, Any] | None = self.fetch_coaches()
+        except ServiceUnavailable:  # once: a second read would wait out a second deadline
+            return self._core.agent_state(self._core.day(date), [], unreachable)
+        except ApiError:  # a service older than rosters: COACHES
+            roster = None
+        day = self._core.state_day(date, roster)
         try:
             plans, reason = self.fetch_all_coach_plans(day), None
         except ServiceUnavailable:
-            plans, reason = [], "the Coach Plans service could not be reached"
-        return self._core.agent_state(day, plans, reason)
+            plans, reason = [], unreachable
+        return self._core.agent_state(day, plans, reason, roster)
 
     def check_health(self) -> dict[str, Any]:
         """The service's /health answer; one try, so it says how things are right now."""

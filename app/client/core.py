@@ -8,12 +8,14 @@ so both behave the same by construction.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -26,6 +28,15 @@ from app.client.cache import MISSING, AnswerCache
 from app.client.config import ClientConfig
 from app.client.errors import InvalidRequest, ServiceUnavailable
 from app.retry import Again, Backoff, GaveUp, Retry, RetryTime, is_transient
+
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
+
+
+def identifier(name: str) -> str:
+    """A coach name as it can stand in a Python identifier (`coach_<it>_plan`): a roster's
+    names hold letters, digits, - and _, so `-` becomes `_`; anything else too."""
+    return _NOT_IDENTIFIER.sub("_", name.strip().lower())
+
 
 DateLike = date | str | None
 
@@ -177,6 +188,19 @@ class ClientCore:
         params = self._query(coach=name, date=when)
         return Call(("history", name, when), "/api/coach-plans/history", params, "history")
 
+    def coaches_call(self) -> Call:
+        return Call(("coaches",), "/api/coach-plans/coaches", self._query(), "coaches")
+
+    def state_day(self, value: DateLike, roster: dict[str, Any] | None) -> date:
+        """The state's date: as given, else today in the guild's time zone (from its roster
+        answer), else in TIMEZONE."""
+        if value is None and roster is not None:
+            try:
+                return self._clock().astimezone(ZoneInfo(str(roster["timezone"]))).date()
+            except (KeyError, ValueError, ZoneInfoNotFoundError):
+                pass
+        return self.day(value)
+
     def _query(self, **params: str) -> dict[str, str]:
         # One client reads one guild, so the cache keys need not name it.
         if self.config.guild_id is not None:
@@ -276,25 +300,34 @@ class ClientCore:
     # --- shapes for callers -------------------------------------------------------------------
 
     def agent_state(
-        self, day: date, plans: list[dict[str, Any]], reason: str | None
+        self,
+        day: date,
+        plans: list[dict[str, Any]],
+        reason: str | None,
+        roster: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """TradingAgents state keys for every coach: `coach_<x>_plan`, `coach_<x>_charts` and
-        `coach_<x>_levels` (the plan's levels, or None)."""
+        """TradingAgents state keys for every coach of the guild (its roster, when the service
+        gave it, else COACHES): `coach_<x>_plan`, `coach_<x>_charts` and `coach_<x>_levels`
+        (the plan's levels, or None), <x> the coach's name made a Python identifier."""
         by_coach = {plan["coach"]: plan for plan in plans}
-        coaches = list(self.config.coaches or defaults.COACHES)
+        if roster is not None:
+            coaches = [str(coach["name"]) for coach in roster.get("coaches", [])]
+        else:
+            coaches = list(self.config.coaches or defaults.COACHES)
         coaches += [name for name in by_coach if name not in coaches]
         state: dict[str, Any] = {}
         for name in coaches:
             plan = by_coach.get(name)
+            key = identifier(name)
             if plan is not None:
-                state[f"coach_{name}_plan"] = plan["plan"]
-                state[f"coach_{name}_charts"] = [chart["url"] for chart in plan["charts"]]
-                state[f"coach_{name}_levels"] = plan.get("levels")
+                state[f"coach_{key}_plan"] = plan["plan"]
+                state[f"coach_{key}_charts"] = [chart["url"] for chart in plan["charts"]]
+                state[f"coach_{key}_levels"] = plan.get("levels")
             else:
                 why = f": {reason}" if reason else ""
-                state[f"coach_{name}_plan"] = f"No plan from coach {name} for {day}{why}."
-                state[f"coach_{name}_charts"] = []
-                state[f"coach_{name}_levels"] = None
+                state[f"coach_{key}_plan"] = f"No plan from coach {name} for {day}{why}."
+                state[f"coach_{key}_charts"] = []
+                state[f"coach_{key}_levels"] = None
         return state
 
     def metrics(self, response: httpx.Response | None, failure: Exception | None) -> dict[str, Any]:

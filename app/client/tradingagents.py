@@ -6,9 +6,9 @@
     # `tool` is the LangChain tool of the same name, for an agent's tool node.
 
 `get_coach_plans(ticker, curr_date)` reads the plans whose levels name the ticker as they stood
-at the end of `curr_date` in TIMEZONE (or now, if that is still to come), so a backtest never
-sees an edit made later. Its category `coach_plans` is optional: when the service cannot be
-reached, TradingAgents answers `DATA_UNAVAILABLE: …` instead of stopping the run, within
+at the end of `curr_date` in the guild's time zone (or now, if that is still to come), so a
+backtest never sees an edit made later. Its category `coach_plans` is optional: when the service
+cannot be reached, TradingAgents answers `DATA_UNAVAILABLE: …` instead of stopping the run, within
 CONNECTION_TIMEOUT plus GRACE_SECONDS (an agent waits on it).
 
 TradingAgents and LangChain are imported by `register()`, not by importing this module.
@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app import defaults
 from app.client import create_client
@@ -78,10 +79,20 @@ def register(
     return _tool(interface.route_to_vendor)
 
 
+def guild_zone(client: CoachPlansClient) -> ZoneInfo:
+    """The guild's own time zone (`/setup timezone`), as the service says it (the client caches
+    the answer); the client's TIMEZONE when the service is older than rosters. A service that
+    cannot be reached fails here, within one read's deadline."""
+    try:
+        return ZoneInfo(str(client.fetch_coaches()["timezone"]))
+    except (ApiError, KeyError, ValueError, ZoneInfoNotFoundError):
+        return client.timezone
+
+
 def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
     """The plans naming `ticker` as they stood at the end of `curr_date`, for an LLM to read."""
     day = date.fromisoformat(curr_date.strip()[:10])
-    zone = client.timezone
+    zone = guild_zone(client)
     end_of_day = datetime.combine(day + timedelta(days=1), time(), zone) - timedelta.resolution
     now = datetime.now(zone)  # once: the read and the header name the same instant
     # A day not over yet is read as it is now: the live read (one query, and cached by the

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app import text_rules
-from app.discord.protocol import ADMINISTRATOR, CHANNEL_NAME_MAX, MANAGE_MESSAGES
+from app.discord.protocol import (
+    ADMINISTRATOR,
+    CHANNEL_NAME_MAX,
+    MANAGE_GUILD,
+    MANAGE_MESSAGES,
+    SUB_COMMAND,
+)
 from app.errors import PlanError
 from app.records import Actor, Place
 
@@ -116,14 +122,39 @@ class Interaction:
             raise BadInteraction("Coach Plans works inside a server's channels, not in DMs.")
         return self.guild_id
 
-    @property
-    def moderator(self) -> bool:
-        """Manage Messages (or Administrator) in this channel, as Discord computed it.
+    def _permitted(self, bit: int) -> bool:
+        """`bit` (or Administrator) in this channel, as Discord computed it.
 
         Only Discord's own form counts: int() would read "-1" as every bit set."""
         permissions = _dict(self.raw.get("member")).get("permissions")
         bits = text_rules.canonical_uint(permissions, _PERMISSION_DIGITS)
-        return bits is not None and bool(bits & (MANAGE_MESSAGES | ADMINISTRATOR))
+        return bits is not None and bool(bits & (bit | ADMINISTRATOR))
+
+    @property
+    def moderator(self) -> bool:
+        """Manage Messages (or Administrator)."""
+        return self._permitted(MANAGE_MESSAGES)
+
+    @property
+    def manages_server(self) -> bool:
+        """Manage Server (or Administrator): a server owner may widen who sees /setup and
+        /coaches, so the payload's permissions are checked on every call."""
+        return self._permitted(MANAGE_GUILD)
+
+    @property
+    def roles(self) -> list[str]:
+        """The member's role ids (`member.roles`); anything not a Discord id is left out."""
+        found = (text_rules.snowflake(r) for r in _list(_dict(self.raw.get("member")).get("roles")))
+        return [role for role in found if role is not None]
+
+    @property
+    def subcommand(self) -> tuple[str, dict[str, Any]]:
+        """The subcommand chosen (`/coaches add`) and its option values by name."""
+        for option in _list(self.data.get("options")):
+            option = _dict(option)
+            if option.get("type") == SUB_COMMAND:
+                return _text(option.get("name")) or "", _options(option)
+        return "", {}
 
     @property
     def place(self) -> Place:
@@ -150,8 +181,10 @@ class Interaction:
     @property
     def focused(self) -> tuple[str, str] | None:
         """The option being typed in an autocomplete, and what has been typed so far."""
-        for option in _list(self.data.get("options")):
-            option = _dict(option)
+        top = [_dict(option) for option in _list(self.data.get("options"))]
+        inner = [o for option in top if option.get("type") == SUB_COMMAND
+                 for o in map(_dict, _list(option.get("options")))]  # fmt: skip
+        for option in top + inner:
             if option.get("focused") is True:
                 value = option.get("value")
                 return _text(option.get("name")) or "", value if isinstance(value, str) else ""

@@ -98,9 +98,11 @@ def plan_card(
     *,
     why: Mapping[int, str] | None = None,
     coaches: Sequence[str] = (),
+    ping_role: str | None = None,
 ) -> Outgoing:
     """The plan card and the files it shows. `files` maps chart ids to their uploads (in the
-    plan's order); `why` says why an archived chart is not among them."""
+    plan's order); `why` says why an archived chart is not among them. With `ping_role` (a new
+    plan in a server that set one), the card mentions that role, and may ping it alone."""
     pointer = api_pointer(api_base, plan.coach, plan.date)
     title = ui.text(f"## Coach {plain(plan.coach)} — plan for {plan.date.isoformat()}")
     extra: list[Component] = []
@@ -122,7 +124,11 @@ def plan_card(
     room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size([title, *extra, *tail])
     body = ui.text(clip(plan.text, room, pointer))
     card = ui.container(accent_color(plan.coach, coaches), [title, body, *extra, *tail])
-    return Outgoing(ui.message_data([card], shown), shown)
+    if ping_role is None:
+        return Outgoing(ui.message_data([card], shown), shown)
+    data = ui.message_data([ui.text(f"<@&{ping_role}>"), card], shown)
+    data["allowed_mentions"] = {"parse": [], "roles": [ping_role]}
+    return Outgoing(data, shown)
 
 
 def plan_list(

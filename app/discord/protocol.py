@@ -54,6 +54,7 @@ DM: Final = 1
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
 ADMINISTRATOR: Final = 1 << 3
+MANAGE_GUILD: Final = 1 << 5  # "Manage Server"
 MANAGE_MESSAGES: Final = 1 << 13
 
 # An interaction's token answers for 15 minutes, so Discord never redelivers one later than that
@@ -98,7 +99,8 @@ SHORT, PARAGRAPH = 1, 2
 # Application command types (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-types).
 CHAT_INPUT: Final = 1
 # Option types (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
-STRING, INTEGER, BOOLEAN, NUMBER, ATTACHMENT = 3, 4, 5, 10, 11
+SUB_COMMAND, STRING, INTEGER, BOOLEAN, USER, ROLE = 1, 3, 4, 5, 6, 8
+NUMBER, ATTACHMENT = 10, 11
 
 # --- documented limits ---------------------------------------------------------------------------
 

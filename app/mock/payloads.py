@@ -60,11 +60,14 @@ def user_object(who: Mapping[str, Any]) -> dict[str, Any]:
     return {**who, "avatar": None, "discriminator": "0", "public_flags": 0}
 
 
-def member(who: Mapping[str, Any], permissions: int = 0) -> dict[str, Any]:
-    """A guild member: the user, and their permissions in the channel as Discord computed them."""
+def member(
+    who: Mapping[str, Any], permissions: int = 0, roles: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """A guild member: the user, their role ids (default: ROLE), and their permissions in the
+    channel as Discord computed them."""
     return {
         "user": user_object(who),
-        "roles": [ROLE],
+        "roles": [ROLE] if roles is None else list(roles),
         "premium_since": None,
         "permissions": str(permissions),
         "pending": False,
@@ -85,12 +88,13 @@ def guild_interaction(
     channel_id: str = CHANNEL,
     channel_name: str = CHANNEL_NAME,
     application_id: str = APPLICATION_ID,
+    roles: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """An interaction in a guild channel: the user arrives inside `member`."""
     payload: dict[str, Any] = {
         "type": kind,
         "token": f"token-{new_id()}",
-        "member": member(user, permissions),
+        "member": member(user, permissions, roles),
         "id": new_id(),
         "application_id": application_id,
         "guild_id": guild_id,
@@ -150,6 +154,14 @@ def dm_interaction(
 def option(name: str, value: Any, kind: int = protocol.STRING) -> dict[str, Any]:
     """One option value of a slash command."""
     return {"name": name, "type": kind, "value": value}
+
+
+def subcommand_data(
+    name: str, subcommand: str, options: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """A subcommand's `data` (`/coaches add name:alex`): the subcommand holds the options."""
+    chosen = {"name": subcommand, "type": protocol.SUB_COMMAND, "options": list(options)}
+    return {"id": COMMAND_ID, "name": name, "type": protocol.CHAT_INPUT, "options": [chosen]}
 
 
 def command_data(

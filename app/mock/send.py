@@ -26,7 +26,10 @@ from app.mock.simulator import (
     SendError,
     command_data,
     parse_command,
+    parse_typed,
+    role_id,
     serve_files,
+    user_id,
 )
 from app.settings import Settings
 
@@ -50,7 +53,12 @@ def _signing_key(settings: Settings) -> SigningKey:
 
 def _user_id(args: argparse.Namespace) -> str:
     # The same Discord id every time for the same --user name.
-    return payloads.stable_id(f"user:{args.user}")
+    return user_id(args.user)
+
+
+def _roles(args: argparse.Namespace) -> list[str]:
+    """The role names of --roles; none given: the member holds no role."""
+    return [name.strip() for name in (args.roles or "").split(",") if name.strip()]
 
 
 def _again(args: argparse.Namespace, base: str) -> list[str]:
@@ -64,6 +72,10 @@ def _again(args: argparse.Namespace, base: str) -> list[str]:
         words += ["--user", args.user]
     if args.moderator:
         words.append("--moderator")
+    if args.admin:
+        words.append("--admin")
+    if args.roles:
+        words += ["--roles", args.roles]
     if base != f"http://127.0.0.1:{defaults.API_PORT}":
         words += ["--url", base]
     return words
@@ -73,7 +85,9 @@ def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) ->
     user = {"id": _user_id(args), "username": args.user}
     where: dict[str, Any] = {
         "user": {**user, "global_name": args.user},
-        "permissions": protocol.MANAGE_MESSAGES if args.moderator else 0,
+        "permissions": (protocol.MANAGE_MESSAGES if args.moderator else 0)
+        | (protocol.MANAGE_GUILD if args.admin else 0),
+        "roles": [role_id(name) for name in _roles(args)],
         "guild_id": GUILD_ID,
         "channel_id": CHANNEL_ID,
         "application_id": settings.discord_application_id or "100000000000000000",
@@ -86,11 +100,11 @@ def _payload(args: argparse.Namespace, settings: Settings, files: LocalFiles) ->
         return payloads.guild_interaction(protocol.MODAL_SUBMIT, data, **where)
     from commands.registry import registry
 
-    name, values = parse_command(args.command)
+    name, subcommand, values = parse_typed(args.command)
     definitions = {c["name"]: c for c in registry(settings).to_discord()}
     if name not in definitions:
         raise SendError(f"no command /{name}; try one of: /{', /'.join(sorted(definitions))}")
-    data = command_data(definitions[name], values, files)
+    data = command_data(definitions[name], values, files, subcommand)
     return payloads.guild_interaction(protocol.APPLICATION_COMMAND, data, **where)
 
 

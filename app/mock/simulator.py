@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from app.discord.protocol import ATTACHMENT, BOOLEAN, INTEGER, NUMBER, STRING
+from app.discord.protocol import (
+    ATTACHMENT,
+    BOOLEAN,
+    INTEGER,
+    NUMBER,
+    ROLE,
+    STRING,
+    SUB_COMMAND,
+    USER,
+)
 from app.mock import payloads
 
 # Where `coach-plans send` users are: plans stay in this guild from one run to the next.
@@ -29,6 +38,15 @@ class SendError(Exception):
 
 def parse_command(text: str) -> tuple[str, dict[str, str]]:
     """'/plan coach:d text:"Watch 950"' → ("plan", {"coach": "d", "text": "Watch 950"})."""
+    name, subcommand, values = parse_typed(text)
+    if subcommand is not None:
+        raise SendError(f"{subcommand!r} is not option:value (quote values with spaces)")
+    return name, values
+
+
+def parse_typed(text: str) -> tuple[str, str | None, dict[str, str]]:
+    """'/coaches add name:alex' → ("coaches", "add", {"name": "alex"}): a bare word right
+    after the command's name is its subcommand."""
     try:
         words = shlex.split(text)
     except ValueError as exc:
@@ -36,12 +54,25 @@ def parse_command(text: str) -> tuple[str, dict[str, str]]:
     if not words or not words[0].startswith("/") or len(words[0]) < 2:
         raise SendError('start with a slash command, e.g. /plan coach:d text:"Watch 950"')
     name, values = words[0][1:].lower(), {}
+    subcommand = None
+    if len(words) > 1 and ":" not in words[1]:
+        subcommand, words = words[1].lower(), words[1:]
     for word in words[1:]:
         key, sep, value = word.partition(":")
         if not sep or not key:
             raise SendError(f"{word!r} is not option:value (quote values with spaces)")
         values[key.lower()] = value
-    return name, values
+    return name, subcommand, values
+
+
+def user_id(name: str) -> str:
+    """The id `coach-plans send` gives a user name, the same every time (`--user`, `@name`)."""
+    return payloads.stable_id(f"user:{name}")
+
+
+def role_id(name: str) -> str:
+    """The id `coach-plans send` gives a role name, the same every time (`--roles`, `@name`)."""
+    return payloads.stable_id(f"role:{name}")
 
 
 @dataclass
@@ -120,6 +151,11 @@ def _convert(option: dict[str, Any], raw: str) -> Any:
             return float(raw)
         except ValueError:
             raise SendError(f"{name}: {raw!r} is not a number") from None
+    if kind in (USER, ROLE):
+        # `member:@bob`, `role:@coaches`: names stand for the ids `--user` and `--roles` use.
+        if raw.startswith("@") and len(raw) > 1:
+            return user_id(raw[1:]) if kind == USER else role_id(raw[1:])
+        return raw
     if kind == BOOLEAN:
         if raw.lower() not in ("true", "false"):
             raise SendError(f"{name}: write true or false")
@@ -138,9 +174,26 @@ def _attachment(name: str, raw: str, files: LocalFiles) -> dict[str, Any]:
 
 
 def command_data(
-    definition: dict[str, Any], values: dict[str, str], files: LocalFiles
+    definition: dict[str, Any],
+    values: dict[str, str],
+    files: LocalFiles,
+    subcommand: str | None = None,
 ) -> dict[str, Any]:
     """The `data` of an APPLICATION_COMMAND interaction for these option values."""
+    subcommands = {
+        o["name"]: o for o in definition.get("options", []) if o.get("type") == SUB_COMMAND
+    }
+    if subcommands:
+        chosen = subcommands.get(subcommand or "")
+        if chosen is None:
+            raise SendError(
+                f"/{definition['name']} takes a subcommand first: "
+                f"{', '.join(subcommands)}, e.g. /{definition['name']} {next(iter(subcommands))}"
+            )
+        inner = command_data(chosen, values, files)
+        return payloads.subcommand_data(definition["name"], chosen["name"], inner["options"])
+    if subcommand is not None:
+        raise SendError(f"{subcommand!r} is not option:value (quote values with spaces)")
     known = {option["name"]: option for option in definition.get("options", [])}
     unknown = sorted(set(values) - set(known))
     if unknown:

@@ -10,8 +10,9 @@ app/records.py.
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -58,21 +59,27 @@ _NOWHERE = Place()  # refused: a plan belongs to a guild
 HISTORY_PAGE = 100
 
 
+def _unbound(coach: str) -> bool:
+    return False
+
+
 # --- who may --------------------------------------------------------------------------------------
 
 
-def check_may_edit(plan: Plan, editor: Actor) -> None:
-    """Only the author (by Discord id) edits a plan."""
-    if plan.author_id != editor.id:
+def check_may_edit(plan: Plan, editor: Actor, bound: bool = False) -> None:
+    """The author (by Discord id) edits a plan, and so does a member bound to its coach on the
+    guild's roster (`bound`)."""
+    if plan.author_id != editor.id and not bound:
         raise NotAuthor(
             f"Only {plan.author}, who posted coach {plan.coach}'s plan for {plan.date}, "
             "can edit it."
         )
 
 
-def check_may_delete(plan: Plan, actor: Actor, moderator: bool) -> None:
-    """The author deletes a plan, and so does a moderator of the plan's own guild."""
-    if plan.author_id != actor.id and not moderator:
+def check_may_delete(plan: Plan, actor: Actor, moderator: bool, bound: bool = False) -> None:
+    """The author deletes a plan, and so do a moderator of the plan's own guild and a member
+    bound to its coach on the guild's roster."""
+    if plan.author_id != actor.id and not moderator and not bound:
         raise NotAuthor(
             f"Only {plan.author}, who posted coach {plan.coach}'s plan for {plan.date}, or a "
             "moderator (Manage Messages) can delete it."
@@ -105,6 +112,15 @@ class PlanService:
         self.limits = limits
         self.clock = clock
 
+    def within(self, coaches: Sequence[str], timezone: ZoneInfo) -> PlanService:
+        """The same rules over another coach list and time zone: a guild's own setup
+        (app/community)."""
+        view = copy.copy(self)
+        view.coaches = tuple(coaches)
+        view._rank = {name: n for n, name in enumerate(view.coaches)}
+        view.timezone = timezone
+        return view
+
     # --- writes --------------------------------------------------------------------------------
 
     def post(
@@ -118,12 +134,16 @@ class PlanService:
         charts: Sequence[NewChart] = (),
         levels: GivenLevels = NOT_GIVEN,
         once: str | None = None,
+        may_post: Callable[[str], None] | None = None,
     ) -> Plan:
-        """A new plan in `place`'s guild; `once` is an idempotency key: the same request
+        """A new plan in `place`'s guild; `may_post(coach)` raises when the author may not post
+        as that coach (the guild's roster); `once` is an idempotency key: the same request
         delivered twice (to two workers, or two instances) is carried out once. Levels not
         given are read from the text (app/plans/levels.py). Its date must lie in the window around
         today, and it counts against its author's and guild's daily quotas (app/plans/quotas.py)."""
         coach, day, text = self.coach(coach), self.day(day), self.text(text)
+        if may_post is not None:
+            may_post(coach)
         changes = level_rules.check(levels)
         guild = _guild(place.guild_id)
         quotas.check_date(day, self.today(), self.limits, self.timezone)
@@ -148,6 +168,7 @@ class PlanService:
         expected_version: int | None = None,
         plan_id: int | None = None,
         once: str | None = None,
+        bound: Callable[[str], bool] = _unbound,
     ) -> Plan:
         """Change the text, levels and/or add charts; the version replaced goes to history."""
         coach, day = self.coach(coach), self.day(day)
@@ -157,7 +178,7 @@ class PlanService:
             raise BadText("Nothing to change: give new text, levels or a chart.")
 
         def check(current: Plan, existing_charts: int) -> None:
-            check_may_edit(current, editor)
+            check_may_edit(current, editor, bound(coach))
             self._check_chart_count(existing_charts, len(charts))
 
         def new_levels(current: Plan) -> Levels | None:
@@ -192,6 +213,7 @@ class PlanService:
         expected_version: int | None = None,
         plan_id: int | None = None,
         once: str | None = None,
+        bound: Callable[[str], bool] = _unbound,
     ) -> Plan:
         """Soft delete: the plan leaves every list and frees its coach and date."""
         coach, day = self.coach(coach), self.day(day)
@@ -199,7 +221,7 @@ class PlanService:
             guild,
             coach,
             day,
-            check=lambda current, _: check_may_delete(current, actor, moderator),
+            check=lambda current, _: check_may_delete(current, actor, moderator, bound(coach)),
             actor=actor,
             expected_version=expected_version,
             plan_id=plan_id,
@@ -228,19 +250,32 @@ class PlanService:
         return _with_levels(found)
 
     def editable(
-        self, guild: str, coach: str | None, day: date | str | None, editor: Actor
+        self,
+        guild: str,
+        coach: str | None,
+        day: date | str | None,
+        editor: Actor,
+        bound: Callable[[str], bool] = _unbound,
     ) -> Plan:
-        """The live plan, for `editor` to open in the editor: only its author may."""
+        """The live plan, for `editor` to open in the editor: its author may, and a member
+        bound to its coach (`bound(coach)`, the guild's roster)."""
         plan = self.get(guild, coach, day)
-        check_may_edit(plan, editor)
+        check_may_edit(plan, editor, bound(plan.coach))
         return plan
 
     def deletable(
-        self, guild: str, coach: str | None, day: date | str | None, actor: Actor, moderator: bool
+        self,
+        guild: str,
+        coach: str | None,
+        day: date | str | None,
+        actor: Actor,
+        moderator: bool,
+        bound: Callable[[str], bool] = _unbound,
     ) -> Plan:
-        """The live plan, for `actor` to confirm its deletion: its author or a moderator."""
+        """The live plan, for `actor` to confirm its deletion: its author, a member bound to its
+        coach, or a moderator."""
         plan = self.get(guild, coach, day)
-        check_may_delete(plan, actor, moderator)
+        check_may_delete(plan, actor, moderator, bound(plan.coach))
         return plan
 
     def get_by_id(self, guild: str, plan_id: int) -> Plan:

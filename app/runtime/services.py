@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
     from app.charts.archive import ChartArchive
     from app.charts.store import ChartStore
+    from app.community.roster import Setup
+    from app.community.service import CommunityService
     from app.discord.rest import Webhook
     from app.mock.discord import FakeDiscord
     from app.plans.quotas import Limits
@@ -55,6 +57,7 @@ class Services:
     store: ChartStore  # where archived charts are kept: a directory or a bucket
     webhook: Webhook  # answers after the first, to interactions we deferred (its own client)
     fake_discord: FakeDiscord | None  # mock mode: Discord's side, kept in-process
+    community: CommunityService  # each guild's own roster and settings (app/community)
     clock: Clock = system_clock  # the one clock: the plans, their storage, status timestamps
 
     async def write(self, call: Callable[..., T], *args: object) -> T:
@@ -62,6 +65,12 @@ class Services:
 
     async def read(self, call: Callable[..., T], *args: object) -> T:
         return await self.threads.read(call, *args)
+
+    async def guild(self, guild: str, *, posting: bool = False) -> tuple[PlanService, Setup]:
+        """The plan rules as `guild` sees them (its roster and time zone), and its setup: read
+        from the database on every call, so every instance sees a change at once."""
+        setup = await self.read(self.community.setup, guild)
+        return self.community.plans_for(self.plans, setup, posting=posting), setup
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -82,9 +91,11 @@ def build_services(
     import httpx
 
     from app.charts.archive import ChartArchive
+    from app.community.service import CommunityService
     from app.discord.rest import Webhook
     from app.plans.service import PlanService
     from app.retry import Backoff
+    from app.storage.community import SetupStore
     from app.storage.database import make_engine, migrate, ping
     from app.storage.leases import CHART_RETRIES, Lease
     from app.storage.repository import PlanRepository
@@ -135,6 +146,9 @@ def build_services(
         ),
         fake_discord=fake_discord,
         clock=clock,
+        community=CommunityService(
+            SetupStore(engine), coaches=settings.coaches, timezone=settings.zone, clock=clock
+        ),
     )
 
 

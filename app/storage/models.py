@@ -1,6 +1,7 @@
 """The tables: live and deleted plans, their charts, every earlier text of a plan, the keys of
 requests already handled, what each command posted (counted against daily quotas), and each
-guild's kept counts."""
+guild's kept counts, and each guild's own setup (roster, time zone, ping role, read key) with
+every change made to it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from app.records import ID_MAX as _SNOWFLAKE  # Discord ids: 64-bit snowflakes, 
 __all__ = [
     "CoachPlan",
     "GuildCount",
+    "GuildSetup",
+    "GuildSetupChange",
     "HandledRequest",
     "PlanChart",
     "PlanHistory",
@@ -154,3 +157,39 @@ class GuildCount(SQLModel, table=True):
     live_plans: int = Field(default=0, sa_column=_count())
     charts: int = Field(default=0, sa_column=_count())
     edits: int = Field(default=0, sa_column=_count())
+
+
+class GuildSetup(SQLModel, table=True):
+    """A guild's own setup: its coach roster (JSON), time zone, ping role and the hash of its
+    read key. One row per guild, read by its key on every request that needs it (so a change made
+    through one instance applies on every other at its next request); `version` makes each change
+    a compare-and-set."""
+
+    __tablename__ = "guild_setups"
+
+    guild_id: str = Field(primary_key=True, sa_type=String(_SNOWFLAKE))
+    timezone: str | None = Field(default=None, sa_type=String(64))
+    ping_role: str | None = Field(default=None, sa_type=String(_SNOWFLAKE))
+    # sha256 hex of the guild's read key; the key itself is shown once and never kept.
+    key_hash: str | None = Field(default=None, sa_type=String(64), unique=True)
+    roster: str = Field(default='{"coaches": [], "retired": []}', sa_type=Text)
+    version: int = 1
+    changed_by: str | None = Field(default=None, sa_type=String(NAME_MAX))
+    changed_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+
+
+class GuildSetupChange(SQLModel, table=True):
+    """Every change of a guild's setup: who, when, what, and the setup before and after (JSON;
+    a read key appears only as "set" or none)."""
+
+    __tablename__ = "guild_setup_changes"
+    __table_args__ = (Index("ix_guild_setup_changes_guild_at", "guild_id", "changed_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guild_id: str = Field(sa_type=String(_SNOWFLAKE))
+    actor_id: str = Field(sa_type=String(_SNOWFLAKE))
+    actor: str = Field(sa_type=String(NAME_MAX))
+    changed_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))
+    what: str = Field(sa_type=String(200))
+    before: str = Field(sa_type=Text)
+    after: str = Field(sa_type=Text)
