@@ -17,9 +17,9 @@ from starlette.testclient import TestClient
 from app.runtime.web import create_app
 from app.settings import Settings, load_settings
 from app.storage.database import make_engine, migrate
-from tests.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
+from tests.support.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
 
-pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]
+pytest_plugins = ["tests.support.postgres_server", "tests.support.bucket_server"]
 
 # The suite's plans have fixed dates, some of them years back, which PLAN_DAYS_BACK would refuse
 # as time passes: the window is off here, and tests/test_quotas.py tests it.
@@ -166,7 +166,7 @@ def _fake_error(status: int, code: str, message: str) -> httpx.Response:
 
 @pytest.fixture
 def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    """The app on a test client, Discord faked at its HTTP edge (tests/discord_edge.py)."""
+    """The app on a test client, Discord faked at its HTTP edge (tests/support/discord_edge.py)."""
     with discord_app(fast_settings(settings), signer) as app:
         yield app
 

@@ -15,8 +15,8 @@ from nacl.signing import SigningKey
 from pydantic import SecretStr
 
 from app.settings import Settings
-from tests.bucket_server import BucketEdge, S3Server
-from tests.discord_edge import (
+from tests.support.bucket_server import BucketEdge, S3Server
+from tests.support.discord_edge import (
     Discord,
     FakeDiscord,
     attachment,

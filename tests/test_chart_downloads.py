@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 
 from app.mock.discord import CdnFile
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     GUILD,
     MEDIA,
     Discord,

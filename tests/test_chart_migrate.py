@@ -13,9 +13,9 @@ from pathlib import Path
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from tests.bucket_server import BucketEdge, S3Server, bucket_env
-from tests.discord_edge import chart_path, discord_app, fast_settings, png
-from tests.service_process import BIN, service_env
+from tests.support.bucket_server import BucketEdge, S3Server, bucket_env
+from tests.support.discord_edge import chart_path, discord_app, fast_settings, png
+from tests.support.service_process import BIN, service_env
 from tests.test_bucket import on_bucket, post_chart
 
 

@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 from pydantic import SecretStr
 
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     Discord,
     attachment,
     chart_path,

@@ -12,7 +12,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     APP_ID,
     Discord,
     FakeDiscord,

@@ -33,7 +33,7 @@ from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import FakeApi, settings_in
-from tests.live_server import live_server
+from tests.support.live_server import live_server
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)

@@ -24,7 +24,7 @@ from app.mock import payloads
 from app.runtime.warming import WAIT_SECONDS
 from app.runtime.web import create_app
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     AnswerClock,
     Discord,
@@ -40,7 +40,7 @@ from tests.discord_edge import (
     seed_plan,
     texts,
 )
-from tests.service_process import BIN, free_port, loaded_modules, service_env
+from tests.support.service_process import BIN, free_port, loaded_modules, service_env
 
 DAY = "2026-03-02"
 

@@ -12,7 +12,7 @@ import pytest
 from app.settings import Settings
 from commands.deferrals import WHILE_WARMING
 from commands.registry import registry
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     MANAGE_MESSAGES,
     OTHER,
@@ -22,7 +22,7 @@ from tests.discord_edge import (
     ephemeral_text,
     texts,
 )
-from tests.discord_schema import check_commands
+from tests.support.discord_schema import check_commands
 
 
 def today() -> date:

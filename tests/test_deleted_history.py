@@ -19,7 +19,7 @@ from app.plans.service import PlanService
 from app.settings import Settings
 from app.storage.database import make_engine
 from app.storage.repository import PlanRepository
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     GUILD,
@@ -36,7 +36,7 @@ from tests.discord_edge import (
     plan_id,
     texts,
 )
-from tests.migrations import upgrade_to
+from tests.support.migrations import upgrade_to
 
 OTHER_GUILD = "390926798626357111"
 DAY = "2026-01-05"

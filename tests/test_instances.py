@@ -26,10 +26,10 @@ from app.records import Actor, NewChart, Place
 from app.storage.database import make_engine, migrate
 from app.storage.leases import CHART_RETRIES, Lease
 from app.storage.repository import PlanRepository
-from tests.bucket_server import S3Server, bucket_env
-from tests.discord_edge import chart_path, png
-from tests.postgres_server import PostgresServer
-from tests.service_process import BIN, running_service, service_env
+from tests.support.bucket_server import S3Server, bucket_env
+from tests.support.discord_edge import chart_path, png
+from tests.support.postgres_server import PostgresServer
+from tests.support.service_process import BIN, running_service, service_env
 
 pytestmark = pytest.mark.postgres
 GUILD = "111111111111111111"

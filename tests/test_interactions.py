@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     GUILD,
@@ -27,7 +27,7 @@ from tests.discord_edge import (
     fast_settings,
     guild_interaction,
 )
-from tests.discord_schema import check_response
+from tests.support.discord_schema import check_response
 
 
 def plans_of_day(discord: Discord) -> list[dict[str, object]]:

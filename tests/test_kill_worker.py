@@ -15,7 +15,7 @@ from nacl.signing import SigningKey
 
 from app.discord import protocol
 from app.mock import payloads
-from tests.service_process import running_service, service_env
+from tests.support.service_process import running_service, service_env
 
 
 def workers_of(pid: int) -> list[int]:

@@ -26,8 +26,8 @@ from nacl.signing import SigningKey
 
 from app.discord import protocol
 from app.mock import payloads
-from tests.discord_edge import AUTHOR
-from tests.service_process import running_service, service_env
+from tests.support.discord_edge import AUTHOR
+from tests.support.service_process import running_service, service_env
 
 KEY = SigningKey.generate()
 MIB = 1024 * 1024

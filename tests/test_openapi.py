@@ -27,7 +27,7 @@ from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import settings_in
-from tests.live_server import live_server
+from tests.support.live_server import live_server
 
 GUILD = "998877665544332211"
 HERE = Place(guild_id=GUILD)

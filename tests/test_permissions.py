@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.discord.protocol import ADMINISTRATOR, MANAGE_MESSAGES
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     OTHER,
     Discord,
     button_interaction,

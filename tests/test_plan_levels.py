@@ -25,10 +25,10 @@ from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_edge import Discord, ephemeral_text, texts
-from tests.discord_edge import guild_interaction as signed_guild_interaction
-from tests.live_server import live_server
-from tests.migrations import upgrade_to
+from tests.support.discord_edge import Discord, ephemeral_text, texts
+from tests.support.discord_edge import guild_interaction as signed_guild_interaction
+from tests.support.live_server import live_server
+from tests.support.migrations import upgrade_to
 from tests.test_api import PLAN_FIELDS
 
 GUILD = "1"

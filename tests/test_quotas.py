@@ -25,7 +25,7 @@ from app.settings import Settings, SettingsError, load_settings
 from app.storage import postings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     OTHER,
     Discord,
     FakeDiscord,

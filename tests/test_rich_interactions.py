@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     MANAGE_MESSAGES,

@@ -26,7 +26,7 @@ from app.storage.database import make_engine, migrate, ping
 from app.storage.known_guilds import GUILDS_FRESH_SECONDS
 from app.storage.repository import PlanRepository
 from app.storage.rows import charts_t, history_t, plans_t
-from tests.migrations import upgrade_to
+from tests.support.migrations import upgrade_to
 
 GUILD = "290926798626357999"
 OTHER = "390926798626357111"

@@ -19,8 +19,8 @@ from nacl.signing import SigningKey
 from app.discord import protocol
 from app.interactions.signatures import sign
 from app.mock import payloads
-from tests.discord_edge import AUTHOR
-from tests.service_process import (
+from tests.support.discord_edge import AUTHOR
+from tests.support.service_process import (
     base_env,
     free_port,
     running_service,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import SettingsError, load_settings
-from tests.service_process import base_env
+from tests.support.service_process import base_env
 
 KEY = "ab" * 32
 

@@ -22,7 +22,7 @@ from app.mock.discord import FakeDiscord
 from app.mock.payloads import stable_id
 from app.mock.screen import Screen, render
 from app.mock.simulator import SendError, command_data, parse_command, serve_files
-from tests.service_process import base_env, free_port
+from tests.support.service_process import base_env, free_port
 
 API_BASE = "https://discord.com/api/v10"
 PLAN = {

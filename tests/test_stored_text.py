@@ -18,7 +18,7 @@ from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.settings import Settings
 from app.storage.repository import PlanRepository
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     Discord,

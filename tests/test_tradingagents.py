@@ -24,8 +24,8 @@ from app.runtime.web import create_app
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import settings_in
-from tests.live_server import live_server
-from tests.service_process import free_port
+from tests.support.live_server import live_server
+from tests.support.service_process import free_port
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)

@@ -25,8 +25,8 @@ from nacl.signing import SigningKey
 from app.discord import protocol
 from app.mock import payloads
 from app.runtime.wake import Early, early_start
-from tests.discord_edge import AUTHOR, seed_plan
-from tests.service_process import free_port, loaded_modules, serve, service_env
+from tests.support.discord_edge import AUTHOR, seed_plan
+from tests.support.service_process import free_port, loaded_modules, serve, service_env
 
 KEY = SigningKey.generate()
 PUBLIC = KEY.verify_key.encode().hex()

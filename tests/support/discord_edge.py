@@ -28,7 +28,7 @@ from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_schema import (
+from tests.support.discord_schema import (
     check_commands,
     check_edit,
     check_follow_up,

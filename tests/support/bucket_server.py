@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_process import BIN, free_port, wait_healthy
+from tests.support.service_process import BIN, free_port, wait_healthy
 
 _SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'

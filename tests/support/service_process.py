@@ -18,7 +18,7 @@ import httpx
 BIN = Path(sys.executable).parent
 # A started service imports this checkout's code, whichever checkout the scripts in BIN were
 # installed from (an editable install maps the package to its own folder).
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

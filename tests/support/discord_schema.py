@@ -33,7 +33,7 @@ def _strict(schema: Any) -> Any:
 
 
 _DOCUMENT = _strict(
-    json.loads((Path(__file__).parent / "fixtures" / "discord_schemas.json").read_text())
+    json.loads((Path(__file__).parent.parent / "fixtures" / "discord_schemas.json").read_text())
 )
 _BASE = "urn:discord-api-v10"
 _REGISTRY = Registry().with_resource(
