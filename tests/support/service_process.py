@@ -27,7 +27,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 20) -> httpx.Response:
+def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
