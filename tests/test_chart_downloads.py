@@ -285,7 +285,8 @@ def test_a_command_waits_for_the_background_retry_already_fetching_its_chart(
                 await services.charts.archive_now([chart], GUILD)  # the command's pass
                 # What the plan card reads next: the retry's outcome, not a chart "still pending".
                 [seen] = services.plans.get_by_id(GUILD, chart.plan_id).charts
-                return seen.failed_reason
+                reason: str | None = seen.failed_reason
+            return reason
 
         portal = discord.client.portal
         assert portal is not None

@@ -38,6 +38,7 @@ def chart_of_new_plan(discord: Discord, body: bytes, headers: dict[str, str]) ->
     discord.command("plan", coach="d", text="See chart", attachments=attachments)
     plan = discord.client.get("/api/coach-plans/?coach=d", headers=headers)
     assert plan.status_code == 200, plan.text
+    chart: dict[str, Any]
     [chart] = plan.json()["charts"]
     return chart
 

@@ -48,10 +48,13 @@ def charts_for(fake: FakeDiscord, count: int, size: int = 2048, **how: Any) -> d
 def plan_json(discord: Discord, coach: str = "d") -> dict[str, Any]:
     response = discord.client.get(f"/api/coach-plans/?coach={coach}")
     assert response.status_code == 200, response.text
-    return response.json()
+    plan: dict[str, Any] = response.json()
+    return plan
 
 
-def test_plan_with_a_chart_defers_then_edits_the_original(discord: Discord, fake: FakeDiscord):
+def test_plan_with_a_chart_defers_then_edits_the_original(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     attachments = charts_for(fake, 1)
     answer = discord.command("plan", coach="d", text="With a chart", attachments=attachments)
     assert answer == {"type": 5}
@@ -86,7 +89,7 @@ def test_archived_chart_is_kept_under_chart_storage_dir(
     assert len(stored) == 1 and stored[0].read_bytes() == png(5000)
 
 
-def test_ten_chart_plan_shows_and_archives_every_chart(discord: Discord, fake: FakeDiscord):
+def test_ten_chart_plan_shows_and_archives_every_chart(discord: Discord, fake: FakeDiscord) -> None:
     answer = discord.command(
         "plan", coach="d", text="Ten charts", attachments=charts_for(fake, 10, size=4096)
     )
@@ -144,7 +147,9 @@ def test_bad_attachments_are_refused_naming_the_file(
     assert fake.downloads == []
 
 
-def test_image_without_content_type_is_known_by_its_extension(discord: Discord, fake: FakeDiscord):
+def test_image_without_content_type_is_known_by_its_extension(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     url = fake.add_file("chart.webp", b"RIFF\0\0\0\0WEBPVP8 ")
     file = attachment(url, "chart.webp", 16, None)
     assert discord.command("plan", coach="d", text="x", attachments={"chart1": file}) == {"type": 5}
@@ -170,7 +175,9 @@ def test_edit_adds_charts_with_a_deferred_answer(discord: Discord, fake: FakeDis
     assert discord.client.get(chart_path(chart["url"])).content == png(300)
 
 
-def test_slow_download_is_answered_at_once_and_edited_after(discord: Discord, fake: FakeDiscord):
+def test_slow_download_is_answered_at_once_and_edited_after(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     attachments = charts_for(fake, 10, size=1000, delay=1.5)
     started = time.monotonic()
     answer = discord.command("plan", coach="d", text="Slow link", attachments=attachments)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -38,7 +39,7 @@ from tests.support.live_server import live_server
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
 
-FAST = {"reconnect_delay_seconds": 0.001}
+FAST: dict[str, Any] = {"reconnect_delay_seconds": 0.001}
 
 
 def mock_client(fake_api: FakeApi, **options: object):  # type: ignore[no-untyped-def]
@@ -190,7 +191,7 @@ def test_server_errors_are_retried_until_an_answer_comes(fake_api: FakeApi) -> N
     fake_api.add_plan("d", "2025-03-14", "Long above 950")
     fake_api.failures = [httpx.Response(500), httpx.Response(502), httpx.Response(503)]
     client = mock_client(fake_api, reconnect_attempts=3)
-    assert client.fetch_coach_plan("d", "2025-03-14")["plan"] == "Long above 950"  # type: ignore[index]
+    assert client.fetch_coach_plan("d", "2025-03-14")["plan"] == "Long above 950"
     counters = client.get_metrics()["client"]
     assert (counters["retries"], counters["errors"], counters["api_calls"]) == (3, 3, 5)
 
@@ -387,7 +388,7 @@ class SlowHost:
 @pytest.mark.parametrize("kind", ["blocking", "async"])
 def test_a_read_gives_up_at_its_deadline_not_after_every_retry(kind: str) -> None:
     host = SlowHost()
-    options = {
+    options: dict[str, Any] = {
         "api_base_url": "http://api.test",
         "connection_timeout": 2,
         "reconnect_attempts": 50,  # 50 tries of 2 s would be 100 s

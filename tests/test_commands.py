@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -141,7 +142,7 @@ def test_second_plan_same_day_is_refused_pointing_to_edit(discord: Discord) -> N
     ],
 )
 def test_plan_refusals_are_ephemeral_and_say_how(
-    discord: Discord, options: dict[str, str], says: str
+    discord: Discord, options: dict[str, Any], says: str
 ) -> None:
     assert says in ephemeral_text(discord.command("plan", **options))
     assert discord.client.get("/api/coach-plans/all").json()["count"] == 0

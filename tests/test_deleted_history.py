@@ -86,7 +86,8 @@ def history_text(discord: Discord, *, guild: str = GUILD) -> str:
 
 def history_json(discord: Discord, *, guild: str = GUILD) -> httpx.Response:
     query = {"coach": "d", "date": DAY, "guild": guild}
-    return discord.client.get("/api/coach-plans/history", params=query)
+    response: httpx.Response = discord.client.get("/api/coach-plans/history", params=query)
+    return response
 
 
 def suggested(discord: Discord, command_name: str, *, guild: str = GUILD) -> list[str]:

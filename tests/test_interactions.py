@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -31,7 +32,8 @@ from tests.support.discord_schema import check_response
 
 
 def plans_of_day(discord: Discord) -> list[dict[str, object]]:
-    return discord.client.get("/api/coach-plans/all").json()["plans"]
+    plans: list[dict[str, object]] = discord.client.get("/api/coach-plans/all").json()["plans"]
+    return plans
 
 
 def assert_json_error(response: object, status: int) -> None:
@@ -165,7 +167,9 @@ def test_guild_member_payload_takes_the_user_from_member(discord: Discord) -> No
 @pytest.mark.parametrize("name", ["plan", "myplans", "plans", "history", "edit", "delete"])
 def test_a_command_from_a_dm_is_refused_and_changes_nothing(discord: Discord, name: str) -> None:
     discord.command("plan", coach="d", text="Long above 950")
-    options = {"coach": "d", "text": "From a DM"} if name in ("plan", "edit") else {"coach": "d"}
+    options: dict[str, Any] = (
+        {"coach": "d", "text": "From a DM"} if name in ("plan", "edit") else {"coach": "d"}
+    )
     answer = discord.send(dm_interaction(2, command_data(name, **options)))
     assert "only inside a server" in ephemeral_text(answer)
     [plan] = plans_of_day(discord)

@@ -326,7 +326,7 @@ def test_the_days_count_is_one_range_of_an_index(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SET LOCAL enable_seqscan = off"))  # the table is tiny
-            plan = connection.execute(text(f"EXPLAIN {inlined}")).scalars().all()
+            plan = list(connection.execute(text(f"EXPLAIN {inlined}")).scalars())
         else:
             plan = [row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {inlined}"))]
         assert any("ix_plan_postings_guild_posted" in line for line in plan), plan

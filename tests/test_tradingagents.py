@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -31,7 +32,7 @@ GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
 DAY = date(2025, 3, 14)
 NEW_YORK = ZoneInfo("America/New_York")
-FAST = {"reconnect_attempts": 0, "timezone": NEW_YORK.key, "cache_ttl_seconds": 0}
+FAST: dict[str, Any] = {"reconnect_attempts": 0, "timezone": NEW_YORK.key, "cache_ttl_seconds": 0}
 
 
 class Clock:

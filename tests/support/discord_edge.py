@@ -161,12 +161,13 @@ class Discord:
         self, body: bytes, *, timestamp: str | None = None, key: SigningKey | None = None
     ) -> httpx.Response:
         headers = payloads.signed_headers(key or self.key, body, timestamp)
-        return self.client.post("/interactions", content=body, headers=headers)
+        response: httpx.Response = self.client.post("/interactions", content=body, headers=headers)
+        return response
 
     def send(self, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.raw(json.dumps(payload).encode())
         assert response.status_code == 200, response.text
-        body = response.json()
+        body: dict[str, Any] = response.json()
         check_response(body)
         return body
 
@@ -188,7 +189,7 @@ class Discord:
         )
         return self.send(interaction)
 
-    def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: str) -> int:
+    def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: Any) -> int:
         answer = self.command("plan", coach=coach, text=text, **options)
         assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
         return plan_id(answer["data"])

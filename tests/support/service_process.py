@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> httpx.Response:
