@@ -28,6 +28,7 @@ from tests.support.discord_edge import (
     png,
     texts,
 )
+from tests.support.waits import wait_until
 
 
 @pytest.fixture
@@ -220,12 +221,11 @@ def test_failed_download_is_retried_on_the_next_start(
         [chart] = plan_json(discord)["charts"]
     fake.cdn_down = False
     with discord_app(settings, signer, fake) as discord:
-        deadline = time.monotonic() + 10
-        while True:
-            served = discord.client.get(chart_path(chart["url"]))
-            if served.status_code == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        wait_until(
+            lambda: discord.client.get(chart_path(chart["url"])).status_code == 200,
+            "the chart was not archived on the next start",
+        )
+        served = discord.client.get(chart_path(chart["url"]))
         assert served.status_code == 200 and served.content == png(777)
 
 

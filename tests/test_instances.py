@@ -31,6 +31,7 @@ from tests.support.discord_edge import chart_path, png
 from tests.support.fake_server import Exchange, fake_server
 from tests.support.postgres_server import PostgresServer
 from tests.support.service_process import BIN, running_service, service_env
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.postgres
 GUILD = "111111111111111111"
@@ -140,23 +141,15 @@ def test_pending_charts_are_retried_by_one_instance_at_a_time(
         service.post("d", "2026-03-02", "Long", Actor("1", "coach"), place=place, charts=charts)
         engine.dispose()
         with two_instances(tmp_path, postgres_url, bucket):
-            left = poll(lambda: "leaves them to it" in logs(tmp_path))
-            assert left, "neither instance left the pending charts to the other"
+            wait_until(
+                lambda: "leaves them to it" in logs(tmp_path),
+                "neither instance left the pending charts to the other",
+            )
             # The round in progress ends: every try made and answered.
             assert cdn.wait_for(lambda: sum(cdn.requests.values()) >= 4 and not cdn.open)
     # One instance tried each chart (twice: RECONNECT_ATTEMPTS=1); the other left them alone.
     assert cdn.requests == {"/c1.png": 2, "/c2.png": 2}
     assert len(re.findall("another instance is retrying the pending charts", logs(tmp_path))) == 1
-
-
-def poll(what: Callable[[], bool], timeout: float = 60) -> bool:
-    """Whether `what` came true within `timeout` seconds (it reads files: no event to wait on)."""
-    deadline = time.monotonic() + timeout
-    while not what():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])

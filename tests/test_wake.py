@@ -84,7 +84,7 @@ def woken(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
     port = free_port()
     proc = serve(folder, env, port, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, proc.communicate()[1]
             with socket.socket() as sock:
