@@ -4,7 +4,6 @@ under CHART_STORAGE_DIR, GET /charts/{id}, and downloads that fail or are slow."
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -180,11 +179,11 @@ def test_slow_download_is_answered_at_once_and_edited_after(
     discord: Discord, fake: FakeDiscord
 ) -> None:
     attachments = charts_for(fake, 10, size=1000, delay=1.5)
-    started = time.monotonic()
     answer = discord.command("plan", coach="d", text="Slow link", attachments=attachments)
     assert answer == {"type": 5}
     answered_at = discord.clock.sent_at[-1]
-    assert answered_at - started < 1.0, "the deferral must go out before any download ends"
+    # An order, not a duration: a loaded machine may take its time over either.
+    assert answered_at < min(fake.served_at), "the deferral must go out before any download ends"
     [(edited_at, _, body)] = fake.edits
     assert edited_at >= answered_at + 1.0, "the edit of @original comes after the deferral"
     assert texts(body)[1] == "Slow link" and len(gallery(body)) == 10

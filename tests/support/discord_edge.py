@@ -71,6 +71,12 @@ class FakeDiscord(shared.FakeDiscord):
             "check_follow_up": check_follow_up,
         }
         super().__init__(API_BASE, recording=True, **(checks | how))
+        self.served_at: list[float] = []  # when each CDN answer was ready, for ordering checks
+
+    async def _cdn(self, request: httpx.Request) -> httpx.Response:
+        response = await super()._cdn(request)
+        self.served_at.append(time.monotonic())
+        return response
 
     def assert_no_problems(self) -> None:
         assert not self.refused, f"the app sent Discord what it would refuse: {self.refused}"
