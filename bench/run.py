@@ -452,7 +452,7 @@ def case_levels(b: Bench) -> dict[str, object]:
     """The levels extractor: its score on the golden corpus and its time per plan."""
     sys.path.insert(0, str(ROOT))
     from app.plans.extraction import extract
-    from tests.levels_corpus import cases, score
+    from tests.support.levels_corpus import cases, score
 
     result = score()
     texts = [case["text"] for case in cases()]

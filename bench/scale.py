@@ -5,7 +5,7 @@ PostgreSQL. Each should cost the same at both sizes.
 Each database is generated in SQL (a recursive CTE on SQLite, generate_series on PostgreSQL) at
 the schema of the revision before the kept counts, then upgraded as an existing database would
 be (its counts taken once): the upgrade's time is shown too. PostgreSQL is the test suite's
-throwaway server (tests/postgres_server.py), analysed after loading as autovacuum would.
+throwaway server (tests/support/postgres_server.py), analysed after loading as autovacuum would.
 
 Sizes: 1,000 plans and BENCH_SCALE_PLANS (default 1,000,000). Each plan is one coach's for one
 date; a tenth are deleted, half have a chart (100 of those still waiting for their download),
@@ -239,7 +239,7 @@ def postgres() -> Iterator[Any]:
     root = str(Path(__file__).resolve().parent.parent)
     if root not in sys.path:
         sys.path.insert(0, root)
-    from tests.postgres_server import PostgresServer
+    from tests.support.postgres_server import PostgresServer
 
     folder = Path(tempfile.mkdtemp(prefix="coach-plans-bench-pg-"))
     pg = PostgresServer(folder)

@@ -17,13 +17,13 @@ from starlette.testclient import TestClient
 from app.runtime.web import create_app
 from app.settings import Settings, load_settings
 from app.storage.database import make_engine, migrate
-from tests.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
+from tests.support.discord_edge import Discord, FakeDiscord, discord_app, fast_settings
 
-pytest_plugins = ["tests.postgres_server", "tests.bucket_server"]
+pytest_plugins = ["tests.support.postgres_server", "tests.support.bucket_server"]
 
 # The suite's plans have fixed dates, some of them years back, which PLAN_DAYS_BACK would refuse
 # as time passes: the window is off here, and tests/test_quotas.py tests it.
-FIXED_DATES = {"plan_days_back": 0}
+FIXED_DATES: dict[str, Any] = {"plan_days_back": 0}
 
 _SETTING_NAMES = {name.upper() for name in Settings.model_fields} | {"COACH_PLANS_CONFIG"}
 _CHECKOUT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The same test on a SQLite file and on a new database of the session's PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'plans.db'}"
-    return request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture
@@ -151,6 +152,7 @@ class FakeApi:
         if path == "/api/coach-plans":
             return httpx.Response(200, json=plan)
         if path == "/api/coach-plans/history":
+            assert plan is not None
             body = {"coach": plan["coach"], "date": plan["date"], "plan_id": plan["id"]}
             return httpx.Response(200, json={**body, "history": [], "deleted": None})
         if path == "/metrics":
@@ -166,7 +168,7 @@ def _fake_error(status: int, code: str, message: str) -> httpx.Response:
 
 @pytest.fixture
 def discord(settings: Settings, signer: SigningKey) -> Iterator[Discord]:
-    """The app on a test client, Discord faked at its HTTP edge (tests/discord_edge.py)."""
+    """The app on a test client, Discord faked at its HTTP edge (tests/support/discord_edge.py)."""
     with discord_app(fast_settings(settings), signer) as app:
         yield app
 
@@ -196,7 +198,7 @@ def fake_api() -> FakeApi:
     return FakeApi()
 
 
-def settings_in(folder: Path, **overrides: object) -> Settings:
+def settings_in(folder: Path, **overrides: Any) -> Settings:
     """Settings on their own folder, for fixtures that outlive one test (a module's server)."""
     with pytest.MonkeyPatch.context() as patch:
         # Such fixtures start before the per-test environment cleaning, so clean here too.

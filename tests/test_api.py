@@ -29,7 +29,8 @@ PLAN_FIELDS = {
 
 @pytest.fixture
 def plans(client: TestClient) -> PlanService:
-    return client.app_state["runtime"].wait().plans
+    plans: PlanService = client.app_state["runtime"].wait().plans
+    return plans
 
 
 def post(plans: PlanService, coach: str = "d", day: date = DAY, text: str = "Watch 950") -> Plan:
@@ -39,7 +40,7 @@ def post(plans: PlanService, coach: str = "d", day: date = DAY, text: str = "Wat
 
 def assert_error(response, status: int, code: str | None = None) -> dict[str, str]:  # type: ignore[no-untyped-def]
     assert response.status_code == status
-    body = response.json()
+    body: dict[str, str] = response.json()
     assert set(body) == {"error", "message", "request_id"}
     assert body["request_id"] == response.headers["x-request-id"]
     if code is not None:
@@ -79,7 +80,8 @@ def test_every_read_path_answers_with_or_without_the_slash(
     def get(path: str, **params: str) -> dict[str, object]:
         response = client.get(path + slash, params={**day, **params}, follow_redirects=False)
         assert response.status_code == 200, (path + slash, response.text)
-        return response.json()
+        body: dict[str, object] = response.json()
+        return body
 
     assert get("/api/coach-plans", coach="d")["plan"] == "Watch 950"
     assert get("/api/coach-plans/all")["count"] == 1

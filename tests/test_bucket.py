@@ -19,8 +19,8 @@ from pydantic import SecretStr
 from app.charts.bucket import BucketStore
 from app.charts.store import StoreError, named
 from app.settings import Settings
-from tests.bucket_server import BucketEdge, S3Server
-from tests.discord_edge import (
+from tests.support.bucket_server import BucketEdge, S3Server
+from tests.support.discord_edge import (
     Discord,
     FakeDiscord,
     attachment,
@@ -31,7 +31,7 @@ from tests.discord_edge import (
     gallery,
     png,
 )
-from tests.retry_time import SetTime
+from tests.support.retry_time import SetTime
 
 
 def on_bucket(settings: Settings, endpoint: str, bucket: str, **more: Any) -> Settings:
@@ -186,7 +186,9 @@ def test_a_missing_bucket_leaves_the_chart_pending_until_it_exists(
         assert "stays pending" in caplog.text
         s3_server.create_bucket(bucket)
         services = discord.client.app_state["runtime"].wait()
-        assert discord.client.portal.call(services.charts.archive_pending) == 1
+        portal = discord.client.portal
+        assert portal is not None
+        assert portal.call(services.charts.archive_pending) == 1
         assert discord.client.get(chart_path(chart["url"])).content == png(700)
 
 
@@ -225,7 +227,9 @@ def test_bucket_faults_are_logged_retried_when_passing_and_never_lose_the_chart(
         assert (answer.status_code, answer.json()["error"]) == (404, "chart_not_archived")
         # Never lost: once the bucket behaves, the next round of retries archives it.
         services = discord.client.app_state["runtime"].wait()
-        assert discord.client.portal.call(services.charts.archive_pending) == 1
+        portal = discord.client.portal
+        assert portal is not None
+        assert portal.call(services.charts.archive_pending) == 1
         assert discord.client.get(chart_path(chart["url"])).content == body
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from nacl.signing import SigningKey
 from app.charts.archive import ChartArchive
 from app.mock.discord import CdnFile
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     GUILD,
     MEDIA,
     Discord,
@@ -33,7 +32,8 @@ from tests.discord_edge import (
     png,
     texts,
 )
-from tests.retry_time import SetTime
+from tests.support.retry_time import SetTime
+from tests.support.waits import wait_until
 
 
 def one_chart(
@@ -55,15 +55,6 @@ def chart_status(discord: Discord, coach: str = "d") -> tuple[int, str]:
     [chart] = plan["charts"]
     served = discord.client.get(chart_path(chart["url"]))
     return served.status_code, served.text if served.status_code != 200 else ""
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 # --- only Discord's CDN --------------------------------------------------------------------------
@@ -179,7 +170,7 @@ def test_a_chart_refused_for_good_is_recorded_and_never_fetched_again(
         discord.command("plan", coach="i", text="y", attachments=busy)
     with discord_app(settings, signer, fake) as discord:
         # The start's retry pass takes the busy chart; the refused one is left out.
-        assert wait_until(lambda: chart_status(discord, "i")[0] == 200)
+        wait_until(lambda: chart_status(discord, "i")[0] == 200, "coach i's chart was not served")
         assert fake.downloads.count(bad_url) == 1
     assert all("127.0.0.1" not in url for url in fake.urls)
 
@@ -218,7 +209,7 @@ def test_a_passing_failure_stays_pending_and_the_retry_fetches_it_again(
     fake.cdn_down = False
     fake.files[url].status = 200
     with discord_app(settings, signer, fake) as discord:
-        assert wait_until(lambda: chart_status(discord)[0] == 200)
+        wait_until(lambda: chart_status(discord)[0] == 200, "the chart was not served")
     assert fake.downloads.count(url) == tried + 1
 
 
@@ -291,12 +282,15 @@ def test_unrelated_charts_are_retried_side_by_side(
     fake.cdn_down = False
     with discord_app(settings, signer, fake) as discord:
         started = time.monotonic()
-        assert wait_until(lambda: chart_status(discord, "i")[0] == 200)
+        wait_until(lambda: chart_status(discord, "i")[0] == 200, "coach i's chart was not served")
         # One after the other, it would wait for the drip's three 1.5 s attempts.
         assert time.monotonic() - started < 3, "the slow chart held up the other"
         # The drip is given up within each attempt's deadline, so the pass ends.
         drip_url = drip["chart1"]["url"]
-        assert wait_until(lambda: fake.downloads.count(drip_url) == 3 + 3)
+        wait_until(
+            lambda: fake.downloads.count(drip_url) == 3 + 3,
+            "the dripping chart was not fetched three more times",
+        )
         assert chart_status(discord)[0] == 404
 
 
@@ -312,14 +306,20 @@ def test_a_command_waits_for_the_background_retry_already_fetching_its_chart(
         services = discord.client.app_state["runtime"].wait()
         [chart] = services.plans.unarchived_charts()
 
+        url = attachments["chart1"]["url"]
+        fetches = fake.downloads.count(url)
+
         async def retry_and_command() -> str | None:
             async with anyio.create_task_group() as group:
                 group.start_soon(services.charts.keep, chart)  # the background retry
-                await anyio.sleep(0.1)  # it is fetching now
+                with anyio.fail_after(60):
+                    while fake.downloads.count(url) == fetches:  # until it is fetching
+                        await anyio.sleep(0.005)
                 await services.charts.archive_now([chart], GUILD)  # the command's pass
                 # What the plan card reads next: the retry's outcome, not a chart "still pending".
                 [seen] = services.plans.get_by_id(GUILD, chart.plan_id).charts
-                return seen.failed_reason
+                reason: str | None = seen.failed_reason
+            return reason
 
         portal = discord.client.portal
         assert portal is not None

@@ -7,15 +7,15 @@ import hashlib
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from tests.bucket_server import BucketEdge, S3Server, bucket_env
-from tests.discord_edge import chart_path, discord_app, fast_settings, png
-from tests.service_process import BIN, service_env
+from tests.support.bucket_server import BucketEdge, S3Server, bucket_env
+from tests.support.discord_edge import chart_path, discord_app, fast_settings, png
+from tests.support.service_process import BIN, service_env
+from tests.support.waits import wait_until
 from tests.test_bucket import on_bucket, post_chart
 
 
@@ -80,9 +80,9 @@ def test_an_interrupted_migration_says_so_and_the_next_run_goes_on(
     command = [str(BIN / "coach-plans"), "charts", "migrate"]
     run = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    while sum(m == "PUT" for m, _ in bucket_edge.seen) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(
+        lambda: sum(m == "PUT" for m, _ in bucket_edge.seen) >= 2, "the second upload did not start"
+    )
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=60)
     assert run.returncode == 130, err

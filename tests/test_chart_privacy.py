@@ -11,7 +11,7 @@ from nacl.signing import SigningKey
 from pydantic import SecretStr
 
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     Discord,
     attachment,
     chart_path,
@@ -38,6 +38,7 @@ def chart_of_new_plan(discord: Discord, body: bytes, headers: dict[str, str]) ->
     discord.command("plan", coach="d", text="See chart", attachments=attachments)
     plan = discord.client.get("/api/coach-plans/?coach=d", headers=headers)
     assert plan.status_code == 200, plan.text
+    chart: dict[str, Any]
     [chart] = plan.json()["charts"]
     return chart
 

@@ -4,7 +4,6 @@ under CHART_STORAGE_DIR, GET /charts/{id}, and downloads that fail or are slow."
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     APP_ID,
     Discord,
     FakeDiscord,
@@ -28,6 +27,7 @@ from tests.discord_edge import (
     png,
     texts,
 )
+from tests.support.waits import wait_until
 
 
 @pytest.fixture
@@ -48,10 +48,13 @@ def charts_for(fake: FakeDiscord, count: int, size: int = 2048, **how: Any) -> d
 def plan_json(discord: Discord, coach: str = "d") -> dict[str, Any]:
     response = discord.client.get(f"/api/coach-plans/?coach={coach}")
     assert response.status_code == 200, response.text
-    return response.json()
+    plan: dict[str, Any] = response.json()
+    return plan
 
 
-def test_plan_with_a_chart_defers_then_edits_the_original(discord: Discord, fake: FakeDiscord):
+def test_plan_with_a_chart_defers_then_edits_the_original(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     attachments = charts_for(fake, 1)
     answer = discord.command("plan", coach="d", text="With a chart", attachments=attachments)
     assert answer == {"type": 5}
@@ -86,7 +89,7 @@ def test_archived_chart_is_kept_under_chart_storage_dir(
     assert len(stored) == 1 and stored[0].read_bytes() == png(5000)
 
 
-def test_ten_chart_plan_shows_and_archives_every_chart(discord: Discord, fake: FakeDiscord):
+def test_ten_chart_plan_shows_and_archives_every_chart(discord: Discord, fake: FakeDiscord) -> None:
     answer = discord.command(
         "plan", coach="d", text="Ten charts", attachments=charts_for(fake, 10, size=4096)
     )
@@ -144,7 +147,9 @@ def test_bad_attachments_are_refused_naming_the_file(
     assert fake.downloads == []
 
 
-def test_image_without_content_type_is_known_by_its_extension(discord: Discord, fake: FakeDiscord):
+def test_image_without_content_type_is_known_by_its_extension(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     url = fake.add_file("chart.webp", b"RIFF\0\0\0\0WEBPVP8 ")
     file = attachment(url, "chart.webp", 16, None)
     assert discord.command("plan", coach="d", text="x", attachments={"chart1": file}) == {"type": 5}
@@ -170,13 +175,15 @@ def test_edit_adds_charts_with_a_deferred_answer(discord: Discord, fake: FakeDis
     assert discord.client.get(chart_path(chart["url"])).content == png(300)
 
 
-def test_slow_download_is_answered_at_once_and_edited_after(discord: Discord, fake: FakeDiscord):
+def test_slow_download_is_answered_at_once_and_edited_after(
+    discord: Discord, fake: FakeDiscord
+) -> None:
     attachments = charts_for(fake, 10, size=1000, delay=1.5)
-    started = time.monotonic()
     answer = discord.command("plan", coach="d", text="Slow link", attachments=attachments)
     assert answer == {"type": 5}
     answered_at = discord.clock.sent_at[-1]
-    assert answered_at - started < 1.0, "the deferral must go out before any download ends"
+    # An order, not a duration: a loaded machine may take its time over either.
+    assert answered_at < min(fake.served_at), "the deferral must go out before any download ends"
     [(edited_at, _, body)] = fake.edits
     assert edited_at >= answered_at + 1.0, "the edit of @original comes after the deferral"
     assert texts(body)[1] == "Slow link" and len(gallery(body)) == 10
@@ -213,12 +220,11 @@ def test_failed_download_is_retried_on_the_next_start(
         [chart] = plan_json(discord)["charts"]
     fake.cdn_down = False
     with discord_app(settings, signer, fake) as discord:
-        deadline = time.monotonic() + 10
-        while True:
-            served = discord.client.get(chart_path(chart["url"]))
-            if served.status_code == 200 or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+        wait_until(
+            lambda: discord.client.get(chart_path(chart["url"])).status_code == 200,
+            "the chart was not archived on the next start",
+        )
+        served = discord.client.get(chart_path(chart["url"]))
         assert served.status_code == 200 and served.content == png(777)
 
 

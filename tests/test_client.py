@@ -33,15 +33,15 @@ from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import FakeApi, settings_in
-from tests.live_server import live_server
-from tests.retry_time import SetTime
 from tests.support.clock import Clock
+from tests.support.live_server import live_server
+from tests.support.retry_time import SetTime
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
 
 
-def mock_client(fake_api: FakeApi, clock: SetTime | None = None, **options: object):  # type: ignore[no-untyped-def]
+def mock_client(fake_api: FakeApi, clock: SetTime | None = None, **options: Any):  # type: ignore[no-untyped-def]
     """A client of the fake API whose waits between tries pass on `clock`, set by the test."""
     return create_client(
         api_base_url="http://api.test",
@@ -202,7 +202,7 @@ def test_server_errors_are_retried_until_an_answer_comes(fake_api: FakeApi) -> N
     fake_api.failures = [httpx.Response(500), httpx.Response(502), httpx.Response(503)]
     clock = SetTime()
     client = mock_client(fake_api, clock, reconnect_attempts=3, reconnect_delay_seconds=2)
-    assert client.fetch_coach_plan("d", "2025-03-14")["plan"] == "Long above 950"  # type: ignore[index]
+    assert client.fetch_coach_plan("d", "2025-03-14")["plan"] == "Long above 950"
     counters = client.get_metrics()["client"]
     assert (counters["retries"], counters["errors"], counters["api_calls"]) == (3, 3, 5)
     # Backing off: the ceiling doubles (2, 4, 8 s), each wait between its half and itself.

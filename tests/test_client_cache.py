@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ class FakeTimer:
         return self.now
 
 
-def make_client(fake_api: FakeApi, timer: FakeTimer, **options: object) -> CoachPlansClient:
+def make_client(fake_api: FakeApi, timer: FakeTimer, **options: Any) -> CoachPlansClient:
     options = {"reconnect_attempts": 1, "reconnect_delay_seconds": 0.001, **options}
     return create_client(
         api_base_url="http://api.test", transport=fake_api.transport(), timer=timer, **options

@@ -24,7 +24,7 @@ from app.mock import payloads
 from app.runtime.warming import WAIT_SECONDS
 from app.runtime.web import create_app
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     AnswerClock,
     Discord,
@@ -40,7 +40,7 @@ from tests.discord_edge import (
     seed_plan,
     texts,
 )
-from tests.service_process import BIN, free_port, loaded_modules, service_env
+from tests.support.service_process import BIN, free_port, loaded_modules, service_env
 
 DAY = "2026-03-02"
 
@@ -78,6 +78,7 @@ def cold_app(settings: Settings, signer: SigningKey, hold: float) -> Iterator[Di
     settings = fast_settings(settings)
     seed_plan(settings.database_url, DAY, "Long above 950, stop 940")
     fake = FakeDiscord()
+    assert settings.database_path is not None
     with locked(settings.database_path, hold) as app_started:
         clock = AnswerClock(create_app(settings, http_transport=fake))
         with TestClient(clock) as client:
@@ -86,7 +87,9 @@ def cold_app(settings: Settings, signer: SigningKey, hold: float) -> Iterator[Di
     fake.assert_no_problems()
 
 
-def test_ping_is_answered_while_the_storage_warms_up(settings: Settings, signer: SigningKey):
+def test_ping_is_answered_while_the_storage_warms_up(
+    settings: Settings, signer: SigningKey
+) -> None:
     with cold_app(settings, signer, hold=1.5) as discord:
         started = time.monotonic()
         ping = {"id": payloads.new_id(), "type": protocol.PING, "application_id": "1", "version": 1}
@@ -157,7 +160,9 @@ def test_autocomplete_gets_no_suggestions_when_the_storage_is_late(
         assert time.monotonic() - started < 3.0  # inside Discord's deadline
 
 
-def test_the_start_path_leaves_the_storage_and_http_libraries_unloaded(settings: Settings):
+def test_the_start_path_leaves_the_storage_and_http_libraries_unloaded(
+    settings: Settings,
+) -> None:
     # What the server imports before it listens: anything heavy here delays the first answer
     # after a wake (app/runtime/services.py). The warm-up loads these in a worker thread; the API's
     # models and prometheus-client wait for the warm-up or their first use.

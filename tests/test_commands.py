@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +16,7 @@ from app.mock import payloads
 from app.settings import Settings
 from commands.deferrals import WHILE_WARMING
 from commands.registry import registry
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     MANAGE_MESSAGES,
     OTHER,
@@ -28,7 +29,7 @@ from tests.discord_edge import (
     guild_interaction,
     texts,
 )
-from tests.discord_schema import check_commands
+from tests.support.discord_schema import check_commands
 
 
 def today() -> date:
@@ -155,7 +156,7 @@ def test_second_plan_same_day_is_refused_pointing_to_edit(discord: Discord) -> N
     ],
 )
 def test_plan_refusals_are_ephemeral_and_say_how(
-    discord: Discord, options: dict[str, str], says: str
+    discord: Discord, options: dict[str, Any], says: str
 ) -> None:
     assert says in ephemeral_text(discord.command("plan", **options))
     assert discord.client.get("/api/coach-plans/all").json()["count"] == 0

@@ -20,7 +20,7 @@ from app.discord import protocol
 from app.mock import payloads
 from app.settings import Settings
 from app.storage.community import SetupChange, SetupStore, StoredSetup
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     OTHER,
     Discord,
@@ -32,7 +32,7 @@ from tests.discord_edge import (
     guild_interaction,
     png,
 )
-from tests.discord_edge import edited as edited_card
+from tests.support.discord_edge import edited as edited_card
 
 MANAGER = {"id": "53908232506183690", "username": "admin", "global_name": "Admin"}
 MANAGE_SERVER = protocol.MANAGE_GUILD
@@ -173,7 +173,7 @@ def test_only_server_managers_change_the_setup(discord: Discord, command: str) -
 def test_bad_roster_changes_are_refused_and_change_nothing(discord: Discord) -> None:
     coaches(discord, "add", name="alex", member=OTHER["id"])
     before = roster_text(discord)
-    cases = [
+    cases: list[tuple[dict[str, Any], str, str]] = [
         ({"name": "big al", "member": OTHER["id"]}, "add", "no spaces"),
         ({"name": "alex"}, "add", "member:@someone"),
         ({"name": "alex", "member": "not-an-id"}, "add", "not a Discord id"),

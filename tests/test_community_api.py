@@ -26,7 +26,7 @@ from app.storage.community import SetupStore
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import settings_in
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     OTHER,
     Discord,
@@ -38,7 +38,7 @@ from tests.discord_edge import (
     guild_interaction,
     png,
 )
-from tests.live_server import live_server
+from tests.support.live_server import live_server
 
 MANAGER = {"id": "53908232506183690", "username": "admin", "global_name": "Admin"}
 GUILD = payloads.GUILD
@@ -62,7 +62,7 @@ def new_key(discord: Discord, guild: str = GUILD) -> str:
         "setup", user=MANAGER, permissions=protocol.MANAGE_GUILD, guild_id=guild, api_key="new"
     )
     [key] = re.findall(r"`(cpg_[A-Za-z0-9_-]+)`", ephemeral_text(answer))
-    return key
+    return str(key)
 
 
 def bearer(key: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service_process import BIN, running_service, service_env
+from tests.support.service_process import BIN, running_service, service_env
 
 
 class Session:

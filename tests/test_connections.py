@@ -24,8 +24,8 @@ from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_edge import AUTHOR, GUILD
-from tests.service_process import running_service, service_env
+from tests.support.discord_edge import AUTHOR, GUILD
+from tests.support.service_process import running_service, service_env
 
 DAY = "2026-03-02"
 PING = json.dumps({"id": "1", "type": protocol.PING, "application_id": "1", "token": "t"}).encode()

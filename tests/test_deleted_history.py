@@ -19,7 +19,8 @@ from app.plans.service import PlanService
 from app.settings import Settings
 from app.storage.database import make_engine
 from app.storage.repository import PlanRepository
-from tests.discord_edge import (
+from tests.support.clock import Clock
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     GUILD,
@@ -36,8 +37,7 @@ from tests.discord_edge import (
     plan_id,
     texts,
 )
-from tests.migrations import upgrade_to
-from tests.support.clock import Clock
+from tests.support.migrations import upgrade_to
 
 OTHER_GUILD = "390926798626357111"
 DAY = "2026-01-05"
@@ -94,7 +94,8 @@ def history_text(discord: Discord, *, guild: str = GUILD) -> str:
 
 def history_json(discord: Discord, *, guild: str = GUILD) -> httpx.Response:
     query = {"coach": "d", "date": DAY, "guild": guild}
-    return discord.client.get("/api/coach-plans/history", params=query)
+    response: httpx.Response = discord.client.get("/api/coach-plans/history", params=query)
+    return response
 
 
 def suggested(discord: Discord, command_name: str, *, guild: str = GUILD) -> list[str]:

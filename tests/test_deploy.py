@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,7 +17,7 @@ from app.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_fly_env_is_valid_settings(fly: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fly_env_is_valid_settings(fly: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in fly["env"].items():
         monkeypatch.setenv(name, value)
     settings = load_settings(discord_public_key="ab" * 32)
@@ -24,7 +25,7 @@ def test_fly_env_is_valid_settings(fly: dict, monkeypatch: pytest.MonkeyPatch) -
     assert settings.api_host == "0.0.0.0"
 
 
-def test_fly_scales_to_zero_behind_https(fly: dict) -> None:
+def test_fly_scales_to_zero_behind_https(fly: dict[str, Any]) -> None:
     service = fly["http_service"]
     assert service["force_https"] is True
     assert service["auto_stop_machines"] in ("stop", "suspend", True)
@@ -32,7 +33,7 @@ def test_fly_scales_to_zero_behind_https(fly: dict) -> None:
     assert service["min_machines_running"] == 0
 
 
-def test_fly_health_check_hits_a_real_route(fly: dict, tmp_path: Path) -> None:
+def test_fly_health_check_hits_a_real_route(fly: dict[str, Any], tmp_path: Path) -> None:
     (check,) = fly["http_service"]["checks"]
     # The index lists the route table; it needs no storage, so no lifespan runs here.
     settings = load_settings(mock_mode=True, mock_key_file=tmp_path / "mock.key")
@@ -41,7 +42,7 @@ def test_fly_health_check_hits_a_real_route(fly: dict, tmp_path: Path) -> None:
     assert check["method"] == "GET"
 
 
-def test_database_charts_and_logs_live_on_the_volume(fly: dict) -> None:
+def test_database_charts_and_logs_live_on_the_volume(fly: dict[str, Any]) -> None:
     mount = PurePosixPath(fly["mounts"]["destination"])
     env = fly["env"]
     for name in ("DATABASE_PATH", "CHART_STORAGE_DIR", "LOG_FILE"):
@@ -61,7 +62,7 @@ FLY_SECRETS = {
 
 
 def test_several_instances_run_on_fly_postgres_and_tigris_as_the_readme_sets_them(
-    fly: dict, monkeypatch: pytest.MonkeyPatch
+    fly: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.runtime.services import open_store
     from app.storage.database import make_engine
@@ -78,7 +79,7 @@ def test_several_instances_run_on_fly_postgres_and_tigris_as_the_readme_sets_the
 
 
 def test_the_single_machine_env_with_the_attached_database_url_does_not_start(
-    fly: dict, monkeypatch: pytest.MonkeyPatch
+    fly: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Why the README has the bucket come first on a deployed app: `fly storage create` restarts
     # the machine with every secret set so far, and fly.toml's DATABASE_PATH is still there.
@@ -90,7 +91,7 @@ def test_the_single_machine_env_with_the_attached_database_url_does_not_start(
         load_settings(discord_public_key="ab" * 32)
 
 
-def test_secrets_are_named_but_never_set_in_fly_toml(fly: dict) -> None:
+def test_secrets_are_named_but_never_set_in_fly_toml(fly: dict[str, Any]) -> None:
     text = (ROOT / "fly.toml").read_text()
     assert "fly secrets set DISCORD_PUBLIC_KEY=" in text
     for secret in ("DISCORD_PUBLIC_KEY", "DISCORD_BOT_TOKEN", "API_KEY"):
@@ -115,7 +116,7 @@ def test_the_image_installs_dependencies_from_the_lock_only() -> None:
     assert "pip install --no-compile --no-deps ." in dockerfile
 
 
-def test_fly_gives_the_graceful_shutdown_time_to_finish(fly: dict) -> None:
+def test_fly_gives_the_graceful_shutdown_time_to_finish(fly: dict[str, Any]) -> None:
     assert fly["kill_signal"] == "SIGTERM"  # what serve finishes in-flight requests on
     cli = (ROOT / "app" / "cli.py").read_text()
     grace = int(re.search(r'"timeout_graceful_shutdown": (\d+)', cli)[1])  # type: ignore[index]

@@ -83,7 +83,7 @@ def test_the_webhook_reads_a_multipart_edit_and_keeps_its_files() -> None:
         fake = FakeDiscord(API)
         original = f"{API}/webhooks/{payloads.APPLICATION_ID}/token-2/messages/@original"
         async with httpx.AsyncClient(transport=fake) as http:
-            form = [
+            form: list[tuple[str, tuple[str | None, bytes | str, str]]] = [
                 ("payload_json", (None, json.dumps(payload), "application/json")),
                 ("files[0]", ("a.png", b"\x89PNG-bytes", "image/png")),
             ]

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from app.records import Actor, Place
 from app.runtime.web import create_app
 from app.settings import Settings
-from tests.discord_edge import discord_app, ephemeral_text
-from tests.postgres_server import PostgresServer
+from tests.support.discord_edge import discord_app, ephemeral_text
+from tests.support.postgres_server import PostgresServer
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     CDN,
     Discord,
     attachment,

@@ -10,8 +10,8 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -26,10 +26,12 @@ from app.records import Actor, NewChart, Place
 from app.storage.database import make_engine, migrate
 from app.storage.leases import CHART_RETRIES, Lease
 from app.storage.repository import PlanRepository
-from tests.bucket_server import S3Server, bucket_env
-from tests.discord_edge import chart_path, png
-from tests.postgres_server import PostgresServer
-from tests.service_process import BIN, running_service, service_env
+from tests.support.bucket_server import S3Server, bucket_env
+from tests.support.discord_edge import chart_path, png
+from tests.support.fake_server import Exchange, fake_server
+from tests.support.postgres_server import PostgresServer
+from tests.support.service_process import BIN, running_service, service_env
+from tests.support.waits import wait_until
 
 pytestmark = pytest.mark.postgres
 GUILD = "111111111111111111"
@@ -52,23 +54,14 @@ def two_instances(root: Path, database_url: str, bucket: dict[str, str]) -> Iter
     for name in ("a", "b"):
         (root / name).mkdir()
         envs.append(shared_env(root / name, database_url, bucket))
-    with contextlib.ExitStack() as stack:
-        results: list[str] = []
-
-        def start(folder: Path, env: dict[str, str]) -> None:
-            base, _ = stack.enter_context(running_service(folder, env, "--mock"))
-            results.append(base)
-
-        threads = [
-            threading.Thread(target=start, args=(root / n, e))
+    with contextlib.ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        # Each start waits for its instance's health, however long a loaded machine takes; a
+        # start that fails raises here, with the reason.
+        starts = [
+            pool.submit(stack.enter_context, running_service(root / n, e, "--mock"))
             for n, e in zip("ab", envs, strict=True)
         ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert len(results) == 2, "an instance did not start"
-        yield results
+        yield [start.result()[0] for start in starts]
 
 
 def logs(root: Path) -> str:
@@ -108,27 +101,28 @@ def test_a_chart_posted_through_one_instance_is_served_by_the_other(
 
 
 class SlowCdn:
-    """A CDN whose every answer takes `delay` seconds and is a 503; counts requests per path."""
+    """A CDN whose every answer takes `delay` seconds and is a 503; counts requests per path,
+    and those still being answered."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.requests: Counter[str] = Counter()
-        cdn = self
+        self.open = 0
+        self.changed = threading.Condition()
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
+    def handle(self, call: Exchange) -> None:
+        with self.changed:
+            self.requests[call.path] += 1
+            self.open += 1
+        time.sleep(self.delay)  # the CDN's own slowness, not a wait of the test's
+        call.answer(503)
+        with self.changed:
+            self.open -= 1
+            self.changed.notify_all()
 
-            def do_GET(self) -> None:
-                cdn.requests[self.path] += 1
-                time.sleep(cdn.delay)
-                self.send_response(503)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+    def wait_for(self, what: Callable[[], bool], timeout: float = 60) -> bool:
+        with self.changed:
+            return self.changed.wait_for(what, timeout)
 
 
 def test_pending_charts_are_retried_by_one_instance_at_a_time(
@@ -139,16 +133,20 @@ def test_pending_charts_are_retried_by_one_instance_at_a_time(
     migrate(engine)
     zone = ZoneInfo("America/New_York")
     service = PlanService(PlanRepository(engine), coaches=["d", "i", "s", "n"], timezone=zone)
-    base = local_cdn_base(API_BASE_URL, cdn.port)
-    charts = [NewChart(f"{base}/c{n}.png", f"c{n}.png", "image/png", 100) for n in (1, 2)]
-    service.post("d", "2026-03-02", "Long", Actor("1", "coach"), place=Place(GUILD), charts=charts)
-    engine.dispose()
     bucket = bucket_env(s3_server.url, s3_server.new_bucket())
-    with two_instances(tmp_path, postgres_url, bucket):
-        deadline = time.monotonic() + 20
-        while "leaves them to it" not in logs(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2 * cdn.delay + 1)  # the round in progress ends
+    with fake_server(cdn.handle) as server:
+        base = local_cdn_base(API_BASE_URL, server.port)
+        charts = [NewChart(f"{base}/c{n}.png", f"c{n}.png", "image/png", 100) for n in (1, 2)]
+        place = Place(GUILD)
+        service.post("d", "2026-03-02", "Long", Actor("1", "coach"), place=place, charts=charts)
+        engine.dispose()
+        with two_instances(tmp_path, postgres_url, bucket):
+            wait_until(
+                lambda: "leaves them to it" in logs(tmp_path),
+                "neither instance left the pending charts to the other",
+            )
+            # The round in progress ends: every try made and answered.
+            assert cdn.wait_for(lambda: sum(cdn.requests.values()) >= 4 and not cdn.open)
     # One instance tried each chart (twice: RECONNECT_ATTEMPTS=1); the other left them alone.
     assert cdn.requests == {"/c1.png": 2, "/c2.png": 2}
     assert len(re.findall("another instance is retrying the pending charts", logs(tmp_path))) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -14,7 +15,7 @@ from hypothesis import strategies as st
 from nacl.signing import SigningKey
 
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     GUILD,
@@ -27,11 +28,12 @@ from tests.discord_edge import (
     fast_settings,
     guild_interaction,
 )
-from tests.discord_schema import check_response
+from tests.support.discord_schema import check_response
 
 
 def plans_of_day(discord: Discord) -> list[dict[str, object]]:
-    return discord.client.get("/api/coach-plans/all").json()["plans"]
+    plans: list[dict[str, object]] = discord.client.get("/api/coach-plans/all").json()["plans"]
+    return plans
 
 
 def assert_json_error(response: object, status: int) -> None:
@@ -165,7 +167,9 @@ def test_guild_member_payload_takes_the_user_from_member(discord: Discord) -> No
 @pytest.mark.parametrize("name", ["plan", "myplans", "plans", "history", "edit", "delete"])
 def test_a_command_from_a_dm_is_refused_and_changes_nothing(discord: Discord, name: str) -> None:
     discord.command("plan", coach="d", text="Long above 950")
-    options = {"coach": "d", "text": "From a DM"} if name in ("plan", "edit") else {"coach": "d"}
+    options: dict[str, Any] = (
+        {"coach": "d", "text": "From a DM"} if name in ("plan", "edit") else {"coach": "d"}
+    )
     answer = discord.send(dm_interaction(2, command_data(name, **options)))
     assert "only inside a server" in ephemeral_text(answer)
     [plan] = plans_of_day(discord)

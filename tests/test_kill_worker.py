@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import threading
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from nacl.signing import SigningKey
 
 from app.discord import protocol
 from app.mock import payloads
-from tests.service_process import running_service, service_env
+from tests.support.service_process import running_service, service_env
+from tests.support.waits import wait_until
 
 
 def workers_of(pid: int) -> list[int]:
@@ -74,13 +74,13 @@ def test_sigkill_of_a_worker_during_writes_loses_no_acknowledged_plan(tmp_path: 
 
         writer = threading.Thread(target=write)
         writer.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: len(acknowledged) >= 30, "30 plans were not acknowledged")
         workers = workers_of(proc.pid)
         assert len(workers) == 2, "serve --workers 2 runs two worker processes"
         os.kill(workers[0], signal.SIGKILL)
-        time.sleep(1.0)  # writes go on against the other worker meanwhile
+        # Writes go on against the other worker meanwhile.
+        before = len(acknowledged)
+        wait_until(lambda: len(acknowledged) >= before + 10, "writes stopped after the kill")
         stop.set()
         writer.join()
         assert len(acknowledged) >= 30

@@ -12,7 +12,7 @@ from app.errors import BadLevels
 from app.plans.extraction import extract
 from app.plans.levels import GivenLevels, as_form, resolve, split_tickers_and_bias
 from app.records import Levels
-from tests.levels_corpus import cases, score
+from tests.support.levels_corpus import cases, score
 
 # --- the extractor -------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from app.observability.logs import (
     request_id_var,
 )
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     Discord,
     FakeDiscord,
     attachment,

@@ -16,7 +16,6 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +25,9 @@ from nacl.signing import SigningKey
 
 from app.discord import protocol
 from app.mock import payloads
-from tests.discord_edge import AUTHOR
-from tests.service_process import running_service, service_env
+from tests.support.discord_edge import AUTHOR
+from tests.support.fake_server import Exchange, fake_server
+from tests.support.service_process import running_service, service_env
 
 KEY = SigningKey.generate()
 MIB = 1024 * 1024
@@ -66,63 +66,43 @@ class StandIn:
         self.slow_finished = 0
         self.release = threading.Event()
         self.changed = threading.Condition()
-        stand_in = self
+        self.base = self.api = ""  # once served
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def handle(self, call: Exchange) -> None:
+        if call.method == "GET":
+            self.chart(call)
+        else:
+            self.webhook(call)
 
-            def log_message(self, *args: object) -> None:
-                pass
+    def chart(self, call: Exchange) -> None:
+        self.cdn_ports.add(call.client_port)
+        kind = call.path.split("/")[-2]
+        body = CHART if kind == "big" else SLOW
+        call.start(200, len(body), {"Content-Type": "image/png"})
+        if kind != "slow":
+            call.write(body)
+            return
+        self.note("slow_started")
+        call.write(body[:16])
+        self.release.wait(120)
+        try:
+            call.write(body[16:])
+        finally:
+            self.note("slow_finished")
 
-            def do_GET(self) -> None:
-                stand_in.cdn_ports.add(self.client_address[1])
-                kind = self.path.split("/")[-2]
-                body = CHART if kind == "big" else SLOW
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if kind != "slow":
-                    self.wfile.write(body)
-                    return
-                stand_in.note("slow_started")
-                self.wfile.write(body[:16])
-                self.wfile.flush()
-                stand_in.release.wait(120)
-                try:
-                    self.wfile.write(body[16:])
-                finally:
-                    stand_in.note("slow_finished")
-
-            def do_PATCH(self) -> None:
-                stand_in.api_ports.add(self.client_address[1])
-                left = int(self.headers.get("Content-Length") or 0)
-                size, head = left, b""
-                while left:
-                    chunk = self.rfile.read(min(left, MIB))
-                    if not chunk:
-                        break
-                    left -= len(chunk)
-                    if len(head) < 256 * 1024:
-                        head += chunk
-                token = self.path.split("/")[-3]
-                payload = _payload(self.headers.get("Content-Type", ""), head)
-                with stand_in.changed:
-                    stand_in.edits.append(Edit(token, payload, size))
-                    stand_in.changed.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            do_POST = do_DELETE = do_PATCH
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.api = f"{self.base}/api/v10"
+    def webhook(self, call: Exchange) -> None:
+        self.api_ports.add(call.client_port)
+        size, head = 0, b""
+        for chunk in call.pieces(MIB):
+            size += len(chunk)
+            if len(head) < 256 * 1024:
+                head += chunk
+        token = call.path.split("/")[-3]
+        payload = _payload(call.headers.get("Content-Type", ""), head)
+        with self.changed:
+            self.edits.append(Edit(token, payload, size))
+            self.changed.notify_all()
+        call.answer(200, b"{}", "application/json")
 
     def note(self, counter: str) -> None:
         with self.changed:
@@ -150,10 +130,12 @@ def _payload(content_type: str, head: bytes) -> dict[str, Any]:
 @pytest.fixture
 def stand_in() -> Iterator[StandIn]:
     found = StandIn()
-    yield found
-    found.release.set()
-    found.server.shutdown()
-    found.server.server_close()
+    with fake_server(found.handle) as server:
+        found.base, found.api = server.url, f"{server.url}/api/v10"
+        try:
+            yield found
+        finally:
+            found.release.set()
 
 
 def interaction(command: str, guild: str = payloads.GUILD, **options: Any) -> dict[str, Any]:

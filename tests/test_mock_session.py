@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.service_process import BIN, running_service, service_env
+from tests.support.service_process import BIN, running_service, service_env
 
 
 def tiny_png() -> bytes:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.discord.protocol import ADMINISTRATOR, MANAGE_MESSAGES
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     OTHER,
     Discord,
     button_interaction,
@@ -17,7 +17,8 @@ from tests.discord_edge import (
 
 
 def live_plans(discord: Discord) -> int:
-    return discord.client.get("/api/coach-plans/all").json()["count"]
+    count: int = discord.client.get("/api/coach-plans/all").json()["count"]
+    return count
 
 
 def delete_as_other(discord: Discord, plan_id: int, permissions: object) -> str:
@@ -29,7 +30,8 @@ def delete_as_other(discord: Discord, plan_id: int, permissions: object) -> str:
         return ephemeral_text(answer)
     pressed = button_interaction(f"delete:yes:{plan_id}:1", user=OTHER)
     pressed["member"]["permissions"] = permissions
-    return discord.send(pressed)["data"]["content"]
+    content: str = discord.send(pressed)["data"]["content"]
+    return content
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from app.discord.multipart import FilePart
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     API_BASE,
     APP_ID,
     OTHER,
@@ -34,7 +34,7 @@ from tests.discord_edge import (
     modal_data,
     png,
 )
-from tests.discord_schema import check_edit, check_response, check_upload
+from tests.support.discord_schema import check_edit, check_response, check_upload
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_edge import Discord, ephemeral_text, texts
-from tests.discord_edge import guild_interaction as signed_guild_interaction
-from tests.live_server import live_server
-from tests.migrations import upgrade_to
 from tests.support.clock import Clock
+from tests.support.discord_edge import Discord, ephemeral_text, texts
+from tests.support.discord_edge import guild_interaction as signed_guild_interaction
+from tests.support.live_server import live_server
+from tests.support.migrations import upgrade_to
 from tests.test_api import PLAN_FIELDS
 
 GUILD = "1"
@@ -150,7 +150,8 @@ def test_by_ticker_over_rest(served: tuple[str, datetime]) -> None:
         assert reader.fetch_plans_for_ticker("AAPL") == []
         state = reader.agent_state()
         # One plan read as of an instant carries that version's levels too.
-        assert reader.fetch_coach_plan("d", as_of=before_edit)["levels"] == then["levels"]
+        as_of = reader.fetch_coach_plan("d", as_of=before_edit)
+        assert as_of is not None and as_of["levels"] == then["levels"]
     assert asyncio.run(_async_by_ticker(base_url, before_edit)) == [then]
     assert plan["levels"] == {
         "tickers": ["SPY"],
@@ -242,7 +243,7 @@ def test_a_plan_without_options_shows_the_levels_read_from_its_text(discord: Dis
     ],
 )
 def test_bad_level_options_are_refused_privately_and_nothing_is_posted(
-    discord: Discord, options: dict[str, str], said: str
+    discord: Discord, options: dict[str, Any], said: str
 ) -> None:
     answer = discord.command("plan", coach="d", text="Long above 950", **options)
     assert said in ephemeral_text(answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -281,5 +282,7 @@ def test_keys_older_than_a_day_are_forgotten(plans: PlanService, engine: Engine)
         )
     plans.post("d", DAY, "v1", COACH_D, once="new", place=HERE)
     with engine.connect() as connection:
-        keys = connection.execute(text("SELECT key FROM handled_requests")).scalars().all()
-    assert keys == ["new"]
+        keys: Sequence[str] = (
+            connection.execute(text("SELECT key FROM handled_requests")).scalars().all()
+        )
+    assert list(keys) == ["new"]

@@ -25,7 +25,8 @@ from app.settings import Settings, SettingsError, load_settings
 from app.storage import postings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_edge import (
+from tests.support.clock import Clock
+from tests.support.discord_edge import (
     OTHER,
     Discord,
     FakeDiscord,
@@ -36,7 +37,6 @@ from tests.discord_edge import (
     fast_settings,
     png,
 )
-from tests.support.clock import Clock
 
 NEW_YORK = ZoneInfo("America/New_York")
 # 11:00 in New York (daylight time since March 8th): New York's day ends at 04:00 UTC.
@@ -317,7 +317,7 @@ def test_the_days_count_is_one_range_of_an_index(engine: Engine) -> None:
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SET LOCAL enable_seqscan = off"))  # the table is tiny
-            plan = connection.execute(text(f"EXPLAIN {inlined}")).scalars().all()
+            plan = list(connection.execute(text(f"EXPLAIN {inlined}")).scalars())
         else:
             plan = [row[-1] for row in connection.execute(text(f"EXPLAIN QUERY PLAN {inlined}"))]
         assert any("ix_plan_postings_guild_posted" in line for line in plan), plan

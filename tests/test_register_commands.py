@@ -13,10 +13,10 @@ import register_commands
 from app.discord.rest import USER_AGENT
 from app.settings import load_settings
 from commands.registry import registry
-from tests.discord_edge import APP_ID, FakeDiscord
-from tests.discord_schema import check_commands
-from tests.retry_time import SetTime
-from tests.service_process import free_port
+from tests.support.discord_edge import APP_ID, FakeDiscord
+from tests.support.discord_schema import check_commands
+from tests.support.retry_time import SetTime
+from tests.support.service_process import free_port
 
 GUILD = "222222222222222222"
 TOKEN = "fake-bot-token-value"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from app.discord.rest import Webhook
 from app.retry import MAX_DELAY_SECONDS, Again, Backoff, GaveUp, Retry
-from tests.retry_time import SetTime
+from tests.support.retry_time import SetTime
 
 T = TypeVar("T")
 

@@ -4,10 +4,11 @@ with real signatures: stale modals, forged custom_ids and double presses include
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     MANAGE_MESSAGES,
@@ -22,18 +23,19 @@ from tests.discord_edge import (
 )
 
 
-def open_editor(discord: Discord, coach: str = "d", **options: str) -> dict[str, object]:
+def open_editor(discord: Discord, coach: str = "d", **options: Any) -> dict[str, Any]:
     answer = discord.command("edit", coach=coach, **options)
     assert answer["type"] == 9, answer
-    return answer["data"]  # type: ignore[return-value]
+    modal: dict[str, Any] = answer["data"]
+    return modal
 
 
-def submit(discord: Discord, custom_id: str, text: str, **how: object) -> dict[str, object]:
-    return discord.send(guild_interaction(5, modal_data(custom_id, text), **how))  # type: ignore[arg-type]
+def submit(discord: Discord, custom_id: str, text: str, **how: Any) -> dict[str, Any]:
+    return discord.send(guild_interaction(5, modal_data(custom_id, text), **how))
 
 
-def press(discord: Discord, custom_id: str, **how: object) -> dict[str, object]:
-    return discord.send(button_interaction(custom_id, **how))  # type: ignore[arg-type]
+def press(discord: Discord, custom_id: str, **how: Any) -> dict[str, Any]:
+    return discord.send(button_interaction(custom_id, **how))
 
 
 def current_text(discord: Discord, coach: str = "d") -> str | None:
@@ -48,7 +50,7 @@ def test_edit_without_text_opens_a_prefilled_modal(discord: Discord) -> None:
     plan_id = discord.post_plan(text="Long above 950\nStop 940")
     modal = open_editor(discord)
     assert modal["custom_id"] == f"edit:{plan_id}:1"
-    row, *levels = modal["components"]  # type: ignore[misc]
+    row, *levels = modal["components"]
     [text_input] = row["components"]
     assert text_input["type"] == 4 and text_input["style"] == 2
     assert text_input["value"] == "Long above 950\nStop 940"
@@ -61,16 +63,16 @@ def test_edit_without_text_opens_a_prefilled_modal(discord: Discord) -> None:
 
 def test_modal_prefill_holds_the_longest_plan(discord: Discord) -> None:
     discord.post_plan(text="z" * 4000)
-    row, *_ = open_editor(discord)["components"]  # type: ignore[misc]
+    row, *_ = open_editor(discord)["components"]
     assert row["components"][0]["value"] == "z" * 4000
 
 
 def test_saving_the_modal_answers_publicly_with_the_new_plan(discord: Discord) -> None:
     discord.post_plan(text="old")
     modal = open_editor(discord)
-    answer = submit(discord, modal["custom_id"], "new from the modal")  # type: ignore[arg-type]
-    assert answer["type"] == 4 and answer["data"].get("flags") == CARD  # type: ignore[operator]
-    assert texts(answer["data"])[1] == "new from the modal"  # type: ignore[index]
+    answer = submit(discord, modal["custom_id"], "new from the modal")
+    assert answer["type"] == 4 and answer["data"].get("flags") == CARD
+    assert texts(answer["data"])[1] == "new from the modal"
     assert current_text(discord) == "new from the modal"
 
 
@@ -78,8 +80,8 @@ def test_stale_modal_is_refused_and_the_other_edit_kept(discord: Discord) -> Non
     discord.post_plan(text="old")
     first = open_editor(discord)
     second = open_editor(discord)
-    submit(discord, first["custom_id"], "saved first")  # type: ignore[arg-type]
-    refusal = ephemeral_text(submit(discord, second["custom_id"], "saved second"))  # type: ignore[arg-type]
+    submit(discord, first["custom_id"], "saved first")
+    refusal = ephemeral_text(submit(discord, second["custom_id"], "saved second"))
     assert "changed by someone else in the meantime; nothing was changed" in refusal
     assert "saved second" in refusal  # handed back so it is not lost
     assert current_text(discord) == "saved first"
@@ -89,9 +91,9 @@ def test_stale_modal_hands_back_long_text_cut_to_discords_limit(discord: Discord
     discord.post_plan(text="old")
     first = open_editor(discord)
     second = open_editor(discord)
-    submit(discord, first["custom_id"], "saved first")  # type: ignore[arg-type]
-    answer = submit(discord, second["custom_id"], "long " * 799 + "tail")  # type: ignore[arg-type]
-    content = answer["data"]["content"]  # type: ignore[index]
+    submit(discord, first["custom_id"], "saved first")
+    answer = submit(discord, second["custom_id"], "long " * 799 + "tail")
+    content = answer["data"]["content"]
     assert len(content) <= 2000 and "[cut]" in content and content.endswith("```")
 
 
@@ -99,7 +101,7 @@ def test_modal_saved_after_the_plan_was_deleted_is_refused(discord: Discord) -> 
     plan_id = discord.post_plan(text="old")
     modal = open_editor(discord)
     press(discord, f"delete:yes:{plan_id}:1")
-    refusal = ephemeral_text(submit(discord, modal["custom_id"], "too late"))  # type: ignore[arg-type]
+    refusal = ephemeral_text(submit(discord, modal["custom_id"], "too late"))
     assert "was deleted after the editor opened" in refusal
     assert current_text(discord) is None
 
@@ -109,7 +111,7 @@ def test_modal_for_a_replaced_plan_is_refused(discord: Discord) -> None:
     modal = open_editor(discord)
     press(discord, f"delete:yes:{plan_id}:1")
     discord.post_plan(text="replacement")
-    refusal = ephemeral_text(submit(discord, modal["custom_id"], "meant for the old one"))  # type: ignore[arg-type]
+    refusal = ephemeral_text(submit(discord, modal["custom_id"], "meant for the old one"))
     assert "nothing was saved" in refusal or "nothing was changed" in refusal
     assert current_text(discord) == "replacement"
 
@@ -117,7 +119,7 @@ def test_modal_for_a_replaced_plan_is_refused(discord: Discord) -> None:
 def test_modal_submitted_by_someone_else_is_refused(discord: Discord) -> None:
     discord.post_plan(text="mine")
     modal = open_editor(discord)
-    refusal = ephemeral_text(submit(discord, modal["custom_id"], "hijack", user=OTHER))  # type: ignore[arg-type]
+    refusal = ephemeral_text(submit(discord, modal["custom_id"], "hijack", user=OTHER))
     assert "Only Mason" in refusal
     assert current_text(discord) == "mine"
 
@@ -149,8 +151,8 @@ def test_modal_for_an_unknown_plan_id_is_refused(discord: Discord) -> None:
 # --- delete confirmation -------------------------------------------------------------------------
 
 
-def ask_delete(discord: Discord, coach: str = "d", **how: object) -> dict[str, str]:
-    answer = discord.command("delete", coach=coach, **how)  # type: ignore[arg-type]
+def ask_delete(discord: Discord, coach: str = "d", **how: Any) -> dict[str, str]:
+    answer = discord.command("delete", coach=coach, **how)
     text = ephemeral_text(answer)
     assert "Delete coach" in text
     [row] = answer["data"]["components"]
@@ -170,8 +172,8 @@ def test_confirm_deletes_and_updates_the_message(discord: Discord) -> None:
     discord.post_plan()
     answer = press(discord, ask_delete(discord)["Confirm"])
     assert answer["type"] == 7
-    assert "Deleted coach d's plan" in answer["data"]["content"]  # type: ignore[index]
-    assert answer["data"]["components"] == []  # type: ignore[index]
+    assert "Deleted coach d's plan" in answer["data"]["content"]
+    assert answer["data"]["components"] == []
     assert current_text(discord) is None
     assert "Deleted by Mason" in ephemeral_text(discord.command("history", coach="d"))
 
@@ -180,7 +182,7 @@ def test_cancel_deletes_nothing(discord: Discord) -> None:
     discord.post_plan()
     answer = press(discord, ask_delete(discord)["Cancel"])
     assert answer["type"] == 7
-    assert "Nothing was deleted" in answer["data"]["content"]  # type: ignore[index]
+    assert "Nothing was deleted" in answer["data"]["content"]
     assert current_text(discord) == "Long above 950"
 
 
@@ -190,7 +192,7 @@ def test_double_press_is_harmless(discord: Discord) -> None:
     press(discord, confirm)
     discord.post_plan(text="a new plan")
     again = press(discord, confirm)
-    assert again["type"] == 7 and "already deleted" in again["data"]["content"]  # type: ignore[index]
+    assert again["type"] == 7 and "already deleted" in again["data"]["content"]
     assert current_text(discord) == "a new plan"
 
 
@@ -199,7 +201,7 @@ def test_confirm_after_the_plan_changed_deletes_nothing(discord: Discord) -> Non
     confirm = ask_delete(discord)["Confirm"]
     discord.command("edit", coach="d", text="changed since")
     answer = press(discord, confirm)
-    assert answer["type"] == 7 and "Nothing was deleted" in answer["data"]["content"]  # type: ignore[index]
+    assert answer["type"] == 7 and "Nothing was deleted" in answer["data"]["content"]
     assert current_text(discord) == "changed since"
 
 
@@ -222,7 +224,7 @@ def test_moderator_may_confirm_someone_elses_delete(discord: Discord) -> None:
     discord.post_plan()
     confirm = ask_delete(discord, user=OTHER, permissions=MANAGE_MESSAGES)["Confirm"]
     answer = press(discord, confirm, user=OTHER, permissions=MANAGE_MESSAGES)
-    assert "Deleted coach d's plan" in answer["data"]["content"]  # type: ignore[index]
+    assert "Deleted coach d's plan" in answer["data"]["content"]
     assert current_text(discord) is None
 
 
@@ -242,7 +244,7 @@ def test_moderator_may_confirm_someone_elses_delete(discord: Discord) -> None:
 def test_forged_button_custom_ids_are_refused(discord: Discord, custom_id: str) -> None:
     discord.post_plan()
     answer = press(discord, custom_id)
-    assert answer["type"] == 4 and answer["data"]["flags"] == 64  # type: ignore[index]
+    assert answer["type"] == 4 and answer["data"]["flags"] == 64
     assert current_text(discord) is not None
 
 
@@ -257,7 +259,7 @@ def test_button_for_an_unknown_plan_id_is_refused(discord: Discord) -> None:
 def suggest(discord: Discord, typed: str, command: str = "edit", **options: str) -> list[str]:
     answer = discord.send(guild_interaction(4, autocomplete_data(command, typed, **options)))
     assert answer["type"] == 8
-    return [choice["value"] for choice in answer["data"]["choices"]]  # type: ignore[index]
+    return [choice["value"] for choice in answer["data"]["choices"]]
 
 
 def test_autocomplete_offers_dates_with_a_live_plan_newest_first(discord: Discord) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from app.storage.database import make_engine, migrate, ping
 from app.storage.known_guilds import GUILDS_FRESH_SECONDS
 from app.storage.repository import PlanRepository
 from app.storage.rows import charts_t, history_t, plans_t
-from tests.migrations import upgrade_to
+from tests.support.migrations import upgrade_to
 
 GUILD = "290926798626357999"
 OTHER = "390926798626357111"
@@ -184,7 +184,7 @@ def test_counts_stay_right_after_every_write_here_and_on_another_instance(
     other_engine = make_engine(url)
     there = service(other_engine)
     probe = make_engine(url, pooled=False)
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: here.post("d", DAY, "long 950", AUTHOR, place=Place(GUILD), charts=[chart(1)]),
         lambda: there.post("n", DAY, "short 940", AUTHOR, place=Place(OTHER), charts=[chart(2)]),
         lambda: there.post("d", DAY, "flat", AUTHOR, place=Place(OTHER)),

@@ -22,7 +22,7 @@ from app.mock.discord import CdnFile
 from app.observability.log_format import JsonFormatter, TextFormatter
 from app.observability.logs import LineHandler, configure_logging, hold_records, show_held_records
 from app.settings import Settings
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     APP_ID,
     CDN,
     CHANNEL,
@@ -36,7 +36,7 @@ from tests.discord_edge import (
     guild_interaction,
     png,
 )
-from tests.service_process import BIN, running_service, service_env
+from tests.support.service_process import BIN, running_service, service_env
 from tests.test_log_lines import logging_app
 
 API_KEY = "k3y-" + secrets.token_urlsafe(24)

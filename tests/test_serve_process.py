@@ -19,8 +19,8 @@ from nacl.signing import SigningKey
 from app.discord import protocol
 from app.interactions.signatures import sign
 from app.mock import payloads
-from tests.discord_edge import AUTHOR
-from tests.service_process import (
+from tests.support.discord_edge import AUTHOR
+from tests.support.service_process import (
     base_env,
     free_port,
     running_service,
@@ -104,13 +104,22 @@ def test_a_request_in_flight_at_sigterm_is_answered_before_exit(tmp_path: Path) 
         head = (
             f"POST /interactions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nX-Signature-Ed25519: {sign(key, stamp, body)}\r\n"
-            f"X-Signature-Timestamp: {stamp}\r\nConnection: close\r\n\r\n"
+            f"X-Signature-Timestamp: {stamp}\r\nConnection: close\r\n"
+            # The server says "100 Continue" once the app reads the body: then it is in flight.
+            "Expect: 100-continue\r\n\r\n"
         ).encode()
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
             conn.sendall(head + body[:10])  # the request is in flight: half its body sent
-            time.sleep(0.3)
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                interim += conn.recv(1)
+            assert interim.startswith(b"HTTP/1.1 100"), interim
             proc.send_signal(signal.SIGTERM)
-            time.sleep(0.5)
+            log = tmp_path / "serve.log"
+            deadline = time.monotonic() + 60
+            while "Shutting down" not in log.read_text():  # the server has begun to stop
+                assert time.monotonic() < deadline, "the server did not begin to stop"
+                time.sleep(0.01)
             conn.sendall(body[10:])
             answer = b""
             while chunk := conn.recv(65536):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -109,7 +110,7 @@ def _close_log_handlers() -> None:
 
 
 @pytest.fixture
-def json_logging(settings: Settings) -> Settings:
+def json_logging(settings: Settings) -> Iterator[Settings]:
     settings = settings.model_copy(update={"log_format": "json"})
     configure_logging(settings)
     yield settings

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import SettingsError, load_settings
-from tests.service_process import base_env
+from tests.support.service_process import base_env
 
 KEY = "ab" * 32
 
@@ -107,7 +107,8 @@ BAD_SETTINGS = [
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def _serve(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import shlex
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,7 +20,8 @@ from app.mock.discord import FakeDiscord
 from app.mock.payloads import stable_id
 from app.mock.screen import Screen, render
 from app.mock.simulator import SendError, command_data, parse_command, serve_files
-from tests.service_process import base_env, free_port
+from tests.support.fake_server import Exchange, fake_server
+from tests.support.service_process import base_env, free_port
 
 API_BASE = "https://discord.com/api/v10"
 PLAN = {
@@ -255,32 +254,23 @@ def test_render_shows_mentions_and_timestamps_as_discord_draws_them() -> None:
 def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Path) -> None:
     """The service defers, then stops: `send` says so and exits 1, with no traceback."""
 
-    class OnceThenGone(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"type": 5}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            threading.Thread(target=stop, daemon=True).start()
-
-        def do_GET(self) -> None:
-            self.send_error(404)
-
-        def log_message(self, *args: object) -> None:
-            pass
+    def once_then_gone(call: Exchange) -> None:
+        if call.method != "POST":
+            call.answer(404)
+            return
+        call.answer(200, json.dumps({"type": 5}).encode(), "application/json", last=True)
+        server.stop()
 
     load_or_create_mock_key(tmp_path / "mock.key")  # what the service makes in mock mode
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), OnceThenGone)
+    with fake_server(once_then_gone) as server:
+        done = send_plan(tmp_path, server.url)
+    assert done.returncode == 1, done.stderr
+    assert "went away while we waited" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert len(done.stderr.strip().splitlines()) == 1
 
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
 
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+def send_plan(tmp_path: Path, url: str) -> subprocess.CompletedProcess[str]:
     env = {
         **base_env(),
         "MOCK_MODE": "true",
@@ -288,7 +278,7 @@ def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Pat
         "LOG_FILE": str(tmp_path / "send.log"),
     }
     exe = Path(sys.executable).parent / "coach-plans"
-    done = subprocess.run(
+    return subprocess.run(
         [str(exe), "send", "--url", url, '/plan coach:d text:"Watch 950"'],
         env=env,
         cwd=tmp_path,
@@ -296,10 +286,6 @@ def test_send_says_in_one_line_when_the_service_goes_away_mid_wait(tmp_path: Pat
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1, done.stderr
-    assert "went away while we waited" in done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_send_to_a_service_that_is_not_running_says_so_in_one_line(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from app.records import Actor, Place
 from app.storage.database import make_engine, migrate
 from app.storage.models import SQLModel
 from app.storage.repository import PlanRepository
-from tests.migrations import alembic_config
+from tests.support.migrations import alembic_config
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -44,7 +44,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 def worker(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.plan_worker", *args],
+        [sys.executable, "-m", "tests.support.plan_worker", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

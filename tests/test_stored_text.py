@@ -18,7 +18,7 @@ from app.plans.service import PlanService
 from app.records import Actor, NewChart, Place
 from app.settings import Settings
 from app.storage.repository import PlanRepository
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     AUTHOR,
     CARD,
     Discord,
@@ -134,7 +134,8 @@ def discord(settings: Settings, signer: SigningKey, database_url: str) -> Iterat
 def stored_plan(discord: Discord) -> dict[str, Any]:
     response = discord.client.get("/api/coach-plans?coach=d")
     assert response.status_code == 200, response.text
-    return response.json()
+    plan: dict[str, Any] = response.json()
+    return plan
 
 
 def plan_payload(text: str = "Long 950", **options: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from app.client import create_client
 from app.discord.protocol import MANAGE_MESSAGES
 from app.settings import Settings
 from app.storage.database import make_engine
-from tests.discord_edge import (
+from tests.support.discord_edge import (
     GUILD,
     OTHER,
     Discord,
@@ -30,7 +30,7 @@ from tests.discord_edge import (
     modal_data,
     plan_id,
 )
-from tests.migrations import upgrade_to
+from tests.support.migrations import upgrade_to
 
 OTHER_GUILD = "390926798626357111"
 

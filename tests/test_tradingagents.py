@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -24,14 +25,14 @@ from app.runtime.web import create_app
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
 from tests.conftest import settings_in
-from tests.live_server import live_server
-from tests.service_process import free_port
+from tests.support.live_server import live_server
+from tests.support.service_process import free_port
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
 DAY = date(2025, 3, 14)
 NEW_YORK = ZoneInfo("America/New_York")
-FAST = {"reconnect_attempts": 0, "timezone": NEW_YORK.key, "cache_ttl_seconds": 0}
+FAST: dict[str, Any] = {"reconnect_attempts": 0, "timezone": NEW_YORK.key, "cache_ttl_seconds": 0}
 
 
 class Clock:

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -25,8 +24,9 @@ from nacl.signing import SigningKey
 from app.discord import protocol
 from app.mock import payloads
 from app.runtime.wake import Early, early_start
-from tests.discord_edge import AUTHOR, seed_plan
-from tests.service_process import free_port, loaded_modules, serve, service_env
+from tests.support.discord_edge import AUTHOR, seed_plan
+from tests.support.fake_server import Exchange, fake_server
+from tests.support.service_process import free_port, loaded_modules, serve, service_env
 
 KEY = SigningKey.generate()
 PUBLIC = KEY.verify_key.encode().hex()
@@ -39,28 +39,14 @@ class StandInDiscord:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, bytes]] = []
         self.arrived = threading.Condition()
-        stand_in = self
+        self.api = ""  # once served
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _keep(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with stand_in.arrived:
-                    stand_in.calls.append((self.command, self.path, body))
-                    stand_in.arrived.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            do_PATCH = do_POST = do_DELETE = _keep
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.api = f"http://127.0.0.1:{self.server.server_address[1]}/api/v10"
+    def handle(self, call: Exchange) -> None:
+        body = call.body()
+        with self.arrived:
+            self.calls.append((call.method, call.path, body))
+            self.arrived.notify_all()
+        call.answer(200, b"{}", "application/json")
 
     def edit_of(self, token: str, timeout: float = 30) -> bytes:
         """The body of the edit that replaced the answer to `token`."""
@@ -76,9 +62,9 @@ class StandInDiscord:
 @pytest.fixture
 def discord() -> Iterator[StandInDiscord]:
     stand_in = StandInDiscord()
-    yield stand_in
-    stand_in.server.shutdown()
-    stand_in.server.server_close()
+    with fake_server(stand_in.handle) as server:
+        stand_in.api = f"{server.url}/api/v10"
+        yield stand_in
 
 
 def woken_env(folder: Path, discord: StandInDiscord, **settings: str) -> dict[str, str]:
@@ -98,7 +84,7 @@ def woken(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
     port = free_port()
     proc = serve(folder, env, port, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             assert proc.poll() is None, proc.communicate()[1]
             with socket.socket() as sock:

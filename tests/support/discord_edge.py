@@ -27,7 +27,7 @@ from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
-from tests.discord_schema import (
+from tests.support.discord_schema import (
     check_commands,
     check_edit,
     check_follow_up,
@@ -70,6 +70,12 @@ class FakeDiscord(shared.FakeDiscord):
             "check_follow_up": check_follow_up,
         }
         super().__init__(API_BASE, recording=True, **(checks | how))
+        self.served_at: list[float] = []  # when each CDN answer was ready, for ordering checks
+
+    async def _cdn(self, request: httpx.Request) -> httpx.Response:
+        response = await super()._cdn(request)
+        self.served_at.append(time.monotonic())
+        return response
 
     def assert_no_problems(self) -> None:
         assert not self.refused, f"the app sent Discord what it would refuse: {self.refused}"
@@ -160,12 +166,13 @@ class Discord:
         self, body: bytes, *, timestamp: str | None = None, key: SigningKey | None = None
     ) -> httpx.Response:
         headers = payloads.signed_headers(key or self.key, body, timestamp)
-        return self.client.post("/interactions", content=body, headers=headers)
+        response: httpx.Response = self.client.post("/interactions", content=body, headers=headers)
+        return response
 
     def send(self, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.raw(json.dumps(payload).encode())
         assert response.status_code == 200, response.text
-        body = response.json()
+        body: dict[str, Any] = response.json()
         check_response(body)
         return body
 
@@ -187,7 +194,7 @@ class Discord:
         )
         return self.send(interaction)
 
-    def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: str) -> int:
+    def post_plan(self, coach: str = "d", text: str = "Long above 950", **options: Any) -> int:
         answer = self.command("plan", coach=coach, text=text, **options)
         assert answer["type"] == protocol.CHANNEL_MESSAGE, answer
         return plan_id(answer["data"])

@@ -18,16 +18,17 @@ import httpx
 BIN = Path(sys.executable).parent
 # A started service imports this checkout's code, whichever checkout the scripts in BIN were
 # installed from (an editable install maps the package to its own folder).
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 20) -> httpx.Response:
+def wait_healthy(url: str, proc: subprocess.Popen[Any], timeout: float = 60) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

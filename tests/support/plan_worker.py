@@ -1,4 +1,4 @@
-"""A separate process for storage tests: `python -m tests.plan_worker JOB URL ARG…`.
+"""A separate process for storage tests: `python -m tests.support.plan_worker JOB URL ARG…`.
 
 Jobs: `migrate`; `edit PREFIX COUNT` (edits coach d's plan of 2025-03-14 COUNT times);
 `post COUNT` (posts plans one by one, printing each acknowledged coach/date line).

@@ -11,19 +11,17 @@ import contextlib
 import http.client
 import itertools
 import os
-import socket
-import struct
 import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service_process import BIN, free_port, wait_healthy
+from tests.support.fake_server import Exchange, fake_server
+from tests.support.service_process import BIN, free_port, wait_healthy
 
 _SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
@@ -120,75 +118,46 @@ class BucketEdge:
             return self.faults.pop(0)
         return None
 
-
-def _handler(edge: BucketEdge) -> type[BaseHTTPRequestHandler]:
-    upstream = httpx.URL(edge.upstream)
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def _any(self) -> None:
-            edge.seen.append((self.command, self.path))
-            length = int(self.headers.get("content-length") or 0)
-            fault = edge.fault_for(self.command)
-            if fault == "reset":
-                self.rfile.read(length // 2)  # half the upload arrives, then the line drops
-                linger = struct.pack("ii", 1, 0)  # close with RST, not FIN
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-                self.close_connection = True
-                self.connection.close()
-                return
-            body = self.rfile.read(length) if length else b""
-            if fault == "stall":
-                edge.released.wait(60)
-            if fault in ("slowdown", "denied"):
-                status, text = (503, _SLOW_DOWN) if fault == "slowdown" else (403, _DENIED)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text)
-                return
-            conn = http.client.HTTPConnection(upstream.host, upstream.port, timeout=30)
-            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
-            conn.request(self.command, self.path, body=body, headers=headers)
-            answer = conn.getresponse()
-            data = answer.read()
-            conn.close()
-            # A client that gave up waiting (a stalled request) has closed its end by now.
-            with contextlib.suppress(ConnectionError):
-                self.send_response(answer.status)
-                for key, value in answer.getheaders():
-                    if key.lower() not in ("transfer-encoding", "content-length", "connection"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-
-        def finish(self) -> None:
-            with contextlib.suppress(OSError):  # the connection was reset on purpose
-                super().finish()
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _any
-
-    return Handler
+    def handle(self, call: Exchange) -> None:
+        self.seen.append((call.method, call.path))
+        fault = self.fault_for(call.method)
+        if fault == "reset":
+            length = int(call.headers.get("Content-Length") or 0)
+            next(call.pieces(length // 2), b"")  # half the upload arrives, then the line drops
+            call.reset()
+            return
+        body = call.body()
+        if fault == "stall":
+            self.released.wait(60)
+        if fault in ("slowdown", "denied"):
+            status, text = (503, _SLOW_DOWN) if fault == "slowdown" else (403, _DENIED)
+            call.answer(status, text, "application/xml")
+            return
+        upstream = httpx.URL(self.upstream)
+        conn = http.client.HTTPConnection(upstream.host, upstream.port, timeout=30)
+        headers = {k: v for k, v in call.headers.items() if k.lower() != "connection"}
+        conn.request(call.method, call.path, body=body, headers=headers)
+        answer = conn.getresponse()
+        data = answer.read()
+        conn.close()
+        # A client that gave up waiting (a stalled request) has closed its end by now.
+        with contextlib.suppress(ConnectionError):
+            kept = {
+                key: value
+                for key, value in answer.getheaders()
+                if key.lower() not in ("transfer-encoding", "content-length", "connection")
+            }
+            call.start(answer.status, len(data), kept)
+            if call.method != "HEAD":
+                call.write(data)
 
 
 @pytest.fixture
 def bucket_edge(s3_server: S3Server) -> Iterator[BucketEdge]:
     edge = BucketEdge(s3_server.url)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(edge))
-    httpd.daemon_threads = True
-    edge.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield edge
-    finally:
-        edge.released.set()
-        httpd.shutdown()
-        httpd.server_close()
+    with fake_server(edge.handle) as server:
+        edge.url = server.url
+        try:
+            yield edge
+        finally:
+            edge.released.set()

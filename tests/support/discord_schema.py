@@ -52,7 +52,7 @@ def _permissions_as_strings(schema: Any) -> Any:
 
 _DOCUMENT = _strict(
     _permissions_as_strings(
-        json.loads((Path(__file__).parent / "fixtures" / "discord_schemas.json").read_text())
+        json.loads((Path(__file__).parent.parent / "fixtures" / "discord_schemas.json").read_text())
     )
 )
 _BASE = "urn:discord-api-v10"

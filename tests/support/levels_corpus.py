@@ -10,7 +10,7 @@ from typing import Any
 
 from app.plans.extraction import extract
 
-CORPUS = Path(__file__).parent / "fixtures" / "levels_corpus.json"
+CORPUS = Path(__file__).parent.parent / "fixtures" / "levels_corpus.json"
 FIELDS = ("tickers", "bias", "entry", "stop", "targets")
 
 
