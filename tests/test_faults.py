@@ -18,6 +18,7 @@ from app.runtime.web import create_app
 from app.settings import Settings
 from tests.support.discord_edge import discord_app, ephemeral_text
 from tests.support.postgres_server import PostgresServer
+from tests.support.waits import wait_until
 
 GUILD = "290926798626357999"
 HERE = Place(guild_id=GUILD)
@@ -88,9 +89,14 @@ def test_a_read_only_disk_makes_health_503_until_it_is_writable(
 ) -> None:
     with discord_app(on_disk(settings, small_disk), signer) as discord:
         discord.post_plan("d", "Watch 950", date="2025-03-14")
-        # A filesystem with files open for writing cannot turn read-only: close ours first.
-        discord.client.app_state["runtime"].wait().engine.dispose()
-        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+        # A filesystem with files open for writing cannot turn read-only: close ours first,
+        # again while a background pass (chart retries) still holds a connection.
+        engine = discord.client.app_state["runtime"].wait().engine
+        remount = ["mount", "-o", "remount,ro", str(small_disk)]
+        wait_until(
+            lambda: engine.dispose() or subprocess.run(remount).returncode == 0,
+            "the disk did not turn read-only",
+        )
         try:
             answer = discord.command("edit", coach="d", date="2025-03-14", text="cannot be saved")
             assert "unavailable" in ephemeral_text(answer)
