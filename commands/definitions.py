@@ -19,9 +19,8 @@ from app.discord.interaction import Interaction, Reply
 from app.errors import PlanError
 from app.plans.levels import GivenLevels
 from app.records import Chart, Plan
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
-from commands.deferrals import WHILE_WARMING, Visibility
 
 Handler = Callable[[Interaction, Services], Awaitable[Reply]]
 
@@ -57,11 +56,6 @@ class Command:
     @property
     def name(self) -> str:
         return str(self.definition["name"])
-
-    @property
-    def while_warming(self) -> Visibility | None:
-        """Who sees its deferral while the service starts (commands/deferrals.py)."""
-        return WHILE_WARMING.get(self.name, "ephemeral")
 
 
 def slash_command(name: str, description: str, options: list[dict[str, Any]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import StaleVersion
 from app.plans.service import check_may_delete
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import (
     PLAN_ID,

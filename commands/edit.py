@@ -17,7 +17,7 @@ from app.plans.extraction import extract
 from app.plans.levels import GivenLevels, as_form, split_tickers_and_bias
 from app.plans.service import check_may_edit
 from app.records import Plan
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands import plan as plan_command
 from commands.definitions import (

@@ -28,7 +28,7 @@ PLAN_FIELDS = {
 
 @pytest.fixture
 def plans(client: TestClient) -> PlanService:
-    return client.app_state["runtime"].wait().plans
+    return client.app_state["services"].plans
 
 
 def post(plans: PlanService, coach: str = "d", day: date = DAY, text: str = "Watch 950") -> Plan:
@@ -94,7 +94,7 @@ def test_date_defaults_to_today_in_the_timezone(client: TestClient, plans: PlanS
 def test_chart_urls_use_public_base_url_when_set(settings: Settings) -> None:
     public = settings.model_copy(update={"public_base_url": "https://plans.example.com"})
     with TestClient(create_app(public)) as client:
-        post(client.app_state["runtime"].wait().plans)
+        post(client.app_state["services"].plans)
         body = client.get("/api/coach-plans/?coach=d&date=2025-03-14").json()
     assert body["charts"][0]["url"] == f"https://plans.example.com/charts/{body['charts'][0]['id']}"
 
@@ -233,7 +233,7 @@ def test_a_server_failure_is_a_500_without_internals(settings: Settings) -> None
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         db = Path(settings.database_url.removeprefix("sqlite:///"))
         # Closed first: closing the last connection would checkpoint the WAL over the damage.
-        engine = client.app_state["runtime"].wait().engine
+        engine = client.app_state["services"].engine
         engine.dispose()
         # Swapped in whole: the chart retry task starting meanwhile must not open the file while
         # it is empty (an empty database, "no such table") and keep that connection pooled.

@@ -275,7 +275,7 @@ def test_a_command_waits_for_the_background_retry_already_fetching_its_chart(
     with discord_app(settings, signer, fake) as discord:
         discord.command("plan", coach="d", text="x", attachments=attachments)
         fake.cdn_down = False
-        services = discord.client.app_state["runtime"].wait()
+        services = discord.client.app_state["services"]
         [chart] = services.plans.unarchived_charts()
 
         async def retry_and_command() -> str | None:

@@ -89,7 +89,7 @@ def test_a_read_only_disk_makes_health_503_until_it_is_writable(
     with discord_app(on_disk(settings, small_disk), signer) as discord:
         discord.post_plan("d", "Watch 950", date="2025-03-14")
         # A filesystem with files open for writing cannot turn read-only: close ours first.
-        discord.client.app_state["runtime"].wait().engine.dispose()
+        discord.client.app_state["services"].engine.dispose()
         subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
         try:
             answer = discord.command("edit", coach="d", date="2025-03-14", text="cannot be saved")
@@ -114,7 +114,7 @@ def test_postgresql_restarting_under_the_service_is_survived(settings: Settings)
     try:
         pg = settings.model_copy(update={"database_url": server.new_database()})
         with TestClient(create_app(pg)) as client:
-            client.app_state["runtime"].wait().plans.post("d", DAY, "Watch 950", AUTHOR, place=HERE)
+            client.app_state["services"].plans.post("d", DAY, "Watch 950", AUTHOR, place=HERE)
             read = "/api/coach-plans/?coach=d&date=2025-03-14"
             assert client.get(read).json()["plan"] == "Watch 950"
             server.stop()
