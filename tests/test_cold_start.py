@@ -169,9 +169,10 @@ def test_autocomplete_at_wake_waits_for_the_app_and_gets_its_suggestions(
     settings: Settings, signer: SigningKey
 ) -> None:
     # Autocomplete cannot be deferred: the front leaves it to the app, which answers it in full
-    # once it is built with its storage.
+    # once it is built with its storage, however late (here past the 2 s a second "not ready
+    # yet" path used to wait before it answered with no suggestions).
     with woken_app(settings, signer) as (discord, release):
-        release()
+        threading.Timer(2.5, release).start()
         answer = discord.send(
             payloads.guild_interaction(
                 protocol.AUTOCOMPLETE, autocomplete_data("history", "2026", coach="d"), user=AUTHOR
