@@ -120,14 +120,13 @@ def serve(args: argparse.Namespace) -> int:
 
         _stop_on_signals()
         gc.enable()  # this process only supervises; each worker starts its own interpreter
-        run_workers("app.runtime.web:app_from_environment", args.workers, sock, limits, options)
+        run_workers("app.cli:app_from_environment", args.workers, sock, limits, options)
         log.info("stopped")
         return 0
-    from app.runtime.web import create_app
-
     server = _Server()
-    app = create_app(settings, on_failure=server.stop, warm_up_after_listening=True)
-    return server.run(app, sock, limits, options, lambda: app.state.runtime.listening.set())
+    # The app's lifespan builds its storage before the server lets a request in.
+    app = service_app(settings, on_failure=server.stop)
+    return server.run(app, sock, limits, options, lambda: None)
 
 
 def _serve_woken(args: argparse.Namespace, early: Early) -> int:
@@ -166,15 +165,39 @@ def _serve_woken(args: argparse.Namespace, early: Early) -> int:
         limits.header_timeout = settings.header_timeout_seconds
         limits.body_timeout = settings.body_timeout_seconds
         limits.max_header_bytes = settings.max_header_bytes
-        from app.runtime.web import create_app
+        from app.runtime.web import app_with_storage
 
-        return create_app(settings, on_failure=server.stop, metrics=metrics)
+        return app_with_storage(settings, metrics, on_failure=server.stop)
 
     front = WakeApp(early, metrics, build, on_failure=server.stop)
     options = {**_SERVER, "forwarded_allow_ips": early.forwarded_allow_ips}
     code = server.run(front, sock, limits, options, front.listening)
     show_held_records()  # if it stopped before logging was set up, say why
     return code
+
+
+def service_app(settings: Settings, on_failure: Callable[[], None]) -> Starlette:
+    """The app `serve` runs when it loads its settings before it listens; in mock mode with
+    Discord's side kept in-process, and the route that shows what it kept."""
+    from app.runtime.web import create_app
+
+    if not settings.mock_mode:
+        return create_app(settings, on_failure=on_failure)
+    from app.mock.routes import discord_in_process
+
+    fake, routes = discord_in_process(settings)
+    return create_app(settings, on_failure=on_failure, http_transport=fake, routes=routes)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for `serve --workers N`: each worker process loads the same settings."""
+    from app.observability.logs import configure_logging
+    from app.settings import load_settings
+
+    settings = load_settings(os.environ.get("COACH_PLANS_CONFIG"))
+    configure_logging(settings)
+    # Without its database a worker cannot serve: it stops, as a lone server does.
+    return service_app(settings, on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
 
 
 def _serve_settings(args: argparse.Namespace) -> Settings:
@@ -246,8 +269,9 @@ class _Server:
         self.server = AnnouncingServer(ServerConfig(app, limits, **options), listening)
         try:
             self.server.run(sockets=[sock])
-        except SystemExit as exc:  # uvicorn's own start failed; it logged why
-            self.code = exc.code if isinstance(exc.code, int) and exc.code else 1
+        except SystemExit as exc:  # the start failed; it was logged why
+            if self.code == 0:  # not already said by `stop` (the database cannot be opened)
+                self.code = exc.code if isinstance(exc.code, int) and exc.code else 1
         finally:
             sock.close()
         if self.code == 1:

@@ -11,6 +11,8 @@ TIMEZONE = "America/New_York"
 API_HOST = "0.0.0.0"
 API_PORT = 5000
 API_BASE_URL = f"http://localhost:{API_PORT}"
+# Discord's API, version 10 (https://discord.com/developers/docs/reference#api-versioning).
+DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 CACHE_TTL_SECONDS = 3600.0
 MAX_CACHE_SIZE = 100
 RECONNECT_ATTEMPTS = 5

@@ -25,7 +25,6 @@ from pydantic_settings import (
 )
 
 from app import defaults
-from app.discord.protocol import API_BASE_URL
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable  # its import costs milliseconds of every start
@@ -56,7 +55,7 @@ class Settings(BaseSettings):
     discord_public_key: str | None = None
     discord_application_id: str | None = None
     discord_bot_token: SecretStr | None = None
-    discord_api_base_url: str = API_BASE_URL
+    discord_api_base_url: str = defaults.DISCORD_API_BASE_URL
 
     database_url: str = "sqlite:///./data/coach_plans.db"
     database_path: Path | None = None

@@ -2,8 +2,9 @@
 
 Each start is a new process: a bare Starlette app's first GET, then ours with its first signed
 PING, its first /plans and its first /plan with a chart. A command's answer may be a deferral
-while the storage warms up; then what counts for the user is its final content, which reaches
-a small local stand-in for Discord's API and CDN as an edit of the deferred answer.
+while the app and its storage are built; then what counts for the user is its final content,
+which reaches a small local stand-in for Discord's API and CDN as an edit of the deferred
+answer.
 """
 
 from __future__ import annotations

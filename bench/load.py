@@ -82,7 +82,7 @@ def main() -> int:
         argv = [str(Path(PYTHON).parent / "coach-plans"), "serve", "--workers", "2"]
         argv += ["--host", "127.0.0.1", "--port", str(port)]
         with server(argv, port, env, ready="/health"):
-            # Each worker warms its storage up after it listens: load starts once both answer
+            # Each worker builds its storage before it takes requests: load starts once both answer
             # (new connections land on either worker).
             for _ in range(20):
                 httpx.get(f"http://127.0.0.1:{port}/health").raise_for_status()

@@ -146,9 +146,9 @@ class Bench:
     def ours(
         self, name: str, env: dict[str, str] | None = None, *, cold: bool = False
     ) -> tuple[contextlib.AbstractContextManager[float], str]:
-        """Our server. Load starts once /health answers: the storage warms up after the server
-        listens, and a throughput case measures the steady state (the cold case, `cold=True`,
-        measures the start itself)."""
+        """Our server. Load starts once /health answers: a woken server builds its storage
+        after it listens, and a throughput case measures the steady state (the cold case,
+        `cold=True`, measures the start itself)."""
         port = free_port()
         argv = [str(Path(PYTHON).parent / "coach-plans"), "serve", "--host", "127.0.0.1"]
         argv += ["--port", str(port)]

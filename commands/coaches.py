@@ -12,7 +12,7 @@ from app.community import roster
 from app.community.roster import NotAllowed, Setup
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import Command, slash_command
 

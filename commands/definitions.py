@@ -21,9 +21,8 @@ from app.errors import PlanError
 from app.plans.levels import GivenLevels
 from app.plans.service import PlanService
 from app.records import Chart, Plan
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
-from commands.deferrals import WHILE_WARMING, Visibility
 
 Handler = Callable[[Interaction, Services], Awaitable[Reply]]
 
@@ -59,11 +58,6 @@ class Command:
     @property
     def name(self) -> str:
         return str(self.definition["name"])
-
-    @property
-    def while_warming(self) -> Visibility | None:
-        """Who sees its deferral while the service starts (commands/deferrals.py)."""
-        return WHILE_WARMING.get(self.name, "ephemeral")
 
 
 def slash_command(name: str, description: str, options: list[dict[str, Any]]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import re
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import StaleVersion
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import (
     PLAN_ID,

@@ -16,7 +16,7 @@ from app.errors import StaleVersion
 from app.plans.extraction import extract
 from app.plans.levels import GivenLevels, as_form, split_tickers_and_bias
 from app.records import Plan
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands import plan as plan_command
 from commands.definitions import (

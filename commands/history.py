@@ -8,7 +8,7 @@ import re
 
 from app.discord import plan_messages
 from app.discord.interaction import Interaction, Reply
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import (
     PLAN_ID,

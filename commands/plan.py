@@ -18,7 +18,7 @@ from app.discord import responses
 from app.discord.interaction import Interaction, Reply
 from app.plans.service import MAX_TEXT
 from app.records import Chart, Plan
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import (
     Command,

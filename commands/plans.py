@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.discord import plan_messages, responses
 from app.discord.interaction import Interaction, Reply
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import Command, api_base, date_option, guild_plans, slash_command
 

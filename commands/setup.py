@@ -13,7 +13,7 @@ from app.community import roster
 from app.community.roster import Setup
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
-from app.runtime.services import Services
+from app.runtime.resources import Services
 from app.settings import Settings
 from commands.coaches import MANAGE_SERVER, check_manager
 from commands.definitions import Command, slash_command

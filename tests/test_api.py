@@ -29,7 +29,7 @@ PLAN_FIELDS = {
 
 @pytest.fixture
 def plans(client: TestClient) -> PlanService:
-    plans: PlanService = client.app_state["runtime"].wait().plans
+    plans: PlanService = client.app_state["services"].plans
     return plans
 
 
@@ -97,7 +97,7 @@ def test_date_defaults_to_today_in_the_timezone(client: TestClient, plans: PlanS
 def test_chart_urls_use_public_base_url_when_set(settings: Settings) -> None:
     public = settings.model_copy(update={"public_base_url": "https://plans.example.com"})
     with TestClient(create_app(public)) as client:
-        post(client.app_state["runtime"].wait().plans)
+        post(client.app_state["services"].plans)
         body = client.get("/api/coach-plans/?coach=d&date=2025-03-14").json()
     assert body["charts"][0]["url"] == f"https://plans.example.com/charts/{body['charts'][0]['id']}"
 
@@ -155,7 +155,7 @@ def timed(settings: Settings, clock: Clock) -> Iterator[TestClient]:
 
 
 def test_as_of_returns_each_version_at_its_time(timed: TestClient, clock: Clock) -> None:
-    client, plans = timed, timed.app_state["runtime"].wait().plans
+    client, plans = timed, timed.app_state["services"].plans
     first = post(plans, text="v1")
     clock.advance()
     second = plans.edit(GUILD, "d", DAY, AUTHOR, text="v2")
@@ -259,7 +259,7 @@ def test_a_server_failure_is_a_500_without_internals(settings: Settings) -> None
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         db = Path(settings.database_url.removeprefix("sqlite:///"))
         # Closed first: closing the last connection would checkpoint the WAL over the damage.
-        engine = client.app_state["runtime"].wait().engine
+        engine = client.app_state["services"].engine
         engine.dispose()
         # Swapped in whole: the chart retry task starting meanwhile must not open the file while
         # it is empty (an empty database, "no such table") and keep that connection pooled.

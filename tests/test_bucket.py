@@ -185,7 +185,7 @@ def test_a_missing_bucket_leaves_the_chart_pending_until_it_exists(
         assert f"bucket '{bucket}' does not exist (NoSuchBucket)" in caplog.text
         assert "stays pending" in caplog.text
         s3_server.create_bucket(bucket)
-        services = discord.client.app_state["runtime"].wait()
+        services = discord.client.app_state["services"]
         portal = discord.client.portal
         assert portal is not None
         assert portal.call(services.charts.archive_pending) == 1
@@ -226,7 +226,7 @@ def test_bucket_faults_are_logged_retried_when_passing_and_never_lose_the_chart(
             return
         assert (answer.status_code, answer.json()["error"]) == (404, "chart_not_archived")
         # Never lost: once the bucket behaves, the next round of retries archives it.
-        services = discord.client.app_state["runtime"].wait()
+        services = discord.client.app_state["services"]
         portal = discord.client.portal
         assert portal is not None
         assert portal.call(services.charts.archive_pending) == 1

@@ -219,7 +219,7 @@ def test_a_chart_whose_cdn_stays_busy_is_tried_as_the_settings_say_backing_off_b
     attachments = one_chart(fake, "busy.png", png(), status=503)
     with discord_app(fast_settings(settings), signer, fake) as discord:
         discord.command("plan", coach="d", text="x", attachments=attachments)
-        services = discord.client.app_state["runtime"].wait()
+        services = discord.client.app_state["services"]
         [chart] = services.plans.unarchived_charts()
         # The default retries (RECONNECT_ATTEMPTS=5, RECONNECT_DELAY_SECONDS=5), on time the
         # test sets: two minutes of backoff pass at once.
@@ -303,7 +303,7 @@ def test_a_command_waits_for_the_background_retry_already_fetching_its_chart(
     with discord_app(settings, signer, fake) as discord:
         discord.command("plan", coach="d", text="x", attachments=attachments)
         fake.cdn_down = False
-        services = discord.client.app_state["runtime"].wait()
+        services = discord.client.app_state["services"]
         [chart] = services.plans.unarchived_charts()
 
         url = attachments["chart1"]["url"]

@@ -91,7 +91,7 @@ def test_a_read_only_disk_makes_health_503_until_it_is_writable(
         discord.post_plan("d", "Watch 950", date="2025-03-14")
         # A filesystem with files open for writing cannot turn read-only: close ours first,
         # again while a background pass (chart retries) still holds a connection.
-        engine = discord.client.app_state["runtime"].wait().engine
+        engine = discord.client.app_state["services"].engine
         remount = ["mount", "-o", "remount,ro", str(small_disk)]
         wait_until(
             lambda: engine.dispose() or subprocess.run(remount).returncode == 0,
@@ -120,7 +120,7 @@ def test_postgresql_restarting_under_the_service_is_survived(settings: Settings)
     try:
         pg = settings.model_copy(update={"database_url": server.new_database()})
         with TestClient(create_app(pg)) as client:
-            client.app_state["runtime"].wait().plans.post("d", DAY, "Watch 950", AUTHOR, place=HERE)
+            client.app_state["services"].plans.post("d", DAY, "Watch 950", AUTHOR, place=HERE)
             read = "/api/coach-plans/?coach=d&date=2025-03-14"
             assert client.get(read).json()["plan"] == "Watch 950"
             server.stop()

@@ -49,7 +49,7 @@ def test_request_counters_move_by_outcome(client: TestClient) -> None:
 
 
 def test_database_counters_follow_plans_charts_and_edits(client: TestClient) -> None:
-    plans: PlanService = client.app_state["runtime"].wait().plans
+    plans: PlanService = client.app_state["services"].plans
     author = Actor(id="111", name="coach d")
     plans.post("d", plans.today(), "Watch 950", author, place=HERE)
     plans.edit(GUILD, "d", plans.today(), author, text="Long above 950")
@@ -61,7 +61,7 @@ def test_database_counters_follow_plans_charts_and_edits(client: TestClient) -> 
 
 
 def test_interactions_are_counted_by_command(client: TestClient) -> None:
-    metrics = client.app_state["runtime"].wait().metrics
+    metrics = client.app_state["services"].metrics
     for command in ("plan", "plan", "history"):
         metrics.count_interaction(command)
     assert client.get("/metrics").json()["interactions"] == {

@@ -175,7 +175,7 @@ async def _async_by_ticker(base_url: str, as_of: datetime) -> list[dict[str, Any
 def test_by_ticker_answers_its_documented_shape_and_refuses_a_bad_ticker(
     client: TestClient,
 ) -> None:
-    plans = client.app_state["runtime"].wait().plans
+    plans = client.app_state["services"].plans
     plans.post("d", "2025-03-14", "$SPY long above 950, stop 940", COACH, place=HERE)
     found = client.get("/api/coach-plans/by-ticker", params={"ticker": "SPY", "date": "2025-03-14"})
     assert found.status_code == 200

@@ -305,7 +305,7 @@ def test_a_read_naming_no_guild_costs_what_a_read_naming_it_costs(
 ) -> None:
     on = settings.model_copy(update={"database_url": url, "database_path": None})
     with TestClient(create_app(on)) as client:
-        services = client.app_state["runtime"].wait()
+        services = client.app_state["services"]
         services.plans.post("d", DAY, "long above 950", AUTHOR, place=Place(GUILD))
         query = {"coach": "d", "date": DAY.isoformat()}
         named = client.get("/api/coach-plans/", params={**query, "guild": GUILD})
@@ -333,7 +333,7 @@ def test_a_read_naming_no_guild_costs_what_a_read_naming_it_costs(
 
 
 def test_a_long_history_is_read_a_page_at_a_time(client: TestClient) -> None:
-    services = client.app_state["runtime"].wait()
+    services = client.app_state["services"]
     plans = service(services.engine, clock=Clock())
     plans.post("d", DAY, "version 1", AUTHOR, place=Place(GUILD))
     for version in range(2, 27):

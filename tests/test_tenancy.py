@@ -219,7 +219,7 @@ def test_the_migration_keeps_each_plans_guild(database_url: str) -> None:
 def test_every_command_is_declared_guild_only(client: TestClient) -> None:
     from commands.registry import registry
 
-    settings = client.app_state["runtime"].wait().settings
+    settings = client.app_state["services"].settings
     for definition in registry(settings).to_discord():
         assert definition["contexts"] == [0], definition["name"]
         assert definition["integration_types"] == [0], definition["name"]

@@ -3,40 +3,15 @@ document, as the route table app/runtime/web.py serves."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.api import charts, openapi, reads, status
+
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-# The modules behind the routes. They build the API's pydantic models when imported, a sizeable
-# share of a cold start that Discord's first interaction does not need: the routes import them at
-# their first request, and the warm-up (app/runtime/web.py) loads them once the storage is ready.
-MODULES = ("reads", "charts", "status", "openapi")
-
-
-def load() -> None:
-    for module in MODULES:
-        importlib.import_module(f"app.api.{module}")
-
-
-def _lazy(module: str, name: str) -> Endpoint:
-    """The handler `name` of app.api.<module>, imported when first asked for."""
-    handler: Endpoint | None = None
-
-    async def endpoint(request: Request) -> Response:
-        nonlocal handler
-        if handler is None:
-            found = getattr(importlib.import_module(f"app.api.{module}"), name)
-            handler = cast(Endpoint, found)
-        return await handler(request)
-
-    endpoint.__name__ = endpoint.__qualname__ = name
-    return endpoint
 
 
 def _with_twin(path: str, endpoint: Endpoint) -> list[Route]:
@@ -48,17 +23,17 @@ def _with_twin(path: str, endpoint: Endpoint) -> list[Route]:
 
 # Tried in order: the reads, the hot path, come first. The first of twins is the documented one.
 routes: list[Route] = [
-    *_with_twin("/api/coach-plans/", _lazy("reads", "plan")),
-    *_with_twin("/api/coach-plans/all", _lazy("reads", "plans_of_day")),
-    *_with_twin("/api/coach-plans/history", _lazy("reads", "history")),
-    *_with_twin("/api/coach-plans/by-ticker", _lazy("reads", "by_ticker")),
-    *_with_twin("/api/coach-plans/coaches", _lazy("reads", "coaches")),
-    Route("/charts/{chart_id}", _lazy("charts", "chart"), methods=["GET"]),
-    Route("/", _lazy("status", "index"), methods=["GET"]),
-    Route("/health", _lazy("status", "health"), methods=["GET"]),
-    Route("/metrics", _lazy("status", "metrics"), methods=["GET"]),
-    Route("/metrics/prometheus", _lazy("status", "prometheus"), methods=["GET"]),
-    Route("/openapi.json", _lazy("openapi", "openapi"), methods=["GET"]),
+    *_with_twin("/api/coach-plans/", reads.plan),
+    *_with_twin("/api/coach-plans/all", reads.plans_of_day),
+    *_with_twin("/api/coach-plans/history", reads.history),
+    *_with_twin("/api/coach-plans/by-ticker", reads.by_ticker),
+    *_with_twin("/api/coach-plans/coaches", reads.coaches),
+    Route("/charts/{chart_id}", charts.chart, methods=["GET"]),
+    Route("/", status.index, methods=["GET"]),
+    Route("/health", status.health, methods=["GET"]),
+    Route("/metrics", status.metrics, methods=["GET"]),
+    Route("/metrics/prometheus", status.prometheus, methods=["GET"]),
+    Route("/openapi.json", openapi.openapi, methods=["GET"]),
 ]
 
-__all__ = ["load", "routes"]
+__all__ = ["routes"]

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from app.api.auth import EVERY, READER
 from app.errors import PlanError
 from app.plans.service import PlanService
-from app.runtime.services import Services
+from app.runtime.resources import Services
 
 
 class Unauthorized(PlanError):

@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from app.api import access
 from app.api.errors import error_response
 from app.charts.store import StoreError, digest_of, size_of
-from app.runtime.services import services_for
+from app.runtime.resources import services_for
 from app.text_rules import canonical_uint
 
 log = logging.getLogger("coach_plans")
@@ -37,7 +37,7 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 async def chart(request: Request) -> Response:
     """The archived image; 404 while it is not archived, or when it was refused for good."""
-    services = await services_for(request)
+    services = services_for(request)
     raw = request.path_params["chart_id"]
     chart_id = canonical_uint(raw, 18)  # isdigit() would pass "²", which int() refuses
     if chart_id is None:

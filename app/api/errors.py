@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.api.models import Error, answer
 from app.errors import PlanError
 
 _CODES = {
@@ -33,10 +34,6 @@ def error_response(
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    # Imported here: Discord's endpoint answers its refusals with this, and the API's models
-    # (pydantic) stay off the start path until the warm-up loads them (app/api/__init__.py).
-    from app.api.models import Error, answer
-
     body = Error(
         error=code or _CODES.get(status, "error"),
         message=message,

@@ -27,7 +27,7 @@ from app.api.parameters import (
     LIMIT,
     TICKER,
 )
-from app.runtime.services import services_for
+from app.runtime.resources import services_for
 
 _REF = "#/components/schemas/{model}"
 _ERROR = {"$ref": _REF.format(model="Error")}
@@ -284,7 +284,7 @@ def _rendered(coaches: tuple[str, ...], api_key_required: bool) -> bytes:
 
 
 async def openapi(request: Request) -> Response:
-    services = await services_for(request)
+    services = services_for(request)
     settings = services.settings
     body = _rendered(tuple(settings.coaches), settings.api_key is not None)
     return Response(body, media_type="application/json")

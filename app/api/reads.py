@@ -20,7 +20,7 @@ from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
 from app.plans.service import HISTORY_PAGE, PlanService
 from app.records import NO_LEVELS, HistoryEntry, Plan
-from app.runtime.services import Services, services_for
+from app.runtime.resources import Services, services_for
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.
 MAX_QUERY_BYTES = 2048
@@ -30,7 +30,7 @@ _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
 async def plan(request: Request) -> Response:
     """One plan by coach and date; with `as_of`, the text as it stood at that instant."""
     params = _params(request, ("coach", "date", "as_of", "guild"), required="coach")
-    services = await services_for(request)
+    services = services_for(request)
     guild, plans = await _reading(request, params, services)
     coach = plans.coach(params["coach"])
     day = plans.day(params.get("date"))
@@ -48,7 +48,7 @@ async def plan(request: Request) -> Response:
 async def plans_of_day(request: Request) -> Response:
     """Every coach's plan for one date, ordered by coach."""
     params = _params(request, ("date", "guild"))
-    services = await services_for(request)
+    services = services_for(request)
     guild, plans = await _reading(request, params, services)
     day = plans.day(params.get("date"))
     found = [] if guild is None else await services.read(plans.list_by_date, guild, day)
@@ -62,7 +62,7 @@ async def plans_of_day(request: Request) -> Response:
 async def by_ticker(request: Request) -> Response:
     """The plans of a date whose levels name a ticker; with `as_of`, as they stood then."""
     params = _params(request, ("ticker", "date", "as_of", "guild"), required="ticker")
-    services = await services_for(request)
+    services = services_for(request)
     guild, plans = await _reading(request, params, services)
     day = plans.day(params.get("date"))
     as_of = params.get("as_of")
@@ -85,7 +85,7 @@ async def history(request: Request) -> Response:
     """A plan's earlier texts, newest first, `limit` at a time (older ones with `before`);
     without a live plan, the last deleted one's, with who deleted it, when, and its text then."""
     params = _params(request, ("coach", "date", "guild", "limit", "before"), required="coach")
-    services = await services_for(request)
+    services = services_for(request)
     guild, plans = await _reading(request, params, services)
     coach = plans.coach(params["coach"])
     day = plans.day(params.get("date"))
@@ -197,7 +197,7 @@ async def _reading(
 async def coaches(request: Request) -> Response:
     """The guild's coaches (its roster, or COACHES) and its time zone."""
     params = _params(request, ("guild",))
-    services = await services_for(request)
+    services = services_for(request)
     guild, plans = await _reading(request, params, services)
     setup = None if guild is None else await services.read(services.community.setup, guild)
     listed = [{"name": name, "members": [], "roles": []} for name in services.settings.coaches]

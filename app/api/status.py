@@ -21,7 +21,7 @@ from app.api import models, openapi
 from app.api.auth import holds_key
 from app.api.models import answer
 from app.charts.store import StoreError
-from app.runtime.services import Services, services_for
+from app.runtime.resources import Services, services_for
 
 log = logging.getLogger("coach_plans")
 
@@ -61,7 +61,7 @@ def _flattened(routes: Iterable[BaseRoute]) -> Iterator[Route]:
 
 
 async def health(request: Request) -> Response:
-    services = await services_for(request)
+    services = services_for(request)
     discord: Literal["mock", "configured"] = "mock" if services.settings.mock_mode else "configured"
     charts: models.ChartsStatus | None = None
 
@@ -115,7 +115,7 @@ async def _charts_status(services: Services) -> models.ChartsStatus:
 
 
 async def metrics(request: Request) -> Response:
-    services = await services_for(request)
+    services = services_for(request)
     counts = await services.read(services.plans.counts)
     body = {
         "timestamp": services.clock(),
@@ -130,5 +130,5 @@ async def metrics(request: Request) -> Response:
 
 
 async def prometheus(request: Request) -> Response:
-    services = await services_for(request)
+    services = services_for(request)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

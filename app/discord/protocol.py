@@ -13,10 +13,12 @@ from discord_interactions import (
     InteractionType,
 )
 
+from app import defaults
+
 # --- hosts ---------------------------------------------------------------------------------------
 
 # https://discord.com/developers/docs/reference#api-versioning
-API_BASE_URL: Final = "https://discord.com/api/v10"
+API_BASE_URL: Final = defaults.DISCORD_API_BASE_URL  # the settings' default too
 API_HOST: Final = "discord.com"
 # Where attachments are served from (https://discord.com/developers/docs/reference#image-formatting-image-base-url).
 CDN: Final = "https://cdn.discordapp.com"

@@ -29,6 +29,9 @@ from app.discord.interaction import Interaction, Reply
 from app.discord.protocol import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
+    CHANNEL_MESSAGE,
+    DEFERRED_CHANNEL_MESSAGE,
+    EPHEMERAL,
     MESSAGE_COMPONENT,
     MODAL_SUBMIT,
     PING,
@@ -45,8 +48,7 @@ from app.interactions.signatures import (
     read_body,
 )
 from app.observability.metrics import Metrics
-from app.runtime import warming
-from app.runtime.services import Runtime, Services
+from app.runtime.resources import Services, services_for
 from app.text_rules import SURROGATE_ESCAPE, has_lone_surrogate
 from commands import hints
 from commands.deferrals import Visibility
@@ -154,34 +156,40 @@ class InteractionsEndpoint:
                 f"Unknown interaction type {_shown(payload.get('type'))}.",
                 "bad_interaction",
             )
-        label, handler, deferral = self._route(interaction, kind)
+        label, handler = self._route(interaction, kind)
         self.metrics.count_interaction(label)
         if not self._first_delivery(interaction):
             return _json(_already_handled(interaction))
         refusal = self._refusal(interaction)
         if refusal is not None:
             return _json(responses.refusal(interaction.type, refusal))
-        runtime: Runtime = request.scope["state"]["runtime"]
-        if runtime.current is None:  # just started: the storage is still warming up
-            reply = await warming.answer(runtime, interaction, handler, deferral, _run)
-        else:
-            reply = await _run(handler, interaction, runtime.current)
+        reply = await _run(handler, interaction, services_for(request))
         later = reply.later
         return _json(reply.body, BackgroundTask(later) if later is not None else None)
 
-    async def adopt(self, payload: dict[str, Any], deferral: Visibility, runtime: Runtime) -> None:
+    async def adopt(
+        self, payload: dict[str, Any], deferral: Visibility, services: Services
+    ) -> None:
         """Run a command that the wake front (app/runtime/wake.py) deferred before this app was
         built: the checks of `handle` after the signature's, then its answer replaces the
         deferral."""
         interaction = Interaction.parse(payload)
-        label, handler, _ = self._route(interaction, "command")
+        label, handler = self._route(interaction, "command")
         self.metrics.count_interaction(label)
         if not self._first_delivery(interaction):
             return
         refusal = self._refusal(interaction)
         if refusal is not None:
             handler = _refusing(refusal)
-        await warming.finish(runtime, interaction, handler, deferral == "ephemeral", _run)
+        try:
+            reply = await _run(handler, interaction, services)
+            # A handler's own deferral: its later step edits the one the front sent.
+            if reply.body["type"] != DEFERRED_CHANNEL_MESSAGE:
+                await _replace(services, interaction, reply.body, deferral == "ephemeral")
+            if reply.later is not None:
+                await reply.later()
+        except Exception:
+            log.exception("answering interaction %s after its deferral failed", interaction.id)
 
     def _first_delivery(self, interaction: Interaction) -> bool:
         """False for an id seen in the last 15 minutes: Discord delivered it twice."""
@@ -200,29 +208,26 @@ class InteractionsEndpoint:
             return _OTHER_GUILD
         return None
 
-    def _route(
-        self, interaction: Interaction, kind: str
-    ) -> tuple[str, _Handler | None, Visibility | None]:
-        """The handler for this interaction, the metrics label it is counted under, and how a
-        command is deferred while the storage warms up."""
+    def _route(self, interaction: Interaction, kind: str) -> tuple[str, _Handler | None]:
+        """The handler for this interaction, and the metrics label it is counted under."""
         if kind == "command":
             command = self.registry.command(interaction.name)
             if command is None:
-                return "unknown", None, "ephemeral"
-            return command.name, command.run, command.while_warming
+                return "unknown", None
+            return command.name, command.run
         if kind == "autocomplete":
             command = self.registry.command(interaction.name)
             if command is None or command.autocomplete is None:
-                return "unknown", None, None
-            return f"{command.name}:autocomplete", command.autocomplete, None
+                return "unknown", None
+            return f"{command.name}:autocomplete", command.autocomplete
         found = (
             self.registry.component(interaction.custom_id)
             if kind == "button"
             else self.registry.modal(interaction.custom_id)
         )
         if found is None:
-            return "unknown", None, None
-        return f"{found[0]}:{kind}", found[1], None
+            return "unknown", None
+        return f"{found[0]}:{kind}", found[1]
 
 
 _Handler = Callable[[Interaction, Services], Awaitable[Reply]]
@@ -239,6 +244,7 @@ _UNKNOWN = (
     "Coach Plans does not know this command or button (it may be out of date). Type / to see "
     "the current commands."
 )
+_NO_FORM = "Coach Plans was just starting up and could not open this here; run the command again."
 _BROKEN = (
     "Something went wrong on our side, so nothing may have been saved. The error was logged; "
     "try again in a moment."
@@ -277,6 +283,25 @@ async def _run(handler: _Handler | None, interaction: Interaction, services: Ser
             interaction.name or interaction.custom_id[:100],
         )
         return Reply(responses.refusal(interaction.type, _BROKEN))
+
+
+async def _replace(
+    services: Services, interaction: Interaction, body: dict[str, Any], ephemeral: bool
+) -> None:
+    """The answer takes the place of the front's deferral, seen by those who saw the
+    deferral."""
+    webhook = services.webhook
+    application_id = interaction.application_id
+    data: dict[str, Any] = body.get("data") or {}
+    if body["type"] != CHANNEL_MESSAGE:
+        # A form or a message update cannot follow a deferral.
+        data = responses.message_data(_NO_FORM, ephemeral=True)
+    if data.get("flags", 0) & EPHEMERAL and not ephemeral:
+        # A refusal meant for the user alone must not replace a deferral everyone sees.
+        await webhook.delete_original(application_id, interaction.token)
+        await webhook.follow_up(application_id, interaction.token, data)
+        return
+    await webhook.edit_original(application_id, interaction.token, data)
 
 
 def _refusing(message: str) -> _Handler:

@@ -1,15 +1,28 @@
-"""GET /mock/messages/{token} (mock mode only): what the service sent to Discord for one
+"""Mock mode's parts of the app, which the entry point (app/cli.py) hands to it: Discord's side
+kept in-process, and GET /mock/messages/{token}, what the service sent to Discord for one
 interaction, so `coach-plans send` can show the follow-up of a deferred answer."""
 
 from __future__ import annotations
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from app.runtime.services import services_for
+from app.mock.discord import FakeDiscord, name_in_logs
+from app.settings import Settings
 
 
-async def kept_messages(request: Request) -> Response:
-    fake = (await services_for(request)).fake_discord
-    assert fake is not None  # the route exists in mock mode only
-    return JSONResponse({"messages": fake.messages(request.path_params["token"])})
+def discord_in_process(settings: Settings) -> tuple[FakeDiscord, list[BaseRoute]]:
+    """The transport for every call to Discord, which answers and keeps the calls to its API
+    (the rest, a chart's download from elsewhere, goes out as usual), and the route that shows
+    what it kept."""
+    fake = FakeDiscord(
+        settings.discord_api_base_url, outside=httpx.AsyncHTTPTransport(), local_cdn=True
+    )
+    name_in_logs(settings.discord_api_base_url)
+
+    async def kept_messages(request: Request) -> Response:
+        return JSONResponse({"messages": fake.messages(request.path_params["token"])})
+
+    return fake, [Route("/mock/messages/{token}", kept_messages, methods=["GET"])]

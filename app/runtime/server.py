@@ -184,8 +184,8 @@ def run_workers(
 
 
 class AnnouncingServer(uvicorn.Server):
-    """Calls `listening` once the socket accepts connections: the warm-up starts then, not
-    before (app/runtime/services.py, app/runtime/wake.py)."""
+    """Calls `listening` once the socket accepts connections: a woken server's front starts
+    building the app then, not before (app/runtime/wake.py)."""
 
     def __init__(self, config: uvicorn.Config, listening: Callable[[], None]) -> None:
         super().__init__(config)

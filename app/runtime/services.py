@@ -1,82 +1,28 @@
-"""The resources one running service owns, and the warm-up that builds them.
+"""The composition root's builder: the resources one running service owns.
 
 The storage stack (SQLAlchemy, SQLModel, Alembic) and the HTTP client take longer to import than
-the rest of the service together. So the server listens first, and the warm-up imports and
-builds them in a worker thread: a machine woken from zero answers a PING at once, and a command
-with a deferral while the warm-up ends (app/interactions/endpoint.py). Everything else that needs
-them awaits `Runtime.services()`. tests/test_cold_start.py keeps those imports off the start path.
+the rest of the service together, so they are imported here, in the worker thread that builds
+them: on a woken server the front (app/runtime/wake.py) builds them with the app, after it
+listens; otherwise the app's lifespan builds them before the server lets a request in
+(app/runtime/web.py). The edges read what this builds through app/runtime/resources.py.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-import anyio
-import anyio.to_thread
-from starlette.requests import HTTPConnection
-
-from app.errors import PlanError
 from app.observability.metrics import Metrics
 from app.records import Clock, system_clock
+from app.runtime.resources import Services
 from app.settings import Settings
-from app.storage.threads import DatabaseThreads, switching_often
+from app.storage.threads import DatabaseThreads
 
 if TYPE_CHECKING:
     import httpx
-    from sqlalchemy import Engine
 
-    from app.charts.archive import ChartArchive
     from app.charts.store import ChartStore
-    from app.community.roster import Setup
-    from app.community.service import CommunityService
-    from app.discord.rest import Webhook
-    from app.mock.discord import FakeDiscord
     from app.plans.quotas import Limits
-    from app.plans.service import PlanService
-
-log = logging.getLogger("coach_plans")
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    settings: Settings
-    engine: Engine
-    probe: Callable[[], int]  # plan count over a new connection: /health sees the database now
-    plans: PlanService
-    metrics: Metrics
-    http: httpx.AsyncClient  # chart downloads (Discord's CDN)
-    threads: DatabaseThreads
-    charts: ChartArchive
-    store: ChartStore  # where archived charts are kept: a directory or a bucket
-    webhook: Webhook  # answers after the first, to interactions we deferred (its own client)
-    fake_discord: FakeDiscord | None  # mock mode: Discord's side, kept in-process
-    community: CommunityService  # each guild's own roster and settings (app/community)
-    clock: Clock = system_clock  # the one clock: the plans, their storage, status timestamps
-
-    async def write(self, call: Callable[..., T], *args: object) -> T:
-        return await self.threads.write(call, *args)
-
-    async def read(self, call: Callable[..., T], *args: object) -> T:
-        return await self.threads.read(call, *args)
-
-    async def guild(self, guild: str, *, posting: bool = False) -> tuple[PlanService, Setup]:
-        """The plan rules as `guild` sees them (its roster and time zone), and its setup: read
-        from the database on every call, so every instance sees a change at once."""
-        setup = await self.read(self.community.setup, guild)
-        return self.community.plans_for(self.plans, setup, posting=posting), setup
-
-    async def close(self) -> None:
-        await self.http.aclose()
-        await self.webhook.http.aclose()
-        await self.store.close()
-        self.engine.dispose()
 
 
 def build_services(
@@ -85,9 +31,11 @@ def build_services(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = system_clock,
 ) -> Services:
-    """Open the database (upgrading its schema) and the HTTP client. Synchronous and slow on a
-    cold process: the warm-up runs it in a worker thread. `clock` (tests) says what time it is:
-    what day is today, and the time writes are stamped with."""
+    """Open the database (upgrading its schema) and the HTTP clients. Synchronous and slow on a
+    cold process: it runs in a worker thread (app/runtime/web.py, app/runtime/wake.py).
+    `transport` carries every call to Discord: the fake Discord in mock mode (given by the entry
+    point, app/cli.py), a test's fake, or the network. `clock` (tests) says what time it is: what
+    day is today, and the time writes are stamped with."""
     import httpx
 
     from app.charts.archive import ChartArchive
@@ -103,15 +51,6 @@ def build_services(
     engine = make_engine(settings.database_url)
     migrate(engine)
     probe_engine = make_engine(settings.database_url, pooled=False)
-    fake_discord = None
-    if settings.mock_mode:
-        from app.mock.discord import FakeDiscord, name_in_logs
-
-        # Calls to Discord are answered and kept in-process; the rest goes out as usual.
-        outside = transport or httpx.AsyncHTTPTransport()
-        fake_discord = FakeDiscord(settings.discord_api_base_url, outside=outside, local_cdn=True)
-        name_in_logs(settings.discord_api_base_url)
-        transport = fake_discord
     timeout = httpx.Timeout(settings.connection_timeout)
     # Two clients, two connection pools: chart downloads, however many and slow, never hold
     # the connections an answer to Discord waits for.
@@ -144,7 +83,6 @@ def build_services(
             Backoff(settings.reconnect_attempts, settings.reconnect_delay_seconds, clock=clock),
             settings.discord_application_id,
         ),
-        fake_discord=fake_discord,
         clock=clock,
         community=CommunityService(
             SetupStore(engine), coaches=settings.coaches, timezone=settings.zone, clock=clock
@@ -175,85 +113,3 @@ def limits_of(settings: Settings) -> Limits:
         member_chart_bytes=int(settings.member_chart_mb_per_day * MB),
         guild_chart_bytes=int(settings.guild_chart_mb_per_day * MB),
     )
-
-
-class NotStarted(PlanError):
-    """The warm-up failed (the database could not be opened): nothing can be served."""
-
-    status = 503
-    code = "unavailable"
-
-
-class Runtime:
-    """The services once the warm-up has built them. Made per app by the lifespan."""
-
-    def __init__(self, clock: Clock = system_clock) -> None:
-        self.clock = clock  # tests set the time; else it is the system's
-        self.current: Services | None = None
-        self.error: BaseException | None = None
-        self.ready = anyio.Event()
-        # Set by the server once it listens (app/cli.py): the warm-up's imports hold the GIL,
-        # and they must not slow the start of listening, which is what a woken machine waits on.
-        self.listening = anyio.Event()
-        self._built = threading.Event()  # the same, for code outside the event loop (tests)
-
-    async def warm_up(
-        self,
-        settings: Settings,
-        metrics: Metrics,
-        transport: httpx.AsyncBaseTransport | None,
-        on_failure: Callable[[], None] | None = None,
-        after_listening: bool = False,
-        then: Callable[[], None] | None = None,
-    ) -> None:
-        """Build the services in a worker thread; once they are ready, run `then` (more
-        imports) in one too."""
-        if after_listening:
-            await self.listening.wait()
-        with switching_often():
-            await self._build(settings, metrics, transport, on_failure)
-            if self.current is not None and then is not None:
-                await anyio.to_thread.run_sync(then)
-
-    async def _build(
-        self,
-        settings: Settings,
-        metrics: Metrics,
-        transport: httpx.AsyncBaseTransport | None,
-        on_failure: Callable[[], None] | None,
-    ) -> None:
-        started = time.perf_counter()
-        build = functools.partial(build_services, settings, metrics, transport, self.clock)
-        try:
-            self.current = await anyio.to_thread.run_sync(build)
-            log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)
-        except Exception as exc:
-            self.error = exc
-            log.exception("the service could not open its database, so it cannot serve")
-            if on_failure is not None:
-                on_failure()
-        finally:
-            self.ready.set()
-            self._built.set()
-
-    async def services(self) -> Services:
-        """The services, waiting for the warm-up if it is still going."""
-        if self.current is None:
-            await self.ready.wait()
-            if self.current is None:
-                raise NotStarted(
-                    "The service could not open its database; its log says why. Try again later."
-                )
-        return self.current
-
-    def wait(self, timeout: float = 30.0) -> Services:
-        """The services, from outside the event loop (blocks)."""
-        if not self._built.wait(timeout) or self.current is None:
-            raise RuntimeError(f"the warm-up did not finish: {self.error!r}")
-        return self.current
-
-
-async def services_for(request: HTTPConnection) -> Services:
-    """The services for a request's handler (the lifespan put its Runtime in the app state)."""
-    runtime: Runtime = request.state.runtime
-    return await runtime.services()

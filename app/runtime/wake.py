@@ -1,13 +1,15 @@
-"""A start from zero: listen first, then load the settings and build the app.
+"""A start from zero: listen first, then load the settings and build the app and its storage.
 
 A machine woken by a slash command must answer within Discord's 3 s, and most of a cold start
-is imports: the settings' validation (pydantic) and the app take longer to import than a bare
-Starlette app takes to start. When the environment alone gives what a first answer needs (the
-listen address and DISCORD_PUBLIC_KEY; no --config file, no mock mode), `serve` puts this front
-before the app. It listens at once, answers a signed PING, and defers a command (Discord's
-"thinking…") while a worker thread loads the settings and builds the app; the app then runs the
-command, whose answer replaces the deferral. Any other request waits for the app, which answers
-it as usual; once the app is built, every request goes straight to it.
+is imports: the settings' validation (pydantic), the app and its storage (SQLAlchemy, Alembic,
+httpx) take longer to import than a bare Starlette app takes to start. When the environment
+alone gives what a first answer needs (the listen address and DISCORD_PUBLIC_KEY; no --config
+file, no mock mode), `serve` puts this front before the app. It listens at once, answers a
+signed PING, and defers a command (Discord's "thinking…") while one worker thread loads the
+settings and builds the app with its storage; the app then runs the command, whose answer
+replaces the deferral. This front is the only part of the service that defers for a start:
+any other request waits for the app, which answers it as usual, and once the app is built,
+every request goes straight to it, its storage ready.
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ def early_start(
 class WakeApp:
     """The ASGI app the server runs for a start from zero; see the module's docstring.
 
-    `build` runs in a worker thread once the server listens and returns the app, or None when
-    it cannot serve (it has said why); `on_failure` then stops the server."""
+    `build` runs in a worker thread once the server listens and returns the app, its storage
+    built and handed to it (app/cli.py), or None when it cannot serve (it has said why);
+    `on_failure` then stops the server."""
 
     def __init__(
         self,
@@ -215,7 +218,7 @@ class WakeApp:
         await self._ready.wait()
         if self.app is not None:
             endpoint = self.app.state.interactions
-            await endpoint.adopt(payload, deferral, self.state["runtime"])
+            await endpoint.adopt(payload, deferral, self.state["services"])
 
 
 async def _cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:

@@ -1,13 +1,20 @@
-"""The service in one place: its routes, its middleware and the resources its lifespan owns."""
+"""The service in one place: its routes, its middleware and the lifespan that owns its resources.
+
+Its lifespan builds the resources (app/runtime/services.py) in a worker thread before the server
+lets a request in, unless the caller built them already: a woken server's front builds them with
+the app, in one worker thread, after it listens (app/runtime/wake.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -21,8 +28,10 @@ from app.interactions.signatures import verify_key_for
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestContextMiddleware
 from app.records import Clock, system_clock
-from app.runtime.services import Runtime
+from app.runtime.resources import Services
+from app.runtime.services import build_services
 from app.settings import Settings
+from app.storage.threads import switching_often
 
 if TYPE_CHECKING:
     import httpx
@@ -30,50 +39,51 @@ if TYPE_CHECKING:
 log = logging.getLogger("coach_plans")
 
 
+class NotServing(RuntimeError):
+    """The app's resources could not be built: its lifespan does not start."""
+
+
 def create_app(
     settings: Settings,
     *,
     http_transport: httpx.AsyncBaseTransport | None = None,
     on_failure: Callable[[], None] | None = None,
-    warm_up_after_listening: bool = False,
     metrics: Metrics | None = None,
     clock: Clock = system_clock,
+    services: Services | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """Build the service. Tests pass `http_transport` to fake Discord at the HTTP edge. The
-    server passes `on_failure`, called when the database cannot be opened, to stop itself; and
-    with `warm_up_after_listening` it sets `app.state.runtime.listening` once it listens. A
-    woken server passes the `metrics` its front has counted in since it listened. Tests pass a
-    `clock` to set what time (and so what day) it is."""
+    """Build the service. `http_transport` carries the calls to Discord (tests fake Discord at
+    the HTTP edge; mock mode keeps it in-process). The server passes `on_failure`, called when
+    the database cannot be opened, to stop itself. A woken server passes the `services` its
+    front built and the `metrics` it has counted in since it listened. The entry point adds mock
+    mode's `routes`. Tests pass a `clock` to set what time (and so what day) it is."""
     metrics = Metrics() if metrics is None else metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
-        runtime = Runtime(clock)
-        app.state.runtime = runtime  # the server reads the warm-up's outcome when it stops
         if settings.mock_mode:
             log.info(
                 "mock mode is on: no Discord key needed; requests are checked against the "
                 "development key in %s (`coach-plans send` signs with it)",
                 settings.mock_key_file,
             )
+        built = services
+        if built is None:
+            built = await _build(settings, metrics, http_transport, clock, on_failure)
         # In an anyio task group, so that stopping waits for a database call running in a
         # worker thread: its connection must be back before the pool closes.
-        async with anyio.create_task_group() as background:
-            background.start_soon(
-                _warm_up,
-                runtime,
-                settings,
-                metrics,
-                http_transport,
-                on_failure,
-                warm_up_after_listening,
-            )
-            try:
-                yield {"runtime": runtime}
-            finally:
-                background.cancel_scope.cancel()
-        if runtime.current is not None:
-            await runtime.current.close()
+        try:
+            async with anyio.create_task_group() as background:
+                # Charts whose download failed earlier are retried now and then, off the
+                # request path.
+                background.start_soon(built.charts.keep_archiving)
+                try:
+                    yield {"services": built}
+                finally:
+                    background.cancel_scope.cancel()
+        finally:
+            await built.close()
 
     # The service's outside. Routes are tried in order, so Discord's endpoint (the one with a
     # deadline) comes first; it is a pure ASGI app, with no request/response wrapper, and it
@@ -91,15 +101,11 @@ def create_app(
         Middleware(ApiKeyMiddleware, api_key=settings.api_key),
     ]
     interactions = InteractionsEndpoint(settings, metrics, verify_key_for(settings))
-    routes: list[BaseRoute] = [Route("/interactions", interactions)]
-    if settings.mock_mode:
-        from app.mock.routes import kept_messages
-
-        routes.append(Route("/mock/messages/{token}", kept_messages, methods=["GET"]))
+    table: list[BaseRoute] = [Route("/interactions", interactions), *routes]
     # The JSON reads, chart images, status and /openapi.json; an unknown path ends here too.
-    routes.append(Mount("", routes=api.routes, middleware=api_middleware))
+    table.append(Mount("", routes=api.routes, middleware=api_middleware))
     app = Starlette(
-        routes=routes,
+        routes=table,
         middleware=[Middleware(RequestContextMiddleware, metrics=metrics)],
         exception_handlers=exception_handlers,
         lifespan=lifespan,
@@ -108,30 +114,44 @@ def create_app(
     return app
 
 
-async def _warm_up(
-    runtime: Runtime,
+def app_with_storage(
+    settings: Settings,
+    metrics: Metrics,
+    *,
+    on_failure: Callable[[], None],
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = system_clock,
+) -> Starlette | None:
+    """The app with its resources built in the calling thread: the wake front's worker
+    (app/runtime/wake.py), so the app starts with its storage ready. None when the database
+    cannot be opened (logged)."""
+    try:
+        services = build_services(settings, metrics, http_transport, clock)
+    except Exception:
+        log.exception("the service could not open its database, so it cannot serve")
+        return None
+    return create_app(
+        settings, on_failure=on_failure, metrics=metrics, clock=clock, services=services
+    )
+
+
+async def _build(
     settings: Settings,
     metrics: Metrics,
     transport: httpx.AsyncBaseTransport | None,
+    clock: Clock,
     on_failure: Callable[[], None] | None,
-    after_listening: bool,
-) -> None:
-    # The API's modules load after the storage, so that the first API request need not.
-    await runtime.warm_up(settings, metrics, transport, on_failure, after_listening, api.load)
-    if runtime.current is not None:
-        # Charts whose download failed earlier are retried now and then, off the request path.
-        await runtime.current.charts.keep_archiving()
-
-
-def app_from_environment() -> Starlette:
-    """Factory for `serve --workers N`: each worker process loads the same settings."""
-    import os
-    import signal
-
-    from app.observability.logs import configure_logging
-    from app.settings import load_settings
-
-    settings = load_settings(os.environ.get("COACH_PLANS_CONFIG"))
-    configure_logging(settings)
-    # Without its database a worker cannot serve: it stops, as a lone server does.
-    return create_app(settings, on_failure=lambda: os.kill(os.getpid(), signal.SIGTERM))
+) -> Services:
+    started = time.perf_counter()
+    build = functools.partial(build_services, settings, metrics, transport, clock)
+    try:
+        with switching_often():
+            built = await anyio.to_thread.run_sync(build)
+    except Exception:
+        log.exception("the service could not open its database, so it cannot serve")
+        if on_failure is not None:
+            on_failure()
+        # The server does not start (uvicorn names this); the log above has the whole error.
+        raise NotServing("the database could not be opened") from None
+    log.info("storage ready in %.0f ms", (time.perf_counter() - started) * 1000)
+    return built

@@ -218,9 +218,6 @@ def discord_app(
     fake = fake or FakeDiscord()
     clock = AnswerClock(create_app(settings, http_transport=fake, clock=now))
     with TestClient(clock) as client:
-        # Answers while the storage warms up are tested in test_cold_start.py; here every
-        # interaction meets a started service.
-        client.app_state["runtime"].wait()
         yield Discord(client, key, fake, clock)
     # After the app stopped: its answers sent after a deferral have all gone out.
     fake.assert_no_problems()

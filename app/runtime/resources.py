@@ -1,0 +1,73 @@
+"""The resources one running service owns, as the edges use them.
+
+Discord's endpoint, the API and the commands read them; the composition root
+(app/runtime/services.py) builds them and hands them to the app. This module sits below the edges
+in the layer contract (pyproject.toml) and imports nothing that builds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from starlette.requests import HTTPConnection
+
+from app.observability.metrics import Metrics
+from app.records import Clock, system_clock
+from app.settings import Settings
+from app.storage.threads import DatabaseThreads
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy import Engine
+
+    from app.charts.archive import ChartArchive
+    from app.charts.store import ChartStore
+    from app.community.roster import Setup
+    from app.community.service import CommunityService
+    from app.discord.rest import Webhook
+    from app.plans.service import PlanService
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    probe: Callable[[], int]  # plan count over a new connection: /health sees the database now
+    plans: PlanService
+    metrics: Metrics
+    http: httpx.AsyncClient  # chart downloads (Discord's CDN)
+    threads: DatabaseThreads
+    charts: ChartArchive
+    store: ChartStore  # where archived charts are kept: a directory or a bucket
+    webhook: Webhook  # answers after the first, to interactions we deferred (its own client)
+    community: CommunityService  # each guild's own roster and settings (app/community)
+    clock: Clock = system_clock  # the one clock: the plans, their storage, status timestamps
+
+    async def write(self, call: Callable[..., T], *args: object) -> T:
+        return await self.threads.write(call, *args)
+
+    async def read(self, call: Callable[..., T], *args: object) -> T:
+        return await self.threads.read(call, *args)
+
+    async def guild(self, guild: str, *, posting: bool = False) -> tuple[PlanService, Setup]:
+        """The plan rules as `guild` sees them (its roster and time zone), and its setup: read
+        from the database on every call, so every instance sees a change at once."""
+        setup = await self.read(self.community.setup, guild)
+        return self.community.plans_for(self.plans, setup, posting=posting), setup
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.webhook.http.aclose()
+        await self.store.close()
+        self.engine.dispose()
+
+
+def services_for(request: HTTPConnection) -> Services:
+    """The services for a request's handler: the app's lifespan put them in its state, before
+    the server let any request in."""
+    services: Services = request.state.services
+    return services
