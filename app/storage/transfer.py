@@ -8,6 +8,7 @@ with those is the same plan, so writing it again adds nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -114,12 +115,15 @@ def whole_plans(
         after = ids[-1]
 
 
-def _snapshot(engine: Engine) -> Any:
+@contextlib.contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
     """A read transaction that sees one state of the database throughout (SQLite's WAL read
     transactions always do; PostgreSQL's need REPEATABLE READ)."""
-    if engine.dialect.name == "postgresql":
-        return engine.connect().execution_options(isolation_level="REPEATABLE READ").begin()
-    return engine.begin()
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection
 
 
 def _chart(row: Any) -> MovedChart:
