@@ -9,12 +9,13 @@ with those is the same plan, so writing it again adds nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -166,23 +167,41 @@ def _whole(row: Any, history: Sequence[Any], charts: Sequence[MovedChart]) -> Wh
 # --- in ----------------------------------------------------------------------------------------
 
 
+def store_plans(engine: Engine, plans: Sequence[WholePlan]) -> list[Stored]:
+    """Write whole plans with their own timestamps, in one transaction (one commit, one fsync,
+    for the lot) where each plan has a savepoint of its own: each is written whole or not at
+    all. "present" when a plan is already stored; "conflict" when it is live and another live
+    plan holds its guild, coach and date."""
+    with storage_errors(), writer(engine).begin() as connection:
+        return [_store(connection, plan) for plan in plans]
+
+
 def store_plan(engine: Engine, plan: WholePlan) -> Stored:
-    """Write a whole plan in one transaction, with its own timestamps: all of it or nothing.
-    "present" when it is already stored; "conflict" when it is live and another live plan
-    holds its guild, coach and date."""
+    return store_plans(engine, [plan])[0]
+
+
+# Built once: an import runs them for every plan, and building a statement costs more than
+# SQLite takes to run it.
+_KEY = (
+    plans_t.c.guild_id == bindparam("guild"),
+    plans_t.c.coach_name == bindparam("coach"),
+    plans_t.c.date == bindparam("day"),
+)
+_SAME = select(plans_t.c.id).where(*_KEY, plans_t.c.created_at == bindparam("created"))
+_LIVE = select(plans_t.c.id).where(*_KEY, LIVE)
+_CHART_IDS = (
+    select(charts_t.c.id).where(charts_t.c.plan_id == bindparam("plan")).order_by(charts_t.c.id)
+)
+
+
+def _store(connection: Connection, plan: WholePlan) -> Stored:
+    key = {"guild": plan.guild_id, "coach": plan.coach, "day": plan.date}
     try:
-        with storage_errors(), writer(engine).begin() as connection:
-            found = connection.execute(
-                select(plans_t.c.id).where(
-                    plans_t.c.guild_id == plan.guild_id,
-                    plans_t.c.coach_name == plan.coach,
-                    plans_t.c.date == plan.date,
-                    plans_t.c.created_at == _utc(plan.created_at),
-                )
-            ).scalar()
+        with connection.begin_nested():
+            found = connection.execute(_SAME, {**key, "created": _utc(plan.created_at)}).scalar()
             if found is not None:
                 return Stored("present", found, _chart_ids(connection, found))
-            if plan.deletion is None and _live(connection, plan):
+            if plan.deletion is None and connection.execute(_LIVE, key).first() is not None:
                 return Stored("conflict")
             return _insert(connection, plan)
     except IntegrityError:
@@ -190,23 +209,8 @@ def store_plan(engine: Engine, plan: WholePlan) -> Stored:
         return Stored("conflict")
 
 
-def _live(connection: Connection, plan: WholePlan) -> bool:
-    return (
-        connection.execute(
-            select(plans_t.c.id).where(
-                plans_t.c.guild_id == plan.guild_id,
-                plans_t.c.coach_name == plan.coach,
-                plans_t.c.date == plan.date,
-                LIVE,
-            )
-        ).first()
-        is not None
-    )
-
-
 def _chart_ids(connection: Connection, plan_id: int) -> tuple[int, ...]:
-    query = select(charts_t.c.id).where(charts_t.c.plan_id == plan_id).order_by(charts_t.c.id)
-    return tuple(connection.execute(query).scalars())
+    return tuple(connection.execute(_CHART_IDS, {"plan": plan_id}).scalars())
 
 
 def _insert(connection: Connection, plan: WholePlan) -> Stored:
@@ -218,7 +222,8 @@ def _insert(connection: Connection, plan: WholePlan) -> Stored:
     # Each edit, each adding of charts apart from an edit, and the deletion made a version.
     charts_apart = {_utc(c.added_at) for c in plan.charts} - {_utc(v.at) for v in plan.versions}
     plan_id = connection.execute(
-        plans_t.insert().values(
+        plans_t.insert(),
+        dict(
             coach_name=plan.coach,
             date=plan.date,
             plan=last.text,
@@ -235,7 +240,7 @@ def _insert(connection: Connection, plan: WholePlan) -> Stored:
             deleted_by_name=None if deletion is None else deletion.by,
             version=1 + edits + len(charts_apart) + (deletion is not None),
             levels=rows.levels_json(last.levels),
-        )
+        ),
     ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
     if edits:
         connection.execute(
@@ -254,7 +259,8 @@ def _insert(connection: Connection, plan: WholePlan) -> Stored:
         )
     chart_ids = tuple(
         connection.execute(
-            charts_t.insert().values(
+            charts_t.insert(),
+            dict(
                 plan_id=plan_id,
                 chart_url=chart.url,
                 filename=chart.filename,
@@ -263,7 +269,7 @@ def _insert(connection: Connection, plan: WholePlan) -> Stored:
                 added_at=_utc(chart.added_at),
                 stored_path=chart.stored_path,
                 failed_reason=chart.failed_reason,
-            )
+            ),
         ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
         for chart in plan.charts
     )
@@ -292,17 +298,26 @@ def chart_state(engine: Engine, chart_id: int) -> tuple[str | None, str | None]:
 
 def _count(connection: Connection, guild: str, plans: int, charts: int, edits: int) -> None:
     """Add to the guild's kept counts in this transaction, as every other write does."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(counts_t).values(
-        guild_id=guild, live_plans=plans, charts=charts, edits=edits
-    )
     connection.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[counts_t.c.guild_id],
-            set_={
-                "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
-                "charts": counts_t.c.charts + upsert.excluded.charts,
-                "edits": counts_t.c.edits + upsert.excluded.edits,
-            },
-        )
+        _upsert(connection.dialect.name),
+        {"guild": guild, "plans": plans, "charts": charts, "edits": edits},
+    )
+
+
+@functools.cache
+def _upsert(dialect_name: str) -> Any:
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    upsert = dialect.insert(counts_t).values(
+        guild_id=bindparam("guild"),
+        live_plans=bindparam("plans"),
+        charts=bindparam("charts"),
+        edits=bindparam("edits"),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[counts_t.c.guild_id],
+        set_={
+            "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
+            "charts": counts_t.c.charts + upsert.excluded.charts,
+            "edits": counts_t.c.edits + upsert.excluded.edits,
+        },
     )
