@@ -5,13 +5,19 @@ for the reads, Discord's CDN faked at the HTTP boundary."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
+import os
+import pty
 import re
 import signal
 import sqlite3
+import struct
 import subprocess
+import termios
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -278,13 +284,17 @@ def test_importing_twice_adds_nothing_and_bad_or_conflicting_lines_are_reported(
     assert len(exported(on(settings, target))) == 3  # nothing of the bad lines was written
 
 
-def coach_plans(tmp_path: Path, *args: str, database: str = "") -> subprocess.CompletedProcess[str]:
-    """The command as a user runs it, on its own database and archive in `tmp_path`."""
-    env = base_env() | {
+def cli_env(tmp_path: Path, database: str = "") -> dict[str, str]:
+    return base_env() | {
         "DATABASE_URL": database or f"sqlite:///{tmp_path / 'cli.db'}",
         "CHART_STORAGE_DIR": str(tmp_path / "cli-charts"),
     }
+
+
+def coach_plans(tmp_path: Path, *args: str, database: str = "") -> subprocess.CompletedProcess[str]:
+    """The command as a user runs it, on its own database and archive in `tmp_path`."""
     command = [str(BIN / "coach-plans"), *args]
+    env = cli_env(tmp_path, database)
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -306,6 +316,22 @@ def test_the_command_prints_counts_and_exits_1_when_a_line_was_bad(tmp_path: Pat
     [line] = written.stdout.splitlines()
     levels = json.loads(line)["versions"][0]["levels"]
     assert json.loads(line)["guild_id"] == GUILD and levels["stop"] == 495  # read from the text
+
+    # On a terminal, stderr shows the progress; stdout still carries only the plans.
+    main, terminal = pty.openpty()
+    # 24 rows of 80 columns: a new pseudo-terminal has none, and tqdm draws within its width.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    export = [str(BIN / "coach-plans"), "export"]
+    env = cli_env(tmp_path)
+    on_tty = subprocess.run(export, env=env, stdout=subprocess.PIPE, stderr=terminal, timeout=120)
+    os.close(terminal)
+    shown = b""
+    with contextlib.suppress(OSError):  # the terminal's far end is closed: all was read
+        while chunk := os.read(main, 4096):
+            shown += chunk
+    os.close(main)
+    assert on_tty.stdout.decode().splitlines() == [line]
+    assert b"1 plans" in shown, shown
 
 
 # --- charts ------------------------------------------------------------------------------------
