@@ -28,8 +28,10 @@ from zoneinfo import ZoneInfo
 import anyio
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.testclient import TestClient
 
+from app.charts.bucket import BucketStore
 from app.moving import export, importer, legacy
 from app.plans.extraction import extract
 from app.records import Actor, NewChart, Place
@@ -37,6 +39,7 @@ from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
 from app.storage.repository import PlanRepository
+from tests.bucket_server import S3Server
 from tests.service_process import BIN, base_env, running_service, service_env
 
 GUILD = "390926798626357000"
@@ -361,6 +364,38 @@ def test_archived_charts_are_linked_by_hash_and_fetched_only_where_missing(
     assert fetched == [f"{CDN}/chart.png", f"{CDN}/gone.png"]
     assert "chart spy.png (http://discord.test/attachments/1/2/gone.png) not archived" in report
     assert "refused: HTTP 404" in report
+
+
+def test_charts_already_in_the_bucket_are_linked_not_fetched(
+    settings: Settings, tmp_path: Path, s3_server: S3Server
+) -> None:
+    source = on(settings, f"sqlite:///{tmp_path / 'a.db'}", tmp_path / "charts")
+    write_plans(source.database_url)
+    archive_charts(source.database_url, tmp_path / "charts")
+    lines = exported(source, GUILD)
+    target = on(settings, f"sqlite:///{tmp_path / 'b.db'}").model_copy(
+        update={
+            "chart_bucket": s3_server.new_bucket(),
+            "aws_endpoint_url_s3": s3_server.url,
+            "aws_access_key_id": "test-key",
+            "aws_secret_access_key": SecretStr("test-secret"),
+            "aws_region": "auto",
+        }
+    )
+    [kept] = (tmp_path / "charts").glob("1-*.png")
+
+    async def into_bucket() -> None:  # the charts were copied over by `charts migrate`
+        bucket = BucketStore(target)
+        await bucket.put_file(kept.name, kept, "image/png")
+        await bucket.close()
+
+    anyio.run(into_bucket)
+    fetched: list[str] = []
+    counts, report = imported(target, lines, fetched)
+    assert counts.imported == 3 and fetched == [] and "not archived" not in report
+    with TestClient(create_app(target)) as client:
+        plan = client.get("/api/coach-plans/", params={"coach": "d", "date": str(DAY)}).json()
+        assert [client.get(c["url"]).content for c in plan["charts"]] == [PNG, PNG]
 
 
 # --- the original bot's database ---------------------------------------------------------------
