@@ -94,6 +94,11 @@ class Linker:
         except (StoreError, OSError):
             return None
 
+    def remember(self, name: str) -> None:
+        """A chart this import archived: a later plan with the same image links to it."""
+        if self._names is not None and (digest := digest_of(name)) is not None:
+            self._names.setdefault(digest, name)
+
     def _link_file(self, folder: Path, name: str, sha256: str) -> str | None:
         if self._names is None:
             self._names = {digest_of(p.name) or "": p.name for p in archived_files(folder)}
@@ -184,9 +189,11 @@ class Importer:
                     stored_path=None,
                     added_at=moved.added_at,
                 )
-                if await self.services.charts.keep(chart, server=plan.guild_id):
-                    continue
+                await self.services.charts.keep(chart, server=plan.guild_id)
                 stored_path, refused = await self.services.read(chart_state, self.engine, chart_id)
+                if stored_path is not None:
+                    self.linker.remember(stored_path)
+                    continue
             if stored_path is None:
                 self.unarchived += 1
                 why = f"refused: {refused}" if refused else "its URL could not be reached now"
