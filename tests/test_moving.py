@@ -359,7 +359,12 @@ def test_archived_charts_are_linked_by_hash_and_fetched_only_where_missing(
 
     elsewhere = on(settings, f"sqlite:///{tmp_path / 'c.db'}", tmp_path / "other-charts")
     expired = json.loads(lines[0])
-    expired["charts"][1]["url"] = f"{CDN}/gone.png"
+    expired["charts"][1] |= {
+        "url": f"{CDN}/gone.png",
+        "sha256": hashlib.sha256(b"other").hexdigest(),
+    }
+    # The same image again: linked to the copy this import has just archived.
+    expired["charts"].append(expired["charts"][0] | {"url": f"{CDN}/again.png"})
     counts, report = imported(elsewhere, [json.dumps(expired)], fetched)
     assert fetched == [f"{CDN}/chart.png", f"{CDN}/gone.png"]
     assert "chart spy.png (http://discord.test/attachments/1/2/gone.png) not archived" in report
