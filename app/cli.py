@@ -74,7 +74,24 @@ def _parser() -> argparse.ArgumentParser:
         "already in the bucket is not sent again.",
     )
     migrate.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+    _moving_parsers(sub)
     return parser
+
+
+def _moving_parsers(sub: Any) -> None:
+    export = sub.add_parser("export", help="write every plan as JSON Lines (coach-plans/1)")
+    export.add_argument("--guild", help="only this guild's plans")
+    export.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+    imports = sub.add_parser(
+        "import",
+        help="read plans exported by `coach-plans export`, or the original bot's database",
+        description="Keeps every timestamp; importing twice adds nothing.",
+    )
+    imports.add_argument("file", nargs="?", help="JSON Lines file, or - for stdin")
+    imports.add_argument("--legacy", type=Path, metavar="OLD.db", help="the original bot's DB")
+    imports.add_argument("--guild", help="the guild of plans that name none")
+    imports.add_argument("--legacy-timezone", metavar="ZONE", help="old timestamps' zone")
+    imports.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
 
 
 def settings_or_exit(
@@ -290,7 +307,7 @@ def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.action in ("serve", "charts"):
+    if args.action in ("serve", "charts", "export", "import"):
         # Plans, charts, logs and the development key are the service's alone: files it makes
         # are 0600 and folders 0700, SQLite's -wal and -shm files included.
         os.umask(0o077)
@@ -314,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         # must not write, or rotate, the service's own log file.
         configure_logging(settings.model_copy(update={"log_file": ""}))
         return run(settings)
+    if args.action in ("export", "import"):
+        from app.moving.command import run_moving
+
+        # Like `charts migrate`: a tool needs no Discord key, and logs to the terminal only.
+        return run_moving(args, settings_or_exit(args, mock_mode=True))
     return 1
 
 

@@ -227,7 +227,8 @@ class Settings(BaseSettings):
             # A service in mock mode checks requests against the development key: with a real
             # key set it would silently refuse every request Discord signs, and open mock
             # mode's own paths to anyone. The tools (send, register_commands.py, charts
-            # migrate) only borrow mock mode's "no key needed", so this stops `serve` alone.
+            # migrate, export, import) only borrow mock mode's "no key needed", so this stops
+            # `serve` alone.
             raise ValueError(
                 "MOCK_MODE: mock mode (--mock or MOCK_MODE=true) is on while DISCORD_PUBLIC_KEY "
                 "is set: unset DISCORD_PUBLIC_KEY to try the service without Discord, or turn "
