@@ -67,6 +67,7 @@ def settings(tmp_path: Path, signer: SigningKey) -> Settings:
         log_file=str(tmp_path / "logs" / "coach_plans.log"),
         mock_key_file=tmp_path / "data" / "mock_signing.key",
         discord_api_base_url="http://discord.test/api/v10",
+        price_source="none",  # the tests never reach Yahoo; grading tests name their source
         **FIXED_DATES,
     )
 

@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from app.prices.bars import Bar
+from app.prices.bars import Bar, Session
 from app.records import Levels, json_number
 
 # Missing bars are looked for again this long after the session's close, then `no_data`.
 DATA_GRACE = timedelta(days=7)
+
+__all__ = ["Bar", "Outcome", "Session", "Version", "call_of", "grade", "graded_version", "trade"]
 
 STATUSES = ("target", "stopped", "open", "not_triggered", "not_graded", "pending")
 REASONS = (
@@ -33,14 +35,6 @@ REASONS = (
     "no_data",
     "posted_after_close",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Session:
-    """A market session's regular hours (aware datetimes; an early close is its close)."""
-
-    open: datetime
-    close: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,3 +271,28 @@ def grade(
         ambiguous=result.ambiguous,
         graded_at=now,
     )
+
+
+def scorecard_line(coach: str, found: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
+    """One coach's scorecard from its outcomes' (status, R): graded = neither pending nor
+    not_graded; triggered = target + stopped + open; averages over the triggered."""
+    count = {status: 0 for status in STATUSES}
+    r_values = []
+    for status, r in found:
+        count[status] += 1
+        if status in ("target", "stopped", "open") and r is not None:
+            r_values.append(r)
+    wins, losses = count["target"], count["stopped"]
+    total = round(sum(r_values), 2)
+    return {
+        "coach": coach,
+        "graded": sum(count[s] for s in ("target", "stopped", "open", "not_triggered")),
+        "triggered": wins + losses + count["open"],
+        "wins": wins,
+        "losses": losses,
+        "open": count["open"],
+        "not_triggered": count["not_triggered"],
+        "win_rate": round(wins / (wins + losses), 4) if wins + losses else None,
+        "avg_r": round(total / len(r_values), 2) if r_values else None,
+        "total_r": total if r_values else None,
+    }

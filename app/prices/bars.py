@@ -21,6 +21,14 @@ class Bar:
     close: float
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A market session's regular hours (aware datetimes; an early close is its close)."""
+
+    open: datetime
+    close: datetime
+
+
 class PriceSourceError(Exception):
     """The source could not answer (down, refused, malformed): the plans stay pending."""
 
