@@ -43,6 +43,8 @@ READ_PATHS = {
     "/api/coach-plans/all",
     "/api/coach-plans/history",
     "/api/coach-plans/by-ticker",
+    "/api/coach-plans/outcome",
+    "/api/coach-plans/scorecard",
     "/charts/{chart_id}",
 }
 

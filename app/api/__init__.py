@@ -16,7 +16,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 # The modules behind the routes. They build the API's pydantic models when imported, a sizeable
 # share of a cold start that Discord's first interaction does not need: the routes import them at
 # their first request, and the warm-up (app/runtime/web.py) loads them once the storage is ready.
-MODULES = ("reads", "charts", "status", "openapi")
+MODULES = ("reads", "outcomes", "charts", "status", "openapi")
 
 
 def load() -> None:
@@ -52,6 +52,8 @@ routes: list[Route] = [
     *_with_twin("/api/coach-plans/all", _lazy("reads", "plans_of_day")),
     *_with_twin("/api/coach-plans/history", _lazy("reads", "history")),
     *_with_twin("/api/coach-plans/by-ticker", _lazy("reads", "by_ticker")),
+    *_with_twin("/api/coach-plans/outcome", _lazy("outcomes", "outcome")),
+    *_with_twin("/api/coach-plans/scorecard", _lazy("outcomes", "scorecard")),
     Route("/charts/{chart_id}", _lazy("charts", "chart"), methods=["GET"]),
     Route("/", _lazy("status", "index"), methods=["GET"]),
     Route("/health", _lazy("status", "health"), methods=["GET"]),

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from app.api import models
 from app.api.models import answer
+from app.api.outcome_fields import outcomes_of
 from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
 from app.plans.service import HISTORY_PAGE
@@ -44,7 +45,9 @@ async def plan(request: Request) -> Response:
         found = await services.read(plans.get, guild, coach, day)
     else:
         found = await services.read(plans.as_of, guild, coach, day, instant)
-    return answer(models.Plan.model_validate(plan_fields(found, _base_url(request, services))))
+    fields = plan_fields(found, _base_url(request, services))
+    fields["outcome"] = (await outcomes_of(services, [found], instant))[found.id]
+    return answer(models.Plan.model_validate(fields))
 
 
 async def plans_of_day(request: Request) -> Response:
@@ -57,7 +60,9 @@ async def plans_of_day(request: Request) -> Response:
     base = _base_url(request, services)
     # One validation of the whole list: pydantic-core walks the nested dicts faster than a model
     # built per plan and per chart.
-    body = {"date": day, "count": len(found), "plans": [plan_fields(p, base) for p in found]}
+    outcomes = await outcomes_of(services, found)
+    listed = [plan_fields(p, base, outcomes[p.id]) for p in found]
+    body = {"date": day, "count": len(found), "plans": listed}
     return answer(models.PlanList.model_validate(body))
 
 
@@ -75,11 +80,12 @@ async def by_ticker(request: Request) -> Response:
         [] if guild is None else await services.read(plans.by_ticker, guild, ticker, day, instant)
     )
     base = _base_url(request, services)
+    outcomes = await outcomes_of(services, found, instant)
     body = {
         "date": day,
         "ticker": ticker,
         "count": len(found),
-        "plans": [plan_fields(p, base) for p in found],
+        "plans": [plan_fields(p, base, outcomes[p.id]) for p in found],
     }
     return answer(models.TickerPlans.model_validate(body))
 
@@ -110,9 +116,12 @@ async def history(request: Request) -> Response:
     return answer(models.History.model_validate(body))
 
 
-def plan_fields(plan: Plan, base_url: str) -> dict[str, object]:
+def plan_fields(
+    plan: Plan, base_url: str, outcome: dict[str, object] | None = None
+) -> dict[str, object]:
     """The fields of models.Plan, from the service's frozen dataclass."""
     return {
+        "outcome": outcome,
         "id": plan.id,
         "coach": plan.coach,
         "date": plan.date,

@@ -152,6 +152,17 @@ def grader_for(
     return Grader(OutcomeStore(engine), source, MarketCalendar(settings.market_calendar), clock)
 
 
+async def keep_grading_plans(
+    settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+) -> None:
+    """The service's grading: nothing when PRICE_SOURCE is `none`."""
+    from app.storage.leases import GRADING, Lease
+
+    grader = grader_for(settings, engine, clock)
+    if grader is not None:
+        await keep_grading(grader, Lease(engine, GRADING, "grading"))
+
+
 async def keep_grading(
     grader: Grader, lease: Lease | None, interval: float = GRADE_INTERVAL_SECONDS
 ) -> None:

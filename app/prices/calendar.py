@@ -41,12 +41,21 @@ class MarketCalendar:
         import pandas
 
         day = instant.astimezone(calendar.tz).date()
+        first, last_known = calendar.first_session.date(), calendar.last_session.date()
+        if day < first:
+            return []
         try:
-            last = calendar.date_to_session(pandas.Timestamp(day.isoformat()), "previous")
+            if day > last_known:  # beyond the calendar's years: its last session stands in
+                last = calendar.last_session
+            else:
+                last = calendar.date_to_session(pandas.Timestamp(day.isoformat()), "previous")
             if _utc(calendar.session_close(last)) >= instant:
+                if last == calendar.first_session:
+                    return []
                 last = calendar.previous_session(last)
+            count = min(count, calendar.sessions.get_loc(last) + 1)
             labels = calendar.sessions_window(last, -count)
-        except ValueError:  # before the calendar's first year
+        except (ValueError, OverflowError):  # an instant pandas cannot represent
             return []
         return [label.date() for label in labels]
 

@@ -120,8 +120,16 @@ async def _warm_up(
     # The API's modules load after the storage, so that the first API request need not.
     await runtime.warm_up(settings, metrics, transport, on_failure, after_listening, api.load)
     if runtime.current is not None:
-        # Charts whose download failed earlier are retried now and then, off the request path.
-        await runtime.current.charts.keep_archiving()
+        from app.outcomes.grading import keep_grading_plans
+
+        # Charts whose download failed earlier are retried now and then, and plans whose session
+        # closed are graded, off the request path.
+        async with anyio.create_task_group() as background:
+            background.start_soon(runtime.current.charts.keep_archiving)
+            current = runtime.current
+            background.start_soon(
+                keep_grading_plans, current.settings, current.engine, current.plans.clock
+            )
 
 
 def app_from_environment() -> Starlette:
