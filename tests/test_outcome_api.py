@@ -6,28 +6,32 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from app.client import create_client
+from app.client.tradingagents import plans_as_text
 from app.records import Actor, Place
 from app.runtime.web import create_app
 from app.settings import Settings
 from app.storage.database import make_engine, migrate
+from tests.live_server import live_server
 from tests.test_grading import CLOSE, DAY, OPEN, TEXT, WINNING, Clock, service, write_bars
 
 GUILD = "290926798626357999"
 AUTHOR = Actor(id="123456789012345678", name="coach d")
 LOSING = ((100.5, 101, 100, 100.8), (100.8, 101, 97.5, 97.8))
+MONDAY = date(2025, 3, 17)
 
 
-@pytest.fixture
-def graded_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
-    """A service with CSV prices whose plans (d wins, i loses, posted before the open of DAY)
-    were posted before it started; it is a day after the session."""
+def graded_app(settings: Settings, tmp_path: Path) -> Starlette:
+    """A service with CSV prices whose plans (d wins, i loses, posted before the open of DAY;
+    d again on the Monday after) were posted before it started; it is a day after DAY."""
     prices = tmp_path / "prices"
     write_bars(prices, "SPY", *WINNING)
     write_bars(prices, "QQQ", *LOSING)
@@ -36,10 +40,15 @@ def graded_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
     plans = service(engine, Clock(OPEN - timedelta(hours=1)))
     plans.post("d", DAY, TEXT, AUTHOR, place=Place(guild_id=GUILD))
     plans.post("i", DAY, TEXT.replace("SPY", "QQQ"), AUTHOR, place=Place(guild_id=GUILD))
+    plans.post("d", MONDAY, TEXT, AUTHOR, place=Place(guild_id=GUILD))
     engine.dispose()
     configured = settings.model_copy(update={"price_source": f"csv:{prices}"})
-    app = create_app(configured, clock=lambda: CLOSE + timedelta(days=1))
-    with TestClient(app) as client:
+    return create_app(configured, clock=lambda: CLOSE + timedelta(days=1))
+
+
+@pytest.fixture
+def graded_client(settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
+    with TestClient(graded_app(settings, tmp_path)) as client:
         yield client
 
 
@@ -135,3 +144,37 @@ def test_scorecard_refuses_bad_input_clearly(
 def test_outcome_of_a_missing_plan_is_404(client: TestClient) -> None:
     response = client.get("/api/coach-plans/outcome", params={"coach": "d", "date": DAY})
     assert response.status_code == 404
+
+
+def test_client_reads_outcomes_scorecards_and_records_never_the_days_own(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with (
+        live_server(graded_app(settings, tmp_path)) as base_url,
+        create_client(
+            api_base_url=base_url, timezone="America/New_York", cache_ttl_seconds=0
+        ) as client,
+    ):
+        deadline = time.monotonic() + 60
+        while (client.fetch_outcome("i", DAY) or {}).get("status") != "stopped":
+            assert time.monotonic() < deadline, "the start's grading pass never ended"
+            time.sleep(0.05)
+        won = client.fetch_outcome("d", DAY)
+        assert won is not None and (won["status"], won["r_multiple"]) == ("target", 2.2)
+        assert client.fetch_outcome("s", DAY) is None  # no plan
+        card = client.fetch_scorecard(coach="d", as_of=datetime(2025, 3, 17, 12, tzinfo=UTC))
+        assert [(row["coach"], row["wins"]) for row in card["coaches"]] == [("d", 1)]
+
+        # The state of the Monday after holds Friday's record; Friday's own state does not.
+        monday = client.agent_state(MONDAY)
+        assert monday["coach_d_record"]["wins"] == 1
+        assert monday["coach_i_record"]["losses"] == 1
+        friday = client.agent_state(DAY)
+        assert friday["coach_d_record"]["graded"] == 0
+
+        # The TradingAgents vendor's text adds each coach's record, never that day's outcome.
+        text = plans_as_text(client, "SPY", MONDAY.isoformat())
+        assert "Record over the 30 sessions before 2025-03-17: 1 graded" in text
+        assert "1 reached a target" in text
+        same_day = plans_as_text(client, "SPY", DAY.isoformat())
+        assert "Record over the 30 sessions before 2025-03-14: no graded plans." in same_day

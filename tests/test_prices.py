@@ -74,7 +74,8 @@ def test_yahoo_frame_becomes_bars_in_utc_without_empty_bars() -> None:
         bars_of_frame(frame.drop(columns=["Close"]))
 
 
-def test_price_source_setting() -> None:
+def test_price_source_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PRICE_SOURCE")  # the tests' own default is none
     assert isinstance(price_source("yahoo"), YahooSource)
     assert price_source("none") is None
     assert load_settings(mock_mode=True).price_source == "yahoo"
