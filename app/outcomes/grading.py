@@ -134,6 +134,7 @@ class Grader:
 
     def _bars(self, ticker: str, session: Session, report: GradingReport) -> list[Bar] | None:
         start, end = session_bounds(session.open, session.close)
+        log.debug("asking the price source (%s) for %s bars of %s", self.source.name, ticker, start)
         try:
             return within(lambda: self.source.bars(ticker, start, end), self.deadline)
         except PriceSourceError as exc:
