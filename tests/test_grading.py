@@ -210,3 +210,28 @@ def test_grade_command_prints_counts_and_exits_1_when_the_source_failed(tmp_path
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert (off.returncode, off.stdout.strip()) == (0, "grading is off (PRICE_SOURCE=none)")
+
+
+def test_grade_command_leaves_the_plans_to_a_process_already_grading(tmp_path: Path) -> None:
+    from app.storage.leases import GRADING, Lease
+
+    database = tmp_path / "data" / "plans.db"
+    engine = make_engine(f"sqlite:///{database}")
+    migrate(engine)
+    service(engine, Clock(OPEN - timedelta(hours=1))).post("d", DAY, TEXT, AUTHOR, place=HERE)
+    write_bars(tmp_path / "prices", "SPY", *WINNING)
+    env = service_env(tmp_path, PRICE_SOURCE=f"csv:{tmp_path / 'prices'}")
+    command = [str(BIN / "coach-plans"), "grade"]
+    held = Lease(engine, GRADING, "grading")  # as a running service holds it during its pass
+    assert held.acquire()
+    try:
+        busy = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        held.release()
+    assert (busy.returncode, busy.stdout.strip()) == (
+        0, "another process is grading plans now; nothing done",
+    )  # fmt: skip
+    assert OutcomeStore(engine).of_plans([1]) == {}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.splitlines()) == (0, ["target 1"])
+    engine.dispose()

@@ -4,6 +4,9 @@ every plan's JSON carries its `outcome`; /outcome and /scorecard answer as the c
 
 from __future__ import annotations
 
+import contextlib
+import glob
+import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -178,3 +181,43 @@ def test_client_reads_outcomes_scorecards_and_records_never_the_days_own(
         assert "1 reached a target" in text
         same_day = plans_as_text(client, "SPY", DAY.isoformat())
         assert "Record over the 30 sessions before 2025-03-14: no graded plans." in same_day
+
+
+def test_a_hanging_price_source_holds_up_neither_the_start_nor_a_read(
+    settings: Settings, tmp_path: Path
+) -> None:
+    prices = tmp_path / "stuck"
+    prices.mkdir()
+    os.mkfifo(prices / "SPY.csv")  # opening it for reading waits for a writer
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    service(engine, Clock(OPEN - timedelta(hours=1))).post(
+        "d", DAY, TEXT, AUTHOR, place=Place(guild_id=GUILD)
+    )
+    engine.dispose()
+    configured = settings.model_copy(update={"price_source": f"csv:{prices}"})
+    app = create_app(configured, clock=lambda: CLOSE + timedelta(days=1))
+    try:
+        with TestClient(app) as client:
+            deadline = time.monotonic() + 60
+            while not _opening_a_fifo():  # the start's grading pass is stuck on the source
+                assert time.monotonic() < deadline, "grading never asked the source"
+                time.sleep(0.05)
+            assert client.get("/health").json()["status"] == "healthy"
+            read = client.get("/api/coach-plans/", params={"coach": "d", "date": DAY})
+            assert read.status_code == 200 and read.json()["outcome"]["status"] == "pending"
+            answer = client.get("/api/coach-plans/outcome", params={"coach": "d", "date": DAY})
+            assert answer.json()["status"] == "pending"
+    finally:
+        # Let the reader the grading pass left behind go (an empty file: a source failure).
+        with contextlib.suppress(OSError):  # ENXIO: no reader is waiting
+            os.close(os.open(prices / "SPY.csv", os.O_WRONLY | os.O_NONBLOCK))
+
+
+def _opening_a_fifo() -> bool:
+    """Whether a thread of this process waits in open() for a named pipe's writer (Linux)."""
+    for wchan in glob.glob("/proc/self/task/*/wchan"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            if Path(wchan).read_text() == "wait_for_partner":
+                return True
+    return False
