@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from app.api import models
 from app.api.models import answer
-from app.api.outcome_fields import outcomes_of
+from app.api.outcome_fields import OutcomeJSON, with_outcomes
 from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
 from app.plans.service import HISTORY_PAGE
@@ -42,11 +42,12 @@ async def plan(request: Request) -> Response:
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
     if instant is None:
-        found = await services.read(plans.get, guild, coach, day)
+        found, outcomes = await with_outcomes(services, lambda: [plans.get(guild, coach, day)])
     else:
-        found = await services.read(plans.as_of, guild, coach, day, instant)
-    fields = plan_fields(found, _base_url(request, services))
-    fields["outcome"] = (await outcomes_of(services, [found], instant))[found.id]
+        found, outcomes = await with_outcomes(
+            services, lambda: [plans.as_of(guild, coach, day, instant)], instant
+        )
+    fields = plan_fields(found[0], _base_url(request, services), outcomes[found[0].id])
     return answer(models.Plan.model_validate(fields))
 
 
@@ -56,11 +57,15 @@ async def plans_of_day(request: Request) -> Response:
     services = await services_for(request)
     day = services.plans.day(params.get("date"))
     guild = await _guild(params, services)
-    found = [] if guild is None else await services.read(services.plans.list_by_date, guild, day)
+    found: list[Plan] = []
+    outcomes: dict[int, OutcomeJSON] = {}
+    if guild is not None:
+        found, outcomes = await with_outcomes(
+            services, lambda: services.plans.list_by_date(guild, day)
+        )
     base = _base_url(request, services)
     # One validation of the whole list: pydantic-core walks the nested dicts faster than a model
     # built per plan and per chart.
-    outcomes = await outcomes_of(services, found)
     listed = [plan_fields(p, base, outcomes[p.id]) for p in found]
     body = {"date": day, "count": len(found), "plans": listed}
     return answer(models.PlanList.model_validate(body))
@@ -76,11 +81,13 @@ async def by_ticker(request: Request) -> Response:
     instant = None if as_of is None else parse_instant(as_of)
     ticker = plans.ticker(params["ticker"])
     guild = await _guild(params, services)
-    found = (
-        [] if guild is None else await services.read(plans.by_ticker, guild, ticker, day, instant)
-    )
+    found: list[Plan] = []
+    outcomes: dict[int, OutcomeJSON] = {}
+    if guild is not None:
+        found, outcomes = await with_outcomes(
+            services, lambda: plans.by_ticker(guild, ticker, day, instant), instant
+        )
     base = _base_url(request, services)
-    outcomes = await outcomes_of(services, found, instant)
     body = {
         "date": day,
         "ticker": ticker,

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, insert, select, tuple_
+from sqlalchemy import Engine, Table, bindparam, delete, insert, select, tuple_
 
 from app.outcomes.rules import Outcome
 from app.records import Levels
 from app.storage import rows
+from app.storage.database import PreparedRead
 from app.storage.models import PlanOutcome
 from app.storage.reads import storage_errors
 from app.storage.rows import history_t, plans_t
@@ -56,6 +57,10 @@ class ScoredRow:
 class OutcomeStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # The hot read (a plan's JSON carries its outcome), compiled once. SQLite only: on
+        # PostgreSQL the float columns' converters need the cursor's types, which it skips.
+        one = select(outcomes_t).where(outcomes_t.c.plan_id == bindparam("plan"))
+        self._one = PreparedRead(engine, one) if engine.dialect.name == "sqlite" else None
 
     def due(
         self,
@@ -135,6 +140,9 @@ class OutcomeStore:
         ids = list(plan_ids)
         if not ids:
             return {}
+        if len(ids) == 1 and self._one is not None:
+            with storage_errors():
+                return {row.plan_id: _outcome(row) for row in self._one.rows(plan=ids[0])}
         query = select(outcomes_t).where(outcomes_t.c.plan_id.in_(ids))
         with storage_errors(), self.engine.begin() as connection:
             return {row.plan_id: _outcome(row) for row in connection.execute(query)}
