@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     migrate.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
     _moving_parsers(sub)
+    grade = sub.add_parser(
+        "grade",
+        help="grade the plans whose session has closed against PRICE_SOURCE's bars",
+        description="Prints one line per status with its count; exit 1 when the price source "
+        "failed. With --date or --since, plans already graded are graded again.",
+    )
+    when = grade.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_day, help="only the plans of this date (YYYY-MM-DD)")
+    when.add_argument("--since", type=_day, help="the plans dated from this date on")
+    grade.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
     return parser
 
 
@@ -92,6 +103,13 @@ def _moving_parsers(sub: Any) -> None:
     imports.add_argument("--guild", help="the guild of plans that name none")
     imports.add_argument("--legacy-timezone", metavar="ZONE", help="old timestamps' zone")
     imports.add_argument("--config", type=Path, help="YAML settings file (environment wins)")
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date: use YYYY-MM-DD") from None
 
 
 def settings_or_exit(
@@ -311,6 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         # Plans, charts, logs and the development key are the service's alone: files it makes
         # are 0600 and folders 0700, SQLite's -wal and -shm files included.
         os.umask(0o077)
+    if args.action == "grade":
+        from app.observability.logs import configure_logging
+        from app.outcomes import grading
+
+        settings = settings_or_exit(args, mock_mode=True)
+        configure_logging(settings.model_copy(update={"log_file": ""}))
+        return grading.run(settings, args.date, args.since)
     if args.action == "serve":
         # Nothing made while starting is garbage: the collector would only slow the imports
         # that stand between a woken machine and its first answer. The server turns it back on

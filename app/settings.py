@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     aws_secret_access_key: SecretStr | None = None
     aws_region: str | None = None
 
+    # Outcomes: where bars come from (`yahoo`, `csv:<dir>`, `none`) and whose sessions count.
+    price_source: str = "yahoo"
+    market_calendar: str = "XNYS"
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     log_file: str = "./logs/coach_plans.log"
@@ -182,6 +186,24 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"{value!r} is not an IANA time zone, e.g. America/New_York") from None
+        return value
+
+    @field_validator("price_source")
+    @classmethod
+    def _check_price_source(cls, value: str) -> str:
+        value = value.strip()
+        kind, _, where = value.partition(":")
+        if value in ("yahoo", "none") or (kind == "csv" and where.strip()):
+            return value
+        raise ValueError("must be yahoo, none or csv:<directory>, e.g. csv:./data/prices")
+
+    @field_validator("market_calendar")
+    @classmethod
+    def _check_market_calendar(cls, value: str) -> str:
+        # Only the name's shape here: the calendars load with grading, never at start-up.
+        value = value.strip().upper()
+        if not re.fullmatch(r"[A-Z0-9_]{2,12}", value):
+            raise ValueError("must be an exchange-calendars name, e.g. XNYS")
         return value
 
     @field_validator("discord_public_key")

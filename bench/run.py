@@ -2,6 +2,7 @@
 
 Usage: `make bench`, or `.venv/bin/python bench/run.py [--seconds N] [--only CASE ...]`
 with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels, send,
+outcomes (a year graded from CSV; /plans while the price source hangs: bench/outcomes.py),
 scale (costs on a small and a large database: bench/scale.py; not run unless named).
 
 Everything runs on 127.0.0.1. Each server is started, driven by wrk for the same time with the
@@ -32,6 +33,7 @@ from pathlib import Path
 import charts
 import cold
 import httpx
+import outcomes
 import scale
 import send
 from nacl.signing import SigningKey
@@ -139,6 +141,8 @@ class Bench:
             "GUILD_PLANS_PER_DAY": "0",
             "MEMBER_CHART_MB_PER_DAY": "0",
             "GUILD_CHART_MB_PER_DAY": "0",
+            # No case reaches Yahoo; the outcomes case names its own source.
+            "PRICE_SOURCE": "none",
             # This checkout's code, whichever checkout the environment was installed from.
             "PYTHONPATH": str(ROOT),
         }
@@ -485,6 +489,7 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "levels": case_levels,
     "scale": scale.case_scale,
     "send": send.case_send,
+    "outcomes": outcomes.case_outcomes,
 }
 # Builds databases of a million plans (minutes): run when asked for, `--only scale`.
 ON_REQUEST = {"scale"}

@@ -50,6 +50,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.upper() in _SETTING_NAMES:
             monkeypatch.delenv(name)
+    # No test reaches Yahoo (the default price source); a grading test names its own source.
+    monkeypatch.setenv("PRICE_SOURCE", "none")
 
 
 @pytest.fixture
@@ -213,5 +215,5 @@ def settings_in(folder: Path, **overrides: Any) -> Settings:
             log_file=str(folder / "logs" / "coach_plans.log"),
             mock_key_file=folder / "data" / "mock_signing.key",
             discord_api_base_url="http://discord.test/api/v10",
-            **(FIXED_DATES | overrides),
+            **(FIXED_DATES | {"price_source": "none"} | overrides),
         )

@@ -23,7 +23,7 @@ AUTHOR = Actor(id="123456789012345678", name="coach d")
 PLACE = Place(guild_id="998877665544332211", channel_id="112233445566778899", channel="plans")
 PLAN_FIELDS = {
     "id", "coach", "date", "plan", "author", "author_id", "channel", "channel_id", "guild_id",
-    "created_at", "edited_at", "charts", "levels",
+    "created_at", "edited_at", "charts", "levels", "outcome",
 }  # fmt: skip
 
 

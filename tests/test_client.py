@@ -178,8 +178,9 @@ def test_the_async_client_reads_the_same_answers(seeded: Seeded) -> None:
         assert state == client.agent_state()
     assert missing is None
     assert health["status"] == "healthy"  # type: ignore[index]
-    # agent_state reuses the cached list of all plans; it asks for the guild's roster once.
-    assert misses == 5
+    # agent_state reuses the cached list of all plans; it asks for the guild's roster and the
+    # coaches' records once each.
+    assert misses == 6
 
 
 def test_the_api_key_is_sent_when_the_service_needs_one(tmp_path: Path) -> None:
@@ -330,7 +331,9 @@ def test_agent_state_says_no_plan_when_the_service_cannot_be_reached(fake_api: F
     fake_api.down = True
     client = mock_client(fake_api, reconnect_attempts=0)
     state = client.agent_state(date(2025, 3, 14))
-    assert set(state) == {f"coach_{c}_{k}" for c in "disn" for k in ("plan", "charts", "levels")}
+    keys = ("plan", "charts", "levels", "record")
+    assert set(state) == {f"coach_{c}_{k}" for c in "disn" for k in keys}
+    assert state["coach_d_record"] is None
     assert state["coach_d_plan"] == (
         "No plan from coach d for 2025-03-14: the Coach Plans service could not be reached."
     )

@@ -45,6 +45,8 @@ READ_PATHS = {
     "/api/coach-plans/history",
     "/api/coach-plans/by-ticker",
     "/api/coach-plans/coaches",
+    "/api/coach-plans/outcome",
+    "/api/coach-plans/scorecard",
     "/charts/{chart_id}",
 }
 

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from app.api import charts, openapi, reads, status
+from app.api import charts, openapi, outcomes, reads, status
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -28,6 +28,8 @@ routes: list[Route] = [
     *_with_twin("/api/coach-plans/history", reads.history),
     *_with_twin("/api/coach-plans/by-ticker", reads.by_ticker),
     *_with_twin("/api/coach-plans/coaches", reads.coaches),
+    *_with_twin("/api/coach-plans/outcome", outcomes.outcome),
+    *_with_twin("/api/coach-plans/scorecard", outcomes.scorecard),
     Route("/charts/{chart_id}", charts.chart, methods=["GET"]),
     Route("/", status.index, methods=["GET"]),
     Route("/health", status.health, methods=["GET"]),

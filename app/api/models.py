@@ -80,6 +80,53 @@ class Plan(_Body):
     edited_at: Instant | None = Field(description="UTC; null if never edited.")
     charts: list[Chart]
     levels: Levels = Field(description="Versioned with the text: an as_of read gives its own.")
+    outcome: Outcome | None = Field(
+        description="What the market did with the plan; null when grading is off "
+        "(PRICE_SOURCE none), or for an as_of read before it was graded.",
+    )
+
+
+class Outcome(_Body):
+    """A plan graded against the market (the contract's grading rules)."""
+
+    plan_id: int
+    graded_version: int | None = Field(description="The version graded (1 = as posted).")
+    ticker: str | None
+    side: Literal["long", "short"] | None
+    status: Literal["target", "stopped", "open", "not_triggered", "not_graded", "pending"]
+    reason: str | None = Field(description="Why it is not graded; null otherwise.")
+    entry_fill: Price | None
+    entry_at: Instant | None
+    exit_price: Price | None
+    exit_at: Instant | None
+    targets_hit: NonNegativeInt | None
+    r_multiple: float | None
+    ambiguous: bool | None = Field(description="A bar reached the stop and an unhit target.")
+    graded_at: Instant | None
+
+
+class CoachRecord(_Body):
+    """One coach's record over the scorecard's sessions."""
+
+    coach: str
+    graded: NonNegativeInt
+    triggered: NonNegativeInt
+    wins: NonNegativeInt
+    losses: NonNegativeInt
+    open: NonNegativeInt
+    not_triggered: NonNegativeInt
+    win_rate: float | None
+    avg_r: float | None
+    total_r: float | None
+
+
+class Scorecard(_Body):
+    """Each coach's record over the plans dated in the `days` sessions that closed before
+    `as_of`."""
+
+    as_of: Instant
+    days: int
+    coaches: list[CoachRecord]
 
 
 class PlanList(_Body):
@@ -246,6 +293,8 @@ class Metrics(_Body):
 # What the OpenAPI document lists under components/schemas (with the models these refer to).
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     Plan,
+    Outcome,
+    Scorecard,
     PlanList,
     TickerPlans,
     History,

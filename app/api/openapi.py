@@ -19,9 +19,12 @@ from app.api import models
 from app.api.parameters import (
     AS_OF,
     AS_OF_LIST,
+    AS_OF_SCORECARD,
     BEFORE,
     COACH,
+    COACH_OPTIONAL,
     DATE,
+    DAYS,
     GUILD,
     JSON,
     LIMIT,
@@ -154,6 +157,28 @@ _PATHS: dict[str, dict[str, JSON]] = {
                 "200": _ok("The plans (possibly none).", models.TickerPlans),
                 **_READ_ERRORS,
             },
+        }
+    },
+    "/api/coach-plans/outcome": {
+        "get": {
+            "operationId": "getOutcome",
+            "summary": "What the market did with one coach's plan for a date: its status "
+            "(pending until its session has closed and its bars are there), fill, exit and R.",
+            "parameters": [COACH, DATE, GUILD],
+            "responses": {
+                "200": _ok("The outcome.", models.Outcome),
+                "404": _NO_PLAN,
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/coach-plans/scorecard": {
+        "get": {
+            "operationId": "getScorecard",
+            "summary": "Each coach's record over the plans dated in the last `days` sessions "
+            "that closed before `as_of` (default: now).",
+            "parameters": [COACH_OPTIONAL, DAYS, AS_OF_SCORECARD, GUILD],
+            "responses": {"200": _ok("The scorecard.", models.Scorecard), **_READ_ERRORS},
         }
     },
     "/charts/{chart_id}": {

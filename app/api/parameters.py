@@ -79,3 +79,18 @@ BEFORE = _query(
     "page to read the next, older one.",
     _INSTANT,
 )
+COACH_OPTIONAL = _query(
+    "coach", "Only this coach's record (one of COACHES). Default: every coach.", {"type": "string"}
+)
+DAYS = _query(
+    "days",
+    "How many market sessions the record covers, the latest that closed before `as_of`: "
+    "1 to 365, default 30.",
+    {"type": "integer", "minimum": 1, "maximum": 365, "default": 30},
+)
+AS_OF_SCORECARD = _query(
+    "as_of",
+    f"{_OFFSET} Only sessions that closed before it count, so a backtest never sees a result it "
+    "could not have known then. Default: now.",
+    _INSTANT,
+)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from app.api import access, models
 from app.api.models import answer
+from app.api.outcome_fields import OutcomeJSON, with_outcomes
 from app.api.parameters import HISTORY_LIMIT_MAX
 from app.errors import GuildRequired, PlanNotFound
 from app.plans.service import HISTORY_PAGE, PlanService
@@ -39,10 +40,13 @@ async def plan(request: Request) -> Response:
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
     if instant is None:
-        found = await services.read(plans.get, guild, coach, day)
+        found, outcomes = await with_outcomes(services, lambda: [plans.get(guild, coach, day)])
     else:
-        found = await services.read(plans.as_of, guild, coach, day, instant)
-    return answer(models.Plan.model_validate(plan_fields(found, _base_url(request, services))))
+        found, outcomes = await with_outcomes(
+            services, lambda: [plans.as_of(guild, coach, day, instant)], instant
+        )
+    fields = plan_fields(found[0], _base_url(request, services), outcomes[found[0].id])
+    return answer(models.Plan.model_validate(fields))
 
 
 async def plans_of_day(request: Request) -> Response:
@@ -51,11 +55,15 @@ async def plans_of_day(request: Request) -> Response:
     services = services_for(request)
     guild, plans = await _reading(request, params, services)
     day = plans.day(params.get("date"))
-    found = [] if guild is None else await services.read(plans.list_by_date, guild, day)
+    found: list[Plan] = []
+    outcomes: dict[int, OutcomeJSON] = {}
+    if guild is not None:
+        found, outcomes = await with_outcomes(services, lambda: plans.list_by_date(guild, day))
     base = _base_url(request, services)
     # One validation of the whole list: pydantic-core walks the nested dicts faster than a model
     # built per plan and per chart.
-    body = {"date": day, "count": len(found), "plans": [plan_fields(p, base) for p in found]}
+    listed = [plan_fields(p, base, outcomes[p.id]) for p in found]
+    body = {"date": day, "count": len(found), "plans": listed}
     return answer(models.PlanList.model_validate(body))
 
 
@@ -68,15 +76,18 @@ async def by_ticker(request: Request) -> Response:
     as_of = params.get("as_of")
     instant = None if as_of is None else parse_instant(as_of)
     ticker = plans.ticker(params["ticker"])
-    found = (
-        [] if guild is None else await services.read(plans.by_ticker, guild, ticker, day, instant)
-    )
+    found: list[Plan] = []
+    outcomes: dict[int, OutcomeJSON] = {}
+    if guild is not None:
+        found, outcomes = await with_outcomes(
+            services, lambda: plans.by_ticker(guild, ticker, day, instant), instant
+        )
     base = _base_url(request, services)
     body = {
         "date": day,
         "ticker": ticker,
         "count": len(found),
-        "plans": [plan_fields(p, base) for p in found],
+        "plans": [plan_fields(p, base, outcomes[p.id]) for p in found],
     }
     return answer(models.TickerPlans.model_validate(body))
 
@@ -105,9 +116,12 @@ async def history(request: Request) -> Response:
     return answer(models.History.model_validate(body))
 
 
-def plan_fields(plan: Plan, base_url: str) -> dict[str, object]:
+def plan_fields(
+    plan: Plan, base_url: str, outcome: dict[str, object] | None = None
+) -> dict[str, object]:
     """The fields of models.Plan, from the service's frozen dataclass."""
     return {
+        "outcome": outcome,
         "id": plan.id,
         "coach": plan.coach,
         "date": plan.date,

@@ -48,9 +48,22 @@ class AsyncCoachPlansClient:
         /api/coach-plans/coaches."""
         return await self._fetch(self._core.coaches_call())  # type: ignore[return-value]  # the call kind fixes the shape
 
+    async def fetch_outcome(self, coach: str, date: DateLike = None) -> dict[str, Any] | None:
+        """What the market did with the coach's plan for the date (default today): the outcome
+        dict (status `pending` until its session has closed), or None when there is no plan."""
+        return await self._fetch(self._core.outcome_call(coach, date))  # type: ignore[return-value]  # the call kind fixes the shape
+
+    async def fetch_scorecard(
+        self, coach: str | None = None, days: int = 30, as_of: datetime | str | None = None
+    ) -> dict[str, Any]:
+        """Each coach's record (or one coach's) over the plans of the last `days` sessions
+        that closed before `as_of` (an aware datetime; default now)."""
+        return await self._fetch(self._core.scorecard_call(coach, days, as_of))  # type: ignore[return-value]  # the call kind fixes the shape
+
     async def agent_state(self, date: DateLike = None) -> dict[str, Any]:
-        """`coach_<x>_plan`, `coach_<x>_charts` and `coach_<x>_levels` for every coach of the
-        guild, <x> its name made a Python identifier."""
+        """`coach_<x>_plan`, `coach_<x>_charts`, `coach_<x>_levels` and `coach_<x>_record` (the
+        record over the 30 sessions before the date, never the date's own) for every coach of
+        the guild, <x> its name made a Python identifier."""
         unreachable = "the Coach Plans service could not be reached"
         try:
             roster: dict[str, Any] | None = await self.fetch_coaches()
@@ -63,7 +76,13 @@ class AsyncCoachPlansClient:
             plans, reason = await self.fetch_all_coach_plans(day), None
         except ServiceUnavailable:
             plans, reason = [], unreachable
-        return self._core.agent_state(day, plans, reason, roster)
+        scorecard = None
+        if reason is None:
+            try:
+                scorecard = await self.fetch_scorecard(as_of=self._core.record_instant(day))
+            except (ServiceUnavailable, ApiError):
+                scorecard = None  # the plans still count without the records
+        return self._core.agent_state(day, plans, reason, roster, scorecard)
 
     async def check_health(self) -> dict[str, Any]:
         """The service's /health answer; one try, so it says how things are right now."""

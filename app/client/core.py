@@ -201,6 +201,27 @@ class ClientCore:
                 pass
         return self.day(value)
 
+    def outcome_call(self, coach: str, day: DateLike) -> Call:
+        name, when = self.coach(coach), self.day(day).isoformat()
+        params = self._query(coach=name, date=when)
+        return Call(("outcome", name, when), "/api/coach-plans/outcome", params, "outcome")
+
+    def scorecard_call(self, coach: str | None, days: int, as_of: datetime | str | None) -> Call:
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+            raise InvalidRequest("days must be a whole number from 1 to 365")
+        params = self._query(days=str(days))
+        if coach is not None:
+            params["coach"] = self.coach(coach)
+        if as_of is not None:
+            params["as_of"] = _instant(as_of)
+        key = ("scorecard", params.get("coach"), days, params.get("as_of"))
+        return Call(key, "/api/coach-plans/scorecard", params, "scorecard")
+
+    def record_instant(self, day: date) -> datetime:
+        """The start of `day` where the coaches trade: a record as of then holds only the
+        sessions before it, never that day's own outcomes."""
+        return datetime.combine(day, datetime.min.time(), tzinfo=self.config.zone)
+
     def _query(self, **params: str) -> dict[str, str]:
         # One client reads one guild, so the cache keys need not name it.
         if self.config.guild_id is not None:
@@ -275,7 +296,7 @@ class ClientCore:
 
     def accept(self, call: Call, response: httpx.Response) -> object:
         """Turn the service's answer into the caller's value, caching it."""
-        if response.status_code == 404 and call.kind in ("plan", "history"):
+        if response.status_code == 404 and call.kind in ("plan", "history", "outcome"):
             value: object = None  # no such plan: a real, cacheable answer
         elif response.status_code == 200:
             body = _json(response)
@@ -305,10 +326,13 @@ class ClientCore:
         plans: list[dict[str, Any]],
         reason: str | None,
         roster: dict[str, Any] | None = None,
+        scorecard: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """TradingAgents state keys for every coach of the guild (its roster, when the service
-        gave it, else COACHES): `coach_<x>_plan`, `coach_<x>_charts` and `coach_<x>_levels`
-        (the plan's levels, or None), <x> the coach's name made a Python identifier."""
+        gave it, else COACHES): `coach_<x>_plan`, `coach_<x>_charts`, `coach_<x>_levels` (the
+        plan's levels, or None) and `coach_<x>_record` (the coach's scorecard line over the 30
+        sessions before `day`, or None), <x> the coach's name made a Python identifier."""
+        records = {row["coach"]: row for row in (scorecard or {}).get("coaches", [])}
         by_coach = {plan["coach"]: plan for plan in plans}
         if roster is not None:
             coaches = [str(coach["name"]) for coach in roster.get("coaches", [])]
@@ -328,6 +352,7 @@ class ClientCore:
                 state[f"coach_{key}_plan"] = f"No plan from coach {name} for {day}{why}."
                 state[f"coach_{key}_charts"] = []
                 state[f"coach_{key}_levels"] = None
+            state[f"coach_{key}_record"] = records.get(name)
         return state
 
     def metrics(self, response: httpx.Response | None, failure: Exception | None) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from app import defaults
 from app.client import create_client
 from app.client.blocking import CoachPlansClient
 from app.client.config import resolve_timeout
-from app.client.errors import ApiError, InvalidRequest
+from app.client.errors import ApiError, InvalidRequest, ServiceUnavailable
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -111,10 +111,39 @@ def plans_as_text(client: CoachPlansClient, ticker: str, curr_date: str) -> str:
     if not plans:
         return f"No coach plan names {ticker} for {day.isoformat()} ({when})."
     header = f"Coach plans naming {ticker} for {day.isoformat()}, {when}:"
-    return "\n\n".join([header, *map(_plan_text, plans)])
+    records = _records(client, day, zone)
+    return "\n\n".join([header, *(_plan_text(p, records.get(p["coach"]), day) for p in plans)])
 
 
-def _plan_text(plan: dict[str, Any]) -> str:
+RECORD_SESSIONS = 30
+
+
+def _records(client: CoachPlansClient, day: date, zone: Any) -> dict[str, dict[str, Any]]:
+    """Each coach's record over the RECORD_SESSIONS sessions before `day`: as of the day's
+    start, so never that day's own outcome. None known when the scorecard cannot be read."""
+    start = datetime.combine(day, time(), zone)
+    try:
+        card = client.fetch_scorecard(days=RECORD_SESSIONS, as_of=start)
+    except (ApiError, ServiceUnavailable):
+        return {}  # the plans still stand without their coaches' records
+    return {row["coach"]: row for row in card.get("coaches", [])}
+
+
+def _record_line(record: dict[str, Any] | None, day: date) -> str | None:
+    if record is None:
+        return None
+    span = f"Record over the {RECORD_SESSIONS} sessions before {day.isoformat()}"
+    if not record["graded"]:
+        return f"{span}: no graded plans."
+    rate = "n/a" if record["win_rate"] is None else f"{record['win_rate']:.0%}"
+    return (
+        f"{span}: {record['graded']} graded, {record['triggered']} triggered, "
+        f"{record['wins']} reached a target, {record['losses']} stopped, {record['open']} open "
+        f"at the close (win rate {rate}), average R {record['avg_r']}, total R {record['total_r']}."
+    )
+
+
+def _plan_text(plan: dict[str, Any], record: dict[str, Any] | None, day: date) -> str:
     levels = plan.get("levels") or {}
     edited = f", edited {plan['edited_at']}" if plan.get("edited_at") else ""
     lines = [
@@ -124,6 +153,9 @@ def _plan_text(plan: dict[str, Any]) -> str:
     if stated:
         how = "given by the coach" if levels.get("source") == "given" else "read from the text"
         lines.append(f"Levels ({how}): {stated}")
+    track = _record_line(record, day)
+    if track:
+        lines.append(track)
     lines.append(plan["plan"])
     return "\n".join(lines)
 

@@ -75,9 +75,12 @@ def create_app(
         # worker thread: its connection must be back before the pool closes.
         try:
             async with anyio.create_task_group() as background:
-                # Charts whose download failed earlier are retried now and then, off the
-                # request path.
+                from app.outcomes.grading import keep_grading_plans
+
+                # Charts whose download failed earlier are retried now and then, and plans whose
+                # session closed are graded, off the request path.
                 background.start_soon(built.charts.keep_archiving)
+                background.start_soon(keep_grading_plans, built.settings, built.engine, built.clock)
                 try:
                     yield {"services": built}
                 finally:

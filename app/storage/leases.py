@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 
 # Advisory lock keys are one bigint namespace per database; migrations use 4202611.
 CHART_RETRIES = 4202612
+GRADING = 4202613
 
 
 class Lease:

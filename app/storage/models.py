@@ -7,7 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from app.records import CHANNEL_MAX, CONTENT_TYPE_MAX, FILENAME_MAX, NAME_MAX
@@ -21,6 +33,7 @@ __all__ = [
     "HandledRequest",
     "PlanChart",
     "PlanHistory",
+    "PlanOutcome",
     "Posting",
     "SQLModel",
 ]
@@ -193,3 +206,38 @@ class GuildSetupChange(SQLModel, table=True):
     what: str = Field(sa_type=String(200))
     before: str = Field(sa_type=Text)
     after: str = Field(sa_type=Text)
+
+
+class PlanOutcome(SQLModel, table=True):
+    """What the market did with a plan (app/outcomes/rules.py): one row per plan, naming the
+    version graded, rewritten whole at each grading, so a re-grade with the same bars leaves the
+    same row. Guild, coach and date are the plan's, copied so scorecards read this table alone."""
+
+    __tablename__ = "plan_outcomes"
+    __table_args__ = (
+        Index("ix_plan_outcomes_guild_coach_date", "guild_id", "coach_name", "date"),
+        Index("ix_plan_outcomes_status", "status"),
+    )
+
+    plan_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("coach_plans.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    guild_id: str = Field(sa_type=String(_SNOWFLAKE))
+    coach_name: str = Field(sa_type=String(32))
+    date: dt.date
+    session_close: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+    status: str = Field(sa_type=String(16))
+    reason: str | None = Field(default=None, sa_type=String(32))
+    graded_version: int | None = None
+    ticker: str | None = Field(default=None, sa_type=String(32))
+    side: str | None = Field(default=None, sa_type=String(8))
+    entry_fill: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    entry_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+    exit_price: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    exit_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+    targets_hit: int | None = None
+    r_multiple: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    ambiguous: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
+    graded_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))

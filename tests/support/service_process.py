@@ -53,6 +53,7 @@ def service_env(folder: Path, **settings: str) -> dict[str, str]:
         "CHART_STORAGE_DIR": str(folder / "data" / "charts"),
         "LOG_FILE": str(folder / "logs" / "serve.log"),
         "MOCK_KEY_FILE": str(folder / "data" / "mock.key"),
+        "PRICE_SOURCE": "none",  # never Yahoo from a test
         **settings,
     }
 

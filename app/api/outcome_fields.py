@@ -1,0 +1,69 @@
+"""The `outcome` each plan's JSON carries, read for a whole answer in one query, in the same
+worker-thread call as the plans themselves (one hop off the event loop per read)."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from app.outcomes.rules import Outcome
+from app.records import Plan
+from app.runtime.resources import Services
+from app.storage.outcomes import OutcomeStore
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+OutcomeJSON = dict[str, Any] | None
+
+
+async def with_outcomes(
+    services: Services, read: Callable[[], list[Plan]], as_of: datetime | None = None
+) -> tuple[list[Plan], dict[int, OutcomeJSON]]:
+    """The plans `read` finds, and each one's outcome JSON."""
+    store = _store(services)
+
+    def both() -> tuple[list[Plan], dict[int, Outcome]]:
+        found = read()
+        return found, (store.of_plans(plan.id for plan in found) if found else {})
+
+    plans, stored = await services.read(both)
+    grading = services.settings.price_source != "none"
+    return plans, {plan.id: _json(plan.id, stored.get(plan.id), grading, as_of) for plan in plans}
+
+
+def _json(
+    plan_id: int, found: Outcome | None, grading: bool, as_of: datetime | None
+) -> OutcomeJSON:
+    """As stored, else pending; None when grading is off and none is stored. With `as_of`, an
+    outcome graded after that instant reads as pending: a backtest sees no later result."""
+    graded_at = None if found is None else found.graded_at
+    if as_of is not None and (graded_at is None or graded_at > as_of):
+        found = None
+    if found is not None:
+        return found.as_dict()
+    return pending(plan_id) if grading else None
+
+
+async def outcomes_of(
+    services: Services, plans: Sequence[Plan], as_of: datetime | None = None
+) -> dict[int, OutcomeJSON]:
+    """The outcome JSON of plans already read."""
+    return (await with_outcomes(services, lambda: list(plans), as_of))[1]
+
+
+_stores: weakref.WeakKeyDictionary[Engine, OutcomeStore] = weakref.WeakKeyDictionary()
+
+
+def _store(services: Services) -> OutcomeStore:
+    """One store per engine: its hot read is compiled once, not per request."""
+    store = _stores.get(services.engine)
+    if store is None:
+        store = _stores[services.engine] = OutcomeStore(services.engine)
+    return store
+
+
+def pending(plan_id: int) -> dict[str, Any]:
+    return Outcome(plan_id, "pending").as_dict()

@@ -1,0 +1,79 @@
+"""The outcome reads: one plan's outcome, a scorecard of the coaches' records, and the
+`outcome` every plan's JSON carries. A scorecard as of an instant counts only the sessions that
+closed before it, so a backtest never sees a result it could not have known."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import anyio.to_thread
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.api import models
+from app.api.models import answer
+from app.api.outcome_fields import outcomes_of, pending
+from app.api.reads import _guild, _params, parse_instant
+from app.errors import PlanNotFound
+from app.outcomes.rules import scorecard_line
+from app.prices.calendar import MarketCalendar
+from app.runtime.resources import services_for
+from app.storage.outcomes import OutcomeStore
+
+DAYS_MAX = 365
+_calendars: dict[str, MarketCalendar] = {}  # one per process: its sessions are kept as read
+
+
+async def outcome(request: Request) -> Response:
+    """One coach's plan's outcome for a date."""
+    params = _params(request, ("coach", "date", "guild"), required="coach")
+    services = services_for(request)
+    coach = services.plans.coach(params["coach"])
+    day = services.plans.day(params.get("date"))
+    guild = await _guild(params, services)
+    if guild is None:
+        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
+    plan = await services.read(services.plans.get, guild, coach, day)
+    found = await outcomes_of(services, [plan])
+    return answer(models.Outcome.model_validate(found[plan.id] or pending(plan.id)))
+
+
+async def scorecard(request: Request) -> Response:
+    params = _params(request, ("coach", "days", "as_of", "guild"))
+    services = services_for(request)
+    coach = None if params.get("coach") is None else services.plans.coach(params["coach"])
+    days = _days(params.get("days"))
+    as_of = params.get("as_of")
+    instant = datetime.now(UTC) if as_of is None else parse_instant(as_of)
+    guild = await _guild(params, services)
+    calendar = _calendar(services.settings.market_calendar)
+    sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
+    store = OutcomeStore(services.engine)
+    found = (
+        [] if guild is None else await services.read(store.scored, guild, sessions, instant, coach)
+    )
+    names: list[str] = [coach] if coach is not None else list(services.plans.coaches)
+    names += sorted({row.coach for row in found} - set(names))
+    lines = [
+        scorecard_line(name, [(r.status, r.r_multiple) for r in found if r.coach == name])
+        for name in names
+    ]
+    body = {"as_of": instant, "days": days, "coaches": lines}
+    return answer(models.Scorecard.model_validate(body))
+
+
+def _days(value: str | None) -> int:
+    if value is None:
+        return 30
+    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= DAYS_MAX:
+        raise HTTPException(400, f"days {value[:20]!r} is not a whole number from 1 to {DAYS_MAX}.")
+    return int(value)
+
+
+def _calendar(name: str) -> MarketCalendar:
+    found = _calendars.get(name)
+    if found is None:
+        found = _calendars[name] = MarketCalendar(name)
+    return found
