@@ -8,6 +8,8 @@ before the app. It listens at once, answers a signed PING, and defers a command 
 "thinking…") while a worker thread loads the settings and builds the app; the app then runs the
 command, whose answer replaces the deferral. Any other request waits for the app, which answers
 it as usual; once the app is built, every request goes straight to it.
+
+Its figure, on and off: docs/performance.md ("The wake front").
 """
 
 from __future__ import annotations

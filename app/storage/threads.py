@@ -32,7 +32,7 @@ class DatabaseThreads:
 def switching_often(interval: float = 0.0005) -> Iterator[None]:
     """While worker threads import what a start needs, the GIL changes hands every `interval`
     seconds instead of Python's 5 ms: the event loop, answering the request that woke the
-    machine, gets it back sooner."""
+    machine, gets it back sooner (its figure: docs/performance.md, "Switch interval")."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(interval)
     try:
