@@ -43,12 +43,10 @@ PYTHON = sys.executable
 # mechanism -> (its "off" variant, the request it is measured on)
 INSTRUCTIONS = {
     "plain-integer metrics": ("no-plain-metrics", "ping"),
-    "batched access lines": ("no-batched-lines", "ping"),
     "gc.freeze after start": ("no-gc-tweak", "ping"),
     "PreparedRead": ("no-prepared-read", "read"),
 }
 THROUGHPUT = {
-    "batched access lines": ("no-batched-lines", "ping"),
     "write lock file": ("no-write-lock", "plan"),
 }
 COLD = {
@@ -177,7 +175,7 @@ async def _serve_in_process(
     async def answer(batch: list[tuple[str, str, bytes, list[Any], bytes]]) -> None:
         for start in range(0, len(batch), BATCH):
             await asyncio.gather(*(one(*r) for r in batch[start : start + BATCH]))
-            await asyncio.sleep(0)  # the turn ends: batched work (access lines) is done here
+            await asyncio.sleep(0)  # the turn ends, as a server's does between socket reads
 
     await answer(requests[:WARM_UP])  # first-call costs (imports, caches) left out
     _handshake(work, "ready", "go")

@@ -26,13 +26,6 @@ def _no_switch_interval() -> None:
     sys.setswitchinterval = lambda interval: None
 
 
-def _no_batched_lines() -> None:
-    """Each access line is written at once (one write per request and output)."""
-    from app.observability.logs import LineHandler
-
-    LineHandler.write_soon = LineHandler.write  # type: ignore[method-assign]
-
-
 def _no_prepared_read() -> None:
     """The hot reads go through SQLAlchemy's execute(), as any other query does."""
     from app.storage.database import PreparedRead
@@ -95,7 +88,6 @@ VARIANTS: dict[str, Callable[[], None]] = {
     "on": lambda: None,
     "no-gc-tweak": _no_gc_tweak,
     "no-switch-interval": _no_switch_interval,
-    "no-batched-lines": _no_batched_lines,
     "no-prepared-read": _no_prepared_read,
     "no-write-lock": _no_write_lock,
     "no-plain-metrics": _no_plain_metrics,
