@@ -1,7 +1,7 @@
 """Each performance mechanism measured alone, on and off: the figures of docs/performance.md.
 
 Usage: `.venv/bin/python bench/mechanisms.py [--only SECTION ...] [--rounds N]` with SECTION
-among (by default instructions, cpu, writers, imports, gil and cold)
+among (by default instructions, cpu, writers, imports and cold)
 - instructions: instructions per request under valgrind's callgrind (the same from run to run
   within a few percent, whatever else the machine runs), the app driven in-process over ASGI,
   16 requests per event-loop turn; ours with each mechanism on and off, against a bare
@@ -9,8 +9,6 @@ among (by default instructions, cpu, writers, imports, gil and cold)
 - cpu: the same drive without valgrind, processor time (user and system) per request;
 - writers: two processes posting plans to one SQLite file at once (the write lock file);
 - imports: processor time of a start's imports with the collector on and off;
-- gil: the event loop's wait for the GIL while a thread imports, at 0.5 ms and 5 ms switch
-  intervals;
 - cold: process start to the first answer of a signed /plans, and to its final content, each
   start paired with a bare Starlette app's first GET started just before it;
 - throughput (only when named): wrk against servers on 127.0.0.1 (bench/run.py's harness),
@@ -52,7 +50,6 @@ THROUGHPUT = {
 COLD = {
     "wake front": "no-wake",
     "gc.disable while starting, gc.freeze": "no-gc-tweak",
-    "switch interval while importing": "no-switch-interval",
 }
 BATCH = 16  # requests per event-loop turn in-process, as wrk's 16 connections give
 COUNT = 800  # requests measured per callgrind run
@@ -469,7 +466,7 @@ def _listed(values: list[float], digits: int) -> str:
     return ", ".join(f"{value:.{digits}f}" for value in values)
 
 
-# --- the start's imports, and the GIL while they run -----------------------------------------
+# --- the start's imports -----------------------------------------
 
 IMPORTS = """
 import gc, sys, time
@@ -480,25 +477,6 @@ import app.cli, app.runtime.wake, app.runtime.server, app.settings, app.runtime.
 import app.storage.repository, app.api
 app.api.load()
 print((time.process_time() - began) * 1000)
-"""
-
-GIL = """
-import statistics, sys, threading, time
-if sys.argv[1] == "on":
-    sys.setswitchinterval(0.0005)  # as app.storage.threads.switching_often sets it
-built = threading.Event()
-def build():
-    import app.runtime.web, app.storage.repository, app.api
-    app.api.load()
-    built.set()
-threading.Thread(target=build).start()
-waits = []
-while not built.is_set():
-    began = time.perf_counter()
-    time.sleep(0.0005)  # the event loop waiting on its sockets: the GIL is let go
-    waits.append((time.perf_counter() - began - 0.0005) * 1000)
-waits.sort()
-print(statistics.mean(waits), waits[len(waits) * 9 // 10])
 """
 
 
@@ -518,28 +496,6 @@ def section_imports(rounds: int) -> None:
     print()
 
 
-def section_gil(rounds: int) -> None:
-    """The switch interval: how long the event loop waits for the GIL after each wait on its
-    sockets while a thread imports the app (ms, mean and p90 of one build)."""
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    waits: dict[str, list[tuple[float, float]]] = {"on": [], "off": []}
-    for _ in range(rounds):
-        for which in waits:
-            out = subprocess.run(
-                [PYTHON, "-c", GIL, which], env=env, capture_output=True, text=True, check=True
-            ).stdout
-            mean, p90 = map(float, out.split())
-            waits[which].append((mean, p90))
-    print("== the event loop's wait for the GIL while a thread imports, ms (0.5 ms interval: on)")
-    for which, values in waits.items():
-        means, p90s = [v[0] for v in values], [v[1] for v in values]
-        print(
-            f"{which:<4} mean {statistics.median(means):.2f} ({_listed(means, 2)}), "
-            f"p90 {statistics.median(p90s):.2f} ({_listed(p90s, 2)})"
-        )
-    print()
-
-
 def main() -> int:
     if sys.argv[1:2] == ["write"]:
         variant, database, day, count, work = sys.argv[2:7]
@@ -550,7 +506,7 @@ def main() -> int:
         drive(variant, kind, int(count), Path(work))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    sections = ["instructions", "cpu", "writers", "imports", "gil", "cold"]
+    sections = ["instructions", "cpu", "writers", "imports", "cold"]
     parser.add_argument("--only", nargs="*", default=sections)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -564,8 +520,6 @@ def main() -> int:
             section_throughput(args.rounds, args.seconds)
         elif section == "imports":
             section_imports(args.rounds)
-        elif section == "gil":
-            section_gil(args.rounds)
         elif section == "writers":
             section_writers(args.rounds)
         elif section == "cold":

@@ -21,11 +21,6 @@ def _no_gc_tweak() -> None:
     gc.disable = gc.freeze = lambda: None
 
 
-def _no_switch_interval() -> None:
-    """Python's own 5 ms switch interval while start-up threads import."""
-    sys.setswitchinterval = lambda interval: None
-
-
 def _no_prepared_read() -> None:
     """The hot reads go through SQLAlchemy's execute(), as any other query does."""
     from app.storage.database import PreparedRead
@@ -87,7 +82,6 @@ def _no_plain_metrics() -> None:
 VARIANTS: dict[str, Callable[[], None]] = {
     "on": lambda: None,
     "no-gc-tweak": _no_gc_tweak,
-    "no-switch-interval": _no_switch_interval,
     "no-prepared-read": _no_prepared_read,
     "no-write-lock": _no_write_lock,
     "no-plain-metrics": _no_plain_metrics,

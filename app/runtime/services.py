@@ -25,7 +25,7 @@ from starlette.requests import HTTPConnection
 from app.errors import PlanError
 from app.observability.metrics import Metrics
 from app.settings import Settings
-from app.storage.threads import DatabaseThreads, switching_often
+from app.storage.threads import DatabaseThreads
 
 if TYPE_CHECKING:
     import httpx
@@ -194,10 +194,9 @@ class Runtime:
         imports) in one too."""
         if after_listening:
             await self.listening.wait()
-        with switching_often():
-            await self._build(settings, metrics, transport, on_failure)
-            if self.current is not None and then is not None:
-                await anyio.to_thread.run_sync(then)
+        await self._build(settings, metrics, transport, on_failure)
+        if self.current is not None and then is not None:
+            await anyio.to_thread.run_sync(then)
 
     async def _build(
         self,

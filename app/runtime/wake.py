@@ -31,7 +31,6 @@ from app.discord import protocol, responses
 from app.interactions.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestContextMiddleware
-from app.storage.threads import switching_often
 from app.text_rules import SURROGATE_ESCAPE
 from commands.deferrals import WHILE_WARMING, Visibility
 
@@ -151,8 +150,7 @@ class WakeApp:
             self._ready.set()
             return
         try:
-            with switching_often():
-                app = await anyio.to_thread.run_sync(self.build)
+            app = await anyio.to_thread.run_sync(self.build)
         except Exception:
             log.exception("the service could not be built, so it cannot serve")
             app = None
