@@ -339,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "serve":
         # Nothing made while starting is garbage: the collector would only slow the imports
         # that stand between a woken machine and its first answer. The server turns it back on
-        # once it listens (app/runtime/server.py).
+        # once it listens (app/runtime/server.py). The figure: docs/performance.md ("gc off
+        # while starting, then frozen").
         gc.disable()
         return serve(args)
     if args.action == "send":

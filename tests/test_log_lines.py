@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
@@ -21,7 +20,6 @@ from nacl.signing import SigningKey
 from app.observability.logs import (
     JsonFormatter,
     LineHandler,
-    RotatingFile,
     TextFormatter,
     configure_logging,
     request_id_var,
@@ -166,35 +164,6 @@ def test_the_access_line_reads_the_same_with_or_without_our_own_handler(
         request_id_var.reset(token)
     assert isinstance(handler.console, io.StringIO)
     assert handler.console.getvalue() == direct + "\n"
-
-
-def test_access_lines_wait_for_the_end_of_the_loop_turn_and_keep_their_order(
-    tmp_path: Path,
-) -> None:
-    file = RotatingFile(tmp_path / "x.log", maxBytes=1 << 20, backupCount=1, encoding="utf-8")
-    handler = LineHandler(io.StringIO(), file)
-    handler.setFormatter(TextFormatter())
-
-    def written() -> list[str]:
-        return (tmp_path / "x.log").read_text(encoding="utf-8").splitlines()
-
-    async def turns() -> None:
-        handler.write_soon("access 1\n")
-        handler.write_soon("access 2\n")
-        assert written() == []  # both wait for the turn's end...
-        record = logging.LogRecord("coach_plans", logging.WARNING, "", 1, "record", None, None)
-        handler.emit(record)  # ...unless a record comes after them: it goes out behind them
-        assert written()[:2] == ["access 1", "access 2"] and written()[2].endswith("record")
-        handler.write_soon("access 3\n")
-        await asyncio.sleep(0)  # the next turn
-        assert written()[3] == "access 3"
-
-    try:
-        asyncio.run(turns())
-    finally:
-        handler.close()
-    assert isinstance(handler.console, io.StringIO)
-    assert handler.console.getvalue().splitlines() == written()
 
 
 def test_an_interactions_access_line_times_the_answer_not_the_work_after_it(

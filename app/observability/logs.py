@@ -1,17 +1,15 @@
-"""Logging set-up: console plus a rotating file, access lines written in batches, and the
-records held until a woken server knows its settings. The lines' look (secrets masked in every
+"""Logging set-up: console plus a rotating file, and the records held until a woken server
+knows its settings. The lines' look (secrets masked in every
 one): app/observability/log_format.py."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import logging.handlers
 import os
 import sys
 import time
-from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 from urllib.parse import unquote, urlsplit
@@ -69,19 +67,16 @@ class LineHandler(logging.Handler):
 
     One handler for both outputs, because logging is on the hot path (an access line per
     request): a record is stamped with its request id, formatted, encoded and dispatched once,
-    not once per output. A record goes out at once; access lines are batched (`write_soon`)."""
+    not once per output. Every line goes out at once: batching a loop turn's access lines into
+    one write saved too little to keep (docs/performance.md, "Batched access lines")."""
 
     def __init__(self, console: TextIO, file: RotatingFile | None) -> None:
         super().__init__()
         self.console = console
-        # Bytes go to the console's own buffer when it has one: sys.stderr's text layer writes
-        # through at every newline, which would undo the batching of access lines.
+        # Bytes go to the console's own buffer when it has one: the line is encoded once for
+        # both outputs.
         self._console_bytes: BinaryIO | None = getattr(console, "buffer", None)
         self.file = file
-        # Access lines not written yet. A deque: the event loop appends while a record logged
-        # in another thread may be writing them out.
-        self._pending: deque[str] = deque()
-        self._flush_due = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -92,45 +87,20 @@ class LineHandler(logging.Handler):
             self.handleError(record)
 
     def write(self, line: str) -> None:
-        """Write one line now, after the access lines still pending."""
+        """Write one line to both outputs now."""
         with self.lock or contextlib.nullcontext():
-            self._write_out([*self._drained(), line])
-
-    def write_soon(self, line: str) -> None:
-        """Write an access line once the event loop has finished its current turn: the requests
-        answered in one turn share one write per output instead of one each (a write is a
-        system call, the largest cost of a signed PING's line)."""
-        self._pending.append(line)
-        if self._flush_due:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # not on an event loop: nothing would write it later
-            self.flush()
-            return
-        self._flush_due = True
-        loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        with self.lock or contextlib.nullcontext():
-            self._flush_due = False  # before draining: a line added later schedules a flush
-            self._write_out(self._drained())
-
-    def _drained(self) -> list[str]:
-        pending = self._pending
-        return [pending.popleft() for _ in range(len(pending))]
-
-    def _write_out(self, lines: list[str]) -> None:
-        if lines:
-            text = "".join(lines)
-            data = text.encode("utf-8", "backslashreplace")  # once, for both outputs
+            data = line.encode("utf-8", "backslashreplace")  # once, for both outputs
             if self._console_bytes is None:
-                self.console.write(text)
+                self.console.write(line)
             else:
                 self._console_bytes.write(data)
             if self.file is not None:
                 self.file.write_line(data)
-        self.console.flush()  # a text stream flushes its byte buffer too
+            self.console.flush()  # a text stream flushes its byte buffer too
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            self.console.flush()
 
     def close(self) -> None:
         self.flush()
@@ -163,7 +133,7 @@ def log_access(method: str, path: str, status: int, seconds: float) -> None:
         access_log.info(message, extra=fields)
         return
     assert isinstance(handler, LineHandler)
-    handler.write_soon(formatter.access(time.time(), message, fields) + "\n")
+    handler.write(formatter.access(time.time(), message, fields) + "\n")
 
 
 _ROOT = logging.getLogger()

@@ -1,10 +1,11 @@
 """Counters and latency histograms, shown as JSON on /metrics and as Prometheus text.
 
 Every count is made on the event loop's thread (the request middleware, the interactions
-endpoint), so the numbers are plain integers: no lock and no metric object per request, whose
-calls were a measurable share of a signed PING's time in our code (bench/run.py). prometheus-client
-still writes the text format, reading the numbers through a custom collector when
-/metrics/prometheus is scraped.
+endpoint), so the numbers are plain integers, and prometheus-client, which writes the text format
+through a custom collector when /metrics/prometheus is scraped, is imported then: a woken server
+counts from before it listens (app/runtime/wake.py), and importing prometheus-client there would
+delay its first answer. Per request, its Counter and Histogram objects would cost the same; the
+figures: docs/performance.md ("Plain-integer metrics").
 """
 
 from __future__ import annotations

@@ -200,7 +200,8 @@ class AnnouncingServer(uvicorn.Server):
             shown = f"[{host}]" if ":" in host else host
             log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
         # The objects made while starting live as long as the process: the collector need not
-        # look at them again (app/cli.py turned it off for the start).
+        # look at them again (app/cli.py turned it off for the start). The pause this saves:
+        # docs/performance.md, "gc off while starting, then frozen".
         gc.freeze()
         gc.enable()
         self.listening()

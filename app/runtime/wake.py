@@ -10,6 +10,8 @@ settings and builds the app with its storage; the app then runs the command, who
 replaces the deferral. This front is the only part of the service that defers for a start:
 any other request waits for the app, which answers it as usual, and once the app is built,
 every request goes straight to it, its storage ready.
+
+Its figure, on and off: docs/performance.md ("The wake front").
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from app.discord import protocol, responses
 from app.interactions.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestContextMiddleware
-from app.storage.threads import switching_often
 from app.text_rules import SURROGATE_ESCAPE
 from commands.deferrals import WHILE_WARMING, Visibility
 
@@ -152,8 +153,7 @@ class WakeApp:
             self._ready.set()
             return
         try:
-            with switching_often():
-                app = await anyio.to_thread.run_sync(self.build)
+            app = await anyio.to_thread.run_sync(self.build)
         except Exception:
             log.exception("the service could not be built, so it cannot serve")
             app = None

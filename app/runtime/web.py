@@ -31,7 +31,6 @@ from app.records import Clock, system_clock
 from app.runtime.resources import Services
 from app.runtime.services import build_services
 from app.settings import Settings
-from app.storage.threads import switching_often
 
 if TYPE_CHECKING:
     import httpx
@@ -148,8 +147,7 @@ async def _build(
     started = time.perf_counter()
     build = functools.partial(build_services, settings, metrics, transport, clock)
     try:
-        with switching_often():
-            built = await anyio.to_thread.run_sync(build)
+        built = await anyio.to_thread.run_sync(build)
     except Exception:
         log.exception("the service could not open its database, so it cannot serve")
         if on_failure is not None:

@@ -94,7 +94,8 @@ def _sqlite_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
         return
     # Writers queue on a lock file first: a waiting writer then wakes the moment the previous
-    # one commits, where SQLite's own busy handler polls with sleeps of up to 100 ms.
+    # one commits, where SQLite's own busy handler polls with sleeps of up to 100 ms (the tail
+    # this saves: docs/performance.md, "The write lock file").
     lock = connection.info.get("write_lock")
     if lock is None:
         database = connection.engine.url.database or ""
@@ -209,7 +210,8 @@ class PreparedRead:
     For the hot reads (a plan by key, a day's plans, autocomplete dates): building and compiling a
     statement through SQLAlchemy on every call costs several times the query itself. Values still
     pass through the column types' own converters, so rows look the same as through SQLAlchemy
-    (dates are dates on SQLite too), and driver errors arrive as SQLAlchemy's."""
+    (dates are dates on SQLite too), and driver errors arrive as SQLAlchemy's. Its figure, on and
+    off: docs/performance.md ("PreparedRead")."""
 
     def __init__(self, engine: Engine, statement: Select[Any]) -> None:
         self.engine = engine

@@ -1,10 +1,8 @@
-"""Running the synchronous database calls, and a start's slow imports, off the event loop."""
+"""Running the synchronous database calls off the event loop."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 import anyio.to_thread
@@ -26,16 +24,3 @@ class DatabaseThreads:
 
     async def read(self, call: Callable[..., T], *args: object) -> T:
         return await anyio.to_thread.run_sync(call, *args, limiter=self.read_limiter)
-
-
-@contextmanager
-def switching_often(interval: float = 0.0005) -> Iterator[None]:
-    """While worker threads import what a start needs, the GIL changes hands every `interval`
-    seconds instead of Python's 5 ms: the event loop, answering the request that woke the
-    machine, gets it back sooner."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(interval)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
