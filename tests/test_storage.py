@@ -67,6 +67,17 @@ def test_the_start_up_shortcut_names_alembics_head() -> None:
     assert ScriptDirectory.from_config(config).get_current_head() == database.HEAD_REVISION
 
 
+def test_every_migration_file_is_one_step_of_one_chain() -> None:
+    # Two branches that each added "the next" migration would leave two files with one id: Alembic
+    # keeps one of them and a table silently never exists.
+    folder = Path(database.__file__).parent / "migrations" / "versions"
+    files = sorted(path.name for path in folder.glob("[0-9]*.py"))
+    script = ScriptDirectory.from_config(alembic_config())
+    chain = [revision.revision for revision in reversed(list(script.walk_revisions()))]
+    assert [name[:4] for name in files] == chain
+    assert chain == [f"{n:04d}" for n in range(1, len(chain) + 1)]
+
+
 def test_two_workers_starting_at_once_both_migrate_safely(database_url: str) -> None:
     workers = [worker("migrate", database_url) for _ in range(2)]
     for process in workers:
