@@ -20,7 +20,6 @@ from app.errors import PlanNotFound
 from app.outcomes.rules import scorecard_line
 from app.prices.calendar import MarketCalendar
 from app.runtime.resources import services_for
-from app.storage.outcomes import OutcomeStore
 
 DAYS_MAX = 365
 _calendars: dict[str, MarketCalendar] = {}  # one per process: its sessions are kept as read
@@ -50,6 +49,8 @@ async def scorecard(request: Request) -> Response:
     guild = await _guild(params, services)
     calendar = _calendar(services.settings.market_calendar)
     sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
+    from app.storage.outcomes import OutcomeStore  # with the resources, not the app's build
+
     store = OutcomeStore(services.engine)
     found = (
         [] if guild is None else await services.read(store.scored, guild, sessions, instant, coach)

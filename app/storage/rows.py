@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -210,17 +211,27 @@ def add_counts(
     back) with the rows they count. The row is made by the guild's first plan."""
     if not (plans or charts or edits):
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(counts_t).values(
-        guild_id=guild or "", live_plans=plans, charts=charts, edits=edits
-    )
     connection.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[counts_t.c.guild_id],
-            set_={
-                "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
-                "charts": counts_t.c.charts + upsert.excluded.charts,
-                "edits": counts_t.c.edits + upsert.excluded.edits,
-            },
-        )
+        _count_upsert(connection.dialect.name),
+        {"guild": guild or "", "plans": plans, "charts": charts, "edits": edits},
+    )
+
+
+@functools.cache
+def _count_upsert(dialect_name: str) -> Any:
+    """The kept counts' upsert, built once per dialect (an import adds to them per plan)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    upsert = dialect.insert(counts_t).values(
+        guild_id=bindparam("guild"),
+        live_plans=bindparam("plans"),
+        charts=bindparam("charts"),
+        edits=bindparam("edits"),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[counts_t.c.guild_id],
+        set_={
+            "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
+            "charts": counts_t.c.charts + upsert.excluded.charts,
+            "edits": counts_t.c.edits + upsert.excluded.edits,
+        },
     )

@@ -9,20 +9,18 @@ with those is the same plan, so writing it again adds nothing.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.records import Actor, Deletion, Levels, Place
 from app.storage import rows
 from app.storage.database import storage_errors, writer
-from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, counts_t, history_t, plans_t
+from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, history_t, plans_t
 
 # Plans read per round trip: enough to keep the round trips few, small enough that a batch's
 # rows (and their charts and history) are all an export holds at once.
@@ -272,7 +270,7 @@ def _insert(connection: Connection, plan: WholePlan) -> Stored:
         ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
         for chart in plan.charts
     )
-    _count(connection, plan.guild_id, 0 if deletion else 1, len(plan.charts), edits)
+    rows.add_counts(connection, plan.guild_id, 0 if deletion else 1, len(plan.charts), edits)
     return Stored("imported", plan_id, chart_ids)
 
 
@@ -293,30 +291,3 @@ def chart_state(engine: Engine, chart_id: int) -> tuple[str | None, str | None]:
             )
         ).one()
     return row.stored_path, row.failed_reason
-
-
-def _count(connection: Connection, guild: str, plans: int, charts: int, edits: int) -> None:
-    """Add to the guild's kept counts in this transaction, as every other write does."""
-    connection.execute(
-        _upsert(connection.dialect.name),
-        {"guild": guild, "plans": plans, "charts": charts, "edits": edits},
-    )
-
-
-@functools.cache
-def _upsert(dialect_name: str) -> Any:
-    dialect = postgresql if dialect_name == "postgresql" else sqlite
-    upsert = dialect.insert(counts_t).values(
-        guild_id=bindparam("guild"),
-        live_plans=bindparam("plans"),
-        charts=bindparam("charts"),
-        edits=bindparam("edits"),
-    )
-    return upsert.on_conflict_do_update(
-        index_elements=[counts_t.c.guild_id],
-        set_={
-            "live_plans": counts_t.c.live_plans + upsert.excluded.live_plans,
-            "charts": counts_t.c.charts + upsert.excluded.charts,
-            "edits": counts_t.c.edits + upsert.excluded.edits,
-        },
-    )
