@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +105,8 @@ def test_a_slow_drip_is_given_up_and_the_deferred_answer_still_replaced(
     good = fake.add_file("good.png", png(100))
     attachments = {**drip, "chart2": attachment(good, "good.png", 100)}
     with discord_app(settings, signer, fake) as discord:
-        started = time.monotonic()
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
-        [(edited_at, _, _)] = fake.edits
-        assert edited_at - started < 8, "the answer waited for the drip"
+        # Had the answer waited for the drip's end, the chart would be archived, not missing.
         text = edited_text(fake)
         assert "Chart missing: drip.png — not archived yet (retried later)" in text
         assert "good.png —" not in text and gallery(fake.edits[-1][2]) == ["1-good.png"]
@@ -128,10 +125,10 @@ def test_a_failing_source_does_not_hold_the_answer_for_the_backoff(
     )
     attachments = one_chart(fake, "busy.png", png(), status=503)
     with discord_app(settings, signer, fake) as discord:
-        started = time.monotonic()
         assert discord.command("plan", coach="d", text="x", attachments=attachments) == {"type": 5}
-        [(edited_at, _, _)] = fake.edits
-        assert edited_at - started < 5  # the backoff alone would be 31 s
+        [_] = fake.edits
+        # The card went out after a few tries, not after the six the backoff (31 s) would make.
+        assert 1 <= len(fake.downloads) < 6
         assert "Chart missing: busy.png — not archived yet (retried later)" in edited_text(fake)
         assert chart_status(discord)[0] == 404
 
@@ -182,9 +179,7 @@ def test_an_edit_of_a_plan_with_a_refused_chart_answers_at_once(
     with discord_app(settings, signer, fake) as discord:
         gone = one_chart(fake, "gone.png", png(), status=404)
         assert discord.command("plan", coach="d", text="x", attachments=gone) == {"type": 5}
-        started = time.monotonic()
         answer = discord.command("edit", coach="d", text="new levels")
-        assert time.monotonic() - started < 1
         assert answer["type"] == 4, "no deferral: there is nothing left to download"
         assert texts(answer["data"])[1] == "new levels" and gallery(answer["data"]) == []
         assert "Chart missing: gone.png — not kept: HTTP 404" in card_text(answer["data"])
@@ -281,12 +276,11 @@ def test_unrelated_charts_are_retried_side_by_side(
         discord.command("plan", coach="i", text="y", attachments=fine)
     fake.cdn_down = False
     with discord_app(settings, signer, fake) as discord:
-        started = time.monotonic()
-        wait_until(lambda: chart_status(discord, "i")[0] == 200, "coach i's chart was not served")
-        # One after the other, it would wait for the drip's three 1.5 s attempts.
-        assert time.monotonic() - started < 3, "the slow chart held up the other"
-        # The drip is given up within each attempt's deadline, so the pass ends.
         drip_url = drip["chart1"]["url"]
+        wait_until(lambda: chart_status(discord, "i")[0] == 200, "coach i's chart was not served")
+        # One after the other, it would have waited for the drip's three attempts first.
+        assert fake.downloads.count(drip_url) < 3 + 3, "the slow chart held up the other"
+        # The drip is given up within each attempt's deadline, so the pass ends.
         wait_until(
             lambda: fake.downloads.count(drip_url) == 3 + 3,
             "the dripping chart was not fetched three more times",
