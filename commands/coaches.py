@@ -101,7 +101,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         assert found is not None
         return Reply(
             responses.ephemeral(
-                f"Coach {found.name}: posted as by {roster.who_posts(found)}. "
+                f"Coach {found.name} is posted by {roster.who_posts(found)}. "
                 f"/coaches list shows the whole roster."
             )
         )
@@ -117,7 +117,7 @@ async def run(interaction: Interaction, services: Services) -> Reply:
             if not setup.has_roster:
                 said += " The roster is empty, so this server uses the default coaches again."
         else:
-            said = f"Coach {found.name}: now posted as by {roster.who_posts(found)}."
+            said = f"Coach {found.name} is now posted by {roster.who_posts(found)}."
         return Reply(responses.ephemeral(said))
     return Reply(responses.ephemeral("Use /coaches add, /coaches remove or /coaches list."))
 
