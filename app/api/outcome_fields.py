@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from app.outcomes.rules import Outcome
 from app.records import Plan
 from app.runtime.resources import Services
-from app.storage.outcomes import OutcomeStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from app.storage.outcomes import OutcomeStore
 
 OutcomeJSON = dict[str, Any] | None
 
@@ -61,6 +62,9 @@ def _store(services: Services) -> OutcomeStore:
     """One store per engine: its hot read is compiled once, not per request."""
     store = _stores.get(services.engine)
     if store is None:
+        # Storage (SQLAlchemy) loads with the first read, never on the start path.
+        from app.storage.outcomes import OutcomeStore
+
         store = _stores[services.engine] = OutcomeStore(services.engine)
     return store
 
