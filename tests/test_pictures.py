@@ -13,10 +13,17 @@ from typing import cast
 from PIL import Image
 from starlette.testclient import TestClient
 
-from app.pictures.draw import BACKGROUND, MARK, STOP, TARGET, coach_colour
+from app.discord.plan_messages import accent_color
+from app.pictures.draw import BACKGROUND, MARK, STOP, TARGET
 from app.settings import Settings
 from tests.test_grading import CLOSE, DAY
 from tests.test_outcome_api import MONDAY, graded_app, outcome
+
+
+def coach_colour(coach: str, settings: Settings) -> str:
+    """The colour of the coach's plan cards, as #rrggbb."""
+    return f"#{accent_color(coach, settings.coaches):06x}"
+
 
 AFTER = datetime(2025, 3, 17, 12, tzinfo=UTC)  # the Monday after DAY, before its open
 
@@ -61,13 +68,13 @@ def test_scorecard_picture_has_one_line_per_coach_in_its_colour(
         assert answer.headers["content-type"] == "image/png"
         _, colours = picture(answer.content)
         for coach in ("d", "i"):
-            assert colours[coach_colour(coach)] > 300, coach
+            assert colours[coach_colour(coach, settings)] > 300, coach
         one = client.get(
             "/api/coach-plans/scorecard.png", params={"coach": "i", "as_of": AFTER.isoformat()}
         )
         _, only_i = picture(one.content)
-        if coach_colour("d") != coach_colour("i"):
-            assert only_i[coach_colour("d")] < only_i[coach_colour("i")] / 10
+        if coach_colour("d", settings) != coach_colour("i", settings):
+            assert only_i[coach_colour("d", settings)] < only_i[coach_colour("i", settings)] / 10
 
 
 def test_nothing_to_draw_is_a_clear_json_error(settings: Settings, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ in worker threads). Colours suit Discord's dark theme; every picture is 1200 px 
 from __future__ import annotations
 
 import io
-import zlib
 from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
@@ -21,13 +20,7 @@ TEXT = "#dbdee1"
 GRID = "#4e5058"
 UP, DOWN = "#23a55a", "#f23f43"
 ZONE, STOP, TARGET, MARK = "#5865f2", "#f23f43", "#23a55a", "#f0b232"
-# One colour per coach, chosen by a hash of its name: stable across pictures and restarts.
-PALETTE = ("#5865f2", "#f0b232", "#23a55a", "#eb459e", "#00a8fc", "#f47b67", "#a5e34f", "#c084fc")
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 12.0, 6.75, 100  # 1200 x 675 px
-
-
-def coach_colour(coach: str) -> str:
-    return PALETTE[zlib.crc32(coach.casefold().encode()) % len(PALETTE)]
 
 
 def _figure() -> tuple[Figure, Axes]:
@@ -97,14 +90,16 @@ def _index(starts: Sequence[object], moment: object) -> int:
     return starts.index(moment) if moment in starts else len(starts) - 1
 
 
-def scorecard_png(title: str, sessions: Sequence[date], lines: dict[str, list[float]]) -> bytes:
+def scorecard_png(
+    title: str, sessions: Sequence[date], lines: dict[str, list[float]], colours: dict[str, str]
+) -> bytes:
     """Cumulative R by session, one line per coach in its colour (`lines[coach][i]`: the
-    cumulative R at the close of sessions[i])."""
+    cumulative R at the close of sessions[i]; `colours[coach]`: its plan cards' accent)."""
     figure, axes = _figure()
     labels = [day.strftime("%m-%d") for day in sessions]
     for coach, values in lines.items():
         axes.plot(
-            range(len(values)), values, color=coach_colour(coach), linewidth=2.5, marker="o",
+            range(len(values)), values, color=colours[coach], linewidth=2.5, marker="o",
             label=f"{coach} {values[-1]:+.2f}R" if values else coach,
         )  # fmt: skip
     step = max(1, len(sessions) // 12)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 from cachetools import LRUCache
 from sqlalchemy import Engine
 
+from app.discord.plan_messages import accent_color
 from app.outcomes import rules
 from app.pictures import draw
 from app.plans.extraction import extract
@@ -73,6 +74,7 @@ def status_words(outcome: rules.Outcome) -> str:
 
 class Pictures:
     def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.coaches = tuple(settings.coaches)
         self.store = OutcomeStore(engine)
         self.source: PriceSource | None = price_source(settings.price_source)
         self.calendar = MarketCalendar(settings.market_calendar)
@@ -87,6 +89,10 @@ class Pictures:
         with self._lock:
             self._cache[key] = picture
         return picture
+
+    def colour(self, coach: str) -> str:
+        """The coach's colour: its plan cards' accent, so a line reads as its coach."""
+        return f"#{accent_color(coach, self.coaches):06x}"
 
     def outcome(self, plan_id: int, coach: str, day: date) -> Picture:
         """The plan's session with its graded version's levels drawn on it."""
@@ -152,7 +158,7 @@ class Pictures:
                 values.append(round(total, 2))
             lines[name] = values
         title = f"Cumulative R over the last {len(sessions)} sessions"
-        png = draw.scorecard_png(title, sessions, lines)
+        png = draw.scorecard_png(title, sessions, lines, {c: self.colour(c) for c in lines})
         gist = ", ".join(f"{name} {values[-1]:+.2f}R" for name, values in lines.items())
         return self._keep(key, Picture(f"scorecard-{days}d.png", png, gist))
 
@@ -169,5 +175,9 @@ def pictures_for(settings: Settings, engine: Engine) -> Pictures:
     return found
 
 
-def closed_before(pictures: Pictures, instant: datetime, days: int) -> list[date]:
-    return pictures.calendar.sessions_closed_before(instant, days)
+def scorecard_rows(
+    pictures: Pictures, guild: str, coach: str | None, days: int, instant: datetime
+) -> tuple[list[date], list[ScoredRow]]:
+    """The `days` sessions closed before `instant` and the guild's outcomes on them."""
+    sessions = pictures.calendar.sessions_closed_before(instant, days)
+    return sessions, pictures.store.scored(guild, sessions, instant, coach)
