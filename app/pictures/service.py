@@ -28,7 +28,7 @@ from app.storage.outcomes import OutcomeStore, ScoredRow
 
 PICTURE_SOURCE_DEADLINE_SECONDS = 10.0  # a user waits on this one
 _TRADED = ("target", "stopped", "open")
-_GRADED = (*_TRADED, "not_triggered")
+GRADED = (*_TRADED, "not_triggered")
 _REASONS = {
     "no_ticker": "it names no ticker",
     "several_tickers": "it names several tickers",
@@ -97,7 +97,7 @@ class Pictures:
     def outcome(self, plan_id: int, coach: str, day: date) -> Picture:
         """The plan's session with its graded version's levels drawn on it."""
         outcome = self.store.of_plans([plan_id]).get(plan_id)
-        if outcome is None or outcome.status not in _GRADED:
+        if outcome is None or outcome.status not in GRADED:
             words = status_words(outcome or rules.Outcome(plan_id, "pending"))
             raise NoPicture(f"{coach}'s plan for {day} is {words}.")
         key = ("outcome", outcome, coach, day)
@@ -139,7 +139,7 @@ class Pictures:
     ) -> Picture:
         """Cumulative R by session, one line per coach with graded plans."""
         graded = sorted(
-            (r.coach, r.date, r.status, r.r_multiple) for r in rows if r.status in _GRADED
+            (r.coach, r.date, r.status, r.r_multiple) for r in rows if r.status in GRADED
         )
         if not graded:
             who = coach or "any coach"
