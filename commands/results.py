@@ -99,6 +99,12 @@ def _pictures(services: Services) -> Pictures:
     return pictures_for(services.settings, services.engine)
 
 
+async def graded(services: Services, plan_id: int) -> bool:
+    """Whether the plan has an outcome to show (its card then has a Result button)."""
+    found = await services.read(_pictures(services).store.of_plans, [plan_id])
+    return plan_id in found and found[plan_id].status in GRADED
+
+
 async def run_outcome(interaction: Interaction, services: Services) -> Reply:
     plans, _ = await guild_plans(interaction, services)
     coach, day = interaction.string("coach"), interaction.string("date")

@@ -22,14 +22,17 @@ from app.settings import Settings
 from tests.support.discord_edge import (
     Discord,
     FakeDiscord,
+    button_interaction,
     card_text,
+    components,
     discord_app,
     edited,
     ephemeral_text,
     gallery,
+    plan_id,
 )
-from tests.test_grading import CLOSE, DAY
-from tests.test_outcome_api import MONDAY, graded_settings
+from tests.test_grading import CLOSE, DAY, TEXT
+from tests.test_outcome_api import AUTHOR, MONDAY, graded_settings
 
 
 @pytest.fixture
@@ -80,6 +83,26 @@ def test_scorecard_is_private_unless_shared(discord: Discord, fake: FakeDiscord)
     assert discord.command("scorecard", coach="i", share=True) == {"type": 5}
     shared, _ = picture_of(fake)
     assert "**i**" in card_text(shared) and "**d**" not in card_text(shared)
+
+
+def test_a_graded_plans_card_has_a_result_button_for_the_presser_alone(
+    discord: Discord, fake: FakeDiscord
+) -> None:
+    coach_d = {"id": AUTHOR.id, "username": "coachd", "global_name": AUTHOR.name}
+    answer = discord.command(
+        "edit", user=coach_d, coach="d", date=DAY.isoformat(), text=f"{TEXT} (reviewed)"
+    )
+    [button] = [c for c in components(answer["data"]) if c.get("label") == "Result"]
+    assert button["custom_id"] == f"result:{plan_id(answer['data'])}"
+    pressed = discord.send(button_interaction(button["custom_id"]))
+    assert pressed == {"type": 5, "data": {"flags": protocol.EPHEMERAL}}
+    card, _ = picture_of(fake)
+    assert "Target hit (2 targets), +2.20R" in card_text(card)  # the grade, not the late edit
+    # The Monday's plan, not graded yet, has no Result button.
+    monday = discord.command(
+        "edit", user=coach_d, coach="d", date=MONDAY.isoformat(), text=f"{TEXT} (again)"
+    )
+    assert "Result" not in [c.get("label") for c in components(monday["data"])]
 
 
 @pytest.mark.parametrize(

@@ -100,10 +100,12 @@ def plan_card(
     why: Mapping[int, str] | None = None,
     coaches: Sequence[str] = (),
     ping_role: str | None = None,
+    graded: bool = False,
 ) -> Outgoing:
     """The plan card and the files it shows. `files` maps chart ids to their uploads (in the
     plan's order); `why` says why an archived chart is not among them. With `ping_role` (a new
-    plan in a server that set one), the card mentions that role, and may ping it alone."""
+    plan in a server that set one), the card mentions that role, and may ping it alone. A
+    `graded` plan's card carries a Result button beside History."""
     pointer = api_pointer(api_base, plan.coach, plan.date)
     title = ui.text(f"## Coach {plain(plan.coach)} — plan for {plan.date.isoformat()}")
     extra: list[Component] = []
@@ -121,7 +123,10 @@ def plan_card(
     if plan.edited_at is not None:
         meta += f" · edited {_when(plan.edited_at)}"
     tail = [ui.separator(), ui.text(meta)]
-    tail.append(ui.button_row(("History", protocol.SECONDARY, f"{HISTORY_PREFIX}:{plan.id}")))
+    buttons = [("History", protocol.SECONDARY, f"{HISTORY_PREFIX}:{plan.id}")]
+    if graded:
+        buttons.append(("Result", protocol.PRIMARY, f"{RESULT_PREFIX}:{plan.id}"))
+    tail.append(ui.button_row(*buttons))
     room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size([title, *extra, *tail])
     body = ui.text(clip(plan.text, room, pointer))
     card = ui.container(accent_color(plan.coach, coaches), [title, body, *extra, *tail])
