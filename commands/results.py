@@ -204,8 +204,9 @@ async def _show(
                 )
             return
         upload = Upload(picture.filename, "image/png", picture.png, picture.words)
-        words = f"**{picture.words[:1].upper()}{picture.words[1:]}**"
-        card = ui.container(accent, [ui.text(f"{heading}\n{words}"), ui.gallery([upload])])
+        card = ui.container(
+            accent, [ui.text(f"{heading}\n**{picture.words}**"), ui.gallery([upload])]
+        )
         data = ui.message_data([card], [upload], ephemeral=private)
         await services.webhook.edit_original(app, token, data, [upload])
     except Exception:

@@ -121,7 +121,8 @@ class Pictures:
         words = status_words(outcome)
         title = f"{coach} · {ticker} {outcome.side or ''} · {day}: {words}"
         png = draw.outcome_png(title, bars, self._call(plan_id, outcome), outcome)
-        return self._keep(key, Picture(f"outcome-{coach}-{day}.png", png, words))
+        shown = words[:1].upper() + words[1:]
+        return self._keep(key, Picture(f"outcome-{coach}-{day}.png", png, shown))
 
     def _call(self, plan_id: int, outcome: rules.Outcome) -> rules.Call | None:
         plan = self.store.plan(plan_id)
@@ -159,7 +160,9 @@ class Pictures:
             lines[name] = values
         title = f"Cumulative R over the last {len(sessions)} sessions"
         png = draw.scorecard_png(title, sessions, lines, {c: self.colour(c) for c in lines})
-        gist = ", ".join(f"{name} {values[-1]:+.2f}R" for name, values in lines.items())
+        gist = "Total R: " + ", ".join(
+            f"{name} {values[-1]:+.2f}R" for name, values in lines.items()
+        )
         return self._keep(key, Picture(f"scorecard-{days}d.png", png, gist))
 
 
