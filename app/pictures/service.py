@@ -12,9 +12,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
-from sqlalchemy import Engine
 
 from app.discord.plan_messages import accent_color
 from app.outcomes import rules
@@ -24,7 +24,11 @@ from app.prices.bars import PriceSource, PriceSourceError
 from app.prices.calendar import MarketCalendar
 from app.prices.sources import price_source, within
 from app.settings import Settings
-from app.storage.outcomes import OutcomeStore, ScoredRow
+
+if TYPE_CHECKING:  # storage (SQLAlchemy) loads with the first picture: off the start path
+    from sqlalchemy import Engine
+
+    from app.storage.outcomes import ScoredRow
 
 PICTURE_SOURCE_DEADLINE_SECONDS = 10.0  # a user waits on this one
 _TRADED = ("target", "stopped", "open")
@@ -74,6 +78,8 @@ def status_words(outcome: rules.Outcome) -> str:
 
 class Pictures:
     def __init__(self, settings: Settings, engine: Engine) -> None:
+        from app.storage.outcomes import OutcomeStore
+
         self.coaches = tuple(settings.coaches)
         self.store = OutcomeStore(engine)
         self.source: PriceSource | None = price_source(settings.price_source)
