@@ -111,3 +111,25 @@ def scorecard_png(
         text.set_color(TEXT)
     axes.set_title(title, color=TEXT, fontsize=16, fontweight="bold")
     return _png(figure)
+
+
+def recap_png(title: str, results: Sequence[tuple[str, float | None, str]]) -> bytes:
+    """The day's plans as bars of R, in their coaches' colours (`results`: label, R or None
+    for a plan without a trade, colour)."""
+    figure, axes = _figure()
+    labels = [label for label, _, _ in results]
+    values = [r or 0.0 for _, r, _ in results]
+    axes.bar(range(len(results)), values, 0.6, color=[colour for _, _, colour in results])
+    for x, (_, r, _) in enumerate(results):
+        shown = "no trade" if r is None else f"{r:+.2f}R"
+        axes.annotate(
+            shown, (x, values[x]), textcoords="offset points", ha="center",
+            xytext=(0, 8 if values[x] >= 0 else -20), color=TEXT, fontsize=13, fontweight="bold",
+        )  # fmt: skip
+    axes.set_xticks(range(len(results)), labels)
+    axes.axhline(0, color=TEXT, linewidth=0.8)
+    axes.set_ylabel("R", color=TEXT, fontsize=12)
+    low, high = min([*values, 0.0]), max([*values, 0.0])
+    axes.set_ylim(low - 0.5, high + 0.5)
+    axes.set_title(title, color=TEXT, fontsize=16, fontweight="bold")
+    return _png(figure)
