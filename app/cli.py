@@ -63,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--roles", help="the user's roles, NAME[,NAME] (role:@NAME names them)")
     send.add_argument("--url", help="the service (default: http://127.0.0.1:API_PORT)")
+    send.add_argument(
+        "--save",
+        type=Path,
+        default=Path("data/send"),
+        metavar="DIR",
+        help="where the files uploaded with the answer are written (default: ./data/send)",
+    )
     answer = send.add_mutually_exclusive_group()
     answer.add_argument("--click", metavar="CUSTOM_ID", help="press a button")
     answer.add_argument("--submit", metavar="CUSTOM_ID", help="submit a modal")

@@ -3,6 +3,7 @@
 Usage: `make bench`, or `.venv/bin/python bench/run.py [--seconds N] [--only CASE ...]`
 with CASE among ping, plan, read, all, autocomplete, client, cold, charts, levels, send,
 outcomes (a year graded from CSV; /plans while the price source hangs: bench/outcomes.py),
+pictures (/outcome and /scorecard: p50/p99 time to final content: bench/pictures.py),
 scale (costs on a small and a large database: bench/scale.py; not run unless named).
 
 Everything runs on 127.0.0.1. Each server is started, driven by wrk for the same time with the
@@ -34,6 +35,7 @@ import charts
 import cold
 import httpx
 import outcomes
+import pictures
 import scale
 import send
 from nacl.signing import SigningKey
@@ -490,10 +492,11 @@ CASES: dict[str, Callable[[Bench], object]] = {
     "scale": scale.case_scale,
     "send": send.case_send,
     "outcomes": outcomes.case_outcomes,
+    "pictures": pictures.case_pictures,
 }
 # Builds databases of a million plans (minutes): run when asked for, `--only scale`.
 ON_REQUEST = {"scale"}
-WITHOUT_WRK = {"scale", "send"}  # they time their own requests, one at a time
+WITHOUT_WRK = {"scale", "send", "pictures"}  # they time their own requests, one at a time
 
 
 def main() -> int:

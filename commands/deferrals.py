@@ -23,4 +23,6 @@ WHILE_WARMING: dict[str, Visibility | None] = {
     "history": "ephemeral",
     "coaches": "ephemeral",
     "setup": "ephemeral",  # a new read key is shown to its maker only
+    "outcome": "public",  # the card everyone sees
+    "scorecard": "ephemeral",  # unless share:True (a warming deferral cannot know)
 }

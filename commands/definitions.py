@@ -203,7 +203,7 @@ def api_base(services: Services) -> str:
 
 @contextlib.asynccontextmanager
 async def plan_card(
-    services: Services, plan: Plan, ping_role: str | None = None
+    services: Services, plan: Plan, ping_role: str | None = None, graded: bool = False
 ) -> AsyncIterator[Outgoing]:
     """The plan card with its archived charts uploaded as the message's own files, so no image
     depends on Discord's expiring links or on this service's address. Charts that cannot go
@@ -232,6 +232,7 @@ async def plan_card(
             why=why,
             coaches=services.settings.coaches,
             ping_role=ping_role,
+            graded=graded,
         )
 
 
@@ -277,10 +278,17 @@ async def _open_charts(
     return files
 
 
-def text_only_card(services: Services, plan: Plan, ping_role: str | None = None) -> dict[str, Any]:
+def text_only_card(
+    services: Services, plan: Plan, ping_role: str | None = None, graded: bool = False
+) -> dict[str, Any]:
     """The card of a plan with no chart to upload, as an answer everyone sees."""
     card = plan_messages.plan_card(
-        plan, {}, api_base(services), coaches=services.settings.coaches, ping_role=ping_role
+        plan,
+        {},
+        api_base(services),
+        coaches=services.settings.coaches,
+        ping_role=ping_role,
+        graded=graded,
     )
     return responses.message(card.data)
 

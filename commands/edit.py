@@ -19,6 +19,7 @@ from app.records import Plan
 from app.runtime.resources import Services
 from app.settings import Settings
 from commands import plan as plan_command
+from commands import results
 from commands.definitions import (
     PLAN_ID,
     VERSION,
@@ -94,7 +95,9 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         bound=may,
     )
     edited = await services.write(edit, interaction.guild, coach, day, user)
-    return plan_command.answer(interaction, services, edited)
+    return plan_command.answer(
+        interaction, services, edited, graded=await results.graded(services, edited.id)
+    )
 
 
 async def submit(interaction: Interaction, services: Services) -> Reply:
@@ -137,7 +140,9 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         room = protocol.CONTENT_MAX - len(kept) - 8
         unsaved = responses.clip((text or "").replace("```", "'''"), room)
         return Reply(responses.ephemeral(f"{kept}```\n{unsaved}\n```"))
-    return plan_command.answer(interaction, services, edited)
+    return plan_command.answer(
+        interaction, services, edited, graded=await results.graded(services, edited.id)
+    )
 
 
 def _editor(current: Plan) -> dict[str, object]:

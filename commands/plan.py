@@ -86,20 +86,26 @@ def _pending(plan: Plan) -> list[Chart]:
 
 
 def answer(
-    interaction: Interaction, services: Services, plan: Plan, *, ping_role: str | None = None
+    interaction: Interaction,
+    services: Services,
+    plan: Plan,
+    *,
+    ping_role: str | None = None,
+    graded: bool = False,
 ) -> Reply:
     """The plan shown publicly: at once when it has no chart to upload, else deferred while
-    its charts are archived and read back for the upload."""
+    its charts are archived and read back for the upload. A `graded` plan's card has a Result
+    button."""
     if all(chart.failed_reason for chart in plan.charts):
-        return Reply(text_only_card(services, plan, ping_role))
+        return Reply(text_only_card(services, plan, ping_role, graded))
     return Reply(
         responses.deferred(),
-        later=functools.partial(_archive_then_show, interaction, services, plan, ping_role),
+        later=functools.partial(_archive_then_show, interaction, services, plan, ping_role, graded),
     )
 
 
 async def _archive_then_show(
-    interaction: Interaction, services: Services, plan: Plan, ping_role: str | None
+    interaction: Interaction, services: Services, plan: Plan, ping_role: str | None, graded: bool
 ) -> None:
     # Runs after the deferral went out (a response background task): Discord answers 404 to an
     # edit of an answer it has not seen yet. archive_now ends within one download deadline, so
@@ -114,7 +120,7 @@ async def _archive_then_show(
             # The plan is saved either way; the card names the charts it cannot show.
             log.exception("archiving the charts of plan %s failed", plan.id)
         async with plan_card(
-            services, plan, ping_role
+            services, plan, ping_role, graded
         ) as card:  # the charts stream from their files
             await services.webhook.edit_original(
                 interaction.application_id, interaction.token, card.data, card.files

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from app.settings import Settings
-from commands import coaches, delete, edit, history, myplans, plan, plans, setup
+from commands import coaches, delete, edit, history, myplans, plan, plans, results, setup
 from commands.definitions import Command, Handler
 
 __all__ = ["Command", "Handler", "Registry", "registry"]
@@ -41,4 +41,5 @@ def _by_prefix(handlers: dict[str, Handler], custom_id: str) -> tuple[str, Handl
 
 def registry(settings: Settings) -> Registry:
     modules = (plan, edit, delete, plans, myplans, history, coaches, setup)
-    return Registry([module.command(settings) for module in modules])
+    outcomes = (results.outcome_command(settings), results.scorecard_command(settings))
+    return Registry([*(module.command(settings) for module in modules), *outcomes])

@@ -1,5 +1,6 @@
 """/setup: the server's own settings: its time zone (what "today" is), the role each new plan's
-card mentions, and its read key for the API. Without options it shows them.
+card mentions, its read key for the API and the channel of its daily recap (which needs
+DISCORD_BOT_TOKEN: the service posts it on its own). Without options it shows them.
 
 Manage Server only, declared and checked on every call. One option per call keeps every change
 whole: a refused value changes nothing.
@@ -45,6 +46,19 @@ def command(settings: Settings) -> Command:
             "required": False,
         },
         {
+            "type": protocol.CHANNEL_OPTION,
+            "name": "recap_channel",
+            "description": "Where the day's graded plans are posted once a session closes",
+            "required": False,
+            "channel_types": [protocol.GUILD_TEXT, protocol.GUILD_ANNOUNCEMENT],
+        },
+        {
+            "type": protocol.BOOLEAN,
+            "name": "clear_recap_channel",
+            "description": "True: no daily recap",
+            "required": False,
+        },
+        {
             "type": protocol.STRING,
             "name": "api_key",
             "description": "new: make this server's read key (shown once); revoke: drop it",
@@ -81,6 +95,18 @@ async def run(interaction: Interaction, services: Services) -> Reply:
         if given["clear_ping_role"] is not True:
             raise roster.SetupError("To stop mentioning a role, use /setup clear_ping_role:True.")
         setup = await services.write(community.set_ping_role, guild, user, None)
+    elif "recap_channel" in given:
+        if services.settings.discord_bot_token is None:
+            raise roster.SetupError(
+                "A daily recap needs the bot's token: the service posts it on its own, not in "
+                "answer to a command. Ask whoever runs Coach Plans to set DISCORD_BOT_TOKEN."
+            )
+        channel = roster.snowflake(interaction.string("recap_channel"), "channel")
+        setup = await services.write(community.set_recap_channel, guild, user, channel)
+    elif "clear_recap_channel" in given:
+        if given["clear_recap_channel"] is not True:
+            raise roster.SetupError("To stop the daily recap, use /setup clear_recap_channel:True.")
+        setup = await services.write(community.set_recap_channel, guild, user, None)
     elif "api_key" in given:
         action = interaction.string("api_key")
         if action == "new":
@@ -105,11 +131,12 @@ def shown(setup: Setup, community: CommunityService) -> str:
     zone = setup.timezone or f"{community.default_zone.key} (the default)"
     ping = f"<@&{setup.ping_role}>" if setup.ping_role else "none"
     key = "set (/setup api_key:revoke drops it)" if setup.key_hash else "none"
+    recap = f"<#{setup.recap_channel}>" if setup.recap_channel else "none"
     coaches = ", ".join(community.coach_names(setup))
     source = "roster" if setup.has_roster else "default coaches; anyone may post"
     return (
         f"Settings of this server:\n- time zone: {zone}\n- new plans mention: {ping}\n"
-        f"- API read key: {key}\n- coaches ({source}): {coaches}"
+        f"- API read key: {key}\n- daily recap: {recap}\n- coaches ({source}): {coaches}"
     )
 
 

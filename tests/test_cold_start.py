@@ -219,7 +219,7 @@ def test_building_the_app_leaves_the_storage_and_http_libraries_unloaded(
     )
     # Prices (pandas, yfinance, exchange-calendars) load with grading only.
     heavy: tuple[str, ...] = ("sqlalchemy", "sqlmodel", "alembic", "httpx", "psycopg", "obstore")
-    heavy += ("pandas", "yfinance", "exchange_calendars")
+    heavy += ("pandas", "yfinance", "exchange_calendars", "matplotlib", "PIL")
     assert loaded_modules(code, heavy) == []
 
 

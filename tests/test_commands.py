@@ -49,8 +49,10 @@ def test_definitions_obey_discords_rules(settings: Settings, charts: int) -> Non
         "edit",
         "history",
         "myplans",
+        "outcome",
         "plan",
         "plans",
+        "scorecard",
         "setup",
     ]
     for command in wanted:

@@ -36,6 +36,8 @@ HERE = Place(guild_id=GUILD)
 KEY = "schema-test-key"
 REF = "#/components/schemas/{model}"
 READ_PATHS = {
+    "/api/coach-plans/outcome.png",
+    "/api/coach-plans/scorecard.png",
     "/",
     "/health",
     "/metrics",

@@ -35,6 +35,11 @@ MONDAY = date(2025, 3, 17)
 def graded_app(settings: Settings, tmp_path: Path) -> Starlette:
     """A service with CSV prices whose plans (d wins, i loses, posted before the open of DAY;
     d again on the Monday after) were posted before it started; it is a day after DAY."""
+    return create_app(graded_settings(settings, tmp_path), clock=lambda: CLOSE + timedelta(days=1))
+
+
+def graded_settings(settings: Settings, tmp_path: Path) -> Settings:
+    """The settings of graded_app: its database holds those plans, its prices are CSV."""
     prices = tmp_path / "prices"
     write_bars(prices, "SPY", *WINNING)
     write_bars(prices, "QQQ", *LOSING)
@@ -45,8 +50,7 @@ def graded_app(settings: Settings, tmp_path: Path) -> Starlette:
     plans.post("i", DAY, TEXT.replace("SPY", "QQQ"), AUTHOR, place=Place(guild_id=GUILD))
     plans.post("d", MONDAY, TEXT, AUTHOR, place=Place(guild_id=GUILD))
     engine.dispose()
-    configured = settings.model_copy(update={"price_source": f"csv:{prices}"})
-    return create_app(configured, clock=lambda: CLOSE + timedelta(days=1))
+    return settings.model_copy(update={"price_source": f"csv:{prices}"})
 
 
 @pytest.fixture

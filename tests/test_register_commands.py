@@ -56,11 +56,12 @@ def test_first_registration_adds_every_command(
     out = capsys.readouterr().out
     names = [c["name"] for c in fake.commands[guild_path()]]
     assert sorted(names) == [
-        "coaches", "delete", "edit", "history", "myplans", "plan", "plans", "setup",
+        "coaches", "delete", "edit", "history", "myplans", "outcome", "plan", "plans", "scorecard",
+        "setup",
     ]  # fmt: skip
     for name in names:
         assert f"add        /{name}" in out
-    assert "Registered 8 commands for guild" in out
+    assert "Registered 10 commands for guild" in out
     assert "Nothing to change" not in out
     put = fake.requests[-1]
     assert put.method == "PUT"
@@ -76,7 +77,7 @@ def test_second_registration_keeps_everything_as_is(
     capsys.readouterr()
     assert run(fake, "--guild", GUILD, "--dry-run") == 0
     err = capsys.readouterr().err
-    assert err.count("keep as is") == 8
+    assert err.count("keep as is") == 10
     assert "add " not in err and "change " not in err
     assert "Nothing to change" in err
 
@@ -91,7 +92,7 @@ def test_nothing_is_sent_when_discord_already_has_the_commands(
     assert run(fake, "--guild", GUILD) == 0
     out = capsys.readouterr().out
     assert fake.methods() == ["GET"]
-    assert out.count("keep as is") == 8
+    assert out.count("keep as is") == 10
     assert "Nothing to change" in out
     assert "Registered" not in out
 
@@ -108,7 +109,7 @@ def test_one_changed_command_is_still_sent(
     out = capsys.readouterr().out
     assert fake.methods() == ["GET", "PUT"]
     assert "change     /plan" in out and "Nothing to change" not in out
-    assert "Registered 8 commands for guild" in out
+    assert "Registered 10 commands for guild" in out
 
 
 @pytest.mark.usefixtures("env")
@@ -146,7 +147,7 @@ def test_rate_limit_is_waited_out_for_as_long_as_discord_asks(fake: FakeDiscord)
     fake.rate_limits = [2.5, 0.75]
     clock = SetTime()
     assert register_commands.main(["--guild", GUILD], transport=fake, sleep=clock.sleep) == 0
-    assert len(fake.commands[guild_path()]) == 8
+    assert len(fake.commands[guild_path()]) == 10
     assert clock.waits == [2.5, 0.75]
 
 
@@ -249,7 +250,8 @@ def test_a_dry_run_without_credentials_still_prints_the_definitions(
     printed = json.loads(captured.out)
     check_commands(printed)
     assert sorted(c["name"] for c in printed) == [
-        "coaches", "delete", "edit", "history", "myplans", "plan", "plans", "setup",
+        "coaches", "delete", "edit", "history", "myplans", "outcome", "plan", "plans", "scorecard",
+        "setup",
     ]  # fmt: skip
     assert fake.requests == []
 

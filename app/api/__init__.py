@@ -30,6 +30,8 @@ routes: list[Route] = [
     *_with_twin("/api/coach-plans/coaches", reads.coaches),
     *_with_twin("/api/coach-plans/outcome", outcomes.outcome),
     *_with_twin("/api/coach-plans/scorecard", outcomes.scorecard),
+    Route("/api/coach-plans/outcome.png", outcomes.outcome_png, methods=["GET"]),
+    Route("/api/coach-plans/scorecard.png", outcomes.scorecard_png, methods=["GET"]),
     Route("/charts/{chart_id}", charts.chart, methods=["GET"]),
     Route("/", status.index, methods=["GET"]),
     Route("/health", status.health, methods=["GET"]),

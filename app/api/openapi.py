@@ -62,6 +62,20 @@ _READ_ERRORS: dict[str, JSON] = {
     "500": _error("Something failed on the server; the message holds no internals."),
 }
 _NO_PLAN = _error("There is no live plan for that coach and date.")
+_NO_PICTURE = _error(
+    "Nothing to draw, and the message says why: no such plan, a plan not graded (yet), no "
+    "bars for its ticker, or no graded plans in the sessions asked for."
+)
+
+
+def _png(description: str) -> JSON:
+    return {
+        "description": description,
+        "headers": {"X-Request-ID": {"$ref": "#/components/headers/RequestId"}},
+        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+    }
+
+
 _NO_HISTORY = _error("There is no plan for that coach and date, live or deleted.")
 
 _PATHS: dict[str, dict[str, JSON]] = {
@@ -179,6 +193,31 @@ _PATHS: dict[str, dict[str, JSON]] = {
             "that closed before `as_of` (default: now).",
             "parameters": [COACH_OPTIONAL, DAYS, AS_OF_SCORECARD, GUILD],
             "responses": {"200": _ok("The scorecard.", models.Scorecard), **_READ_ERRORS},
+        }
+    },
+    "/api/coach-plans/outcome.png": {
+        "get": {
+            "operationId": "getOutcomePicture",
+            "summary": "The outcome as a picture: candlesticks of the plan's session with its "
+            "graded version's entry zone, stop and targets, the fill and the exit marked.",
+            "parameters": [COACH, DATE, GUILD],
+            "responses": {
+                "200": _png("A PNG, 1200 px wide."),
+                "404": _NO_PICTURE,
+                **_READ_ERRORS,
+            },
+        }
+    },
+    "/api/coach-plans/scorecard.png": {
+        "get": {
+            "operationId": "getScorecardPicture",
+            "summary": "The scorecard as a picture: cumulative R by session, one line per coach.",
+            "parameters": [COACH_OPTIONAL, DAYS, AS_OF_SCORECARD, GUILD],
+            "responses": {
+                "200": _png("A PNG, 1200 px wide."),
+                "404": _NO_PICTURE,
+                **_READ_ERRORS,
+            },
         }
     },
     "/charts/{chart_id}": {

@@ -62,7 +62,7 @@ def _store(services: Services) -> OutcomeStore:
     """One store per engine: its hot read is compiled once, not per request."""
     store = _stores.get(services.engine)
     if store is None:
-        # Imported here: the storage stack loads with the resources, never when the app is built.
+        # Storage (SQLAlchemy) loads with the first read, never on the start path.
         from app.storage.outcomes import OutcomeStore
 
         store = _stores[services.engine] = OutcomeStore(services.engine)

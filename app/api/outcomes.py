@@ -5,7 +5,9 @@ closed before it, so a backtest never sees a result it could not have known."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.exceptions import HTTPException
@@ -19,7 +21,11 @@ from app.api.reads import _guild, _params, parse_instant
 from app.errors import PlanNotFound
 from app.outcomes.rules import scorecard_line
 from app.prices.calendar import MarketCalendar
-from app.runtime.resources import services_for
+from app.runtime.resources import Services, services_for
+
+if TYPE_CHECKING:
+    from app.pictures.service import Picture
+    from app.storage.outcomes import ScoredRow
 
 DAYS_MAX = 365
 _calendars: dict[str, MarketCalendar] = {}  # one per process: its sessions are kept as read
@@ -39,7 +45,56 @@ async def outcome(request: Request) -> Response:
     return answer(models.Outcome.model_validate(found[plan.id] or pending(plan.id)))
 
 
+async def outcome_png(request: Request) -> Response:
+    """outcome.png: the plan's session with its graded levels drawn on it."""
+    params = _params(request, ("coach", "date", "guild"), required="coach")
+    services = services_for(request)
+    coach = services.plans.coach(params["coach"])
+    day = services.plans.day(params.get("date"))
+    guild = await _guild(params, services)
+    if guild is None:
+        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
+    plan = await services.read(services.plans.get, guild, coach, day)
+    from app.pictures.service import pictures_for  # storage and cachetools: off the start path
+
+    pictures = pictures_for(services.settings, services.engine)
+    return await _png(pictures.outcome, plan.id, plan.coach, plan.date)
+
+
+async def scorecard_png(request: Request) -> Response:
+    """scorecard.png: cumulative R by session, one line per coach."""
+    services, coach, days, _, sessions, found, _ = await _scorecard(request)
+    from app.pictures.service import pictures_for
+
+    pictures = pictures_for(services.settings, services.engine)
+    return await _png(pictures.scorecard, found, sessions, coach, days)
+
+
+async def _png(draw: Callable[..., Picture], *args: object) -> Response:
+    from app.pictures.service import NoPicture
+
+    try:
+        picture = await anyio.to_thread.run_sync(draw, *args)
+    except NoPicture as exc:
+        raise HTTPException(404, str(exc)) from exc
+    return Response(picture.png, media_type="image/png")
+
+
 async def scorecard(request: Request) -> Response:
+    _, _, days, instant, _, found, names = await _scorecard(request)
+    lines = [
+        scorecard_line(name, [(r.status, r.r_multiple) for r in found if r.coach == name])
+        for name in names
+    ]
+    body = {"as_of": instant, "days": days, "coaches": lines}
+    return answer(models.Scorecard.model_validate(body))
+
+
+async def _scorecard(
+    request: Request,
+) -> tuple[Services, str | None, int, datetime, list[date], list[ScoredRow], list[str]]:
+    """A scorecard's parameters and rows: the coach asked for, days, as_of, its sessions, the
+    outcomes counted and the coaches it lists."""
     params = _params(request, ("coach", "days", "as_of", "guild"))
     services = services_for(request)
     coach = None if params.get("coach") is None else services.plans.coach(params["coach"])
@@ -49,7 +104,7 @@ async def scorecard(request: Request) -> Response:
     guild = await _guild(params, services)
     calendar = _calendar(services.settings.market_calendar)
     sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
-    from app.storage.outcomes import OutcomeStore  # with the resources, not the app's build
+    from app.storage.outcomes import OutcomeStore
 
     store = OutcomeStore(services.engine)
     found = (
@@ -57,12 +112,7 @@ async def scorecard(request: Request) -> Response:
     )
     names: list[str] = [coach] if coach is not None else list(services.plans.coaches)
     names += sorted({row.coach for row in found} - set(names))
-    lines = [
-        scorecard_line(name, [(r.status, r.r_multiple) for r in found if r.coach == name])
-        for name in names
-    ]
-    body = {"as_of": instant, "days": days, "coaches": lines}
-    return answer(models.Scorecard.model_validate(body))
+    return services, coach, days, instant, sessions, found, names
 
 
 def _days(value: str | None) -> int:

@@ -53,6 +53,7 @@ class Setup:
     ping_role: str | None = None
     key_hash: str | None = None
     version: int = 0
+    recap_channel: str | None = None  # where the daily recap goes (with DISCORD_BOT_TOKEN)
 
     @property
     def has_roster(self) -> bool:
@@ -99,6 +100,7 @@ class Setup:
                 "timezone": self.timezone,
                 "ping_role": self.ping_role,
                 "read_key": "set" if self.key_hash else None,
+                "recap_channel": self.recap_channel,
                 "roster": json.loads(self.roster_json()),
             }
         )

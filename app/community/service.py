@@ -40,6 +40,7 @@ def _setup(stored: StoredSetup) -> Setup:
         ping_role=stored.ping_role,
         key_hash=stored.key_hash,
         version=stored.version,
+        recap_channel=stored.recap_channel,
     )
 
 
@@ -106,6 +107,10 @@ class CommunityService:
         what = "clear ping role" if role is None else f"ping role {role}"
         return self._change(guild, actor, what, lambda s, _: replace(s, ping_role=role))
 
+    def set_recap_channel(self, guild: str, actor: Actor, channel: str | None) -> Setup:
+        what = "clear recap channel" if channel is None else f"recap channel {channel}"
+        return self._change(guild, actor, what, lambda s, _: replace(s, recap_channel=channel))
+
     def new_key(self, guild: str, actor: Actor) -> tuple[Setup, str]:
         """A new read key for the guild (any earlier one stops working); only its hash is kept."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -135,7 +140,8 @@ class CommunityService:
             at = self.clock()
             after = change(before, at)
             new = StoredSetup(guild, after.timezone, after.ping_role, after.key_hash,
-                              after.roster_json(), stored.version + 1, actor.name, at)  # fmt: skip
+                              after.roster_json(), stored.version + 1, actor.name, at,
+                              after.recap_channel)  # fmt: skip
             record = SetupChange(actor.id, actor.name, at, what, before.as_json(), after.as_json())
             if self.store.replace(stored, new, record):
                 return replace(after, version=stored.version + 1)

@@ -52,6 +52,7 @@ USER_INSTALL: Final = 1
 
 # Channel types (https://discord.com/developers/docs/resources/channel#channel-object-channel-types).
 GUILD_TEXT: Final = 0
+GUILD_ANNOUNCEMENT: Final = 5
 DM: Final = 1
 
 # Permission bits (https://discord.com/developers/docs/topics/permissions#permissions-bitwise-permission-flags).
@@ -103,6 +104,7 @@ CHAT_INPUT: Final = 1
 # Option types (https://discord.com/developers/docs/interactions/application-commands#application-command-object-application-command-option-type).
 SUB_COMMAND, STRING, INTEGER, BOOLEAN, USER, ROLE = 1, 3, 4, 5, 6, 8
 NUMBER, ATTACHMENT = 10, 11
+CHANNEL_OPTION: Final = 7  # a channel option (CHANNEL names the interaction's own channel)
 
 # --- documented limits ---------------------------------------------------------------------------
 

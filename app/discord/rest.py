@@ -82,12 +82,22 @@ class Webhook:
         """A new message in answer to the interaction; `data` carries its own flags."""
         return await self._send("POST", self.url(application_id, token), data)
 
+    async def post_message(
+        self, channel_id: str, data: dict[str, Any], files: Sequence[Upload], bot_token: str
+    ) -> bool:
+        """A message of the bot's own in a channel (the daily recap): needs the bot's token.
+        https://discord.com/developers/docs/resources/message#create-message"""
+        url = f"{self.api_base}/channels/{_segment(channel_id)}/messages"
+        headers = {"Authorization": f"Bot {bot_token}", "User-Agent": USER_AGENT}
+        return await self._send("POST", url, data, files, headers)
+
     async def _send(
         self,
         method: str,
         url: str,
         body: dict[str, Any] | None,
         files: Sequence[Upload] = (),
+        headers: dict[str, str] | None = None,
     ) -> bool:
         async def one_try() -> bool:
             try:
@@ -99,10 +109,10 @@ class Webhook:
                         for n, one in enumerate(files)
                     ]
                     response = await self.http.request(
-                        method, url, files=[*parts.items(), *uploads]
+                        method, url, files=[*parts.items(), *uploads], headers=headers
                     )
                 else:
-                    response = await self.http.request(method, url, json=body)
+                    response = await self.http.request(method, url, json=body, headers=headers)
             except httpx.HTTPError as exc:
                 raise Again(exc.__class__.__name__) from exc
             status = response.status_code

@@ -30,6 +30,7 @@ __all__ = ["CdnFile", "FakeDiscord", "KeptMessages", "local_cdn_base", "name_in_
 _WEBHOOK = re.compile(r"/webhooks/(?P<app>\d+)/(?P<token>[^/]+)(?:/messages/(?P<message>[^/]+))?")
 # Application commands, global or a guild's:
 # https://discord.com/developers/docs/interactions/application-commands#endpoints
+_CHANNEL = re.compile(r"/channels/(?P<channel>\d+)/messages")
 _COMMANDS = re.compile(r"/applications/(?P<app>[^/]+)(?:/guilds/[^/]+)?/commands")
 # Mock mode's CDN: `coach-plans send` serves the files it attaches on 127.0.0.1:<port> and hands
 # out their URLs on the API host, so charts pass the same host check as Discord's own.
@@ -197,6 +198,8 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
         self.requests: list[httpx.Request] = []
         self.downloads: list[str] = []  # CDN URLs
         self.edits: list[tuple[float, str, dict[str, Any]]] = []  # (monotonic time, path, body)
+        # The bot's own messages (the daily recap): (channel id, body, files).
+        self.channel_messages: list[tuple[str, dict[str, Any], list[FilePart]]] = []
 
     # --- what tests set and read ---------------------------------------------------------------
 
@@ -296,7 +299,24 @@ class FakeDiscord(httpx.AsyncBaseTransport, httpx.BaseTransport):
         commands = _COMMANDS.fullmatch(path)
         if commands is not None:
             return self._commands(request, commands["app"])
+        channel = _CHANNEL.fullmatch(path)
+        if channel is not None and request.method == "POST":
+            return self._channel_message(request, channel["channel"])
         return _error(404, "404: Not Found")
+
+    def _channel_message(self, request: httpx.Request, channel: str) -> httpx.Response:
+        """POST /channels/{id}/messages: the bot's token is required, as Discord requires it."""
+        wanted = f"Bot {self.bot_token}"
+        given = request.headers.get("authorization") or ""
+        if not given.startswith("Bot ") or (self.bot_token is not None and given != wanted):
+            return _error(401, "401: Unauthorized")
+        try:
+            body, files = _message(request)
+        except (BadForm, ValueError) as exc:
+            return _error(400, f"Cannot parse the form body: {exc}", 50109)
+        self._check(self.check_files, body, files)
+        self.channel_messages.append((channel, body, files))
+        return httpx.Response(200, json={"id": str(len(self.channel_messages)), **body})
 
     def _webhook(
         self, request: httpx.Request, token: str, message_id: str | None

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from nacl.signing import SigningKey
 
@@ -180,6 +180,32 @@ def _followups(service: Service, token: str, wait: bool) -> list[dict[str, Any]]
         pause = min(pause * 2, POLL_MAX_SECONDS)
 
 
+def _save_files(
+    service: Service, token: str, messages: list[dict[str, Any]], folder: Path
+) -> list[Path]:
+    """Each file uploaded with the answer, written to `folder` (a picture a newcomer can open)."""
+    saved = []
+    for message in messages:
+        for attachment in message.get("attachments") or []:
+            name = Path(str(attachment.get("filename") or "")).name
+            if not name:
+                continue
+            try:
+                status, body = service.request("GET", f"/mock/files/{token}/{quote(name)}")
+            except NO_ANSWER as exc:
+                raise GoneAway(f"the service at {service.base} went away ({exc!r})") from None
+            if status != 200:
+                continue  # dropped from the fake's bounded keep: nothing to save
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / name
+                path.write_bytes(body)
+            except OSError as exc:
+                raise SendError(f"cannot write into --save {folder}: {exc}") from None
+            saved.append(path)
+    return saved
+
+
 def send(args: argparse.Namespace, settings: Settings) -> int:
     base = (args.url or f"http://127.0.0.1:{settings.api_port}").rstrip("/")
     try:
@@ -203,6 +229,7 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
             kind = answer.get("type")
             deferred = kind in (protocol.DEFERRED_CHANNEL_MESSAGE, protocol.DEFERRED_UPDATE_MESSAGE)
             followups = _followups(service, payload["token"], wait=deferred)
+            saved = _save_files(service, payload["token"], followups, args.save)
     except GoneAway as exc:
         print(f"coach-plans send: {exc}", file=sys.stderr)
         return 1
@@ -212,6 +239,8 @@ def send(args: argparse.Namespace, settings: Settings) -> int:
     try:
         screen = Screen(names={_user_id(args): args.user}, again=_again(args, base))
         print(render(answer, followups, screen), flush=True)
+        for path in saved:
+            print(f"saved {path}", flush=True)
     except BrokenPipeError:
         # The reader left early (`send … | head`): what it read is what it wanted. Python would
         # report the broken pipe again when it flushes stdout at exit; point stdout elsewhere.

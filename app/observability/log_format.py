@@ -52,10 +52,11 @@ def _extras(record: logging.LogRecord) -> dict[str, object]:
 # What lets a reader of the logs act as someone else, wherever a line carries it (our records,
 # httpx's "HTTP Request: …" line, httpcore's debug lines, a traceback's exception text): an
 # interaction's token in its webhook path (posting as the app for 15 minutes) or in mock mode's
-# kept-messages path; the signature of a Discord CDN link (`ex`, `is`, `hm`) or of an S3 URL; an
-# Authorization value; a "token" field of a logged payload. The part after `keep` is masked.
+# kept-messages and kept-files paths; the signature of a Discord CDN link (`ex`, `is`, `hm`) or
+# of an S3 URL; an Authorization value; a "token" field of a logged payload. The part after
+# `keep` is masked.
 _SECRET = re.compile(
-    r"(?P<keep>/webhooks/\d+/|/mock/messages/"
+    r"(?P<keep>/webhooks/\d+/|/mock/(?:messages|files)/"
     r"|[?&;](?i:ex|is|hm|token|x-amz-signature|x-amz-credential|x-amz-security-token)="
     r"|\b(?:Bot|Bearer) +|\btoken\\?[\"']\s*:\s*\\?[\"'])"
     r"(?P<secret>[^/?&#\s\"'\\,;<>)]+)"
@@ -82,7 +83,7 @@ def redact(text: str) -> str:
     # most lines (a signed PING's access line) have none.
     if (
         "/webhooks/" in text
-        or "/mock/messages/" in text
+        or "/mock/" in text
         or "=" in text
         or "Bot " in text
         or "Bearer " in text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -154,21 +154,28 @@ def grader_for(
 
 
 async def keep_grading_plans(
-    settings: Settings, engine: Engine, clock: Callable[[], datetime] | None = None
+    settings: Settings,
+    engine: Engine,
+    clock: Callable[[], datetime] | None = None,
+    after: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """The service's grading: nothing when PRICE_SOURCE is `none`."""
     from app.storage.leases import GRADING, Lease
 
     grader = grader_for(settings, engine, clock)
     if grader is not None:
-        await keep_grading(grader, Lease(engine, GRADING, "grading"))
+        await keep_grading(grader, Lease(engine, GRADING, "grading"), after=after)
 
 
 async def keep_grading(
-    grader: Grader, lease: Lease | None, interval: float = GRADE_INTERVAL_SECONDS
+    grader: Grader,
+    lease: Lease | None,
+    interval: float = GRADE_INTERVAL_SECONDS,
+    after: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Background task of the lifespan: a pass now, then every `interval`. Each pass runs in a
-    worker thread of its own, so the event loop and the database's reader threads never wait."""
+    worker thread of its own, so the event loop and the database's reader threads never wait.
+    `after` runs after each pass (the daily recaps), whichever instance graded."""
     limiter = anyio.CapacityLimiter(1)
     while True:
         try:
@@ -177,6 +184,11 @@ async def keep_grading(
             )
         except Exception:
             log.exception("grading plans failed; will try again later")
+        if after is not None:
+            try:
+                await after()
+            except Exception:
+                log.exception("posting the daily recaps failed; will try again later")
         await anyio.sleep(interval)
 
 

@@ -75,11 +75,17 @@ def create_app(
         try:
             async with anyio.create_task_group() as background:
                 from app.outcomes.grading import keep_grading_plans
+                from app.pictures.recap import post_recaps
 
                 # Charts whose download failed earlier are retried now and then, and plans whose
                 # session closed are graded, off the request path.
                 background.start_soon(built.charts.keep_archiving)
-                background.start_soon(keep_grading_plans, built.settings, built.engine, built.clock)
+                recaps = functools.partial(
+                    post_recaps, built.settings, built.engine, built.webhook, built.clock
+                )
+                background.start_soon(
+                    keep_grading_plans, built.settings, built.engine, built.clock, recaps
+                )
                 try:
                     yield {"services": built}
                 finally:

@@ -34,6 +34,7 @@ class StoredSetup:
     version: int
     changed_by: str | None
     changed_at: datetime | None
+    recap_channel: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ _COLUMNS = (
     setups_t.c.version,
     setups_t.c.changed_by,
     setups_t.c.changed_at,
+    setups_t.c.recap_channel,
 )
 
 
@@ -103,6 +105,7 @@ class SetupStore:
             "version": old.version + 1,
             "changed_by": change.actor,
             "changed_at": change.at,
+            "recap_channel": new.recap_channel,
         }
         try:
             with storage_errors(), self._writer.begin() as connection:

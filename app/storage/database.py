@@ -33,7 +33,7 @@ log = logging.getLogger("coach_plans")
 
 # The newest migration; `migrate` skips loading Alembic when the database is already there.
 # tests/test_migrations.py checks it names Alembic's head.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 BUSY_TIMEOUT_MS = 30_000
 MIN_FREE_BYTES = 1024 * 1024  # below this, /health says the database is down: writes would fail
 WRITE_OPTION = "coach_plans_write"

@@ -189,6 +189,7 @@ class GuildSetup(SQLModel, table=True):
     version: int = 1
     changed_by: str | None = Field(default=None, sa_type=String(NAME_MAX))
     changed_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+    recap_channel: str | None = Field(default=None, sa_type=String(_SNOWFLAKE))
 
 
 class GuildSetupChange(SQLModel, table=True):
@@ -241,3 +242,15 @@ class PlanOutcome(SQLModel, table=True):
     r_multiple: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
     ambiguous: bool | None = Field(default=None, sa_column=Column(Boolean, nullable=True))
     graded_at: dt.datetime | None = Field(default=None, sa_column=_utc_time(nullable=True))
+
+
+class DailyRecap(SQLModel, table=True):
+    """One row per guild and session day whose recap was claimed: the instance that inserts it
+    posts the recap, every other one finds the row and leaves it (once per guild and day)."""
+
+    __tablename__ = "daily_recaps"
+
+    guild_id: str = Field(primary_key=True, sa_type=String(_SNOWFLAKE))
+    date: dt.date = Field(primary_key=True)
+    channel_id: str = Field(sa_type=String(_SNOWFLAKE))
+    claimed_at: dt.datetime = Field(sa_column=_utc_time(nullable=False))

@@ -51,6 +51,7 @@ class ScoredRow:
     coach: str
     status: str
     r_multiple: float | None
+    date: date | None = None  # the plan's session (the scorecard picture's x axis)
 
 
 class OutcomeStore:
@@ -79,6 +80,14 @@ class OutcomeStore:
             where.append(plans_t.c.date >= since)
         if after is not None:
             where.append(tuple_(plans_t.c.date, plans_t.c.id) > tuple_(*after))
+        return self._with_versions(where, limit)
+
+    def plan(self, plan_id: int) -> DuePlan | None:
+        """One plan with every version and when it stood (the outcome picture's levels)."""
+        found = self._with_versions([plans_t.c.id == plan_id], 1)
+        return found[0] if found else None
+
+    def _with_versions(self, where: list[Any], limit: int) -> list[DuePlan]:
         query = (
             select(
                 plans_t.c.id,
@@ -153,7 +162,8 @@ class OutcomeStore:
         `before` (plans on a day that was no session have no close, and count nowhere)."""
         if not days:
             return []
-        query = select(outcomes_t.c.coach_name, outcomes_t.c.status, outcomes_t.c.r_multiple).where(
+        columns = (outcomes_t.c.coach_name, outcomes_t.c.status, outcomes_t.c.r_multiple)
+        query = select(*columns, outcomes_t.c.date).where(
             outcomes_t.c.guild_id == guild,
             outcomes_t.c.date.in_(list(days)),
             outcomes_t.c.session_close < before,
@@ -162,7 +172,8 @@ class OutcomeStore:
             query = query.where(outcomes_t.c.coach_name == coach)
         with storage_errors(), self.engine.begin() as connection:
             return [
-                ScoredRow(r.coach_name, r.status, r.r_multiple) for r in connection.execute(query)
+                ScoredRow(r.coach_name, r.status, r.r_multiple, r.date)
+                for r in connection.execute(query)
             ]
 
 
