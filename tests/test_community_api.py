@@ -114,6 +114,8 @@ def reads(guild: str) -> list[tuple[str, dict[str, Any]]]:
         ("/api/coach-plans/history", {"coach": "d", "date": "2020-01-02", "guild": guild}),
         ("/api/coach-plans/by-ticker", {"ticker": "SPY", "date": "2020-01-02", "guild": guild}),
         ("/api/coach-plans/coaches", {"guild": guild}),
+        ("/api/coach-plans/outcome", {"coach": "d", "date": "2020-01-02", "guild": guild}),
+        ("/api/coach-plans/scorecard", {"guild": guild}),
     ]
 
 
@@ -135,6 +137,13 @@ def test_a_keyed_guild_is_read_only_with_its_key_or_the_deployments(discord: Dis
         # The key implies its guild.
         implied = {k: v for k, v in params.items() if k != "guild"}
         assert client.get(path, params=implied, headers=bearer(key)).status_code == 200, path
+    # The pictures of its outcomes and record are behind the key too.
+    pictures = [
+        ("/api/coach-plans/outcome.png", {"coach": "d", "date": "2020-01-02", "guild": GUILD}),
+        ("/api/coach-plans/scorecard.png", {"guild": GUILD}),
+    ]
+    for path, params in pictures:
+        assert client.get(path, params=params).status_code == 401, path
     # It reads that guild alone; the other guild stays open to everyone.
     for path, params in reads(OTHER_GUILD):
         assert client.get(path, params=params, headers=bearer(key)).status_code == 401, path

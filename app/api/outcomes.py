@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from app.api import models
 from app.api.models import answer
 from app.api.outcome_fields import outcomes_of, pending
-from app.api.reads import _guild, _params, parse_instant
+from app.api.reads import _params, _reading, parse_instant
 from app.errors import PlanNotFound
 from app.outcomes.rules import scorecard_line
 from app.prices.calendar import MarketCalendar
@@ -35,12 +35,12 @@ async def outcome(request: Request) -> Response:
     """One coach's plan's outcome for a date."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
     services = services_for(request)
-    coach = services.plans.coach(params["coach"])
-    day = services.plans.day(params.get("date"))
-    guild = await _guild(params, services)
+    guild, plans = await _reading(request, params, services)  # a guild's read key is checked
+    coach = plans.coach(params["coach"])
+    day = plans.day(params.get("date"))
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    plan = await services.read(services.plans.get, guild, coach, day)
+    plan = await services.read(plans.get, guild, coach, day)
     found = await outcomes_of(services, [plan])
     return answer(models.Outcome.model_validate(found[plan.id] or pending(plan.id)))
 
@@ -49,12 +49,12 @@ async def outcome_png(request: Request) -> Response:
     """outcome.png: the plan's session with its graded levels drawn on it."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
     services = services_for(request)
-    coach = services.plans.coach(params["coach"])
-    day = services.plans.day(params.get("date"))
-    guild = await _guild(params, services)
+    guild, plans = await _reading(request, params, services)  # a guild's read key is checked
+    coach = plans.coach(params["coach"])
+    day = plans.day(params.get("date"))
     if guild is None:
         raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    plan = await services.read(services.plans.get, guild, coach, day)
+    plan = await services.read(plans.get, guild, coach, day)
     from app.pictures.service import pictures_for  # storage and cachetools: off the start path
 
     pictures = pictures_for(services.settings, services.engine)
@@ -97,11 +97,11 @@ async def _scorecard(
     outcomes counted and the coaches it lists."""
     params = _params(request, ("coach", "days", "as_of", "guild"))
     services = services_for(request)
-    coach = None if params.get("coach") is None else services.plans.coach(params["coach"])
+    guild, plans = await _reading(request, params, services)  # a guild's read key is checked
+    coach = None if params.get("coach") is None else plans.coach(params["coach"])
     days = _days(params.get("days"))
     as_of = params.get("as_of")
-    instant = datetime.now(UTC) if as_of is None else parse_instant(as_of)
-    guild = await _guild(params, services)
+    instant = services.clock() if as_of is None else parse_instant(as_of)
     calendar = _calendar(services.settings.market_calendar)
     sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
     from app.storage.outcomes import OutcomeStore
@@ -110,7 +110,7 @@ async def _scorecard(
     found = (
         [] if guild is None else await services.read(store.scored, guild, sessions, instant, coach)
     )
-    names: list[str] = [coach] if coach is not None else list(services.plans.coaches)
+    names: list[str] = [coach] if coach is not None else list(plans.coaches)
     names += sorted({row.coach for row in found} - set(names))
     return services, coach, days, instant, sessions, found, names
 
