@@ -66,10 +66,15 @@ def test_without_a_bot_token_setup_says_why_there_is_no_recap(
 
 
 def test_the_recap_is_posted_once_per_guild_and_day(
-    settings: Settings, signer: SigningKey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    signer: SigningKey,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    database_url: str,
 ) -> None:
     caplog.set_level(logging.INFO, logger="coach_plans")
-    configured = graded_settings(settings, tmp_path).model_copy(
+    on = settings.model_copy(update={"database_url": database_url, "database_path": None})
+    configured = graded_settings(on, tmp_path).model_copy(
         update={"discord_bot_token": SecretStr("bot-token")}
     )
     fake = FakeDiscord(bot_token="bot-token")
