@@ -21,6 +21,7 @@ from app.api.reads import _params, _reading, parse_instant
 from app.errors import PlanNotFound
 from app.outcomes.rules import scorecard_line
 from app.prices.calendar import MarketCalendar
+from app.records import Plan
 from app.runtime.resources import Services, services_for
 
 if TYPE_CHECKING:
@@ -33,32 +34,30 @@ _calendars: dict[str, MarketCalendar] = {}  # one per process: its sessions are 
 
 async def outcome(request: Request) -> Response:
     """One coach's plan's outcome for a date."""
-    params = _params(request, ("coach", "date", "guild"), required="coach")
-    services = services_for(request)
-    guild, plans = await _reading(request, params, services)  # a guild's read key is checked
-    coach = plans.coach(params["coach"])
-    day = plans.day(params.get("date"))
-    if guild is None:
-        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    plan = await services.read(plans.get, guild, coach, day)
+    services, plan = await _plan(request)
     found = await outcomes_of(services, [plan])
     return answer(models.Outcome.model_validate(found[plan.id] or pending(plan.id)))
 
 
 async def outcome_png(request: Request) -> Response:
     """outcome.png: the plan's session with its graded levels drawn on it."""
-    params = _params(request, ("coach", "date", "guild"), required="coach")
-    services = services_for(request)
-    guild, plans = await _reading(request, params, services)  # a guild's read key is checked
-    coach = plans.coach(params["coach"])
-    day = plans.day(params.get("date"))
-    if guild is None:
-        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    plan = await services.read(plans.get, guild, coach, day)
+    services, plan = await _plan(request)
     from app.pictures.service import pictures_for  # storage and cachetools: off the start path
 
     pictures = pictures_for(services.settings, services.engine)
     return await _png(pictures.outcome, plan.id, plan.coach, plan.date)
+
+
+async def _plan(request: Request) -> tuple[Services, Plan]:
+    """The plan an outcome read names (coach, date, guild), its guild's read key checked."""
+    params = _params(request, ("coach", "date", "guild"), required="coach")
+    services = services_for(request)
+    guild, plans = await _reading(request, params, services)
+    coach = plans.coach(params["coach"])
+    day = plans.day(params.get("date"))
+    if guild is None:
+        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
+    return services, await services.read(plans.get, guild, coach, day)
 
 
 async def scorecard_png(request: Request) -> Response:
