@@ -26,8 +26,6 @@ from app.pictures.service import (
     GRADED,
     NoPicture,
     Picture,
-    Pictures,
-    pictures_for,
     scorecard_rows,
     status_words,
 )
@@ -95,13 +93,9 @@ def scorecard_command(settings: Settings) -> Command:
     return Command(definition, run_scorecard, autocomplete=coach_choices)
 
 
-def _pictures(services: Services) -> Pictures:
-    return pictures_for(services.settings, services.engine)
-
-
 async def graded(services: Services, plan_id: int) -> bool:
     """Whether the plan has an outcome to show (its card then has a Result button)."""
-    found = await services.read(_pictures(services).store.of_plans, [plan_id])
+    found = await services.read(services.outcomes.of_plans, [plan_id])
     return plan_id in found and found[plan_id].status in GRADED
 
 
@@ -122,7 +116,7 @@ async def press(interaction: Interaction, services: Services) -> Reply:
 async def _outcome(
     interaction: Interaction, services: Services, plan_id: int, coach: str, day: Any, private: bool
 ) -> Reply:
-    pictures = _pictures(services)
+    pictures = services.pictures
     found = (await services.read(pictures.store.of_plans, [plan_id])).get(plan_id)
     if found is None or found.status not in GRADED:
         words = status_words(found) if found is not None else "not graded yet"
@@ -144,7 +138,7 @@ async def run_scorecard(interaction: Interaction, services: Services) -> Reply:
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= DAYS_MAX:
         raise NothingToShow(f"days must be a whole number from 1 to {DAYS_MAX}.")
     share = interaction.options.get("share") is True
-    pictures = _pictures(services)
+    pictures = services.pictures
     sessions, rows = await services.read(
         scorecard_rows, pictures, interaction.guild, coach, days, services.clock()
     )

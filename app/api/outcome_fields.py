@@ -3,7 +3,6 @@ worker-thread call as the plans themselves (one hop off the event loop per read)
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -13,9 +12,7 @@ from app.records import Plan
 from app.runtime.resources import Services
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
-    from app.storage.outcomes import OutcomeStore
+    pass
 
 OutcomeJSON = dict[str, Any] | None
 
@@ -24,7 +21,7 @@ async def with_outcomes(
     services: Services, read: Callable[[], list[Plan]], as_of: datetime | None = None
 ) -> tuple[list[Plan], dict[int, OutcomeJSON]]:
     """The plans `read` finds, and each one's outcome JSON."""
-    store = _store(services)
+    store = services.outcomes
 
     def both() -> tuple[list[Plan], dict[int, Outcome]]:
         found = read()
@@ -53,20 +50,6 @@ async def outcomes_of(
 ) -> dict[int, OutcomeJSON]:
     """The outcome JSON of plans already read."""
     return (await with_outcomes(services, lambda: list(plans), as_of))[1]
-
-
-_stores: weakref.WeakKeyDictionary[Engine, OutcomeStore] = weakref.WeakKeyDictionary()
-
-
-def _store(services: Services) -> OutcomeStore:
-    """One store per engine: its hot read is compiled once, not per request."""
-    store = _stores.get(services.engine)
-    if store is None:
-        # Storage (SQLAlchemy) loads with the first read, never on the start path.
-        from app.storage.outcomes import OutcomeStore
-
-        store = _stores[services.engine] = OutcomeStore(services.engine)
-    return store
 
 
 def pending(plan_id: int) -> dict[str, Any]:

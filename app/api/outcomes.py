@@ -20,7 +20,6 @@ from app.api.outcome_fields import outcomes_of, pending
 from app.api.reads import _params, _reading, parse_instant
 from app.errors import PlanNotFound
 from app.outcomes.rules import scorecard_line
-from app.prices.calendar import MarketCalendar
 from app.records import Plan
 from app.runtime.resources import Services, services_for
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from app.storage.outcomes import ScoredRow
 
 DAYS_MAX = 365
-_calendars: dict[str, MarketCalendar] = {}  # one per process: its sessions are kept as read
 
 
 async def outcome(request: Request) -> Response:
@@ -42,10 +40,7 @@ async def outcome(request: Request) -> Response:
 async def outcome_png(request: Request) -> Response:
     """outcome.png: the plan's session with its graded levels drawn on it."""
     services, plan = await _plan(request)
-    from app.pictures.service import pictures_for  # storage and cachetools: off the start path
-
-    pictures = pictures_for(services.settings, services.engine)
-    return await _png(pictures.outcome, plan.id, plan.coach, plan.date)
+    return await _png(services.pictures.outcome, plan.id, plan.coach, plan.date)
 
 
 async def _plan(request: Request) -> tuple[Services, Plan]:
@@ -63,10 +58,7 @@ async def _plan(request: Request) -> tuple[Services, Plan]:
 async def scorecard_png(request: Request) -> Response:
     """scorecard.png: cumulative R by session, one line per coach."""
     services, coach, days, _, sessions, found, _ = await _scorecard(request)
-    from app.pictures.service import pictures_for
-
-    pictures = pictures_for(services.settings, services.engine)
-    return await _png(pictures.scorecard, found, sessions, coach, days)
+    return await _png(services.pictures.scorecard, found, sessions, coach, days)
 
 
 async def _png(draw: Callable[..., Picture], *args: object) -> Response:
@@ -101,13 +93,12 @@ async def _scorecard(
     days = _days(params.get("days"))
     as_of = params.get("as_of")
     instant = services.clock() if as_of is None else parse_instant(as_of)
-    calendar = _calendar(services.settings.market_calendar)
+    calendar = services.pictures.calendar
     sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
-    from app.storage.outcomes import OutcomeStore
-
-    store = OutcomeStore(services.engine)
     found = (
-        [] if guild is None else await services.read(store.scored, guild, sessions, instant, coach)
+        []
+        if guild is None
+        else await services.read(services.outcomes.scored, guild, sessions, instant, coach)
     )
     names: list[str] = [coach] if coach is not None else list(plans.coaches)
     names += sorted({row.coach for row in found} - set(names))
@@ -120,10 +111,3 @@ def _days(value: str | None) -> int:
     if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= DAYS_MAX:
         raise HTTPException(400, f"days {value[:20]!r} is not a whole number from 1 to {DAYS_MAX}.")
     return int(value)
-
-
-def _calendar(name: str) -> MarketCalendar:
-    found = _calendars.get(name)
-    if found is None:
-        found = _calendars[name] = MarketCalendar(name)
-    return found

@@ -25,10 +25,8 @@ from app.prices.calendar import MarketCalendar
 from app.prices.sources import price_source, within
 from app.settings import Settings
 
-if TYPE_CHECKING:  # storage (SQLAlchemy) loads with the first picture: off the start path
-    from sqlalchemy import Engine
-
-    from app.storage.outcomes import ScoredRow
+if TYPE_CHECKING:  # storage (SQLAlchemy) loads with the resources: off the start path
+    from app.storage.outcomes import OutcomeStore, ScoredRow
 
 PICTURE_SOURCE_DEADLINE_SECONDS = 10.0  # a user waits on this one
 _TRADED = ("target", "stopped", "open")
@@ -77,11 +75,9 @@ def status_words(outcome: rules.Outcome) -> str:
 
 
 class Pictures:
-    def __init__(self, settings: Settings, engine: Engine) -> None:
-        from app.storage.outcomes import OutcomeStore
-
+    def __init__(self, settings: Settings, store: OutcomeStore) -> None:
         self.coaches = tuple(settings.coaches)
-        self.store = OutcomeStore(engine)
+        self.store = store
         self.source: PriceSource | None = price_source(settings.price_source)
         self.calendar = MarketCalendar(settings.market_calendar)
         self._cache: LRUCache[object, Picture] = LRUCache(maxsize=128)
@@ -170,18 +166,6 @@ class Pictures:
             f"{name} {values[-1]:+.2f}R" for name, values in lines.items()
         )
         return self._keep(key, Picture(f"scorecard-{days}d.png", png, gist))
-
-
-_kept: dict[tuple[int, str, str], Pictures] = {}
-
-
-def pictures_for(settings: Settings, engine: Engine) -> Pictures:
-    """One Pictures (and its cache) per engine and source settings, for the process's life."""
-    key = (id(engine), settings.price_source, settings.market_calendar)
-    found = _kept.get(key)
-    if found is None:
-        found = _kept[key] = Pictures(settings, engine)
-    return found
 
 
 def scorecard_rows(

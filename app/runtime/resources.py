@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from app.community.roster import Setup
     from app.community.service import CommunityService
     from app.discord.rest import Webhook
+    from app.pictures.service import Pictures
     from app.plans.service import PlanService
+    from app.storage.outcomes import OutcomeStore
 
 T = TypeVar("T")
 
@@ -45,6 +47,8 @@ class Services:
     store: ChartStore  # where archived charts are kept: a directory or a bucket
     webhook: Webhook  # answers after the first, to interactions we deferred (its own client)
     community: CommunityService  # each guild's own roster and settings (app/community)
+    outcomes: OutcomeStore  # what the market did with each plan (app/outcomes)
+    pictures: Pictures  # outcome and scorecard pictures, cached (app/pictures)
     clock: Clock = system_clock  # the one clock: the plans, their storage, status timestamps
 
     async def write(self, call: Callable[..., T], *args: object) -> T:

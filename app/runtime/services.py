@@ -41,11 +41,13 @@ def build_services(
     from app.charts.archive import ChartArchive
     from app.community.service import CommunityService
     from app.discord.rest import Webhook
+    from app.pictures.service import Pictures
     from app.plans.service import PlanService
     from app.retry import Backoff
     from app.storage.community import SetupStore
     from app.storage.database import make_engine, migrate, ping
     from app.storage.leases import CHART_RETRIES, Lease
+    from app.storage.outcomes import OutcomeStore
     from app.storage.repository import PlanRepository
 
     engine = make_engine(settings.database_url)
@@ -67,6 +69,7 @@ def build_services(
     threads = DatabaseThreads()
     store = open_store(settings)
     lease = Lease(engine, CHART_RETRIES, "chart-retries")
+    outcomes = OutcomeStore(engine)
     return Services(
         settings=settings,
         engine=engine,
@@ -87,6 +90,8 @@ def build_services(
         community=CommunityService(
             SetupStore(engine), coaches=settings.coaches, timezone=settings.zone, clock=clock
         ),
+        outcomes=outcomes,
+        pictures=Pictures(settings, outcomes),
     )
 
 
