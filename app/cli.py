@@ -11,7 +11,7 @@ import socket
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 # pydantic reads every installed package's metadata, looking for plugins, when it builds its
 # first model: about 35 ms of each start, before the server can listen. The service uses none.
@@ -330,6 +330,17 @@ def _export_for_workers(args: argparse.Namespace, settings: Settings) -> None:
         os.environ["MOCK_MODE"] = "true"
 
 
+def _end_past_the_bucket_client(code: int) -> NoReturn:
+    """End a finished `charts migrate` before the interpreter's finalization. The bucket client
+    (obstore) keeps a Tokio runtime whose threads are never told to stop; one still running while
+    Python tears itself down can abort the process (SIGABRT) after all the work was done and
+    reported, as a test run here showed once. Everything is written and flushed first."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.action in ("serve", "charts", "export", "import"):
@@ -363,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         # A one-off command logs to the terminal only: run as root on a machine (fly ssh), it
         # must not write, or rotate, the service's own log file.
         configure_logging(settings.model_copy(update={"log_file": ""}))
-        return run(settings)
+        _end_past_the_bucket_client(run(settings))
     if args.action in ("export", "import"):
         from app.moving.command import run_moving
 
