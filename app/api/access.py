@@ -8,6 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from app.api.auth import EVERY, READER
+from app.community.roster import Setup
 from app.errors import PlanError
 from app.plans.service import PlanService
 from app.runtime.resources import Services
@@ -43,14 +44,12 @@ async def key_guild(request: Request, services: Services, named: str | None) -> 
     return guild
 
 
-async def rules_for(request: Request, services: Services, guild: str | None) -> PlanService:
-    """The plan rules as `guild` sees them (its coaches, its today), once the request may read
-    it; None (no guild has plans yet): the deployment's."""
-    if guild is None:
-        return services.plans
-    plans, setup = await services.guild(guild)
+def rules_for(request: Request, services: Services, guild: str) -> tuple[PlanService, Setup]:
+    """The plan rules as `guild` sees them (its coaches, its today) and its setup, once the
+    request may read it. In a worker thread: the read that follows shares its hop."""
+    plans, setup = services.rules(guild)
     check(request, setup.key_hash is not None)
-    return plans
+    return plans, setup
 
 
 def check(request: Request, guild_has_key: bool) -> None:

@@ -3,33 +3,24 @@ worker-thread call as the plans themselves (one hop off the event loop per read)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.outcomes.rules import Outcome
 from app.records import Plan
 from app.runtime.resources import Services
 
-if TYPE_CHECKING:
-    pass
-
 OutcomeJSON = dict[str, Any] | None
 
 
-async def with_outcomes(
-    services: Services, read: Callable[[], list[Plan]], as_of: datetime | None = None
-) -> tuple[list[Plan], dict[int, OutcomeJSON]]:
-    """The plans `read` finds, and each one's outcome JSON."""
-    store = services.outcomes
-
-    def both() -> tuple[list[Plan], dict[int, Outcome]]:
-        found = read()
-        return found, (store.of_plans(plan.id for plan in found) if found else {})
-
-    plans, stored = await services.read(both)
+def outcome_json(
+    services: Services, plans: Sequence[Plan], as_of: datetime | None = None
+) -> dict[int, OutcomeJSON]:
+    """Each plan's outcome JSON, read in one query (in the worker thread that read the plans)."""
+    stored = services.outcomes.of_plans(plan.id for plan in plans) if plans else {}
     grading = services.settings.price_source != "none"
-    return plans, {plan.id: _json(plan.id, stored.get(plan.id), grading, as_of) for plan in plans}
+    return {plan.id: _json(plan.id, stored.get(plan.id), grading, as_of) for plan in plans}
 
 
 def _json(
@@ -43,13 +34,6 @@ def _json(
     if found is not None:
         return found.as_dict()
     return pending(plan_id) if grading else None
-
-
-async def outcomes_of(
-    services: Services, plans: Sequence[Plan], as_of: datetime | None = None
-) -> dict[int, OutcomeJSON]:
-    """The outcome JSON of plans already read."""
-    return (await with_outcomes(services, lambda: list(plans), as_of))[1]
 
 
 def pending(plan_id: int) -> dict[str, Any]:

@@ -16,15 +16,15 @@ from starlette.responses import Response
 
 from app.api import models
 from app.api.models import answer
-from app.api.outcome_fields import outcomes_of, pending
-from app.api.reads import _params, _reading, parse_instant
-from app.errors import PlanNotFound
+from app.api.outcome_fields import OutcomeJSON, outcome_json, pending
+from app.api.reads import Reading, _params, nothing_posted, parse_instant, reading
 from app.outcomes.rules import scorecard_line
 from app.records import Plan
 from app.runtime.resources import Services, services_for
 
 if TYPE_CHECKING:
     from app.pictures.service import Picture
+    from app.plans.service import PlanService
     from app.storage.outcomes import ScoredRow
 
 DAYS_MAX = 365
@@ -32,27 +32,30 @@ DAYS_MAX = 365
 
 async def outcome(request: Request) -> Response:
     """One coach's plan's outcome for a date."""
-    services, plan = await _plan(request)
-    found = await outcomes_of(services, [plan])
-    return answer(models.Outcome.model_validate(found[plan.id] or pending(plan.id)))
+    _, plan, found = await _plan(request)
+    return answer(models.Outcome.model_validate(found or pending(plan.id)))
 
 
 async def outcome_png(request: Request) -> Response:
     """outcome.png: the plan's session with its graded levels drawn on it."""
-    services, plan = await _plan(request)
+    services, plan, _ = await _plan(request)
     return await _png(services.pictures.outcome, plan.id, plan.coach, plan.date)
 
 
-async def _plan(request: Request) -> tuple[Services, Plan]:
-    """The plan an outcome read names (coach, date, guild), its guild's read key checked."""
+async def _plan(request: Request) -> tuple[Services, Plan, OutcomeJSON]:
+    """The plan an outcome read names (coach, date, guild), its guild's read key checked, and
+    its outcome JSON."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)
-    coach = plans.coach(params["coach"])
-    day = plans.day(params.get("date"))
-    if guild is None:
-        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    return services, await services.read(plans.get, guild, coach, day)
+
+    def read(seen: Reading) -> tuple[Plan, OutcomeJSON]:
+        if seen.guild is None:
+            raise nothing_posted(seen.plans, params)
+        found = seen.plans.get(seen.guild, params["coach"], params.get("date"))
+        return found, outcome_json(services, [found])[found.id]
+
+    plan, found = await reading(request, params, services, read)
+    return services, plan, found
 
 
 async def scorecard_png(request: Request) -> Response:
@@ -88,18 +91,20 @@ async def _scorecard(
     outcomes counted and the coaches it lists."""
     params = _params(request, ("coach", "days", "as_of", "guild"))
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)  # a guild's read key is checked
-    coach = None if params.get("coach") is None else plans.coach(params["coach"])
     days = _days(params.get("days"))
     as_of = params.get("as_of")
     instant = services.clock() if as_of is None else parse_instant(as_of)
     calendar = services.pictures.calendar
     sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
-    found = (
-        []
-        if guild is None
-        else await services.read(services.outcomes.scored, guild, sessions, instant, coach)
-    )
+
+    def read(seen: Reading) -> tuple[PlanService, str | None, list[ScoredRow]]:
+        plans, named = seen.plans, params.get("coach")
+        coach = None if named is None else plans.coach(named)
+        if seen.guild is None:
+            return plans, coach, []
+        return plans, coach, services.outcomes.scored(seen.guild, sessions, instant, coach)
+
+    plans, coach, found = await reading(request, params, services, read)  # key checked
     names: list[str] = [coach] if coach is not None else list(plans.coaches)
     names += sorted({row.coach for row in found} - set(names))
     return services, coach, days, instant, sessions, found, names

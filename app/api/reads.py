@@ -7,8 +7,10 @@ only guild that has plans; with several and none named, 400 `guild_required`.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
-from datetime import UTC, datetime
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -16,36 +18,41 @@ from starlette.responses import Response
 
 from app.api import access, models
 from app.api.models import answer
-from app.api.outcome_fields import OutcomeJSON, with_outcomes
+from app.api.outcome_fields import OutcomeJSON, outcome_json
 from app.api.parameters import HISTORY_LIMIT_MAX
+from app.community.roster import Setup
 from app.errors import GuildRequired, PlanNotFound
 from app.plans.service import HISTORY_PAGE, PlanService
-from app.records import NO_LEVELS, HistoryEntry, Plan
+from app.records import NO_LEVELS, HistoryEntry, HistoryPage, Plan
 from app.runtime.resources import Services, services_for
 
 # Reads carry everything in a short query string; anything bigger is a client bug or abuse.
 MAX_QUERY_BYTES = 2048
 _SNOWFLAKE = re.compile(r"[0-9]{1,20}")
+T = TypeVar("T")
 
 
 async def plan(request: Request) -> Response:
     """One plan by coach and date; with `as_of`, the text as it stood at that instant."""
     params = _params(request, ("coach", "date", "as_of", "guild"), required="coach")
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)
-    coach = plans.coach(params["coach"])
-    day = plans.day(params.get("date"))
     as_of = params.get("as_of")
     instant = None if as_of is None else parse_instant(as_of)
-    if guild is None:
-        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    if instant is None:
-        found, outcomes = await with_outcomes(services, lambda: [plans.get(guild, coach, day)])
-    else:
-        found, outcomes = await with_outcomes(
-            services, lambda: [plans.as_of(guild, coach, day, instant)], instant
+
+    def read(seen: Reading) -> tuple[Plan, OutcomeJSON]:
+        guild, plans = seen.guild, seen.plans
+        if guild is None:
+            raise nothing_posted(plans, params)
+        coach, day = params["coach"], params.get("date")
+        found = (
+            plans.get(guild, coach, day)
+            if instant is None
+            else plans.as_of(guild, coach, day, instant)
         )
-    fields = plan_fields(found[0], _base_url(request, services), outcomes[found[0].id])
+        return found, outcome_json(services, [found], instant)[found.id]
+
+    found, outcome = await reading(request, params, services, read)
+    fields = plan_fields(found, _base_url(request, services), outcome)
     return answer(models.Plan.model_validate(fields))
 
 
@@ -53,12 +60,13 @@ async def plans_of_day(request: Request) -> Response:
     """Every coach's plan for one date, ordered by coach."""
     params = _params(request, ("date", "guild"))
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)
-    day = plans.day(params.get("date"))
-    found: list[Plan] = []
-    outcomes: dict[int, OutcomeJSON] = {}
-    if guild is not None:
-        found, outcomes = await with_outcomes(services, lambda: plans.list_by_date(guild, day))
+
+    def read(seen: Reading) -> tuple[date, list[Plan], dict[int, OutcomeJSON]]:
+        day = seen.plans.day(params.get("date"))
+        found = [] if seen.guild is None else seen.plans.list_by_date(seen.guild, day)
+        return day, found, outcome_json(services, found)
+
+    day, found, outcomes = await reading(request, params, services, read)
     base = _base_url(request, services)
     # One validation of the whole list: pydantic-core walks the nested dicts faster than a model
     # built per plan and per chart.
@@ -71,17 +79,16 @@ async def by_ticker(request: Request) -> Response:
     """The plans of a date whose levels name a ticker; with `as_of`, as they stood then."""
     params = _params(request, ("ticker", "date", "as_of", "guild"), required="ticker")
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)
-    day = plans.day(params.get("date"))
     as_of = params.get("as_of")
     instant = None if as_of is None else parse_instant(as_of)
-    ticker = plans.ticker(params["ticker"])
-    found: list[Plan] = []
-    outcomes: dict[int, OutcomeJSON] = {}
-    if guild is not None:
-        found, outcomes = await with_outcomes(
-            services, lambda: plans.by_ticker(guild, ticker, day, instant), instant
-        )
+
+    def read(seen: Reading) -> tuple[date, str, list[Plan], dict[int, OutcomeJSON]]:
+        plans = seen.plans
+        day, ticker = plans.day(params.get("date")), plans.ticker(params["ticker"])
+        found = [] if seen.guild is None else plans.by_ticker(seen.guild, ticker, day, instant)
+        return day, ticker, found, outcome_json(services, found, instant)
+
+    day, ticker, found, outcomes = await reading(request, params, services, read)
     base = _base_url(request, services)
     body = {
         "date": day,
@@ -97,15 +104,16 @@ async def history(request: Request) -> Response:
     without a live plan, the last deleted one's, with who deleted it, when, and its text then."""
     params = _params(request, ("coach", "date", "guild", "limit", "before"), required="coach")
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)
-    coach = plans.coach(params["coach"])
-    day = plans.day(params.get("date"))
     limit = _limit(params.get("limit"))
     before = params.get("before")
     instant = None if before is None else parse_instant(before, "before")
-    if guild is None:
-        raise PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
-    current, entries = await services.read(plans.history, guild, coach, day, limit, instant)
+
+    def read(seen: Reading) -> tuple[Plan, HistoryPage]:
+        if seen.guild is None:
+            raise nothing_posted(seen.plans, params)
+        return seen.plans.history(seen.guild, params["coach"], params.get("date"), limit, instant)
+
+    current, entries = await reading(request, params, services, read)
     body = {
         "coach": current.coach,
         "date": current.date,
@@ -196,24 +204,50 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
-async def _reading(
-    request: Request, params: dict[str, str], services: Services
-) -> tuple[str | None, PlanService]:
-    """The guild a read is about (a guild read key's own, else as _guild says) and the plan
-    rules as that guild sees them: its coaches and its today. Refused with 401 when the guild
-    has a read key and the request carries neither it nor API_KEY."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a read sees: its guild (None: no guild has plans yet), the plan rules as that guild
+    sees them (its coaches, its today), and its setup."""
+
+    guild: str | None
+    plans: PlanService
+    setup: Setup | None = None
+
+
+async def reading(
+    request: Request, params: dict[str, str], services: Services, read: Callable[[Reading], T]
+) -> T:
+    """`read`, for the guild the request is about (a guild read key's own, else as _guild
+    says). The guild's setup (read at every request, so a change made on another instance
+    applies at once) and what `read` reads share one worker-thread call: one hop off the event
+    loop per read. Refused with 401 when the guild has a read key and the request carries
+    neither it nor API_KEY."""
     guild = await access.key_guild(request, services, params.get("guild"))
     if guild is None:
         guild = await _guild(params, services)
-    return guild, await access.rules_for(request, services, guild)
+    if guild is None:
+        return read(Reading(None, services.plans))  # nothing was posted: no database to ask
+
+    def in_guild(guild: str) -> T:
+        plans, setup = access.rules_for(request, services, guild)
+        return read(Reading(guild, plans, setup))
+
+    return await services.read(in_guild, guild)
+
+
+def nothing_posted(plans: PlanService, params: dict[str, str]) -> PlanNotFound:
+    """The answer to a read of one plan before any guild posted one (its coach and date
+    checked first, as any read checks them)."""
+    coach, day = plans.coach(params["coach"]), plans.day(params.get("date"))
+    return PlanNotFound(f"Coach {coach} has no plan for {day}: no plans were posted yet.")
 
 
 async def coaches(request: Request) -> Response:
     """The guild's coaches (its roster, or COACHES) and its time zone."""
     params = _params(request, ("guild",))
     services = services_for(request)
-    guild, plans = await _reading(request, params, services)
-    setup = None if guild is None else await services.read(services.community.setup, guild)
+    seen = await reading(request, params, services, lambda seen: seen)
+    setup = seen.setup
     listed = [{"name": name, "members": [], "roles": []} for name in services.settings.coaches]
     if setup is not None and setup.has_roster:
         listed = [
@@ -221,8 +255,8 @@ async def coaches(request: Request) -> Response:
             for c in setup.coaches
         ]
     body = {
-        "guild_id": guild,
-        "timezone": plans.timezone.key,
+        "guild_id": seen.guild,
+        "timezone": seen.plans.timezone.key,
         "source": "roster" if setup is not None and setup.has_roster else "default",
         "coaches": listed,
     }

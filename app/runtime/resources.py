@@ -7,6 +7,7 @@ in the layer contract (pyproject.toml) and imports nothing that builds them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -60,7 +61,11 @@ class Services:
     async def guild(self, guild: str, *, posting: bool = False) -> tuple[PlanService, Setup]:
         """The plan rules as `guild` sees them (its roster and time zone), and its setup: read
         from the database on every call, so every instance sees a change at once."""
-        setup = await self.read(self.community.setup, guild)
+        return await self.read(functools.partial(self.rules, guild, posting=posting))
+
+    def rules(self, guild: str, *, posting: bool = False) -> tuple[PlanService, Setup]:
+        """guild(), in the worker thread of a call that reads more after it (one hop)."""
+        setup = self.community.setup(guild)
         return self.community.plans_for(self.plans, setup, posting=posting), setup
 
     async def close(self) -> None:

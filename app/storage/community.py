@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, Table, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.storage.database import storage_errors, writer
+from app.storage.database import PreparedRead, storage_errors, writer
 from app.storage.models import GuildSetup, GuildSetupChange
 from app.storage.rows import charts_t, plans_t
 
@@ -67,22 +67,27 @@ class SetupStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._writer = writer(engine)
+        # Read at every command and REST read: compiled once (PreparedRead), as the plan reads.
+        self._setup = PreparedRead(
+            engine, select(*_COLUMNS).where(setups_t.c.guild_id == bindparam("guild"))
+        )
+        self._keyed = PreparedRead(
+            engine, select(setups_t.c.guild_id).where(setups_t.c.key_hash == bindparam("hash"))
+        )
 
     def load(self, guild: str) -> StoredSetup:
         """The guild's setup; a guild never set up gets an empty one at version 0."""
-        with storage_errors(), self.engine.connect() as connection:
-            row = connection.execute(select(*_COLUMNS).where(setups_t.c.guild_id == guild)).first()
-        if row is None:
+        with storage_errors():
+            rows = self._setup.rows(guild=guild)
+        if not rows:
             return StoredSetup(guild, None, None, None, _EMPTY_ROSTER, 0, None, None)
-        return StoredSetup(*row)  # type: ignore[arg-type]  # the columns, in the fields' order
+        return StoredSetup(*rows[0])
 
     def guild_of_key(self, key_hash: str) -> str | None:
         """The guild whose read key has this hash, if any."""
-        with storage_errors(), self.engine.connect() as connection:
-            found = connection.execute(
-                select(setups_t.c.guild_id).where(setups_t.c.key_hash == key_hash)
-            ).first()
-        return None if found is None else str(found[0])
+        with storage_errors():
+            rows = self._keyed.rows(hash=key_hash)
+        return str(rows[0].guild_id) if rows else None
 
     def guild_of_chart(self, chart_id: int) -> str | None:
         """The guild of the plan a chart belongs to: its reads follow that guild's key."""
