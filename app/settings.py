@@ -277,6 +277,11 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @property
+    def grading(self) -> bool:
+        """Whether plans are graded here (a price source is set)."""
+        return self.price_source != "none"
+
     @classmethod
     def settings_customise_sources(
         cls,

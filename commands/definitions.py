@@ -211,7 +211,10 @@ async def plan_card(
 
     Only the charts the message carries are opened, each as a file the upload streams from;
     they stay open, and the plan's server holds a transfer slot (app/charts/archive.py), while
-    the card is used: upload it within the `async with`."""
+    the card is used: upload it within the `async with`.
+
+    While grading is on, every card has a Result button (a `graded` plan's has it always): a
+    card posted before its session closed then shows the outcome once there is one."""
     why: dict[int, str] = {}
     # A chart refused or not archived yet is named on the card instead.
     archived = [chart for chart in plan.charts if not chart.failed_reason and chart.stored_path]
@@ -232,7 +235,7 @@ async def plan_card(
             why=why,
             coaches=services.settings.coaches,
             ping_role=ping_role,
-            graded=graded,
+            result=graded or services.settings.grading,
         )
 
 
@@ -288,7 +291,7 @@ def text_only_card(
         api_base(services),
         coaches=services.settings.coaches,
         ping_role=ping_role,
-        graded=graded,
+        result=graded or services.settings.grading,
     )
     return responses.message(card.data)
 

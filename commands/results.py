@@ -11,6 +11,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
+from datetime import tzinfo
 from typing import Any
 
 import anyio.to_thread
@@ -21,7 +22,7 @@ from app.discord.components import Upload
 from app.discord.interaction import Interaction, Reply
 from app.discord.plan_messages import RESULT_PREFIX, accent_color, plain
 from app.errors import PlanError
-from app.outcomes.rules import scorecard_line
+from app.outcomes.rules import Outcome, scorecard_line
 from app.pictures.service import (
     GRADED,
     NoPicture,
@@ -29,6 +30,7 @@ from app.pictures.service import (
     scorecard_rows,
     status_words,
 )
+from app.records import Plan
 from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -103,29 +105,36 @@ async def run_outcome(interaction: Interaction, services: Services) -> Reply:
     plans, _ = await guild_plans(interaction, services)
     coach, day = interaction.string("coach"), interaction.string("date")
     plan = await services.read(plans.get, interaction.guild, coach, day)
-    return await _outcome(interaction, services, plan.id, plan.coach, plan.date, private=False)
+    return await _outcome(interaction, services, plan, plans.timezone, private=False)
 
 
 async def press(interaction: Interaction, services: Services) -> Reply:
-    """The Result button of a graded plan card: its /outcome card, to the presser alone."""
+    """A plan card's Result button: its /outcome card, to the presser alone; before the plan
+    is graded, why not yet."""
     match = parse_custom_id(_BUTTON_ID, interaction.custom_id, "/outcome")
+    plans, _ = await guild_plans(interaction, services)
     plan = await services.read(services.plans.get_by_id, interaction.guild, int(match[1]))
-    return await _outcome(interaction, services, plan.id, plan.coach, plan.date, private=True)
+    return await _outcome(interaction, services, plan, plans.timezone, private=True)
 
 
 async def _outcome(
-    interaction: Interaction, services: Services, plan_id: int, coach: str, day: Any, private: bool
+    interaction: Interaction, services: Services, plan: Plan, zone: tzinfo, private: bool
 ) -> Reply:
-    pictures = services.pictures
-    found = (await services.read(pictures.store.of_plans, [plan_id])).get(plan_id)
+    pictures, coach, day = services.pictures, plan.coach, plan.date
+    found = (await services.read(pictures.store.of_plans, [plan.id])).get(plan.id)
     if found is None or found.status not in GRADED:
-        words = status_words(found) if found is not None else "not graded yet"
+        grading = services.settings.grading
+        words = (
+            status_words(found or Outcome(plan.id, "pending"))
+            if found is not None or grading
+            else "not graded: grading is off here (PRICE_SOURCE is none)"
+        )
         raise NothingToShow(f"{coach}'s plan for {day} is {words}.")
     heading = f"## Coach {plain(coach)}: the plan for {day} against the tape"
     accent = accent_color(coach, services.settings.coaches)
     later = functools.partial(
-        _show, interaction, services, private, heading, accent, pictures.outcome, plan_id, coach,
-        day,
+        _show, interaction, services, private, heading, accent, pictures.outcome, plan.id, coach,
+        day, zone,
     )  # fmt: skip
     return Reply(responses.deferred(ephemeral=private), later=later)
 

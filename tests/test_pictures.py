@@ -6,17 +6,18 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
+from zoneinfo import ZoneInfo
 
 from PIL import Image
 from starlette.testclient import TestClient
 
 from app.discord.plan_messages import accent_color
-from app.pictures.draw import BACKGROUND, MARK, STOP, TARGET
+from app.pictures.draw import BACKGROUND, MARK, STOP, TARGET, time_axis
 from app.settings import Settings
-from tests.test_grading import CLOSE, DAY
+from tests.test_grading import CLOSE, DAY, OPEN
 from tests.test_outcome_api import MONDAY, graded_app, outcome
 
 
@@ -56,6 +57,27 @@ def test_outcome_picture_draws_the_levels_over_the_session(
             assert colours[colour] > 200, colour
         again = client.get("/api/coach-plans/outcome.png", params={"coach": "d", "date": DAY})
         assert again.content == first.content  # the cache's copy
+
+
+def test_the_session_reads_in_the_servers_time_zone(settings: Settings, tmp_path: Path) -> None:
+    """The same plan and bars: the clock on the picture's axis is the server's (here the
+    deployment's TIMEZONE), so New York's reads 09:30 at the open and UTC's 13:30."""
+    bars = [OPEN + timedelta(minutes=30 * n) for n in range(13)]
+    positions, labels, name = time_axis(bars, ZoneInfo("America/New_York"))
+    assert (labels[0], labels[-1], name) == ("09:30", "15:30", "America/New_York")
+    assert time_axis(bars, UTC)[1][0] == "13:30" and positions[0] == 0
+    drawn = {}
+    for zone in ("UTC", "America/New_York"):
+        database = f"sqlite:///{tmp_path / zone.replace('/', '-')}.db"
+        zoned = settings.model_copy(
+            update={"timezone": zone, "database_url": database, "database_path": None}
+        )
+        with TestClient(graded_app(zoned, tmp_path)) as client:
+            assert outcome(client, "d")["status"] == "target"
+            answer = client.get("/api/coach-plans/outcome.png", params={"coach": "d", "date": DAY})
+            assert answer.status_code == 200
+            drawn[zone] = answer.content
+    assert drawn["UTC"] != drawn["America/New_York"]
 
 
 def test_scorecard_picture_has_one_line_per_coach_in_its_colour(

@@ -19,6 +19,7 @@ from PIL import Image
 
 from app.discord import protocol
 from app.settings import Settings
+from app.storage.database import make_engine
 from tests.support.discord_edge import (
     Discord,
     FakeDiscord,
@@ -31,7 +32,7 @@ from tests.support.discord_edge import (
     gallery,
     plan_id,
 )
-from tests.test_grading import CLOSE, DAY, TEXT
+from tests.test_grading import CLOSE, DAY, OPEN, TEXT, WINNING, grader, write_bars
 from tests.test_outcome_api import AUTHOR, MONDAY, graded_settings
 
 
@@ -98,11 +99,51 @@ def test_a_graded_plans_card_has_a_result_button_for_the_presser_alone(
     assert pressed == {"type": 5, "data": {"flags": protocol.EPHEMERAL}}
     card, _ = picture_of(fake)
     assert "Target hit (2 targets), +2.20R" in card_text(card)  # the grade, not the late edit
-    # The Monday's plan, not graded yet, has no Result button.
+    # The Monday's plan is not graded yet: its card's button says why, to the presser alone.
+    fake.edits.clear()
     monday = discord.command(
         "edit", user=coach_d, coach="d", date=MONDAY.isoformat(), text=f"{TEXT} (again)"
     )
-    assert "Result" not in [c.get("label") for c in components(monday["data"])]
+    [early] = [c for c in components(monday["data"]) if c.get("label") == "Result"]
+    why = ephemeral_text(discord.send(button_interaction(early["custom_id"])))
+    assert "not graded yet" in why and "session has not closed" in why
+    assert fake.edits == []  # no deferral, no picture
+
+
+def test_a_card_posted_before_its_session_shows_the_outcome_once_graded(
+    settings: Settings, signer: SigningKey, fake: FakeDiscord, tmp_path: Path
+) -> None:
+    """The message already in the channel is not edited: its Result button, there from the
+    start, answers with the outcome once a grader (here another instance) has made it."""
+    prices = tmp_path / "prices"
+    write_bars(prices, "SPY", *WINNING)
+    configured = settings.model_copy(update={"price_source": f"csv:{prices}"})
+    with discord_app(configured, signer, fake, now=lambda: OPEN - timedelta(hours=1)) as app:
+        posted = app.command("plan", coach="d", date=DAY.isoformat(), text=TEXT)
+        [button] = [c for c in components(posted["data"]) if c.get("label") == "Result"]
+        early = ephemeral_text(app.send(button_interaction(button["custom_id"])))
+        assert "not graded yet" in early
+        engine = make_engine(configured.database_url)
+        try:
+            assert grader(engine, prices, CLOSE + timedelta(hours=1)).grade_due().lines() == [
+                "target 1"
+            ]
+        finally:
+            engine.dispose()
+        pressed = app.send(button_interaction(button["custom_id"]))
+        assert pressed == {"type": 5, "data": {"flags": protocol.EPHEMERAL}}
+        card, _ = picture_of(fake)
+        assert "Target hit (2 targets), +2.20R" in card_text(card)
+
+
+def test_without_grading_a_card_has_no_result_button(
+    settings: Settings, signer: SigningKey, fake: FakeDiscord
+) -> None:
+    off = settings.model_copy(update={"price_source": "none"})
+    with discord_app(off, signer, fake) as app:
+        posted = app.command("plan", coach="d", text=TEXT)
+        labels = [c.get("label") for c in components(posted["data"])]
+        assert "History" in labels and "Result" not in labels
 
 
 @pytest.mark.parametrize(

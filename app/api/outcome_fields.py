@@ -19,7 +19,7 @@ def outcome_json(
 ) -> dict[int, OutcomeJSON]:
     """Each plan's outcome JSON, read in one query (in the worker thread that read the plans)."""
     stored = services.outcomes.of_plans(plan.id for plan in plans) if plans else {}
-    grading = services.settings.price_source != "none"
+    grading = services.settings.grading
     return {plan.id: _json(plan.id, stored.get(plan.id), grading, as_of) for plan in plans}
 
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 from starlette.exceptions import HTTPException
@@ -32,30 +33,29 @@ DAYS_MAX = 365
 
 async def outcome(request: Request) -> Response:
     """One coach's plan's outcome for a date."""
-    _, plan, found = await _plan(request)
+    _, plan, found, _ = await _plan(request)
     return answer(models.Outcome.model_validate(found or pending(plan.id)))
 
 
 async def outcome_png(request: Request) -> Response:
     """outcome.png: the plan's session with its graded levels drawn on it."""
-    services, plan, _ = await _plan(request)
-    return await _png(services.pictures.outcome, plan.id, plan.coach, plan.date)
+    services, plan, _, zone = await _plan(request)
+    return await _png(services.pictures.outcome, plan.id, plan.coach, plan.date, zone)
 
 
-async def _plan(request: Request) -> tuple[Services, Plan, OutcomeJSON]:
-    """The plan an outcome read names (coach, date, guild), its guild's read key checked, and
-    its outcome JSON."""
+async def _plan(request: Request) -> tuple[Services, Plan, OutcomeJSON, ZoneInfo]:
+    """The plan an outcome read names (coach, date, guild), its guild's read key checked, its
+    outcome JSON, and the guild's time zone."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
     services = services_for(request)
 
-    def read(seen: Reading) -> tuple[Plan, OutcomeJSON]:
+    def read(seen: Reading) -> tuple[Plan, OutcomeJSON, ZoneInfo]:
         if seen.guild is None:
             raise nothing_posted(seen.plans, params)
         found = seen.plans.get(seen.guild, params["coach"], params.get("date"))
-        return found, outcome_json(services, [found])[found.id]
+        return found, outcome_json(services, [found])[found.id], seen.plans.timezone
 
-    plan, found = await reading(request, params, services, read)
-    return services, plan, found
+    return services, *await reading(request, params, services, read)
 
 
 async def scorecard_png(request: Request) -> Response:

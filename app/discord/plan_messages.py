@@ -20,7 +20,7 @@ from app.records import Chart, HistoryPage, Levels, Plan, price_text
 # Distinct, readable on Discord's dark and light themes; coach n of COACHES gets colour n.
 PALETTE = (0x2B6CB0, 0xC05621, 0x2F855A, 0x6B46C1, 0xB83280, 0x00838F, 0xB7791F, 0x4A5568)
 HISTORY_PREFIX = "history"  # the History button's custom_id: `history:<plan_id>`
-RESULT_PREFIX = "result"  # a graded plan's Result button: `result:<plan_id>`
+RESULT_PREFIX = "result"  # the Result button: `result:<plan_id>`
 # Room kept for the lines around the plan's text (title, levels, chart notes, meta).
 NOTES_MAX = 1000
 _MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<@-])")
@@ -100,12 +100,13 @@ def plan_card(
     why: Mapping[int, str] | None = None,
     coaches: Sequence[str] = (),
     ping_role: str | None = None,
-    graded: bool = False,
+    result: bool = False,
 ) -> Outgoing:
     """The plan card and the files it shows. `files` maps chart ids to their uploads (in the
     plan's order); `why` says why an archived chart is not among them. With `ping_role` (a new
     plan in a server that set one), the card mentions that role, and may ping it alone. A
-    `graded` plan's card carries a Result button beside History."""
+    card with `result` carries a Result button beside History: the plan's outcome once it is
+    graded, and until then why not yet."""
     pointer = api_pointer(api_base, plan.coach, plan.date)
     title = ui.text(f"## Coach {plain(plan.coach)} — plan for {plan.date.isoformat()}")
     extra: list[Component] = []
@@ -124,7 +125,7 @@ def plan_card(
         meta += f" · edited {_when(plan.edited_at)}"
     tail = [ui.separator(), ui.text(meta)]
     buttons = [("History", protocol.SECONDARY, f"{HISTORY_PREFIX}:{plan.id}")]
-    if graded:
+    if result:
         buttons.append(("Result", protocol.PRIMARY, f"{RESULT_PREFIX}:{plan.id}"))
     tail.append(ui.button_row(*buttons))
     room = protocol.TEXT_DISPLAY_TOTAL_MAX - ui.text_size([title, *extra, *tail])

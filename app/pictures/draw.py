@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from app.outcomes.rules import Call, Outcome
@@ -42,9 +42,12 @@ def _png(figure: Figure) -> bytes:
     return out.getvalue()
 
 
-def outcome_png(title: str, bars: Sequence[Bar], call: Call | None, outcome: Outcome) -> bytes:
+def outcome_png(
+    title: str, bars: Sequence[Bar], call: Call | None, outcome: Outcome, zone: tzinfo = UTC
+) -> bytes:
     """Candlesticks of the session, the entry zone as a band, stop and targets as labelled
-    lines, the fill and the exit marked; `title` carries the status and R."""
+    lines, the fill and the exit marked; `title` carries the status and R. The time axis reads
+    in `zone`: the guild's own time zone, as its plans' dates do."""
     figure, axes = _figure()
     xs = range(len(bars))
     for x, bar in zip(xs, bars, strict=True):
@@ -74,12 +77,21 @@ def outcome_png(title: str, bars: Sequence[Bar], call: Call | None, outcome: Out
                 f"{label} {price:g}", (x, price), textcoords="offset points", xytext=(8, 8),
                 color=MARK, fontsize=12, fontweight="bold",
             )  # fmt: skip
-    step = max(1, len(bars) // 10)
-    axes.set_xticks(list(xs)[::step], [s.strftime("%H:%M") for s in starts][::step])
-    axes.set_xlabel("UTC", color=TEXT, fontsize=11)
+    positions, labels, zone_name = time_axis(starts, zone)
+    axes.set_xticks(positions, labels)
+    axes.set_xlabel(zone_name, color=TEXT, fontsize=11)
     axes.set_xlim(-1, len(bars) + max(4, len(bars) // 8))  # room for the level labels
     axes.set_title(title, color=TEXT, fontsize=16, fontweight="bold")
     return _png(figure)
+
+
+def time_axis(starts: Sequence[datetime], zone: tzinfo) -> tuple[list[int], list[str], str]:
+    """The bars' ticks (about ten), their labels as clock times in `zone`, and the axis's
+    name: the zone's."""
+    step = max(1, len(starts) // 10)
+    positions = list(range(0, len(starts), step))
+    labels = [starts[i].astimezone(zone).strftime("%H:%M") for i in positions]
+    return positions, labels, str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
 
 
 def _level(axes: Axes, right: int, price: float, label: str, colour: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
@@ -96,13 +96,14 @@ class Pictures:
         """The coach's colour: its plan cards' accent, so a line reads as its coach."""
         return f"#{accent_color(coach, self.coaches):06x}"
 
-    def outcome(self, plan_id: int, coach: str, day: date) -> Picture:
-        """The plan's session with its graded version's levels drawn on it."""
+    def outcome(self, plan_id: int, coach: str, day: date, zone: tzinfo = UTC) -> Picture:
+        """The plan's session with its graded version's levels drawn on it, its clock in
+        `zone` (the guild's)."""
         outcome = self.store.of_plans([plan_id]).get(plan_id)
         if outcome is None or outcome.status not in GRADED:
             words = status_words(outcome or rules.Outcome(plan_id, "pending"))
             raise NoPicture(f"{coach}'s plan for {day} is {words}.")
-        key = ("outcome", outcome, coach, day)
+        key = ("outcome", outcome, coach, day, zone)
         found = self._cached(key)
         if found is not None:
             return found
@@ -122,7 +123,7 @@ class Pictures:
             raise NoPicture(f"The price source has no {ticker} bars for {day}: nothing to draw.")
         words = status_words(outcome)
         title = f"{coach} · {ticker} {outcome.side or ''} · {day}: {words}"
-        png = draw.outcome_png(title, bars, self._call(plan_id, outcome), outcome)
+        png = draw.outcome_png(title, bars, self._call(plan_id, outcome), outcome, zone)
         shown = words[:1].upper() + words[1:]
         return self._keep(key, Picture(f"outcome-{coach}-{day}.png", png, shown))
 
