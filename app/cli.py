@@ -213,7 +213,7 @@ def _serve_woken(args: argparse.Namespace, early: Early) -> int:
 
     front = WakeApp(early, metrics, build, on_failure=server.stop)
     options = {**_SERVER, "forwarded_allow_ips": early.forwarded_allow_ips}
-    code = server.run(front, sock, limits, options, front.listening)
+    code = server.run(front, sock, limits, options, front.listening, built=False)
     show_held_records()  # if it stopped before logging was set up, say why
     return code
 
@@ -304,11 +304,14 @@ class _Server:
         limits: ConnectionLimits,
         options: dict[str, Any],
         listening: Callable[[], None],
+        *,
+        built: bool = True,
     ) -> int:
         from app.runtime.server import AnnouncingServer, ServerConfig
 
         _stop_on_signals()
-        self.server = AnnouncingServer(ServerConfig(app, limits, **options), listening)
+        config = ServerConfig(app, limits, **options)
+        self.server = AnnouncingServer(config, listening, built=built)
         try:
             self.server.run(sockets=[sock])
         except SystemExit as exc:  # the start failed; it was logged why
@@ -356,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         return grading.run(settings, args.date, args.since)
     if args.action == "serve":
         # Nothing made while starting is garbage: the collector would only slow the imports
-        # that stand between a woken machine and its first answer. The server turns it back on
-        # once it listens (app/runtime/server.py). The figure: docs/performance.md ("gc off
+        # that stand between a woken machine and its first answer. It is turned back on once
+        # the app is built: when the server listens, or a woken server's build is done
+        # (app/runtime/server.py, settle_collector). The figure: docs/performance.md ("gc off
         # while starting, then frozen").
         gc.disable()
         return serve(args)

@@ -11,6 +11,8 @@ among (by default instructions, cpu, writers, imports and cold)
 - imports: processor time of a start's imports with the collector on and off;
 - cold: process start to the first answer of a signed /plans, and to its final content, each
   start paired with a bare Starlette app's first GET started just before it;
+- collector (only when named): a woken server under wrk, the objects frozen once it was built
+  and the collector's passes while it served, with the gc tweak on and off;
 - throughput (only when named): wrk against servers on 127.0.0.1 (bench/run.py's harness),
   the floor, ours and ours without the mechanism in turn.
 The "off" services are bench/variants.py's; the service's own settings have no such switch.
@@ -295,6 +297,35 @@ def section_throughput(rounds: int, seconds: float) -> None:
     print()
 
 
+# --- the collector while serving -------------------------------------------------------------
+
+
+def section_collector(rounds: int, seconds: float) -> None:
+    """A woken server (the start Fly gives: no --config) under signed PINGs for `seconds`: the
+    objects frozen once it was built, and the collector's passes from its start to its stop,
+    on and with the gc tweak off."""
+    import run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        b = run.Bench(seconds, 16, Path(tmp))
+        print(f"== the collector in a woken server, {seconds:g} s of signed PINGs under wrk")
+        print("variant       frozen   gen0 n/ms     gen1 n/ms     gen2 n/ms   req/s")
+        for n in range(rounds):
+            for which in ("on", "no-gc-tweak"):
+                port = run.free_port()
+                argv = [PYTHON, str(HERE / "variants.py"), "serve", "--host", "127.0.0.1"]
+                log = Path(tmp) / f"gc-{which}-{n}.json"
+                env = {**b.ours_env(f"gc-{which}-{n}"), "BENCH_VARIANT": which}
+                env["BENCH_GC_LOG"] = str(log)
+                with run.server([*argv, "--port", str(port)], port, env, "/health"):
+                    result = b.wrk(which, f"http://127.0.0.1:{port}/interactions", b.pings())
+                seen = json.loads(log.read_text())
+                passes = seen["passes"]
+                shown = "".join(f"{passes[g][0]:>6}/{passes[g][1]:<7.1f}" for g in ("0", "1", "2"))
+                print(f"{which:<12}{seen['frozen']:>8}  {shown}{result.requests_per_s:>6.0f}")
+    print()
+
+
 # --- writers in two processes ----------------------------------------------------------------
 
 
@@ -524,6 +555,8 @@ def main() -> int:
             section_writers(args.rounds)
         elif section == "cold":
             section_cold(args.rounds)
+        elif section == "collector":
+            section_collector(args.rounds, args.seconds)
     return 0
 
 

@@ -93,7 +93,33 @@ def apply(name: str) -> None:
     VARIANTS[name]()
 
 
+def record_collections(path: str) -> None:
+    """Write the collector's passes so far (count and ms per generation) and the objects frozen
+    to `path` after each pass of generation 1 or 2: the server may be stopped at any time."""
+    import gc
+    import json
+    import time
+
+    passes = {generation: [0, 0.0] for generation in (0, 1, 2)}
+    began = [0.0]
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+            return
+        counted = passes[info["generation"]]
+        counted[0] += 1
+        counted[1] += (time.perf_counter() - began[0]) * 1000
+        if info["generation"] >= 1:
+            with open(path, "w") as out:
+                json.dump({"passes": passes, "frozen": gc.get_freeze_count()}, out)
+
+    gc.callbacks.append(note)
+
+
 apply(os.environ.get("BENCH_VARIANT", "on"))
+if os.environ.get("BENCH_GC_LOG"):
+    record_collections(os.environ["BENCH_GC_LOG"])
 
 if __name__ == "__main__":
     from app.cli import main

@@ -183,13 +183,25 @@ def run_workers(
     Multiprocess(config, sockets=[sock]).run()
 
 
+def settle_collector() -> None:
+    """Once the app is built: the objects made while starting live as long as the process, so
+    the collector need not look at them again (app/cli.py turned it off for the start). The
+    pause this saves: docs/performance.md, "gc off while starting, then frozen"."""
+    gc.freeze()
+    gc.enable()
+
+
 class AnnouncingServer(uvicorn.Server):
     """Calls `listening` once the socket accepts connections: a woken server's front starts
-    building the app then, not before (app/runtime/wake.py)."""
+    building the app then, not before (app/runtime/wake.py), and settles the collector once it
+    is built (`built=False`); any other app was built before, and the collector settles now."""
 
-    def __init__(self, config: uvicorn.Config, listening: Callable[[], None]) -> None:
+    def __init__(
+        self, config: uvicorn.Config, listening: Callable[[], None], *, built: bool = True
+    ) -> None:
         super().__init__(config)
         self.listening = listening
+        self.built = built
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
@@ -199,9 +211,6 @@ class AnnouncingServer(uvicorn.Server):
             host, port = sockets[0].getsockname()[:2]
             shown = f"[{host}]" if ":" in host else host
             log.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
-        # The objects made while starting live as long as the process: the collector need not
-        # look at them again (app/cli.py turned it off for the start). The pause this saves:
-        # docs/performance.md, "gc off while starting, then frozen".
-        gc.freeze()
-        gc.enable()
+        if self.built:
+            settle_collector()
         self.listening()

@@ -33,6 +33,7 @@ from app.discord import protocol, responses
 from app.interactions.signatures import MAX_BODY_BYTES, SIGNATURE_HEADERS, check_signature
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestContextMiddleware
+from app.runtime.server import settle_collector
 from app.text_rules import SURROGATE_ESCAPE
 from commands.deferrals import WHILE_WARMING, Visibility
 
@@ -165,6 +166,7 @@ class WakeApp:
             self.state = dict(state or {})
             if server_state is not None:  # requests from now on are made with it
                 server_state.update(self.state)
+            settle_collector()  # the build's objects too: none is looked at again
             self.app = app
             self._ready.set()
             await self._stopping.wait()
