@@ -27,5 +27,5 @@ async def run(interaction: Interaction, services: Services) -> Reply:
             responses.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")
         )
     pointer = f"GET {api_base(services)}/api/coach-plans/all?date={day.isoformat()}"
-    coaches = plans.coaches
+    coaches = (*plans.coaches, *plans.retired)  # a retired coach keeps its colour
     return Reply(plan_messages.plan_list(f"Plans for {day.isoformat()}", found, pointer, coaches))

@@ -144,6 +144,9 @@ def test_removing_a_coach_keeps_its_plans_readable_and_refuses_new_ones(
     assert read.status_code == 200 and read.json()["plan"] == "Long above 950"
     refused = plan_answer(discord, "alex", AUTHOR, date="2020-01-02")
     assert "Coaches are: maria" in ephemeral_text(refused)
+    # A reader who mistypes is told the coaches now, not those removed.
+    typo = discord.client.get("/api/coach-plans/", params={"coach": "alx"})
+    assert typo.status_code == 400 and typo.json()["message"].endswith("Coaches are: maria.")
 
 
 # --- who may set the server up -------------------------------------------------------------------

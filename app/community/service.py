@@ -64,16 +64,8 @@ class CommunityService:
     def plans_for(self, plans: PlanService, setup: Setup, *, posting: bool = False) -> PlanService:
         """The plan rules as this guild sees them: its roster's coaches (reads also accept
         removed coaches, whose plans stay readable) and its time zone."""
-        if setup.has_roster:
-            coaches = setup.names() if posting else (*setup.names(), *setup.retired)
-        else:
-            coaches = (
-                *self.default_coaches,
-                *(n for n in setup.retired if n not in self.default_coaches),
-            )
-            if posting:
-                coaches = self.default_coaches
-        return plans.within(coaches, setup.zone(self.default_zone))
+        retired = () if posting else setup.retired
+        return plans.within(self.coach_names(setup), setup.zone(self.default_zone), retired)
 
     def coach_names(self, setup: Setup) -> tuple[str, ...]:
         return setup.names() if setup.has_roster else self.default_coaches

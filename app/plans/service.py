@@ -106,18 +106,22 @@ class PlanService:
     ) -> None:
         self.repository = repository
         self.coaches = tuple(coaches)
+        self.retired: tuple[str, ...] = ()  # readable, not listed (within)
         self._rank = {name: n for n, name in enumerate(self.coaches)}
         self.timezone = timezone
         self.max_charts = max_charts
         self.limits = limits
         self.clock = clock
 
-    def within(self, coaches: Sequence[str], timezone: ZoneInfo) -> PlanService:
+    def within(
+        self, coaches: Sequence[str], timezone: ZoneInfo, retired: Sequence[str] = ()
+    ) -> PlanService:
         """The same rules over another coach list and time zone: a guild's own setup
-        (app/community)."""
+        (app/community). `retired` names coaches no longer listed whose plans stay readable."""
         view = copy.copy(self)
         view.coaches = tuple(coaches)
-        view._rank = {name: n for n, name in enumerate(view.coaches)}
+        view.retired = tuple(name for name in retired if name not in view.coaches)
+        view._rank = {name: n for n, name in enumerate((*view.coaches, *view.retired))}
         view.timezone = timezone
         return view
 
@@ -386,11 +390,12 @@ class PlanService:
         return self.clock().astimezone(self.timezone).date()
 
     def coach(self, name: str | None) -> str:
-        """A coach name from COACHES, whatever case it was typed in."""
+        """A coach name from COACHES (or a retired coach's, to read), whatever case it was
+        typed in. A refusal lists the coaches now, not those retired."""
         wanted = (name or "").strip().lower()
-        if wanted in self.coaches:
+        if wanted in self.coaches or wanted in self.retired:
             return wanted
-        names = ", ".join(self.coaches)
+        names = ", ".join(self.coaches) or "none yet"
         if not wanted:
             raise UnknownCoach(f"No coach given. Coaches are: {names}.")
         raise UnknownCoach(f"Unknown coach {name!r}. Coaches are: {names}.")
