@@ -212,6 +212,7 @@ class DailyQuota:
     plans: int
     chart_bytes: int
     check: Callable[[Usage], None]
+    limited: bool = True  # False: no daily limit is set, and `check` needs no usage read
 
 
 class HistoryPage(list[HistoryEntry]):

@@ -136,9 +136,11 @@ class Bench:
             "PUBLIC_BASE_URL": "http://127.0.0.1",
             # Follow-ups would go to Discord; nothing listens here, and no case makes one.
             "DISCORD_API_BASE_URL": "http://127.0.0.1:9/api/v10",
-            # Thousands of plans by one member, dated from 1980 on: the quotas are still counted
-            # on every post (their cost is measured), but none refuses.
+            # Thousands of plans a day by one member, dated from 1990 on and past today in later
+            # rounds: no bound applies. Each post is still recorded for the quotas (a limit set
+            # later in the day counts it); with no limit set, the day's usage is not read.
             "PLAN_DAYS_BACK": "0",
+            "PLAN_DAYS_AHEAD": "0",
             "MEMBER_PLANS_PER_DAY": "0",
             "GUILD_PLANS_PER_DAY": "0",
             "MEMBER_CHART_MB_PER_DAY": "0",

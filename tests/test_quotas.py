@@ -71,6 +71,24 @@ def resets_at(moment: datetime) -> str:
 # --- new plans per day ------------------------------------------------------------------------
 
 
+def test_without_limits_posts_still_count_once_a_limit_is_set_the_same_day(
+    settings: Settings, signer: SigningKey
+) -> None:
+    clock = Clock(MORNING)
+    off = {
+        "member_plans_per_day": 0,
+        "guild_plans_per_day": 0,
+        "member_chart_mb_per_day": 0,
+        "guild_chart_mb_per_day": 0,
+    }
+    with app(settings, signer, clock, **off) as discord:
+        for coach in ("d", "i"):
+            assert posted(discord.command("plan", coach=coach, text="no limit today"))
+    with app(settings, signer, clock, **{**off, "member_plans_per_day": 2}) as discord:
+        refusal = ephemeral_text(discord.command("plan", coach="s", text="three"))
+        assert refusal.startswith("You have posted 2 new plans in this server today")
+
+
 def test_a_members_new_plans_past_the_daily_limit_wait_for_new_yorks_midnight(
     settings: Settings, signer: SigningKey
 ) -> None:

@@ -105,7 +105,11 @@ def daily(
                 f"or wait until midnight {zone.key}, when the day's count starts again."
             )
 
-    return DailyQuota(since=start, plans=plans, chart_bytes=chart_bytes, check=check)
+    limited = any(
+        (limits.member_plans, limits.guild_plans, limits.member_chart_bytes,
+         limits.guild_chart_bytes)
+    )  # fmt: skip
+    return DailyQuota(start, plans, chart_bytes, check, limited)
 
 
 def _plans(count: int) -> str:

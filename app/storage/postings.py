@@ -80,9 +80,12 @@ def spend(
     forget_old: bool,
 ) -> None:
     """Count a posting against the member's and the guild's day, which `quota.check` may
-    refuse; the guild's postings wait on each other until this transaction ends."""
-    serialize_guild(connection, guild)
-    quota.check(usage_since(connection, guild, member, quota.since))
+    refuse; the guild's postings wait on each other until this transaction ends. With no
+    daily limit set, the day's usage is not read (it grows with every posting), but the posting
+    is recorded all the same: a limit set later in the day counts it."""
+    if quota.limited:
+        serialize_guild(connection, guild)
+        quota.check(usage_since(connection, guild, member, quota.since))
     record(
         connection,
         guild,
