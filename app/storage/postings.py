@@ -13,7 +13,7 @@ import zlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select, text
+from sqlalchemy import Connection, Select, bindparam, case, func, select, text
 
 from app.records import DailyQuota, Usage
 from app.storage.rows import postings_t
@@ -34,21 +34,33 @@ def serialize_guild(connection: Connection, guild: str) -> None:
         )
 
 
-def usage_query(guild: str, member: str, since: datetime) -> Select[Any]:
-    """What `member` and the whole guild posted from `since` on: one range of the
-    (guild_id, posted_at) index, at most a day of the guild's postings."""
-    mine = postings_t.c.member_id == member
+def _usage_query() -> Select[Any]:
+    mine = postings_t.c.member_id == bindparam("member")
     return select(
         func.coalesce(func.sum(case((mine, postings_t.c.plans), else_=0)), 0),
         func.coalesce(func.sum(case((mine, postings_t.c.chart_bytes), else_=0)), 0),
         func.coalesce(func.sum(postings_t.c.plans), 0),
         func.coalesce(func.sum(postings_t.c.chart_bytes), 0),
-    ).where(postings_t.c.guild_id == guild, postings_t.c.posted_at >= since)
+    ).where(
+        postings_t.c.guild_id == bindparam("guild"), postings_t.c.posted_at >= bindparam("since")
+    )
+
+
+# What a member and the whole guild posted from `since` on: one range of the (guild_id,
+# posted_at) index, at most a day of the guild's postings. Built once, as the write path's
+# statements are (app/storage/rows.py).
+USAGE = _usage_query()
+_RECORD = postings_t.insert()
+
+
+def usage_query(guild: str, member: str, since: datetime) -> Select[Any]:
+    """USAGE with its values bound (EXPLAIN shows how it reads)."""
+    return USAGE.params(guild=guild, member=member, since=since)
 
 
 def usage_since(connection: Connection, guild: str, member: str, since: datetime) -> Usage:
-    counts = [int(value) for value in connection.execute(usage_query(guild, member, since)).one()]
-    return Usage(*counts)
+    found = connection.execute(USAGE, {"guild": guild, "member": member, "since": since}).one()
+    return Usage(*(int(value) for value in found))
 
 
 def record(
@@ -65,9 +77,14 @@ def record(
     if forget_old:
         connection.execute(postings_t.delete().where(postings_t.c.posted_at < at - KEPT))
     connection.execute(
-        postings_t.insert().values(
-            guild_id=guild, member_id=member, posted_at=at, plans=plans, chart_bytes=chart_bytes
-        )
+        _RECORD,
+        {
+            "guild_id": guild,
+            "member_id": member,
+            "posted_at": at,
+            "plans": plans,
+            "chart_bytes": chart_bytes,
+        },
     )
 
 

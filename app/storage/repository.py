@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import AlreadyHandled, PlanExists, PlanNotFound, StaleVersion
@@ -39,10 +39,8 @@ from app.storage.rows import (
     LIVE,
     LIVE_CHARTS,
     PENDING,
-    PLAN_COLUMNS,
     PLANS_WITH_CHARTS,
     charts_t,
-    history_t,
     plans_t,
 )
 
@@ -94,7 +92,7 @@ class PlanRepository:
         if forget_old:
             connection.execute(handled.delete().where(handled.c.handled_at < now - KEY_LIFETIME))
         try:
-            connection.execute(handled.insert().values(key=key[:64], handled_at=now))
+            connection.execute(rows.INSERT_CLAIM, {"key": key[:64], "handled_at": now})
         except IntegrityError:
             raise AlreadyHandled(
                 "This request was already carried out; nothing was done again."
@@ -246,20 +244,21 @@ class PlanRepository:
                 if quota is not None:
                     postings.spend(connection, guild, author.id, quota, now, self._sweep())
                 plan_id = connection.execute(
-                    plans_t.insert().values(
-                        coach_name=coach,
-                        date=day,
-                        plan=text,
-                        author=author.name,
-                        author_id=author.id,
-                        guild_id=guild,
-                        channel=place.channel,
-                        channel_id=place.channel_id,
-                        created_at=now,
-                        is_deleted=False,
-                        version=1,
-                        levels=rows.levels_json(levels),
-                    )
+                    rows.INSERT_PLAN,
+                    {
+                        "coach_name": coach,
+                        "date": day,
+                        "plan": text,
+                        "author": author.name,
+                        "author_id": author.id,
+                        "guild_id": guild,
+                        "channel": place.channel,
+                        "channel_id": place.channel_id,
+                        "created_at": now,
+                        "is_deleted": False,
+                        "version": 1,
+                        "levels": rows.levels_json(levels),
+                    },
                 ).inserted_primary_key[0]  # type: ignore[index]  # one row inserted, one key
                 self._add_charts(connection, plan_id, charts, now)
                 rows.add_counts(connection, guild, plans=1, charts=len(charts))
@@ -293,8 +292,8 @@ class PlanRepository:
             current = self._locked(connection, guild, coach, day, plan_id, expected_version)
             # Stamped once the lock is held, so history's time order is the commit order.
             now = self._now()
-            existing = connection.execute(
-                select(func.count()).where(charts_t.c.plan_id == current.id)
+            existing: int = connection.execute(
+                rows.CHART_COUNT, {"plan_id": current.id}
             ).scalar_one()
             check(current, existing)
             if quota is not None:
@@ -304,14 +303,15 @@ class PlanRepository:
             edited = text is not None or new_levels != current.levels
             if edited:
                 connection.execute(
-                    history_t.insert().values(
-                        plan_id=current.id,
-                        plan_text=current.text,
-                        plan_levels=rows.levels_json(current.levels),
-                        edited_by=editor.name,
-                        edited_by_id=editor.id,
-                        edited_at=now,
-                    )
+                    rows.INSERT_HISTORY,
+                    {
+                        "plan_id": current.id,
+                        "plan_text": current.text,
+                        "plan_levels": rows.levels_json(current.levels),
+                        "edited_by": editor.name,
+                        "edited_by_id": editor.id,
+                        "edited_at": now,
+                    },
                 )
                 changes["levels"] = rows.levels_json(new_levels)
             if text is not None:
@@ -366,14 +366,8 @@ class PlanRepository:
 
     @staticmethod
     def _live_id(connection: Connection, guild: str, coach: str, day: date) -> int | None:
-        found: int | None = connection.execute(
-            select(plans_t.c.id).where(
-                plans_t.c.guild_id == guild,
-                plans_t.c.coach_name == coach,
-                plans_t.c.date == day,
-                LIVE,
-            )
-        ).scalar()
+        key = {"guild": guild, "coach": coach, "day": day}
+        found: int | None = connection.execute(rows.LIVE_ID, key).scalar()
         return found
 
     @staticmethod
@@ -387,10 +381,8 @@ class PlanRepository:
     ) -> Plan:
         """The live plan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's
         BEGIN IMMEDIATE already holds the write lock)."""
-        query = select(*PLAN_COLUMNS).where(
-            plans_t.c.guild_id == guild, plans_t.c.coach_name == coach, plans_t.c.date == day, LIVE
-        )
-        row = connection.execute(query.with_for_update()).first()
+        key = {"guild": guild, "coach": coach, "day": day}
+        row = connection.execute(rows.LIVE_LOCKED, key).first()
         if row is None or (plan_id is not None and row.id != plan_id):
             if plan_id is not None:
                 raise StaleVersion(
@@ -438,5 +430,4 @@ class PlanRepository:
 
     @staticmethod
     def _load(connection: Connection, plan_id: int) -> Plan:
-        query = PLANS_WITH_CHARTS.where(plans_t.c.id == plan_id).order_by(charts_t.c.id)
-        return rows.plans_from_rows(connection.execute(query))[0]
+        return rows.plans_from_rows(connection.execute(rows.BY_ID, {"plan_id": plan_id}))[0]

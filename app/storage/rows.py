@@ -98,6 +98,25 @@ DATES: Select[Any] = (
     .order_by(plans_t.c.date.desc())
     .limit(bindparam("limit"))
 )
+# The write path's statements, built once with their values as parameters: SQLAlchemy then
+# finds their compiled form in its cache without building and keying a new statement per write
+# (docs/performance.md, "Statements built once").
+_KEY = (
+    plans_t.c.guild_id == bindparam("guild"),
+    plans_t.c.coach_name == bindparam("coach"),
+    plans_t.c.date == bindparam("day"),
+    LIVE,
+)
+LIVE_ID: Select[Any] = select(plans_t.c.id).where(*_KEY)
+# The live plan, locked for the transaction (FOR UPDATE on PostgreSQL).
+LIVE_LOCKED: Select[Any] = select(*PLAN_COLUMNS).where(*_KEY).with_for_update()
+BY_ID: Select[Any] = PLANS_WITH_CHARTS.where(plans_t.c.id == bindparam("plan_id")).order_by(
+    charts_t.c.id
+)
+CHART_COUNT: Select[Any] = select(func.count()).where(charts_t.c.plan_id == bindparam("plan_id"))
+INSERT_PLAN = plans_t.insert()
+INSERT_HISTORY = history_t.insert()
+INSERT_CLAIM = handled_t.insert()
 # Which guilds have plans (deleted ones too, so the answer only ever grows): each has its counts
 # row; plans without a guild count under "".
 GUILDS: Select[Any] = (
