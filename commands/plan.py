@@ -14,6 +14,7 @@ import logging
 
 from app.charts import attachments as charts
 from app.community import roster
+from app.community.roster import Setup
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
 from app.plans.service import MAX_TEXT
@@ -28,7 +29,6 @@ from commands.definitions import (
     coach_option,
     date_option,
     given_levels,
-    guild_plans,
     level_options,
     plan_card,
     slash_command,
@@ -58,24 +58,27 @@ def command(settings: Settings) -> Command:
 
 async def run(interaction: Interaction, services: Services) -> Reply:
     # The options as typed: the plan service checks them (app/plans/service.py).
-    plans, setup = await guild_plans(interaction, services, posting=True)
-
-    def may_post(coach: str) -> None:
-        roster.check_may_post(setup, coach, interaction.user.id, interaction.roles)
-
     new_charts = charts.accept(
         interaction.attachments(chart_names(services.settings)), services.settings
     )
-    post = functools.partial(
-        plans.post,
-        place=interaction.place,
-        charts=new_charts,
-        levels=given_levels(interaction),
-        once=interaction.once,
-        may_post=may_post,
-    )
+    levels = given_levels(interaction)
     coach, day, text = (interaction.string(name) for name in ("coach", "date", "text"))
-    plan = await services.write(post, coach, day, text, interaction.user)
+
+    def post() -> tuple[Plan, Setup]:
+        # The server's setup (its roster, time zone, ping role) is read in the write's own
+        # worker call: one hop off the event loop per post.
+        plans, setup = services.rules(interaction.guild, posting=True)
+
+        def may_post(coach: str) -> None:
+            roster.check_may_post(setup, coach, interaction.user.id, interaction.roles)
+
+        plan = plans.post(
+            coach, day, text, interaction.user, place=interaction.place, charts=new_charts,
+            levels=levels, once=interaction.once, may_post=may_post,
+        )  # fmt: skip
+        return plan, setup
+
+    plan, setup = await services.write(post)
     # Only a new plan mentions the server's ping role; edits and every other answer ping nobody.
     return answer(interaction, services, plan, ping_role=setup.ping_role)
 
