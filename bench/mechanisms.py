@@ -11,6 +11,8 @@ among (by default instructions, cpu, writers, imports and cold)
 - imports: processor time of a start's imports with the collector on and off;
 - cold: process start to the first answer of a signed /plans, and to its final content, each
   start paired with a bare Starlette app's first GET started just before it;
+- statements (only when named): a write-path statement built per call and built once, and a
+  whole post through the plan service;
 - collector (only when named): a woken server under wrk, the objects frozen once it was built
   and the collector's passes while it served, with the gc tweak on and off;
 - throughput (only when named): wrk against servers on 127.0.0.1 (bench/run.py's harness),
@@ -326,6 +328,63 @@ def section_collector(rounds: int, seconds: float) -> None:
     print()
 
 
+# --- statements built once --------------------------------------------------------------------
+
+
+def section_statements(rounds: int, count: int = 2000) -> None:
+    """One statement of the write path (the live plan by key) built per call, as the plain way
+    writes it, and built once (app/storage/rows.py), run on one SQLite connection; then a whole
+    post through the plan service, against a SQLModel insert and commit on the same settings."""
+    import timeit
+    from datetime import date, timedelta
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from app.plans.service import Actor, Place, PlanService
+    from app.storage import rows
+    from app.storage.database import make_engine, migrate
+    from app.storage.repository import PlanRepository
+
+    plans_t, key = rows.plans_t, {"guild": "1", "coach": "d", "day": date(2020, 1, 2)}
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/statements.db")
+        migrate(engine)
+        taken: dict[str, list[float]] = {"built per call": [], "built once": [], "post": []}
+        with engine.connect() as connection:
+
+            def per_call() -> object:
+                return connection.execute(
+                    select(plans_t.c.id).where(
+                        plans_t.c.guild_id == key["guild"],
+                        plans_t.c.coach_name == key["coach"],
+                        plans_t.c.date == key["day"],
+                        rows.LIVE,
+                    )
+                ).scalar()
+
+            def once() -> object:
+                return connection.execute(rows.LIVE_ID, key).scalar()
+
+            for _ in range(rounds):
+                taken["built per call"].append(timeit.timeit(per_call, number=count) / count)
+                taken["built once"].append(timeit.timeit(once, number=count) / count)
+        service = PlanService(PlanRepository(engine), coaches=["d"], timezone=ZoneInfo("UTC"))
+        author, first = Actor(id="5", name="bench"), date(1990, 1, 1)
+        for n in range(rounds):
+            started = time.perf_counter()
+            for i in range(count // 10):
+                day = first + timedelta(days=n * count + i)
+                service.post("d", day, "long above 950", author, place=Place("1"))
+            taken["post"].append((time.perf_counter() - started) / (count // 10))
+        engine.dispose()
+    print(f"== statements on SQLite, µs per call (median of {rounds} rounds of {count})")
+    for name, values in taken.items():
+        spread = _listed([value * 1e6 for value in values], 0)
+        print(f"{name:<16}{statistics.median(values) * 1e6:>8.0f}  ({spread})")
+    print()
+
+
 # --- writers in two processes ----------------------------------------------------------------
 
 
@@ -555,6 +614,8 @@ def main() -> int:
             section_writers(args.rounds)
         elif section == "cold":
             section_cold(args.rounds)
+        elif section == "statements":
+            section_statements(args.rounds)
         elif section == "collector":
             section_collector(args.rounds, args.seconds)
     return 0
