@@ -148,6 +148,18 @@ def test_scorecard_refuses_bad_input_clearly(
     assert set(response.json()) == {"error", "message", "request_id"}
 
 
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59+00:00"])
+def test_a_scorecard_as_of_the_ends_of_time_is_an_answer(client: TestClient, as_of: str) -> None:
+    """Before the calendar's first session none is counted, after its last its last ones: an
+    answer either way, never a 500."""
+    response = client.get("/api/coach-plans/scorecard", params={"as_of": as_of, "days": "5"})
+    assert response.status_code == 200, response.text
+    assert response.json()["days"] == 5
+    picture = client.get("/api/coach-plans/scorecard.png", params={"as_of": as_of, "days": "5"})
+    assert picture.status_code == 404  # no graded plans: said in words, no broken picture
+    assert "No graded plans" in picture.json()["message"]
+
+
 def test_outcome_of_a_missing_plan_is_404(client: TestClient) -> None:
     response = client.get("/api/coach-plans/outcome", params={"coach": "d", "date": DAY})
     assert response.status_code == 404

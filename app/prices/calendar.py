@@ -40,7 +40,10 @@ class MarketCalendar:
         calendar = self._load()
         import pandas
 
-        day = instant.astimezone(calendar.tz).date()
+        try:
+            day = instant.astimezone(calendar.tz).date()
+        except OverflowError:  # within a day of datetime's first or last: before or after all
+            day = date.min if instant.year == 1 else date.max
         first, last_known = calendar.first_session.date(), calendar.last_session.date()
         if day < first:
             return []
