@@ -95,6 +95,18 @@ def test_options_are_typed_from_the_definition(tmp_path: Path) -> None:
         assert anyio.run(_through_mock_discord, attachment["url"]) == chart.read_bytes()
 
 
+def test_a_subcommand_without_options_is_sent() -> None:
+    from app.settings import load_settings
+    from commands.registry import registry
+
+    listed = registry(load_settings(mock_mode=True)).to_discord()
+    coaches = next(d for d in listed if d["name"] == "coaches")
+    with serve_files(API_BASE) as files:
+        data = command_data(coaches, {}, files, subcommand="list")
+    assert data["name"] == "coaches"
+    assert [o["name"] for o in data["options"]] == ["list"]
+
+
 async def _through_mock_discord(url: str) -> bytes:
     transport = FakeDiscord(API_BASE, outside=httpx.AsyncHTTPTransport(), local_cdn=True)
     async with httpx.AsyncClient(transport=transport) as http:

@@ -191,7 +191,9 @@ def command_data(
                 f"{', '.join(subcommands)}, e.g. /{definition['name']} {next(iter(subcommands))}"
             )
         inner = command_data(chosen, values, files)
-        return payloads.subcommand_data(definition["name"], chosen["name"], inner["options"])
+        # A subcommand given no options has none in its data (`/coaches list`).
+        options = inner.get("options", [])
+        return payloads.subcommand_data(definition["name"], chosen["name"], options)
     if subcommand is not None:
         raise SendError(f"{subcommand!r} is not option:value (quote values with spaces)")
     known = {option["name"]: option for option in definition.get("options", [])}
