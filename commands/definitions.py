@@ -72,7 +72,7 @@ def slash_command(name: str, description: str, options: list[dict[str, Any]]) ->
     }
 
 
-def coach_option(settings: Settings, description: str) -> dict[str, Any]:
+def coach_option(description: str) -> dict[str, Any]:
     """Autocomplete rather than fixed choices: each server may have its own roster
     (app/community), and one definition serves every server."""
     return {

@@ -36,7 +36,7 @@ def command(settings: Settings) -> Command:
         "delete",
         "Delete a coach's plan (asks to confirm first)",
         [
-            coach_option(settings, "The coach whose plan to delete"),
+            coach_option("The coach whose plan to delete"),
             date_option("The plan's date (default: today)", autocomplete=True),
         ],
     )

@@ -54,7 +54,7 @@ def command(settings: Settings) -> Command:
         "edit",
         "Edit a plan's text or attach more charts; without text, opens an editor",
         [
-            coach_option(settings, "The coach whose plan to change"),
+            coach_option("The coach whose plan to change"),
             date_option("The plan's date (default: today)", autocomplete=True),
             text_option("The new text; leave out to open the editor", required=False),
             *level_options(edit=True),

@@ -31,7 +31,7 @@ def command(settings: Settings) -> Command:
         "history",
         "Show a plan's earlier versions, newest first (only you see them)",
         [
-            coach_option(settings, "The coach whose plan to look at"),
+            coach_option("The coach whose plan to look at"),
             date_option("The plan's date (default: today)", autocomplete=True),
         ],
     )

@@ -44,7 +44,7 @@ def command(settings: Settings) -> Command:
         "plan",
         "Post a coach's daily plan, with chart images",
         [
-            coach_option(settings, "The coach whose plan this is"),
+            coach_option("The coach whose plan this is"),
             text_option(
                 f"The plan: levels, setups, risk (up to {MAX_TEXT} characters)", required=True
             ),

@@ -20,9 +20,9 @@ from app.discord import components as ui
 from app.discord import protocol, responses
 from app.discord.components import Upload
 from app.discord.interaction import Interaction, Reply
-from app.discord.plan_messages import RESULT_PREFIX, accent_color, plain
+from app.discord.plan_messages import ANY_COACH_ACCENT, RESULT_PREFIX, accent_color, plain
 from app.errors import PlanError
-from app.outcomes.rules import Outcome, scorecard_line
+from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, Outcome, scorecard_line
 from app.pictures.service import (
     GRADED,
     NoPicture,
@@ -45,8 +45,6 @@ from commands.definitions import (
 )
 
 log = logging.getLogger("coach_plans")
-DAYS_DEFAULT, DAYS_MAX = 30, 365
-_ANY_COACH = 0x5865F2  # Discord's blurple: the card of every coach's record
 _BUTTON_ID = re.compile(rf"{RESULT_PREFIX}:{PLAN_ID}")
 
 
@@ -59,7 +57,7 @@ def outcome_command(settings: Settings) -> Command:
         "outcome",
         "Show what the market did with a coach's plan, drawn over the session",
         [
-            coach_option(settings, "The coach whose plan to look at"),
+            coach_option("The coach whose plan to look at"),
             date_option("The plan's date, YYYY-MM-DD (default: today)", autocomplete=False),
         ],
     )
@@ -69,7 +67,7 @@ def outcome_command(settings: Settings) -> Command:
 
 
 def scorecard_command(settings: Settings) -> Command:
-    coach = coach_option(settings, "One coach's record (default: every coach)")
+    coach = coach_option("One coach's record (default: every coach)")
     coach["required"] = False
     definition = slash_command(
         "scorecard",
@@ -79,10 +77,10 @@ def scorecard_command(settings: Settings) -> Command:
             {
                 "type": protocol.INTEGER,
                 "name": "days",
-                "description": f"How many sessions back (default {DAYS_DEFAULT})",
+                "description": f"How many sessions back (default {SCORECARD_DAYS})",
                 "required": False,
                 "min_value": 1,
-                "max_value": DAYS_MAX,
+                "max_value": SCORECARD_DAYS_MAX,
             },
             {
                 "type": protocol.BOOLEAN,
@@ -143,9 +141,9 @@ async def run_scorecard(interaction: Interaction, services: Services) -> Reply:
     plans, _ = await guild_plans(interaction, services)
     named = interaction.string("coach")
     coach = None if named is None else plans.coach(named)
-    days = interaction.options.get("days", DAYS_DEFAULT)
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= DAYS_MAX:
-        raise NothingToShow(f"days must be a whole number from 1 to {DAYS_MAX}.")
+    days = interaction.options.get("days", SCORECARD_DAYS)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= SCORECARD_DAYS_MAX:
+        raise NothingToShow(f"days must be a whole number from 1 to {SCORECARD_DAYS_MAX}.")
     share = interaction.options.get("share") is True
     pictures = services.pictures
     sessions, rows = await services.read(
@@ -162,7 +160,7 @@ async def run_scorecard(interaction: Interaction, services: Services) -> Reply:
         for n in names
     ]
     heading = f"## Scorecard: the last {len(sessions)} sessions\n" + "\n".join(record)
-    accent = accent_color(coach, services.settings.coaches) if coach else _ANY_COACH
+    accent = accent_color(coach, services.settings.coaches) if coach else ANY_COACH_ACCENT
     later = functools.partial(
         _show, interaction, services, not share, heading, accent, pictures.scorecard, rows,
         sessions, coach, days,

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine
 
 from app.outcomes.grading import Grader
@@ -42,14 +40,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def write_bars(folder: Path, ticker: str, *prices: tuple[float, float, float, float]) -> None:

@@ -47,8 +47,7 @@ async def chart(request: Request) -> Response:
     # The chart's guild decides who reads it: walking ids reads nothing of a keyed guild.
     guild, guild_keyed = await services.read(services.community.chart_guild, chart_id)
     if guild is not None:
-        if access.guild_key(request) is not None:
-            await access.key_guild(request, services, guild)
+        await access.key_guild(request, services, guild)  # a guild key must be this guild's
         access.check(request, guild_keyed)
     found = await services.read(services.plans.chart, chart_id)
     name = found.stored_path

@@ -19,7 +19,7 @@ from app.api import models
 from app.api.models import answer
 from app.api.outcome_fields import OutcomeJSON, outcome_json, pending
 from app.api.reads import Reading, _params, nothing_posted, parse_instant, reading
-from app.outcomes.rules import scorecard_line
+from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, scorecard_line
 from app.records import Plan
 from app.runtime.resources import Services, services_for
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from app.pictures.service import Picture
     from app.plans.service import PlanService
     from app.storage.outcomes import ScoredRow
-
-DAYS_MAX = 365
 
 
 async def outcome(request: Request) -> Response:
@@ -112,7 +110,9 @@ async def _scorecard(
 
 def _days(value: str | None) -> int:
     if value is None:
-        return 30
-    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= DAYS_MAX:
-        raise HTTPException(400, f"days {value[:20]!r} is not a whole number from 1 to {DAYS_MAX}.")
+        return SCORECARD_DAYS
+    if not re.fullmatch(r"[0-9]{1,3}", value) or not 1 <= int(value) <= SCORECARD_DAYS_MAX:
+        raise HTTPException(
+            400, f"days {value[:20]!r} is not a whole number from 1 to {SCORECARD_DAYS_MAX}."
+        )
     return int(value)

@@ -19,6 +19,7 @@ from app.records import Chart, HistoryPage, Levels, Plan, price_text
 
 # Distinct, readable on Discord's dark and light themes; coach n of COACHES gets colour n.
 PALETTE = (0x2B6CB0, 0xC05621, 0x2F855A, 0x6B46C1, 0xB83280, 0x00838F, 0xB7791F, 0x4A5568)
+ANY_COACH_ACCENT = 0x5865F2  # Discord's blurple: a card about every coach (a scorecard, a recap)
 HISTORY_PREFIX = "history"  # the History button's custom_id: `history:<plan_id>`
 RESULT_PREFIX = "result"  # the Result button: `result:<plan_id>`
 # Room kept for the lines around the plan's text (title, levels, chart notes, meta).

@@ -170,7 +170,6 @@ class ApplicationCommands:
         self.application_id = application_id
         self.api_base = api_base_url.rstrip("/")
         self.headers = {"Authorization": f"Bot {bot_token}", "User-Agent": USER_AGENT}
-        self.max_attempts = max_attempts
         # Only rate limits are waited out, for as long as Discord asks (1 s when it does not).
         self.backoff = Backoff(
             max_attempts - 1, 1.0, jitter=lambda: 1.0, growth=1.0, time=RetryTime(sleep=sleep)

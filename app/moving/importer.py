@@ -36,7 +36,7 @@ from app.records import Chart
 from app.runtime.resources import Services
 from app.runtime.services import build_services
 from app.settings import Settings
-from app.storage.transfer import Stored, chart_state, link_chart, store_plans
+from app.storage.transfer import Stored, chart_state, store_plans
 
 # Plans written per transaction: one commit (and fsync) for the lot, rather than one each, yet a
 # transaction short enough that a running service's writes wait only milliseconds for it.
@@ -178,7 +178,7 @@ class Importer:
                     else await self.linker.link(chart_id, sha, moved.content_type)
                 )
                 if linked is not None:
-                    await self.services.write(link_chart, self.engine, chart_id, linked)
+                    await self.services.write(self.services.plans.mark_archived, chart_id, linked)
                     continue
                 chart = Chart(
                     id=chart_id,

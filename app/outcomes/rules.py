@@ -21,20 +21,8 @@ DATA_GRACE = timedelta(days=7)
 
 __all__ = ["Bar", "Outcome", "Session", "Version", "call_of", "grade", "graded_version", "trade"]
 
+SCORECARD_DAYS, SCORECARD_DAYS_MAX = 30, 365  # a scorecard's sessions: default and most
 STATUSES = ("target", "stopped", "open", "not_triggered", "not_graded", "pending")
-REASONS = (
-    "no_ticker",
-    "several_tickers",
-    "no_entry",
-    "no_stop",
-    "neutral",
-    "no_side",
-    "bad_stop",
-    "market_closed",
-    "deleted",
-    "no_data",
-    "posted_after_close",
-)
 
 
 @dataclass(frozen=True, slots=True)

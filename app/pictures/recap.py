@@ -15,7 +15,7 @@ import anyio.to_thread
 
 from app.discord import components as ui
 from app.discord.components import Upload
-from app.discord.plan_messages import accent_color, plain
+from app.discord.plan_messages import ANY_COACH_ACCENT, accent_color, plain
 from app.pictures import draw
 from app.pictures.service import status_words
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("coach_plans")
 RECAP_DAYS_BACK = 3  # a day graded late (its bars came in later) still gets its recap
-RECAP_ACCENT = 0x5865F2
 
 
 async def post_recaps(
@@ -73,5 +72,5 @@ def _message(
     png = draw.recap_png(f"The plans of {day}: R by plan", bars)
     upload = Upload(f"recap-{day}.png", "image/png", png, f"R of each plan of {day}")
     text = f"## Daily recap: {day:%a %Y-%m-%d}\n" + "\n".join(lines)
-    card = ui.container(RECAP_ACCENT, [ui.text(text[:3800]), ui.gallery([upload])])
+    card = ui.container(ANY_COACH_ACCENT, [ui.text(text[:3800]), ui.gallery([upload])])
     return ui.message_data([card], [upload]), upload

@@ -76,12 +76,13 @@ LIVE_CHARTS: Select[Any] = (
 )
 # The reads on hot paths, compiled once by the repository (PreparedRead): a plan by its key,
 # a day's plans, a coach's dates in a range, and the guilds with plans.
-BY_KEY: Select[Any] = PLANS_WITH_CHARTS.where(
+# A plan's key (guild, coach, date) as parameters; with LIVE, the live plan's.
+PLAN_KEY = (
     plans_t.c.guild_id == bindparam("guild"),
     plans_t.c.coach_name == bindparam("coach"),
     plans_t.c.date == bindparam("day"),
-    LIVE,
 )
+BY_KEY: Select[Any] = PLANS_WITH_CHARTS.where(*PLAN_KEY, LIVE)
 BY_DATE: Select[Any] = PLANS_WITH_CHARTS.where(
     plans_t.c.guild_id == bindparam("guild"), plans_t.c.date == bindparam("day"), LIVE
 ).order_by(plans_t.c.coach_name, charts_t.c.id)
@@ -101,15 +102,9 @@ DATES: Select[Any] = (
 # The write path's statements, built once with their values as parameters: SQLAlchemy then
 # finds their compiled form in its cache without building and keying a new statement per write
 # (docs/performance.md, "Statements built once").
-_KEY = (
-    plans_t.c.guild_id == bindparam("guild"),
-    plans_t.c.coach_name == bindparam("coach"),
-    plans_t.c.date == bindparam("day"),
-    LIVE,
-)
-LIVE_ID: Select[Any] = select(plans_t.c.id).where(*_KEY)
+LIVE_ID: Select[Any] = select(plans_t.c.id).where(*PLAN_KEY, LIVE)
 # The live plan, locked for the transaction (FOR UPDATE on PostgreSQL).
-LIVE_LOCKED: Select[Any] = select(*PLAN_COLUMNS).where(*_KEY).with_for_update()
+LIVE_LOCKED: Select[Any] = select(*PLAN_COLUMNS).where(*PLAN_KEY, LIVE).with_for_update()
 BY_ID: Select[Any] = PLANS_WITH_CHARTS.where(plans_t.c.id == bindparam("plan_id")).order_by(
     charts_t.c.id
 )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from app.records import Actor, Deletion, Levels, Place
 from app.storage import rows
 from app.storage.database import storage_errors, writer
-from app.storage.rows import LIVE, PLAN_COLUMNS, charts_t, history_t, plans_t
+from app.storage.rows import PLAN_COLUMNS, charts_t, history_t, plans_t
 
 # Plans read per round trip: enough to keep the round trips few, small enough that a batch's
 # rows (and their charts and history) are all an export holds at once.
@@ -173,19 +173,9 @@ def store_plans(engine: Engine, plans: Sequence[WholePlan]) -> list[Stored]:
         return [_store(connection, plan) for plan in plans]
 
 
-def store_plan(engine: Engine, plan: WholePlan) -> Stored:
-    return store_plans(engine, [plan])[0]
-
-
 # Built once: an import runs them for every plan, and building a statement costs more than
 # SQLite takes to run it.
-_KEY = (
-    plans_t.c.guild_id == bindparam("guild"),
-    plans_t.c.coach_name == bindparam("coach"),
-    plans_t.c.date == bindparam("day"),
-)
-_SAME = select(plans_t.c.id).where(*_KEY, plans_t.c.created_at == bindparam("created"))
-_LIVE = select(plans_t.c.id).where(*_KEY, LIVE)
+_SAME = select(plans_t.c.id).where(*rows.PLAN_KEY, plans_t.c.created_at == bindparam("created"))
 _CHART_IDS = (
     select(charts_t.c.id).where(charts_t.c.plan_id == bindparam("plan")).order_by(charts_t.c.id)
 )
@@ -198,7 +188,7 @@ def _store(connection: Connection, plan: WholePlan) -> Stored:
             found = connection.execute(_SAME, {**key, "created": _utc(plan.created_at)}).scalar()
             if found is not None:
                 return Stored("present", found, _chart_ids(connection, found))
-            if plan.deletion is None and connection.execute(_LIVE, key).first() is not None:
+            if plan.deletion is None and connection.execute(rows.LIVE_ID, key).first() is not None:
                 return Stored("conflict")
             return _insert(connection, plan)
     except IntegrityError:
@@ -272,14 +262,6 @@ def _insert(connection: Connection, plan: WholePlan) -> Stored:
     )
     rows.add_counts(connection, plan.guild_id, 0 if deletion else 1, len(plan.charts), edits)
     return Stored("imported", plan_id, chart_ids)
-
-
-def link_chart(engine: Engine, chart_id: int, stored_path: str) -> None:
-    """The chart's bytes are in the store under `stored_path` (they were there already)."""
-    with storage_errors(), writer(engine).begin() as connection:
-        connection.execute(
-            charts_t.update().where(charts_t.c.id == chart_id).values(stored_path=stored_path)
-        )
 
 
 def chart_state(engine: Engine, chart_id: int) -> tuple[str | None, str | None]:
