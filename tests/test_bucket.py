@@ -7,6 +7,7 @@ is back."""
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -161,12 +162,15 @@ def test_a_stalled_bucket_is_reported_down_within_the_deadline_of_flys_health_ch
     [check] = fly["http_service"]["checks"]
     deadline = float(check["timeout"].removesuffix("s"))
     bucket = s3_server.new_bucket()
-    with discord_app(on_bucket(settings, bucket_edge.url, bucket), signer) as discord:
+    # Calls to the bucket may take a minute: only the probe's own bound answers /health sooner.
+    slow = on_bucket(settings, bucket_edge.url, bucket, connection_timeout=60)
+    with discord_app(slow, signer) as discord:
         bucket_edge.methods, bucket_edge.faults = ("GET",), ["stall"]
+        started = time.monotonic()
         health = discord.client.get("/health")
         # Answered while the bucket still stalls, and healthy (plans are still taken): the
         # probe gives up within its own bound, which is inside Fly's check.
-        assert not bucket_edge.released.is_set()
+        assert time.monotonic() - started < 30
         assert deadline > CHARTS_PROBE_SECONDS
         assert health.status_code == 200
         assert health.json()["components"]["charts"] == {"status": "down", "backend": "bucket"}

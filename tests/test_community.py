@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from app.community import roster
 from app.community.roster import SetupError
+from app.community.service import key_hash
 from app.discord import protocol
 from app.mock import payloads
 from app.settings import Settings
@@ -225,7 +226,12 @@ def test_a_read_key_is_shown_once_and_kept_only_as_a_hash(discord: Discord) -> N
     assert "API read key: set" in shown
     again = setup(discord)
     assert key not in again and "API read key: set" in again
+    stored = discord.client.app_state["services"].community.store.load(payloads.GUILD)
+    assert stored.key_hash == key_hash(key) and key not in repr(stored)
+    reads = {"Authorization": f"Bearer {key}"}
+    assert discord.client.get("/api/coach-plans/coaches", headers=reads).status_code == 200
     assert "API read key: none" in setup(discord, api_key="revoke")
+    assert discord.client.get("/api/coach-plans/coaches", headers=reads).status_code == 401
 
 
 def test_several_settings_at_once_are_refused_whole(discord: Discord) -> None:
@@ -285,6 +291,7 @@ def test_a_button_press_from_a_non_bound_member_deletes_nothing(discord: Discord
     plan_id = discord.post_plan(coach="alex")
     pressed = button_interaction(f"delete:yes:{plan_id}:1", user=OTHER)
     assert "Only Mason" in discord.send(pressed)["data"]["content"]
+    assert discord.client.get("/api/coach-plans/", params={"coach": "alex"}).status_code == 200
 
 
 # --- the ping role -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from nacl.signing import SigningKey
 
+from app import defaults
 from app.discord import protocol
 from app.interactions.signatures import MAX_BODY_BYTES
 from app.mock import payloads
@@ -77,9 +78,14 @@ def mock_service(folder: Path, **settings: str) -> Iterator[str]:
         yield base
 
 
+# The services here cut at 1 s; waiting less than the defaults shows that setting applied.
+HEADER_WAIT = defaults.HEADER_TIMEOUT_SECONDS / 2
+BODY_WAIT = defaults.BODY_TIMEOUT_SECONDS / 2
+
+
 def test_an_idle_connection_is_closed_after_the_header_deadline(tmp_path: Path) -> None:
     with mock_service(tmp_path) as base, socket.create_connection(address(base)) as idle:
-        assert closed_by_server(idle) == b""
+        assert closed_by_server(idle, HEADER_WAIT) == b""
         # The server itself is fine.
         assert answer_to(base, signed_ping(tmp_path)).endswith(b'{"type":1}')
 
@@ -89,12 +95,13 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off_at_the_deadline(tmp_path: Pat
     with mock_service(tmp_path) as base, socket.create_connection(address(base)) as slow:
         sent = 0
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            while sent < len(head):  # a slow client: one byte every 20 ms, for 200 s at most
+            while sent < len(head):  # a slow client: one byte every 20 ms
                 slow.sendall(head[sent : sent + 1])
                 sent += 1
                 time.sleep(0.02)
-        assert sent < len(head), "the server read headers trickling in for 200 s"
-        assert closed_by_server(slow) == b""
+        # Cut off before the default deadline's worth of bytes had trickled in.
+        assert sent < HEADER_WAIT / 0.02, f"the server read {sent} bytes trickling in"
+        assert closed_by_server(slow, HEADER_WAIT) == b""
 
 
 def test_a_body_that_stops_arriving_is_cut_off_at_the_deadline(tmp_path: Path) -> None:
@@ -103,7 +110,7 @@ def test_a_body_that_stops_arriving_is_cut_off_at_the_deadline(tmp_path: Path) -
             b"POST /interactions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
             + b"{" * 10
         )
-        assert closed_by_server(slow) == b""
+        assert closed_by_server(slow, BODY_WAIT) == b""
 
 
 def test_a_huge_header_is_refused_with_431_and_the_connection_closed(tmp_path: Path) -> None:
