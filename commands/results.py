@@ -131,8 +131,8 @@ async def _outcome(
     heading = f"## Coach {plain(coach)}: the plan for {day} against the tape"
     accent = accent_color(coach, services.settings.coaches)
     later = functools.partial(
-        _show, interaction, services, private, heading, accent, pictures.outcome, plan.id, coach,
-        day, zone,
+        _show, interaction, services, private, heading, accent, pictures.outcome, found, plan.id,
+        coach, day, zone,
     )  # fmt: skip
     return Reply(responses.deferred(ephemeral=private), later=later)
 

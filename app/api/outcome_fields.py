@@ -20,10 +20,10 @@ def outcome_json(
     """Each plan's outcome JSON, read in one query (in the worker thread that read the plans)."""
     stored = services.outcomes.of_plans(plan.id for plan in plans) if plans else {}
     grading = services.settings.grading
-    return {plan.id: _json(plan.id, stored.get(plan.id), grading, as_of) for plan in plans}
+    return {plan.id: as_json(plan.id, stored.get(plan.id), grading, as_of) for plan in plans}
 
 
-def _json(
+def as_json(
     plan_id: int, found: Outcome | None, grading: bool, as_of: datetime | None
 ) -> OutcomeJSON:
     """As stored, else pending; None when grading is off and none is stored. With `as_of`, an

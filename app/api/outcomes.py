@@ -17,9 +17,9 @@ from starlette.responses import Response
 
 from app.api import models
 from app.api.models import answer
-from app.api.outcome_fields import OutcomeJSON, outcome_json, pending
+from app.api.outcome_fields import as_json, pending
 from app.api.reads import Reading, _params, nothing_posted, parse_instant, reading
-from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, scorecard_line
+from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, Outcome, scorecard_line
 from app.records import Plan
 from app.runtime.resources import Services, services_for
 
@@ -31,27 +31,28 @@ if TYPE_CHECKING:
 
 async def outcome(request: Request) -> Response:
     """One coach's plan's outcome for a date."""
-    _, plan, found, _ = await _plan(request)
+    services, plan, stored, _ = await _plan(request)
+    found = as_json(plan.id, stored, services.settings.grading, None)
     return answer(models.Outcome.model_validate(found or pending(plan.id)))
 
 
 async def outcome_png(request: Request) -> Response:
     """outcome.png: the plan's session with its graded levels drawn on it."""
-    services, plan, _, zone = await _plan(request)
-    return await _png(services.pictures.outcome, plan.id, plan.coach, plan.date, zone)
+    services, plan, stored, zone = await _plan(request)
+    return await _png(services.pictures.outcome, stored, plan.id, plan.coach, plan.date, zone)
 
 
-async def _plan(request: Request) -> tuple[Services, Plan, OutcomeJSON, ZoneInfo]:
+async def _plan(request: Request) -> tuple[Services, Plan, Outcome | None, ZoneInfo]:
     """The plan an outcome read names (coach, date, guild), its guild's read key checked, its
-    outcome JSON, and the guild's time zone."""
+    outcome as stored, and the guild's time zone."""
     params = _params(request, ("coach", "date", "guild"), required="coach")
     services = services_for(request)
 
-    def read(seen: Reading) -> tuple[Plan, OutcomeJSON, ZoneInfo]:
+    def read(seen: Reading) -> tuple[Plan, Outcome | None, ZoneInfo]:
         if seen.guild is None:
             raise nothing_posted(seen.plans, params)
         found = seen.plans.get(seen.guild, params["coach"], params.get("date"))
-        return found, outcome_json(services, [found])[found.id], seen.plans.timezone
+        return found, services.outcomes.of_plans([found.id]).get(found.id), seen.plans.timezone
 
     return services, *await reading(request, params, services, read)
 

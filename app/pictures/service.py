@@ -96,10 +96,12 @@ class Pictures:
         """The coach's colour: its plan cards' accent, so a line reads as its coach."""
         return f"#{accent_color(coach, self.coaches):06x}"
 
-    def outcome(self, plan_id: int, coach: str, day: date, zone: tzinfo = UTC) -> Picture:
+    def outcome(
+        self, outcome: rules.Outcome | None, plan_id: int, coach: str, day: date, zone: tzinfo = UTC
+    ) -> Picture:
         """The plan's session with its graded version's levels drawn on it, its clock in
-        `zone` (the guild's)."""
-        outcome = self.store.of_plans([plan_id]).get(plan_id)
+        `zone` (the guild's); `outcome` is the plan's as stored (None: none yet), read by the
+        caller with the plan."""
         if outcome is None or outcome.status not in GRADED:
             words = status_words(outcome or rules.Outcome(plan_id, "pending"))
             raise NoPicture(f"{coach}'s plan for {day} is {words}.")
