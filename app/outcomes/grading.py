@@ -120,10 +120,11 @@ class Grader:
         def graded(bars: list[Bar] | None, at: datetime) -> rules.Outcome:
             return rules.grade(plan.plan_id, versions, plan.deleted_at, session, bars, at)
 
-        # As if the session had just closed: does the outcome rest on bars at all?
+        # As if the session had just closed: does the outcome rest on bars at all? One that
+        # does not (no session, no version at the open, no call) is the same now, stamped now.
         first = graded(None, close or now)
         if session is None or first.status != "pending" or first.ticker is None:
-            return plan, graded(None, now), close
+            return plan, replace(first, graded_at=now), close
         key = (first.ticker, plan.date)
         if key not in bars:
             bars[key] = None if report.source_failed else self._bars(first.ticker, session, report)

@@ -9,7 +9,7 @@ product contract ("Outcomes") are followed one for one; each function says which
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -247,18 +247,8 @@ def grade(
     if deleted_at is not None and deleted_at <= taken[0].start:
         return replace(outcome, status="not_graded", reason="deleted", graded_at=now)
     result = trade(call, taken, session.close)
-    return replace(
-        outcome,
-        status=result.status,
-        entry_fill=result.entry_fill,
-        entry_at=result.entry_at,
-        exit_price=result.exit_price,
-        exit_at=result.exit_at,
-        targets_hit=result.targets_hit,
-        r_multiple=result.r_multiple,
-        ambiguous=result.ambiguous,
-        graded_at=now,
-    )
+    traded = {field.name: getattr(result, field.name) for field in fields(Trade)}
+    return replace(outcome, **traded, graded_at=now)
 
 
 def scorecard_line(coach: str, found: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
