@@ -4,6 +4,7 @@ HTTP or SQL; each refusal carries the sentence its user reads and how to do it r
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -149,11 +150,18 @@ def snowflake(value: str | None, what: str) -> str | None:
     return found
 
 
+@functools.cache
+def _zone_names() -> tuple[str, ...]:
+    """The zone database's names, sorted: read from its files once (autocomplete asks at
+    every keystroke, on the event loop)."""
+    return tuple(sorted(available_timezones()))
+
+
 def timezone(value: str) -> str:
     """An IANA zone name, as Python's zone database knows it."""
     name = value.strip()
     try:
-        if name in available_timezones() or name == "UTC":
+        if name in _zone_names() or name == "UTC":
             ZoneInfo(name)
             return name
     except (ZoneInfoNotFoundError, ValueError):
@@ -167,7 +175,7 @@ def timezone(value: str) -> str:
 def zone_choices(typed: str, limit: int = 25) -> list[str]:
     """Zone names containing what was typed (ignoring case), those starting with it first."""
     wanted = typed.strip().lower()
-    names = sorted(available_timezones())
+    names = _zone_names()
     starting = [n for n in names if n.lower().startswith(wanted)]
     inside = [n for n in names if wanted in n.lower() and not n.lower().startswith(wanted)]
     return (starting + inside)[:limit]
