@@ -22,7 +22,7 @@ from app.discord.components import Upload
 from app.discord.interaction import Interaction, Reply
 from app.discord.plan_messages import ANY_COACH_ACCENT, RESULT_PREFIX, accent_color, plain
 from app.errors import PlanError
-from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, Outcome, scorecard_line
+from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, Outcome, scorecard_lines
 from app.pictures.service import (
     GRADED,
     NoPicture,
@@ -153,12 +153,7 @@ async def run_scorecard(interaction: Interaction, services: Services) -> Reply:
         raise NothingToShow(
             f"No graded plans for {coach or 'any coach'} in the last {days} sessions."
         )
-    names = [coach] if coach is not None else list(plans.coaches)
-    names += sorted({row.coach for row in rows} - set(names))
-    record = [
-        _record_line(scorecard_line(n, [(r.status, r.r_multiple) for r in rows if r.coach == n]))
-        for n in names
-    ]
+    record = [_record_line(line) for line in scorecard_lines(rows, coach, plans.coaches)]
     heading = f"## Scorecard: the last {len(sessions)} sessions\n" + "\n".join(record)
     accent = accent_color(coach, services.settings.coaches) if coach else ANY_COACH_ACCENT
     later = functools.partial(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import anyio.to_thread
@@ -19,7 +19,8 @@ from app.api import models
 from app.api.models import answer
 from app.api.outcome_fields import as_json, pending
 from app.api.reads import Reading, _params, nothing_posted, parse_instant, reading
-from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, Outcome, scorecard_line
+from app.outcomes.rules import SCORECARD_DAYS, SCORECARD_DAYS_MAX, Outcome, scorecard_lines
+from app.pictures.service import scorecard_rows
 from app.records import Plan
 from app.runtime.resources import Services, services_for
 
@@ -74,39 +75,33 @@ async def _png(draw: Callable[..., Picture], *args: object) -> Response:
 
 
 async def scorecard(request: Request) -> Response:
-    _, _, days, instant, _, found, names = await _scorecard(request)
-    lines = [
-        scorecard_line(name, [(r.status, r.r_multiple) for r in found if r.coach == name])
-        for name in names
-    ]
+    _, _, days, instant, _, _, lines = await _scorecard(request)
     body = {"as_of": instant, "days": days, "coaches": lines}
     return answer(models.Scorecard.model_validate(body))
 
 
 async def _scorecard(
     request: Request,
-) -> tuple[Services, str | None, int, datetime, list[date], list[ScoredRow], list[str]]:
+) -> tuple[Services, str | None, int, datetime, list[date], list[ScoredRow], list[dict[str, Any]]]:
     """A scorecard's parameters and rows: the coach asked for, days, as_of, its sessions, the
-    outcomes counted and the coaches it lists."""
+    outcomes counted and each coach's line."""
     params = _params(request, ("coach", "days", "as_of", "guild"))
     services = services_for(request)
     days = _days(params.get("days"))
     as_of = params.get("as_of")
     instant = services.clock() if as_of is None else parse_instant(as_of)
-    calendar = services.pictures.calendar
-    sessions = await anyio.to_thread.run_sync(calendar.sessions_closed_before, instant, days)
+    pictures = services.pictures
 
-    def read(seen: Reading) -> tuple[PlanService, str | None, list[ScoredRow]]:
+    def read(seen: Reading) -> tuple[PlanService, str | None, list[date], list[ScoredRow]]:
         plans, named = seen.plans, params.get("coach")
         coach = None if named is None else plans.coach(named)
         if seen.guild is None:
-            return plans, coach, []
-        return plans, coach, services.outcomes.scored(seen.guild, sessions, instant, coach)
+            return plans, coach, pictures.calendar.sessions_closed_before(instant, days), []
+        return plans, coach, *scorecard_rows(pictures, seen.guild, coach, days, instant)
 
-    plans, coach, found = await reading(request, params, services, read)  # key checked
-    names: list[str] = [coach] if coach is not None else list(plans.coaches)
-    names += sorted({row.coach for row in found} - set(names))
-    return services, coach, days, instant, sessions, found, names
+    plans, coach, sessions, found = await reading(request, params, services, read)  # key checked
+    lines = scorecard_lines(found, coach, plans.coaches)
+    return services, coach, days, instant, sessions, found, lines
 
 
 def _days(value: str | None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from app.prices.bars import Bar, Session
 from app.records import Levels, json_number
@@ -249,6 +249,30 @@ def grade(
     result = trade(call, taken, session.close)
     traded = {field.name: getattr(result, field.name) for field in fields(Trade)}
     return replace(outcome, **traded, graded_at=now)
+
+
+class Scored(Protocol):
+    """An outcome as a scorecard counts it (app/storage/outcomes.py's rows)."""
+
+    @property
+    def coach(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def r_multiple(self) -> float | None: ...
+
+
+def scorecard_lines(
+    rows: Sequence[Scored], coach: str | None, coaches: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The scorecard of `coach`, or of every coach (the listed ones, then any other with
+    rows), in that order."""
+    names = [coach] if coach is not None else list(coaches)
+    names += sorted({row.coach for row in rows} - set(names))
+    return [
+        scorecard_line(name, [(r.status, r.r_multiple) for r in rows if r.coach == name])
+        for name in names
+    ]
 
 
 def scorecard_line(coach: str, found: Sequence[tuple[str, float | None]]) -> dict[str, Any]:
