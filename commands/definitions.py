@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, BinaryIO
 
 import anyio
@@ -314,15 +314,14 @@ async def _date_choices(interaction: Interaction, services: Services, *, deleted
         return await coach_choices(interaction, services)
     if focused is None or focused[0] != "date":
         return Reply(responses.choices([]))
-    plans, _ = await guild_plans(interaction, services)
-    try:
-        coach = plans.coach(interaction.string("coach"))
-    except PlanError:
-        return Reply(responses.choices([]))
-    days = await services.read(
-        functools.partial(plans.dates_with_plans, deleted=deleted),
-        interaction.guild,
-        coach,
-        focused[1],
-    )
+    typed = focused[1]
+
+    def dates(plans: PlanService, _: Setup) -> list[date]:
+        try:
+            coach = plans.coach(interaction.string("coach"))
+        except PlanError:
+            return []  # no coach yet, or an unknown one
+        return plans.dates_with_plans(interaction.guild, coach, typed, deleted=deleted)
+
+    _, _, days = await services.read_as(interaction.guild, dates)
     return Reply(responses.choices([(f"{d.isoformat()} ({d:%a})", d.isoformat()) for d in days]))

@@ -9,9 +9,12 @@ from __future__ import annotations
 import functools
 import re
 
+from app.community.roster import Setup
 from app.discord import protocol, responses
 from app.discord.interaction import Interaction, Reply
 from app.errors import StaleVersion
+from app.plans.service import PlanService
+from app.records import Plan
 from app.runtime.resources import Services
 from app.settings import Settings
 from commands.definitions import (
@@ -22,7 +25,6 @@ from commands.definitions import (
     coach_choices,
     coach_option,
     date_option,
-    guild_plans,
     parse_custom_id,
     slash_command,
 )
@@ -44,16 +46,17 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans, setup = await guild_plans(interaction, services)
-    plan = await services.read(
-        plans.deletable,
-        interaction.guild,
-        interaction.string("coach"),
-        interaction.string("date"),
-        interaction.user,
-        interaction.moderator,
-        lambda coach: bound(setup, coach, interaction),
-    )
+    def deletable(plans: PlanService, setup: Setup) -> Plan:
+        return plans.deletable(
+            interaction.guild,
+            interaction.string("coach"),
+            interaction.string("date"),
+            interaction.user,
+            interaction.moderator,
+            lambda coach: bound(setup, coach, interaction),
+        )
+
+    _, _, plan = await services.read_as(interaction.guild, deletable)
     question = (
         f"Delete coach {plan.coach}'s plan for {plan.date.isoformat()}, posted by {plan.author} "
         f"(version {plan.version})? It leaves every list; its history is kept."
@@ -81,8 +84,9 @@ async def press(interaction: Interaction, services: Services) -> Reply:
                 "Run /delete yourself if you mean to."
             )
         )
-    plans, setup = await guild_plans(interaction, services)
-    plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
+    plans, setup, plan = await services.read_as(
+        interaction.guild, lambda plans, _: plans.get_by_id(interaction.guild, plan_id)
+    )
     what = f"coach {plan.coach}'s plan for {plan.date.isoformat()}"
     if not confirm:
         return Reply(responses.update(f"Nothing was deleted: {what} stays as it is."))

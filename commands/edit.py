@@ -114,8 +114,9 @@ async def submit(interaction: Interaction, services: Services) -> Reply:
         targets=_filled(interaction.modal_value("targets")),
         whole=True,
     )
-    plans, setup = await guild_plans(interaction, services)
-    plan = await services.read(plans.get_by_id, interaction.guild, plan_id)
+    plans, setup, plan = await services.read_as(
+        interaction.guild, lambda plans, _: plans.get_by_id(interaction.guild, plan_id)
+    )
     try:
         if plan.is_deleted:
             raise StaleVersion(

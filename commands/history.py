@@ -16,7 +16,6 @@ from commands.definitions import (
     api_base,
     coach_option,
     date_option,
-    guild_plans,
     history_date_choices,
     parse_custom_id,
     slash_command,
@@ -39,9 +38,10 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans, _ = await guild_plans(interaction, services)
     coach, day = interaction.string("coach"), interaction.string("date")
-    current, entries = await services.read(plans.history, interaction.guild, coach, day)
+    _, _, (current, entries) = await services.read_as(
+        interaction.guild, lambda plans, _: plans.history(interaction.guild, coach, day)
+    )
     return Reply(plan_messages.history_list(current, entries, api_base(services)))
 
 

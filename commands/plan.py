@@ -17,7 +17,7 @@ from app.community import roster
 from app.community.roster import Setup
 from app.discord import responses
 from app.discord.interaction import Interaction, Reply
-from app.plans.service import MAX_TEXT
+from app.plans.service import MAX_TEXT, PlanService
 from app.records import Chart, Plan
 from app.runtime.resources import Services
 from app.settings import Settings
@@ -64,21 +64,17 @@ async def run(interaction: Interaction, services: Services) -> Reply:
     levels = given_levels(interaction)
     coach, day, text = (interaction.string(name) for name in ("coach", "date", "text"))
 
-    def post() -> tuple[Plan, Setup]:
-        # The server's setup (its roster, time zone, ping role) is read in the write's own
-        # worker call: one hop off the event loop per post.
-        plans, setup = services.rules(interaction.guild, posting=True)
-
+    def post(plans: PlanService, setup: Setup) -> Plan:
         def may_post(coach: str) -> None:
             roster.check_may_post(setup, coach, interaction.user.id, interaction.roles)
 
-        plan = plans.post(
+        return plans.post(
             coach, day, text, interaction.user, place=interaction.place, charts=new_charts,
             levels=levels, once=interaction.once, may_post=may_post,
         )  # fmt: skip
-        return plan, setup
 
-    plan, setup = await services.write(post)
+    # The server's setup (its roster, time zone, ping role) is read in the write's own call.
+    _, setup, plan = await services.write_as(interaction.guild, post, posting=True)
     # Only a new plan mentions the server's ping role; edits and every other answer ping nobody.
     return answer(interaction, services, plan, ping_role=setup.ping_role)
 

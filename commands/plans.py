@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from app.community.roster import Setup
 from app.discord import plan_messages, responses
 from app.discord.interaction import Interaction, Reply
+from app.plans.service import PlanService
+from app.records import Plan
 from app.runtime.resources import Services
 from app.settings import Settings
-from commands.definitions import Command, api_base, date_option, guild_plans, slash_command
+from commands.definitions import Command, api_base, date_option, slash_command
 
 
 def command(settings: Settings) -> Command:
@@ -19,9 +24,11 @@ def command(settings: Settings) -> Command:
 
 
 async def run(interaction: Interaction, services: Services) -> Reply:
-    plans, _ = await guild_plans(interaction, services)
-    day = plans.day(interaction.string("date"))
-    found = await services.read(plans.list_by_date, interaction.guild, day)
+    def read(plans: PlanService, _: Setup) -> tuple[date, list[Plan]]:
+        day = plans.day(interaction.string("date"))
+        return day, plans.list_by_date(interaction.guild, day)
+
+    plans, _, (day, found) = await services.read_as(interaction.guild, read)
     if not found:
         return Reply(
             responses.ephemeral(f"No plans for {day.isoformat()} yet. Post one with /plan.")

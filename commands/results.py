@@ -100,9 +100,10 @@ async def graded(services: Services, plan_id: int) -> bool:
 
 
 async def run_outcome(interaction: Interaction, services: Services) -> Reply:
-    plans, _ = await guild_plans(interaction, services)
     coach, day = interaction.string("coach"), interaction.string("date")
-    plan = await services.read(plans.get, interaction.guild, coach, day)
+    plans, _, plan = await services.read_as(
+        interaction.guild, lambda plans, _: plans.get(interaction.guild, coach, day)
+    )
     return await _outcome(interaction, services, plan, plans.timezone, private=False)
 
 
@@ -110,8 +111,9 @@ async def press(interaction: Interaction, services: Services) -> Reply:
     """A plan card's Result button: its /outcome card, to the presser alone; before the plan
     is graded, why not yet."""
     match = parse_custom_id(_BUTTON_ID, interaction.custom_id, "/outcome")
-    plans, _ = await guild_plans(interaction, services)
-    plan = await services.read(services.plans.get_by_id, interaction.guild, int(match[1]))
+    plans, _, plan = await services.read_as(
+        interaction.guild, lambda plans, _: plans.get_by_id(interaction.guild, int(match[1]))
+    )
     return await _outcome(interaction, services, plan, plans.timezone, private=True)
 
 

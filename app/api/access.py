@@ -8,9 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from app.api.auth import EVERY, READER
-from app.community.roster import Setup
 from app.errors import PlanError
-from app.plans.service import PlanService
 from app.runtime.resources import Services
 
 
@@ -42,14 +40,6 @@ async def key_guild(request: Request, services: Services, named: str | None) -> 
     if guild is None or named not in (None, guild):
         raise refused()
     return guild
-
-
-def rules_for(request: Request, services: Services, guild: str) -> tuple[PlanService, Setup]:
-    """The plan rules as `guild` sees them (its coaches, its today) and its setup, once the
-    request may read it. In a worker thread: the read that follows shares its hop."""
-    plans, setup = services.rules(guild)
-    check(request, setup.key_hash is not None)
-    return plans, setup
 
 
 def check(request: Request, guild_has_key: bool) -> None:

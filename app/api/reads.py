@@ -228,11 +228,11 @@ async def reading(
     if guild is None:
         return read(Reading(None, services.plans))  # nothing was posted: no database to ask
 
-    def in_guild(guild: str) -> T:
-        plans, setup = access.rules_for(request, services, guild)
+    def in_guild(plans: PlanService, setup: Setup) -> T:
+        access.check(request, setup.key_hash is not None)  # before anything of it is read
         return read(Reading(guild, plans, setup))
 
-    return await services.read(in_guild, guild)
+    return (await services.read_as(guild, in_guild))[2]
 
 
 def nothing_posted(plans: PlanService, params: dict[str, str]) -> PlanNotFound:

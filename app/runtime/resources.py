@@ -68,6 +68,25 @@ class Services:
         setup = self.community.setup(guild)
         return self.community.plans_for(self.plans, setup, posting=posting), setup
 
+    async def read_as(
+        self, guild: str, call: Callable[[PlanService, Setup], T], *, posting: bool = False
+    ) -> tuple[PlanService, Setup, T]:
+        """guild(), and `call` given what it returns, in one worker-thread call: a command or
+        read that needs the guild's rules costs one hop off the event loop, not two."""
+        return await self.read(self._as, guild, call, posting)
+
+    async def write_as(
+        self, guild: str, call: Callable[[PlanService, Setup], T], *, posting: bool = False
+    ) -> tuple[PlanService, Setup, T]:
+        """read_as, for a call that writes (one at a time)."""
+        return await self.write(self._as, guild, call, posting)
+
+    def _as(
+        self, guild: str, call: Callable[[PlanService, Setup], T], posting: bool
+    ) -> tuple[PlanService, Setup, T]:
+        plans, setup = self.rules(guild, posting=posting)
+        return plans, setup, call(plans, setup)
+
     async def close(self) -> None:
         await self.http.aclose()
         await self.webhook.http.aclose()
