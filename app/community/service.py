@@ -118,8 +118,7 @@ class CommunityService:
 
     def chart_guild(self, chart_id: int) -> tuple[str | None, bool]:
         """The guild a chart belongs to, and whether that guild has a read key."""
-        guild = self.store.guild_of_chart(chart_id)
-        return guild, guild is not None and self.store.load(guild).key_hash is not None
+        return self.store.guild_of_chart(chart_id)
 
     def _change(
         self, guild: str, actor: Actor, what: str, change: Callable[[Setup, datetime], Setup]

@@ -74,6 +74,14 @@ class SetupStore:
         self._keyed = PreparedRead(
             engine, select(setups_t.c.guild_id).where(setups_t.c.key_hash == bindparam("hash"))
         )
+        self._chart_guild = PreparedRead(
+            engine,
+            select(plans_t.c.guild_id, setups_t.c.key_hash)
+            .select_from(charts_t)
+            .join(plans_t, charts_t.c.plan_id == plans_t.c.id)
+            .outerjoin(setups_t, setups_t.c.guild_id == plans_t.c.guild_id)
+            .where(charts_t.c.id == bindparam("chart")),
+        )
 
     def load(self, guild: str) -> StoredSetup:
         """The guild's setup; a guild never set up gets an empty one at version 0."""
@@ -89,15 +97,14 @@ class SetupStore:
             rows = self._keyed.rows(hash=key_hash)
         return str(rows[0].guild_id) if rows else None
 
-    def guild_of_chart(self, chart_id: int) -> str | None:
-        """The guild of the plan a chart belongs to: its reads follow that guild's key."""
-        with storage_errors(), self.engine.connect() as connection:
-            found = connection.execute(
-                select(plans_t.c.guild_id)
-                .join(charts_t, charts_t.c.plan_id == plans_t.c.id)
-                .where(charts_t.c.id == chart_id)
-            ).first()
-        return None if found is None or found[0] is None else str(found[0])
+    def guild_of_chart(self, chart_id: int) -> tuple[str | None, bool]:
+        """The guild of the plan a chart belongs to, and whether it has a read key: the
+        chart's reads follow that guild's key. One query, built once."""
+        with storage_errors():
+            rows = self._chart_guild.rows(chart=chart_id)
+        if not rows or rows[0].guild_id is None:
+            return None, False
+        return str(rows[0].guild_id), rows[0].key_hash is not None
 
     def replace(self, old: StoredSetup, new: StoredSetup, change: SetupChange) -> bool:
         """Store `new` if the guild's setup is still `old` (by version), with the change
